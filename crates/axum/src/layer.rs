@@ -1,0 +1,192 @@
+//! The tower middleware: [`MetricsLayer`], the [`Metrics`] service, its
+//! [`ResponseFuture`] and [`ResponseBody`].
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+use std::task::{ready, Context, Poll};
+
+use axum::extract::MatchedPath;
+use http::{Request, Response};
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+use promhttp_core::{HttpMethod, HttpMetrics, RequestGuard, RouteHandle};
+use tower_layer::Layer;
+use tower_service::Service;
+
+/// A tower [`Layer`] that records the HTTP metrics of every request through the
+/// service it wraps.
+///
+/// Add it with axum's `Router::layer` so that it sees each request's
+/// [`MatchedPath`]: the route label is that template. Wrapped around any other
+/// tower HTTP service, every request is recorded under
+/// [`UNMATCHED_ROUTE`](promhttp_core::UNMATCHED_ROUTE).
+#[derive(Clone, Debug)]
+pub struct MetricsLayer {
+    metrics: HttpMetrics,
+}
+
+impl MetricsLayer {
+    /// A layer recording into `metrics`.
+    #[must_use]
+    pub fn new(metrics: &HttpMetrics) -> Self {
+        Self {
+            metrics: metrics.clone(),
+        }
+    }
+}
+
+impl<S> Layer<S> for MetricsLayer {
+    type Service = Metrics<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Metrics {
+            inner,
+            metrics: self.metrics.clone(),
+            route_cache: Arc::default(),
+        }
+    }
+}
+
+/// The service made by [`MetricsLayer`].
+#[derive(Clone, Debug)]
+pub struct Metrics<S> {
+    inner: S,
+    metrics: HttpMetrics,
+    /// axum's `Router::layer` wraps each route on its own, so one service (and its
+    /// clones) nearly always sees one route: its handle is kept here and the
+    /// registry's route map is not consulted per request.
+    route_cache: Arc<OnceLock<RouteHandle>>,
+}
+
+impl<S> Metrics<S> {
+    fn route_handle(&self, route: Option<&str>) -> RouteHandle {
+        match self.route_cache.get() {
+            Some(handle) if handle.is_for(route) => handle.clone(),
+            Some(_) => self.metrics.route(route),
+            None => self
+                .route_cache
+                .get_or_init(|| self.metrics.route(route))
+                .clone(),
+        }
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Metrics<S>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ResBody: Body,
+{
+    type Response = Response<ResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let route = req.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
+        let handle = self.route_handle(route);
+        let guard = handle.start(HttpMethod::from_token(req.method().as_str()));
+        ResponseFuture {
+            inner: self.inner.call(req),
+            guard,
+        }
+    }
+}
+
+pin_project! {
+    /// The response future of [`Metrics`].
+    ///
+    /// Dropped before the inner service answers, it records the request as
+    /// cancelled (status 499), or as 500 when the handler panicked.
+    pub struct ResponseFuture<F> {
+        #[pin]
+        inner: F,
+        guard: Option<RequestGuard>,
+    }
+}
+
+impl<F, B, E> Future for ResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    B: Body,
+{
+    type Output = Result<Response<ResponseBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut inner = this.inner;
+        let result = match this.guard {
+            Some(guard) => ready!(guard.poll_scope(|| inner.as_mut().poll(cx))),
+            None => ready!(inner.poll(cx)),
+        };
+        let mut guard = this.guard.take();
+        Poll::Ready(match result {
+            Ok(response) => {
+                if let Some(guard) = &mut guard {
+                    guard.set_status(response.status().as_u16());
+                }
+                Ok(response.map(|body| ResponseBody::new(body, guard)))
+            }
+            Err(err) => {
+                // The service failed instead of answering: the connection is closed
+                // without a response, which counts as a server error.
+                if let Some(guard) = &mut guard {
+                    guard.set_status(500);
+                }
+                Err(err)
+            }
+        })
+    }
+}
+
+pin_project! {
+    /// The response body of [`Metrics`]: the inner body, which closes the request's
+    /// books when it ends, fails or is dropped.
+    pub struct ResponseBody<B> {
+        #[pin]
+        inner: B,
+        guard: Option<RequestGuard>,
+    }
+}
+
+impl<B: Body> ResponseBody<B> {
+    fn new(inner: B, guard: Option<RequestGuard>) -> Self {
+        // A body that is empty from the start (HEAD, 204, 304) ends now: the server
+        // may never poll it.
+        let guard = guard.filter(|_| !inner.is_end_stream());
+        Self { inner, guard }
+    }
+}
+
+impl<B: Body> Body for ResponseBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let mut this = self.project();
+        let frame = ready!(this.inner.as_mut().poll_frame(cx));
+        // The end is also read off `is_end_stream` after a frame, because a server
+        // stops polling a body of known length once it has all of it.
+        if !matches!(frame, Some(Ok(_))) || this.inner.is_end_stream() {
+            drop(this.guard.take());
+        }
+        Poll::Ready(frame)
+    }
+
+    #[inline]
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    #[inline]
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

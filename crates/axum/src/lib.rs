@@ -1,0 +1,43 @@
+//! Prometheus HTTP metrics for [axum](https://docs.rs/axum) and any
+//! [tower](https://docs.rs/tower) HTTP service: one layer, one route.
+//!
+//! ```no_run
+//! use axum::{routing::get, Router};
+//! use promhttp_axum::{metrics_handler, MetricsLayer};
+//! use promhttp_core::HttpMetrics;
+//!
+//! async fn user() -> &'static str { "ok" }
+//!
+//! let metrics = HttpMetrics::default(); // the process registry's metric set
+//! let app: Router = Router::new()
+//!     .route("/users/{id}", get(user))
+//!     .layer(MetricsLayer::new(&metrics))
+//!     .route("/metrics", get(metrics_handler));
+//! ```
+//!
+//! Routes added after `.layer(..)` (here `/metrics`) are not recorded: that is
+//! axum's rule for `Router::layer`.
+//!
+//! # When is a request counted
+//!
+//! - **Request enters the layer**: `http_server_requests_in_flight{method,route}`
+//!   goes up and the clock starts. The route is axum's [`MatchedPath`] (nested
+//!   routers included); a request that matched no route (404 fallback,
+//!   `nest_service`) is recorded as `route="unmatched"`.
+//! - **Response body ends** (its last frame is read, it fails, or it is dropped; a
+//!   body that is empty from the start ends with the response head): in-flight goes
+//!   down, `http_server_requests_total{method,route,status}` goes up and the
+//!   duration is observed in `http_server_request_duration_seconds`.
+//! - **The response future is dropped before the handler answered** (the client
+//!   went away, a timeout fired): recorded as status `499`; if the handler
+//!   panicked, as `500`. If the inner service returns an error, `500`.
+//!
+//! Each request is recorded exactly once, and in-flight returns to where it was.
+//!
+//! [`MatchedPath`]: axum::extract::MatchedPath
+
+mod handler;
+mod layer;
+
+pub use handler::{metrics_handler, metrics_handler_with};
+pub use layer::{Metrics, MetricsLayer, ResponseBody, ResponseFuture};

@@ -1,0 +1,316 @@
+//! Configuration of an [`HttpMetrics`] set.
+
+use std::fmt;
+use std::sync::{Arc, RwLock};
+
+use prometheus_client::metrics::MetricType;
+
+use super::collector::HttpCollector;
+use super::series::RouteEntry;
+use super::{HttpMetrics, Shared, DEFAULT_BUCKETS};
+use crate::names;
+use crate::registry::{default_registry, sample_names, Registry, RegistryError};
+
+/// The label names the metric set writes itself.
+const OWN_LABELS: [&str; 4] = ["method", "route", "status", "le"];
+
+/// The registry and full family names of one metric set.
+#[derive(Clone)]
+pub(crate) struct Names {
+    pub(crate) registry: Registry,
+    pub(crate) requests: String,
+    pub(crate) in_flight: String,
+    pub(crate) duration: String,
+}
+
+/// Configures an [`HttpMetrics`] set; made by [`HttpMetrics::builder`].
+///
+/// Every check happens in [`build`](Self::build), which reports the first problem
+/// as a [`BuildError`]; nothing is registered unless it succeeds.
+///
+/// ```
+/// use promhttp_core::{HttpMetrics, Registry};
+///
+/// let registry = Registry::new();
+/// let metrics = HttpMetrics::builder()
+///     .prefix("shop")
+///     .buckets([0.01, 0.1, 1.0])
+///     .const_label("service", "checkout")
+///     .ignore_route("/healthz")
+///     .registry(&registry)
+///     .build()?;
+/// # let _ = metrics;
+/// # Ok::<(), promhttp_core::BuildError>(())
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct HttpMetricsBuilder {
+    prefix: Option<String>,
+    buckets: Vec<f64>,
+    const_labels: Vec<(String, String)>,
+    ignored: Vec<String>,
+    registry: Option<Registry>,
+}
+
+impl Default for HttpMetricsBuilder {
+    fn default() -> Self {
+        Self {
+            prefix: None,
+            buckets: DEFAULT_BUCKETS.to_vec(),
+            const_labels: Vec::new(),
+            ignored: Vec::new(),
+            registry: None,
+        }
+    }
+}
+
+impl HttpMetricsBuilder {
+    /// Prefixes every metric name with `prefix_`. An empty prefix means none.
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = Some(prefix.into());
+        self
+    }
+
+    /// The upper bounds of the latency histogram, in seconds, strictly increasing.
+    /// `+Inf` is always added. Defaults to [`DEFAULT_BUCKETS`].
+    pub fn buckets(mut self, bounds: impl IntoIterator<Item = f64>) -> Self {
+        self.buckets = bounds.into_iter().collect();
+        self
+    }
+
+    /// Adds a label with the same value on every series (a service name, a region).
+    pub fn const_label(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.const_labels.push((name.into(), value.into()));
+        self
+    }
+
+    /// Leaves requests whose route template is `route` unrecorded (a health check,
+    /// the metrics route itself). Matched against the template, not the raw path.
+    pub fn ignore_route(mut self, route: impl Into<String>) -> Self {
+        self.ignored.push(route.into());
+        self
+    }
+
+    /// Registers into `registry` instead of the process registry.
+    pub fn registry(mut self, registry: &Registry) -> Self {
+        self.registry = Some(registry.clone());
+        self
+    }
+
+    /// Checks the configuration and registers the metric set.
+    ///
+    /// # Errors
+    /// A [`BuildError`] naming the bad input and the rule it breaks, or the metric
+    /// name already taken in the registry.
+    pub fn build(self) -> Result<HttpMetrics, BuildError> {
+        let prefix = match self.prefix.as_deref() {
+            None | Some("") => String::new(),
+            Some(p) => {
+                names::check_metric_name(p).map_err(|reason| BuildError::InvalidPrefix {
+                    prefix: p.to_owned(),
+                    reason,
+                })?;
+                format!("{p}_")
+            }
+        };
+        for (i, (name, _)) in self.const_labels.iter().enumerate() {
+            names::check_label_name(name).map_err(|reason| BuildError::InvalidLabelName {
+                name: name.clone(),
+                reason,
+            })?;
+            if OWN_LABELS.contains(&name.as_str()) {
+                return Err(BuildError::InvalidLabelName {
+                    name: name.clone(),
+                    reason: "`method`, `route`, `status` and `le` are written by promhttp itself",
+                });
+            }
+            if self.const_labels[..i].iter().any(|(n, _)| n == name) {
+                return Err(BuildError::InvalidLabelName {
+                    name: name.clone(),
+                    reason: "a constant label may be given only once",
+                });
+            }
+        }
+        let bounds_ns = bounds_in_nanos(&self.buckets)?;
+
+        let registry = self
+            .registry
+            .unwrap_or_else(|| default_registry().clone());
+        let names = Names {
+            requests: format!("{prefix}http_server_requests"),
+            in_flight: format!("{prefix}http_server_requests_in_flight"),
+            duration: format!("{prefix}http_server_request_duration_seconds"),
+            registry,
+        };
+        let bounds_ns: Arc<[u64]> = bounds_ns.into();
+        let shared = Arc::new(Shared {
+            unmatched: Arc::new(RouteEntry::unmatched(Arc::clone(&bounds_ns))),
+            names: names.clone(),
+            const_labels: self.const_labels,
+            bounds: self.buckets,
+            bounds_ns,
+            ignored: self.ignored,
+            routes: RwLock::default(),
+        });
+        let taken = [
+            sample_names(&names.requests, MetricType::Counter),
+            sample_names(&names.in_flight, MetricType::Gauge),
+            sample_names(&names.duration, MetricType::Histogram),
+        ]
+        .concat();
+        names
+            .registry
+            .register_collector(taken, HttpCollector(Arc::downgrade(&shared)))?;
+        Ok(HttpMetrics { shared })
+    }
+}
+
+fn bounds_in_nanos(bounds: &[f64]) -> Result<Vec<u64>, BuildError> {
+    let invalid = |reason: &'static str| BuildError::InvalidBuckets {
+        bounds: bounds.to_vec(),
+        reason,
+    };
+    let mut out = Vec::with_capacity(bounds.len());
+    for &bound in bounds {
+        if !bound.is_finite() || bound < 0.0 {
+            return Err(invalid(
+                "bounds must be finite and not negative (+Inf is always added)",
+            ));
+        }
+        let nanos = (bound * 1e9).round();
+        if nanos >= u64::MAX as f64 {
+            return Err(invalid("bounds must be below 584 years"));
+        }
+        let nanos = nanos as u64;
+        if out.last().is_some_and(|&last| nanos <= last) {
+            return Err(invalid(
+                "bounds must be strictly increasing and at least a nanosecond apart",
+            ));
+        }
+        out.push(nanos);
+    }
+    Ok(out)
+}
+
+/// Why an [`HttpMetrics`] set could not be built.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The name prefix is not a valid start of a metric name.
+    InvalidPrefix {
+        /// The prefix as given.
+        prefix: String,
+        /// The rule it breaks.
+        reason: &'static str,
+    },
+    /// A constant label name is invalid, reserved or repeated.
+    InvalidLabelName {
+        /// The name as given.
+        name: String,
+        /// The rule it breaks.
+        reason: &'static str,
+    },
+    /// The histogram bounds are unusable.
+    InvalidBuckets {
+        /// The bounds as given.
+        bounds: Vec<f64>,
+        /// The rule they break.
+        reason: &'static str,
+    },
+    /// Registration failed: a metric name is taken in the registry.
+    Registry(RegistryError),
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidPrefix { prefix, reason } => {
+                write!(f, "invalid metric name prefix {prefix:?}: {reason}")
+            }
+            Self::InvalidLabelName { name, reason } => {
+                write!(f, "invalid constant label name {name:?}: {reason}")
+            }
+            Self::InvalidBuckets { bounds, reason } => {
+                write!(f, "invalid histogram buckets {bounds:?}: {reason}")
+            }
+            Self::Registry(err) => err.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Registry(err) => Some(err),
+            _ => None,
+        }
+    }
+}
+
+impl From<RegistryError> for BuildError {
+    fn from(err: RegistryError) -> Self {
+        Self::Registry(err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn builder() -> HttpMetricsBuilder {
+        HttpMetrics::builder().registry(&Registry::new())
+    }
+
+    #[test]
+    fn rejects_bad_configuration_with_the_rule() {
+        let cases = [
+            (builder().prefix("my-app"), "invalid metric name prefix \"my-app\""),
+            (builder().prefix("1x"), "invalid metric name prefix \"1x\""),
+            (builder().const_label("a b", "x"), "invalid constant label name \"a b\""),
+            (builder().const_label("__x", "x"), "reserved for Prometheus"),
+            (builder().const_label("route", "x"), "written by promhttp itself"),
+            (
+                builder().const_label("svc", "a").const_label("svc", "b"),
+                "only once",
+            ),
+            (builder().buckets([1.0, 0.5]), "strictly increasing"),
+            (builder().buckets([0.1, 0.1]), "strictly increasing"),
+            (builder().buckets([f64::NAN]), "finite"),
+            (builder().buckets([f64::INFINITY]), "finite"),
+            (builder().buckets([-1.0]), "not negative"),
+            (builder().buckets([1e30]), "584 years"),
+        ];
+        for (builder, expected) in cases {
+            let err = builder.build().unwrap_err().to_string();
+            assert!(err.contains(expected), "{err:?} should contain {expected:?}");
+        }
+    }
+
+    #[test]
+    fn second_set_with_clashing_names_names_the_clash() {
+        let registry = Registry::new();
+        let _first = HttpMetrics::builder().registry(&registry).build().unwrap();
+        let err = HttpMetrics::builder()
+            .registry(&registry)
+            .build()
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("`http_server_requests`"),
+            "{err}"
+        );
+        // Another prefix does not clash.
+        HttpMetrics::builder()
+            .registry(&registry)
+            .prefix("admin")
+            .build()
+            .unwrap();
+    }
+
+    #[test]
+    fn default_set_is_shared_and_building_it_twice_does_not_panic() {
+        let a = HttpMetrics::default();
+        let b = HttpMetrics::default();
+        assert!(Arc::ptr_eq(&a.shared, &b.shared));
+        assert!(a.registry().same_as(default_registry()));
+    }
+}

@@ -1,0 +1,127 @@
+//! Encodes a metric set through `prometheus-client`'s encoder on every scrape.
+
+use std::fmt;
+use std::sync::{Arc, PoisonError, Weak};
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
+use prometheus_client::metrics::MetricType;
+
+use super::series::SeriesSnapshot;
+use super::{HttpMethod, Shared};
+
+/// HELP texts, written once: they are also the docs of the metric table.
+pub(crate) const REQUESTS_HELP: &str =
+    "Number of HTTP requests whose response ended, by method, route template and status code.";
+pub(crate) const IN_FLIGHT_HELP: &str =
+    "Number of HTTP requests that entered the service and whose response has not ended yet.";
+pub(crate) const DURATION_HELP: &str =
+    "Time from a request entering the service until its response body ended, in seconds.";
+
+pub(crate) struct HttpCollector(pub(crate) Weak<Shared>);
+
+impl fmt::Debug for HttpCollector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("HttpCollector")
+    }
+}
+
+struct Row {
+    route: Arc<str>,
+    method: HttpMethod,
+    series: SeriesSnapshot,
+}
+
+impl Collector for HttpCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), fmt::Error> {
+        let Some(shared) = self.0.upgrade() else {
+            return Ok(());
+        };
+        let mut routes: Vec<_> = shared
+            .routes
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        routes.push(Arc::clone(&shared.unmatched));
+        routes.sort_by(|a, b| a.route.cmp(&b.route));
+
+        // Read every series once, so all three families show the same numbers.
+        let mut rows = Vec::new();
+        let mut in_flight = Vec::new();
+        for route in &routes {
+            for (method, series) in route.methods() {
+                in_flight.push((Arc::clone(&route.route), method, series.in_flight()));
+                let first = rows.len();
+                series.for_each_series(|s| {
+                    rows.push(Row {
+                        route: Arc::clone(&route.route),
+                        method,
+                        series: s.snapshot(),
+                    })
+                });
+                rows[first..].sort_by_key(|r| r.series.status);
+            }
+        }
+        let status_labels: Vec<String> = rows.iter().map(|r| r.series.status.to_string()).collect();
+        let const_labels = &shared.const_labels;
+        fn labels<'a>(
+            const_labels: &'a [(String, String)],
+            method: HttpMethod,
+            route: &'a str,
+            status: Option<&'a str>,
+        ) -> Vec<(&'a str, &'a str)> {
+            let mut labels: Vec<(&str, &str)> = Vec::with_capacity(3 + const_labels.len());
+            labels.push(("method", method.as_str()));
+            labels.push(("route", route));
+            if let Some(status) = status {
+                labels.push(("status", status));
+            }
+            labels.extend(const_labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            labels
+        }
+        let names = &shared.names;
+
+        let mut family = encoder.encode_descriptor(
+            &names.requests,
+            REQUESTS_HELP,
+            None,
+            MetricType::Counter,
+        )?;
+        for (row, status) in rows.iter().zip(&status_labels) {
+            let labels = labels(const_labels, row.method, &row.route, Some(status));
+            family
+                .encode_family(&labels)?
+                .encode_counter::<NoLabelSet, _, u64>(&row.series.count, None)?;
+        }
+
+        let mut family =
+            encoder.encode_descriptor(&names.in_flight, IN_FLIGHT_HELP, None, MetricType::Gauge)?;
+        for (route, method, value) in &in_flight {
+            let labels = labels(const_labels, *method, route, None);
+            family.encode_family(&labels)?.encode_gauge(value)?;
+        }
+
+        let mut family = encoder.encode_descriptor(
+            &names.duration,
+            DURATION_HELP,
+            None,
+            MetricType::Histogram,
+        )?;
+        let mut buckets: Vec<(f64, u64)> = Vec::with_capacity(shared.bounds.len() + 1);
+        for (row, status) in rows.iter().zip(&status_labels) {
+            buckets.clear();
+            let bounds = shared.bounds.iter().copied().chain([f64::INFINITY]);
+            buckets.extend(bounds.zip(row.series.buckets.iter().copied()));
+            let labels = labels(const_labels, row.method, &row.route, Some(status));
+            family.encode_family(&labels)?.encode_histogram::<NoLabelSet>(
+                row.series.sum_seconds,
+                row.series.count,
+                &buckets,
+                None,
+            )?;
+        }
+        Ok(())
+    }
+}

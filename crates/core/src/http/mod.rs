@@ -1,0 +1,377 @@
+//! The HTTP server metric set that the framework adapters record into.
+
+mod builder;
+mod collector;
+mod series;
+
+use std::fmt;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Instant;
+
+pub use builder::{BuildError, HttpMetricsBuilder};
+
+use crate::registry::{default_registry, Registry};
+use series::RouteEntry;
+
+/// The `route` label value of a request that matched no route (a 404 fallback, a
+/// nested service, actix-web's default service).
+///
+/// Route templates always start with `/`, so this value cannot be mistaken for one.
+pub const UNMATCHED_ROUTE: &str = "unmatched";
+
+/// The default histogram buckets, in seconds: the OpenTelemetry advisory bounds for
+/// `http.server.request.duration`.
+pub const DEFAULT_BUCKETS: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
+
+/// A request method as it is recorded: the nine standard methods as they are,
+/// anything else as `_OTHER`, so that the label can never take more than ten values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[allow(missing_docs)]
+pub enum HttpMethod {
+    Get,
+    Head,
+    Post,
+    Put,
+    Delete,
+    Connect,
+    Options,
+    Trace,
+    Patch,
+    /// Any method that is not one of the nine standard ones.
+    Other,
+}
+
+impl HttpMethod {
+    /// Every value, in label order.
+    pub const ALL: [HttpMethod; 10] = [
+        Self::Get,
+        Self::Head,
+        Self::Post,
+        Self::Put,
+        Self::Delete,
+        Self::Connect,
+        Self::Options,
+        Self::Trace,
+        Self::Patch,
+        Self::Other,
+    ];
+
+    /// Classifies a method token. Methods are case-sensitive: `get` is `_OTHER`.
+    ///
+    /// ```
+    /// use promhttp_core::HttpMethod;
+    /// assert_eq!(HttpMethod::from_token("PATCH").as_str(), "PATCH");
+    /// assert_eq!(HttpMethod::from_token("PROPFIND").as_str(), "_OTHER");
+    /// assert_eq!(HttpMethod::from_token("get").as_str(), "_OTHER");
+    /// ```
+    #[must_use]
+    #[inline]
+    pub fn from_token(token: &str) -> Self {
+        match token {
+            "GET" => Self::Get,
+            "HEAD" => Self::Head,
+            "POST" => Self::Post,
+            "PUT" => Self::Put,
+            "DELETE" => Self::Delete,
+            "CONNECT" => Self::Connect,
+            "OPTIONS" => Self::Options,
+            "TRACE" => Self::Trace,
+            "PATCH" => Self::Patch,
+            _ => Self::Other,
+        }
+    }
+
+    /// The `method` label value.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Head => "HEAD",
+            Self::Post => "POST",
+            Self::Put => "PUT",
+            Self::Delete => "DELETE",
+            Self::Connect => "CONNECT",
+            Self::Options => "OPTIONS",
+            Self::Trace => "TRACE",
+            Self::Patch => "PATCH",
+            Self::Other => "_OTHER",
+        }
+    }
+
+    const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl fmt::Display for HttpMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The HTTP server metrics of one service: request counts, in-flight gauges and
+/// latency histograms, registered in one [`Registry`].
+///
+/// `HttpMetrics` is a handle (cloning it is cheap) that the framework adapters
+/// record into. It writes three families (names shown without prefix):
+///
+/// | name | type | labels |
+/// |---|---|---|
+/// | `http_server_requests_total` | counter | `method`, `route`, `status` |
+/// | `http_server_requests_in_flight` | gauge | `method`, `route` |
+/// | `http_server_request_duration_seconds` | histogram | `method`, `route`, `status` |
+///
+/// `requests_total` and the histogram's `_count` (and its `+Inf` bucket) are one
+/// number read once per scrape, so they agree in every exposition.
+///
+/// ```
+/// use promhttp_core::{Format, HttpMethod, HttpMetrics, Registry};
+///
+/// let registry = Registry::new();
+/// let metrics = HttpMetrics::builder()
+///     .registry(&registry)
+///     .buckets([0.1, 1.0])
+///     .build()?;
+///
+/// // What an adapter does for each request.
+/// let mut request = metrics.route(Some("/users/{id}")).start(HttpMethod::Get).unwrap();
+/// request.set_status(200);
+/// drop(request); // the response body ended
+///
+/// let text = registry.encode(Format::Text)?;
+/// assert!(text.contains(
+///     "http_server_requests_total{method=\"GET\",route=\"/users/{id}\",status=\"200\"} 1\n"
+/// ));
+/// assert!(text.contains(
+///     "http_server_requests_in_flight{method=\"GET\",route=\"/users/{id}\"} 0\n"
+/// ));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct HttpMetrics {
+    shared: Arc<Shared>,
+}
+
+/// State shared by every handle and every route of one metric set.
+pub(crate) struct Shared {
+    pub(crate) names: builder::Names,
+    pub(crate) const_labels: Vec<(String, String)>,
+    /// Upper bounds in seconds, as configured (for the `le` label).
+    pub(crate) bounds: Vec<f64>,
+    /// The same bounds in nanoseconds (for recording).
+    pub(crate) bounds_ns: Arc<[u64]>,
+    pub(crate) ignored: Vec<String>,
+    pub(crate) routes: RwLock<std::collections::HashMap<Box<str>, Arc<RouteEntry>>>,
+    pub(crate) unmatched: Arc<RouteEntry>,
+}
+
+impl fmt::Debug for HttpMetrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpMetrics")
+            .field("requests_total", &self.shared.names.requests)
+            .field("const_labels", &self.shared.const_labels)
+            .field("buckets", &self.shared.bounds)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for HttpMetrics {
+    /// The process registry's metric set with the default configuration.
+    ///
+    /// Every call returns a handle on the same set, created on the first call. If
+    /// the default names were already taken in the process registry by something
+    /// else, this logs an error through `tracing` and returns a set that records but
+    /// is not exposed; use [`HttpMetrics::builder`] to get that error as a value.
+    fn default() -> Self {
+        let registry = default_registry();
+        registry.default_http(|| {
+            Self::builder()
+                .registry(registry)
+                .build()
+                .unwrap_or_else(|err| {
+                    tracing::error!(%err, "promhttp: the default HTTP metric set could not be registered; its metrics will not be exposed");
+                    Self::builder()
+                        .registry(&Registry::new())
+                        .build()
+                        .expect("the default configuration is valid in an empty registry")
+                })
+        })
+    }
+}
+
+impl HttpMetrics {
+    /// Starts configuring a metric set.
+    #[must_use]
+    pub fn builder() -> HttpMetricsBuilder {
+        HttpMetricsBuilder::default()
+    }
+
+    /// Resolves a route template to a handle that starts requests on it.
+    ///
+    /// `None` (the request matched no route) and [`UNMATCHED_ROUTE`] both resolve to
+    /// the one unmatched entry. The first request on a template creates its entry;
+    /// after that this takes a read lock only. Adapters cache the handle per route
+    /// where the framework allows.
+    #[must_use]
+    pub fn route(&self, route: Option<&str>) -> RouteHandle {
+        let entry = match route {
+            None => Arc::clone(&self.shared.unmatched),
+            Some(UNMATCHED_ROUTE) => Arc::clone(&self.shared.unmatched),
+            Some(route) => self.route_entry(route),
+        };
+        RouteHandle { entry }
+    }
+
+    fn route_entry(&self, route: &str) -> Arc<RouteEntry> {
+        let routes = &self.shared.routes;
+        if let Some(entry) = routes
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(route)
+        {
+            return Arc::clone(entry);
+        }
+        let mut routes = routes.write().unwrap_or_else(PoisonError::into_inner);
+        let entry = routes.entry(route.into()).or_insert_with(|| {
+            let ignored = self.shared.ignored.iter().any(|r| r == route);
+            Arc::new(RouteEntry::new(
+                route.into(),
+                ignored,
+                Arc::clone(&self.shared.bounds_ns),
+            ))
+        });
+        Arc::clone(entry)
+    }
+
+    /// The registry this set is registered in.
+    #[must_use]
+    pub fn registry(&self) -> &Registry {
+        &self.shared.names.registry
+    }
+}
+
+/// A resolved route: starts the requests that match it.
+#[derive(Clone)]
+pub struct RouteHandle {
+    entry: Arc<RouteEntry>,
+}
+
+impl fmt::Debug for RouteHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RouteHandle")
+            .field("route", &self.entry.route)
+            .field("ignored", &self.entry.ignored)
+            .finish()
+    }
+}
+
+impl RouteHandle {
+    /// Whether this handle is the one [`HttpMetrics::route`] returns for `route`.
+    #[must_use]
+    #[inline]
+    pub fn is_for(&self, route: Option<&str>) -> bool {
+        match route {
+            None | Some(UNMATCHED_ROUTE) => self.entry.unmatched,
+            Some(route) => !self.entry.unmatched && *self.entry.route == *route,
+        }
+    }
+
+    /// The `route` label value.
+    #[must_use]
+    pub fn label(&self) -> &str {
+        &self.entry.route
+    }
+
+    /// Starts recording a request: raises the in-flight gauge and starts the clock.
+    ///
+    /// Returns `None` for a route configured to be left unrecorded.
+    #[must_use]
+    #[inline]
+    pub fn start(&self, method: HttpMethod) -> Option<RequestGuard> {
+        if self.entry.ignored {
+            return None;
+        }
+        self.entry.method(method).request_started();
+        Some(RequestGuard {
+            entry: Arc::clone(&self.entry),
+            method,
+            start: Instant::now(),
+            status: None,
+            status_if_unfinished: STATUS_CLIENT_CLOSED,
+        })
+    }
+}
+
+/// The status recorded for a request whose response was never produced because the
+/// client went away (nginx's convention).
+pub const STATUS_CLIENT_CLOSED: u16 = 499;
+
+/// The status recorded for a request whose handler panicked before it produced a
+/// response.
+pub const STATUS_PANICKED: u16 = 500;
+
+/// One request being recorded. Dropping it closes the books, exactly once.
+///
+/// On drop the in-flight gauge goes down, the request is counted and its duration
+/// observed with the status set by [`RequestGuard::set_status`]. A guard dropped
+/// with no status was cancelled: it is recorded as [`STATUS_CLIENT_CLOSED`], or as
+/// [`STATUS_PANICKED`] when the last poll that [`RequestGuard::poll_scope`] watched
+/// unwound.
+pub struct RequestGuard {
+    entry: Arc<RouteEntry>,
+    method: HttpMethod,
+    start: Instant,
+    status: Option<u16>,
+    status_if_unfinished: u16,
+}
+
+impl fmt::Debug for RequestGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestGuard")
+            .field("route", &self.entry.route)
+            .field("method", &self.method)
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RequestGuard {
+    /// Sets the status the request will be recorded with.
+    #[inline]
+    pub fn set_status(&mut self, status: u16) {
+        self.status = Some(status);
+    }
+
+    /// The status set so far.
+    #[must_use]
+    pub fn status(&self) -> Option<u16> {
+        self.status
+    }
+
+    /// Runs `poll`, one poll of the handler, so that a panic inside it is recorded
+    /// as [`STATUS_PANICKED`] rather than as a cancelled request, whoever catches
+    /// the panic and whenever the guard is dropped afterwards.
+    #[inline]
+    pub fn poll_scope<R>(&mut self, poll: impl FnOnce() -> R) -> R {
+        self.status_if_unfinished = STATUS_PANICKED;
+        let out = poll();
+        self.status_if_unfinished = STATUS_CLIENT_CLOSED;
+        out
+    }
+}
+
+impl Drop for RequestGuard {
+    #[inline]
+    fn drop(&mut self) {
+        let status = match self.status {
+            Some(status) => status,
+            None if std::thread::panicking() => STATUS_PANICKED,
+            None => self.status_if_unfinished,
+        };
+        let elapsed = self.start.elapsed();
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        self.entry.method(self.method).request_finished(status, nanos);
+    }
+}

@@ -1,0 +1,42 @@
+//! The framework-free core of [promhttp](https://docs.rs/promhttp): a cheap-to-clone
+//! [`Registry`], the [`HttpMetrics`] set that the axum and actix-web adapters record
+//! into, and exposition in OpenMetrics 1.0 and Prometheus text 0.0.4.
+//!
+//! ```
+//! use promhttp_core::{Format, HttpMethod, HttpMetrics, Registry};
+//!
+//! let registry = Registry::new();
+//! let metrics = HttpMetrics::builder().registry(&registry).buckets([0.5]).build()?;
+//!
+//! let mut request = metrics.route(None).start(HttpMethod::from_token("BREW")).unwrap();
+//! request.set_status(404);
+//! drop(request);
+//!
+//! let text = registry.encode(Format::OpenMetrics)?;
+//! assert!(text.contains(
+//!     "http_server_requests_total{method=\"_OTHER\",route=\"unmatched\",status=\"404\"} 1\n"
+//! ));
+//! assert!(text.contains(
+//!     "http_server_request_duration_seconds_bucket{le=\"+Inf\",method=\"_OTHER\",route=\"unmatched\",status=\"404\"} 1\n"
+//! ));
+//! assert!(text.ends_with("# EOF\n"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Everything here is also re-exported by the `promhttp` facade crate.
+
+mod exposition;
+mod http;
+mod names;
+mod registry;
+
+pub use exposition::{openmetrics_to_text, Format, NotAcceptable, ScrapeResponse};
+pub use http::{
+    BuildError, HttpMethod, HttpMetrics, HttpMetricsBuilder, RequestGuard, RouteHandle,
+    DEFAULT_BUCKETS, STATUS_CLIENT_CLOSED, STATUS_PANICKED, UNMATCHED_ROUTE,
+};
+pub use registry::{default_registry, EncodeError, Registry, RegistryError};
+
+/// The `prometheus-client` crate this one builds on, for registering its metric
+/// types in a [`Registry`].
+pub use prometheus_client;

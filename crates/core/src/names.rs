@@ -1,0 +1,57 @@
+//! The Prometheus naming rules, checked once at configuration time.
+
+/// Checks `name` against `[a-zA-Z_:][a-zA-Z0-9_:]*`.
+pub(crate) fn check_metric_name(name: &str) -> Result<(), &'static str> {
+    check(name, true)
+        .map_err(|()| "metric names must match [a-zA-Z_:][a-zA-Z0-9_:]* (ASCII letters, digits, `_` and `:`, not starting with a digit)")
+}
+
+/// Checks `name` against `[a-zA-Z_][a-zA-Z0-9_]*` and the reserved `__` prefix.
+pub(crate) fn check_label_name(name: &str) -> Result<(), &'static str> {
+    check(name, false).map_err(|()| {
+        "label names must match [a-zA-Z_][a-zA-Z0-9_]* (ASCII letters, digits and `_`, not starting with a digit)"
+    })?;
+    if name.starts_with("__") {
+        return Err("label names starting with `__` are reserved for Prometheus itself");
+    }
+    Ok(())
+}
+
+fn check(name: &str, colon: bool) -> Result<(), ()> {
+    let ok_first = |b: u8| b.is_ascii_alphabetic() || b == b'_' || (colon && b == b':');
+    let mut bytes = name.bytes();
+    match bytes.next() {
+        Some(b) if ok_first(b) => {}
+        _ => return Err(()),
+    }
+    if bytes.all(|b| ok_first(b) || b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metric_names() {
+        for good in ["a", "_a", ":a", "a:b_c9", "http_server_requests"] {
+            assert!(check_metric_name(good).is_ok(), "{good}");
+        }
+        for bad in ["", "9a", "a-b", "a.b", "a b", "ä", "a\n"] {
+            assert!(check_metric_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn label_names() {
+        for good in ["a", "_a", "service", "a9"] {
+            assert!(check_label_name(good).is_ok(), "{good}");
+        }
+        for bad in ["", "9a", "a:b", "__name__", "__x", "a-b", "\""] {
+            assert!(check_label_name(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,352 @@
+//! The [`Registry`]: a cheap-to-clone handle on a set of metric families.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::{Arc, LazyLock, OnceLock, PoisonError, RwLock};
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::text;
+use prometheus_client::metrics::MetricType;
+
+use crate::exposition::{self, Format};
+use crate::http::HttpMetrics;
+use crate::names;
+
+/// A set of metric families that is encoded together on a scrape.
+///
+/// `Registry` is a handle: cloning it is one reference-count increment and every
+/// clone sees the same metrics. It wraps a [`prometheus_client::registry::Registry`]
+/// (so anything that crate can encode can be registered here) and adds what a
+/// service needs on top:
+///
+/// - registration returns a [`RegistryError`] when a name is taken, instead of
+///   silently producing an exposition with two families of one name;
+/// - the process registry ([`default_registry`]) is created lazily on first use and
+///   is what [`HttpMetrics::default`] and the framework `metrics_handler`s use;
+/// - encoding in both Prometheus text formats, see [`Registry::encode`].
+///
+/// ```
+/// use promhttp_core::{Format, Registry};
+/// use prometheus_client::metrics::counter::Counter;
+///
+/// let registry = Registry::new();
+/// let jobs: Counter = Counter::default();
+/// registry.register("jobs", "Jobs processed.", jobs.clone())?;
+/// jobs.inc();
+///
+/// assert_eq!(
+///     registry.encode(Format::OpenMetrics)?,
+///     "# HELP jobs Jobs processed.\n# TYPE jobs counter\njobs_total 1\n# EOF\n",
+/// );
+/// // A second family named `jobs` is refused, and says why.
+/// let err = registry.register("jobs", "Again.", Counter::<u64>::default()).unwrap_err();
+/// assert!(err.to_string().contains("`jobs`"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Default)]
+pub struct Registry {
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    state: RwLock<State>,
+    default_http: OnceLock<HttpMetrics>,
+}
+
+#[derive(Default)]
+struct State {
+    registry: prometheus_client::registry::Registry,
+    /// Every family name and every sample name taken so far.
+    taken: BTreeSet<String>,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.read();
+        f.debug_struct("Registry")
+            .field("names", &state.taken)
+            .finish_non_exhaustive()
+    }
+}
+
+static DEFAULT_REGISTRY: LazyLock<Registry> = LazyLock::new(Registry::new);
+
+/// The process registry, created on first use.
+///
+/// [`HttpMetrics::default`] registers into it and the framework adapters'
+/// `metrics_handler` serves it. Tests and libraries that want isolation create their
+/// own [`Registry`] instead.
+pub fn default_registry() -> &'static Registry {
+    &DEFAULT_REGISTRY
+}
+
+impl Registry {
+    /// An empty registry, independent of every other.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Registers a metric from `prometheus-client` under `name`.
+    ///
+    /// `help` may contain any text: backslashes, quotes and line breaks are escaped
+    /// for the exposition, and it is written ending in one full stop (as
+    /// `prometheus-client` does). The names the metric will write (for a counter `name_total` and
+    /// `name_created`, for a histogram `name_bucket`, `name_sum`, `name_count`) are
+    /// checked against everything registered before.
+    ///
+    /// # Errors
+    /// [`RegistryError::InvalidName`] when `name` is not a valid metric name and
+    /// [`RegistryError::NameClash`] when it, or a sample name it implies, is taken.
+    pub fn register(
+        &self,
+        name: &str,
+        help: &str,
+        metric: impl prometheus_client::registry::Metric,
+    ) -> Result<(), RegistryError> {
+        names::check_metric_name(name).map_err(|reason| RegistryError::InvalidName {
+            name: name.to_owned(),
+            reason,
+        })?;
+        let taken = sample_names(name, metric.metric_type());
+        let mut state = self.write();
+        state.reserve(taken)?;
+        state
+            .registry
+            .register(name, escape_help(help), metric);
+        Ok(())
+    }
+
+    /// Registers a [`Collector`] that encodes its own families on every scrape.
+    ///
+    /// `names` lists every family and sample name the collector writes, so that a
+    /// clash with another registration is an error here rather than a broken
+    /// exposition later.
+    ///
+    /// # Errors
+    /// [`RegistryError::InvalidName`] or [`RegistryError::NameClash`], as for
+    /// [`Registry::register`]; nothing is registered then.
+    pub fn register_collector<I, S>(
+        &self,
+        names: I,
+        collector: impl Collector,
+    ) -> Result<(), RegistryError>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let names: Vec<String> = names.into_iter().map(Into::into).collect();
+        for name in &names {
+            names::check_metric_name(name).map_err(|reason| RegistryError::InvalidName {
+                name: name.clone(),
+                reason,
+            })?;
+        }
+        let mut state = self.write();
+        state.reserve(names)?;
+        state.registry.register_collector(Box::new(collector));
+        Ok(())
+    }
+
+    /// Encodes every registered family in `format`.
+    ///
+    /// # Errors
+    /// [`EncodeError`] when a registered metric or collector failed to encode; no
+    /// partial output is returned then.
+    pub fn encode(&self, format: Format) -> Result<String, EncodeError> {
+        let mut openmetrics = String::with_capacity(4096);
+        text::encode(&mut openmetrics, &self.read().registry).map_err(|_| EncodeError)?;
+        Ok(match format {
+            Format::OpenMetrics | Format::OpenMetricsV0 => openmetrics,
+            Format::Text => exposition::openmetrics_to_text(&openmetrics),
+        })
+    }
+
+    /// Whether `self` and `other` are handles on the same registry.
+    #[must_use]
+    pub fn same_as(&self, other: &Registry) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+
+    pub(crate) fn default_http(&self, init: impl FnOnce() -> HttpMetrics) -> HttpMetrics {
+        self.inner.default_http.get_or_init(init).clone()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
+        self.inner
+            .state
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, State> {
+        self.inner
+            .state
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl State {
+    fn reserve(&mut self, names: Vec<String>) -> Result<(), RegistryError> {
+        let mut seen = BTreeSet::new();
+        for name in &names {
+            if self.taken.contains(name) || !seen.insert(name.as_str()) {
+                return Err(RegistryError::NameClash { name: name.clone() });
+            }
+        }
+        self.taken.extend(names);
+        Ok(())
+    }
+}
+
+/// The family name and every sample name a metric of `metric_type` called `name` writes.
+pub(crate) fn sample_names(name: &str, metric_type: MetricType) -> Vec<String> {
+    let suffixes: &[&str] = match metric_type {
+        MetricType::Counter => &["_total", "_created"],
+        MetricType::Histogram => &["_bucket", "_sum", "_count", "_created"],
+        MetricType::Info => &["_info"],
+        _ => &[],
+    };
+    std::iter::once(name.to_owned())
+        .chain(suffixes.iter().map(|s| format!("{name}{s}")))
+        .collect()
+}
+
+/// Escapes `help` for OpenMetrics; `prometheus-client` appends the full stop.
+fn escape_help(help: &str) -> String {
+    let help = help.strip_suffix('.').unwrap_or(help);
+    let mut out = String::with_capacity(help.len());
+    for c in help.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '"' => out.push_str("\\\""),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Why a registration was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RegistryError {
+    /// The name, or a sample name it implies, is already registered.
+    NameClash {
+        /// The name that is taken.
+        name: String,
+    },
+    /// The name breaks the Prometheus naming rules.
+    InvalidName {
+        /// The name as given.
+        name: String,
+        /// The rule it breaks.
+        reason: &'static str,
+    },
+}
+
+impl fmt::Display for RegistryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NameClash { name } => write!(
+                f,
+                "the metric name `{name}` is already registered in this registry; \
+                 choose another name or prefix, or register into a separate Registry"
+            ),
+            Self::InvalidName { name, reason } => {
+                write!(f, "invalid metric name {name:?}: {reason}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for RegistryError {}
+
+/// A registered metric or collector failed to encode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EncodeError;
+
+impl fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a registered metric or collector failed to encode")
+    }
+}
+
+impl std::error::Error for EncodeError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use prometheus_client::metrics::counter::Counter;
+    use prometheus_client::metrics::gauge::Gauge;
+
+    #[test]
+    fn refuses_sample_name_implied_by_an_earlier_counter() {
+        let registry = Registry::new();
+        registry
+            .register("requests", "Requests.", Counter::<u64>::default())
+            .unwrap();
+        let err = registry
+            .register("requests_total", "Clash.", Gauge::<i64>::default())
+            .unwrap_err();
+        assert_eq!(
+            err,
+            RegistryError::NameClash {
+                name: "requests_total".into()
+            }
+        );
+    }
+
+    #[test]
+    fn refused_registration_leaves_registry_unchanged() {
+        let registry = Registry::new();
+        registry
+            .register("a", "A.", Gauge::<i64>::default())
+            .unwrap();
+        let before = registry.encode(Format::OpenMetrics).unwrap();
+        assert!(registry
+            .register_collector(["b", "a"], NoopCollector)
+            .is_err());
+        assert_eq!(registry.encode(Format::OpenMetrics).unwrap(), before);
+        // `b` was not reserved by the refused call.
+        registry
+            .register("b", "B.", Gauge::<i64>::default())
+            .unwrap();
+    }
+
+    #[test]
+    fn invalid_names_are_errors() {
+        let registry = Registry::new();
+        for bad in ["", "1abc", "a-b", "a b", "é"] {
+            let err = registry
+                .register(bad, "x", Gauge::<i64>::default())
+                .unwrap_err();
+            assert!(matches!(err, RegistryError::InvalidName { .. }), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn help_with_line_breaks_is_escaped() {
+        let registry = Registry::new();
+        registry
+            .register("g", "two\nlines \\ and \"quotes\"", Gauge::<i64>::default())
+            .unwrap();
+        let out = registry.encode(Format::OpenMetrics).unwrap();
+        assert!(out.starts_with("# HELP g two\\nlines \\\\ and \\\"quotes\\\".\n"), "{out}");
+        let out = registry.encode(Format::Text).unwrap();
+        assert!(out.starts_with("# HELP g two\\nlines \\\\ and \"quotes\".\n"), "{out}");
+    }
+
+    #[derive(Debug)]
+    struct NoopCollector;
+    impl Collector for NoopCollector {
+        fn encode(
+            &self,
+            _: prometheus_client::encoding::DescriptorEncoder<'_>,
+        ) -> Result<(), std::fmt::Error> {
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! The demo service on actix-web: `cargo run --example actix --features actix`.
+//!
+//! Routes: `GET /`, `GET /users/{id}`, `POST /echo` (echoes the body), `GET /stream`
+//! (10 chunks over about one second) and `GET /metrics`. Listens on `$BIND`,
+//! default `127.0.0.1:3001`.
+
+use std::time::Duration;
+
+use actix_web::web::{self, Bytes};
+use actix_web::{App, HttpResponse, HttpServer};
+use promhttp::actix::{metrics_handler, Metrics};
+use promhttp::HttpMetrics;
+
+async fn index() -> &'static str {
+    "promhttp actix demo: try /users/42, POST /echo, /stream and /metrics\n"
+}
+
+async fn user(id: web::Path<String>) -> String {
+    format!("user {id}\n")
+}
+
+async fn echo(body: Bytes) -> Bytes {
+    body
+}
+
+async fn stream() -> HttpResponse {
+    let chunks = futures_util::stream::unfold(0u32, |i| async move {
+        if i == 10 {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        Some((Ok::<_, std::io::Error>(Bytes::from(format!("chunk {i}\n"))), i + 1))
+    });
+    HttpResponse::Ok().streaming(chunks)
+}
+
+#[actix_web::main]
+async fn main() -> std::io::Result<()> {
+    let bind = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1:3001".into());
+    let metrics = HttpMetrics::builder()
+        .ignore_route("/metrics")
+        .build()
+        .map_err(std::io::Error::other)?;
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(Metrics::new(&metrics))
+            .route("/", web::get().to(index))
+            .route("/users/{id}", web::get().to(user))
+            .route("/echo", web::post().to(echo))
+            .route("/stream", web::get().to(stream))
+            .route("/metrics", web::get().to(metrics_handler))
+    })
+    .workers(2)
+    .bind(&bind)?;
+    for addr in server.addrs() {
+        println!("promhttp actix demo listening on http://{addr}/");
+        println!("metrics at http://{addr}/metrics");
+    }
+    server.run().await
+}

@@ -1,0 +1,55 @@
+//! The demo service on axum: `cargo run --example axum --features axum`.
+//!
+//! Routes: `GET /`, `GET /users/{id}`, `POST /echo` (echoes the body), `GET /stream`
+//! (10 chunks over about one second) and `GET /metrics`. Listens on `$BIND`,
+//! default `127.0.0.1:3000`.
+
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::Path;
+use axum::routing::{get, post};
+use axum::Router;
+use promhttp::axum::{metrics_handler, MetricsLayer};
+use promhttp::HttpMetrics;
+
+async fn index() -> &'static str {
+    "promhttp axum demo: try /users/42, POST /echo, /stream and /metrics\n"
+}
+
+async fn user(Path(id): Path<String>) -> String {
+    format!("user {id}\n")
+}
+
+async fn echo(body: Bytes) -> Bytes {
+    body
+}
+
+async fn stream() -> Body {
+    let chunks = futures_util::stream::unfold(0u32, |i| async move {
+        if i == 10 {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        Some((Ok::<_, std::io::Error>(format!("chunk {i}\n")), i + 1))
+    });
+    Body::from_stream(chunks)
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let bind = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1:3000".into());
+    let metrics = HttpMetrics::default();
+    let app = Router::new()
+        .route("/", get(index))
+        .route("/users/{id}", get(user))
+        .route("/echo", post(echo))
+        .route("/stream", get(stream))
+        .layer(MetricsLayer::new(&metrics))
+        .route("/metrics", get(metrics_handler));
+
+    let listener = tokio::net::TcpListener::bind(&bind).await?;
+    println!("promhttp axum demo listening on http://{}/", listener.local_addr()?);
+    println!("metrics at http://{}/metrics", listener.local_addr()?);
+    axum::serve(listener, app).await
+}

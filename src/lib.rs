@@ -1,0 +1,34 @@
+//! Prometheus metrics for Rust HTTP services: exact request counts, in-flight
+//! gauges and latency histograms, recorded by one layer and served by one route.
+//!
+//! ```
+//! use promhttp::{Format, HttpMethod, HttpMetrics, Registry};
+//!
+//! let registry = Registry::new();
+//! let metrics = HttpMetrics::builder().registry(&registry).build()?;
+//! let mut request = metrics.route(Some("/")).start(HttpMethod::Get).unwrap();
+//! request.set_status(200);
+//! drop(request);
+//! assert!(registry
+//!     .encode(Format::Text)?
+//!     .contains("http_server_requests_total{method=\"GET\",route=\"/\",status=\"200\"} 1\n"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `axum` | [`axum`] (the `promhttp-axum` crate): `MetricsLayer` for axum and any tower HTTP service, `metrics_handler` |
+//! | `actix` | [`actix`] (the `promhttp-actix` crate): the `Metrics` middleware for actix-web, `metrics_handler` |
+//!
+//! The core types are re-exported here from `promhttp-core`. The README has the
+//! metric table and says exactly when each metric is written.
+
+pub use promhttp_core::*;
+
+/// The axum and tower adapter (feature `axum`).
+#[cfg(feature = "axum")]
+pub use promhttp_axum as axum;
+
+/// The actix-web adapter (feature `actix`).
+#[cfg(feature = "actix")]
+pub use promhttp_actix as actix;

@@ -1,0 +1,339 @@
+//! Helpers shared by the integration tests: the reference parsers (Python
+//! `prometheus_client`, `promtool`), a parsed exposition with value look-ups, and a
+//! small HTTP/1.1 client for live servers.
+#![allow(dead_code, unreachable_pub)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+/// Whether CI demands every external tool (`PROMHTTP_REQUIRE_TOOLS=1`).
+pub fn tools_required() -> bool {
+    std::env::var("PROMHTTP_REQUIRE_TOOLS").is_ok_and(|v| v == "1")
+}
+
+/// Reports a missing tool: a skip with the reason, or a failure under
+/// `PROMHTTP_REQUIRE_TOOLS=1`.
+pub fn missing_tool(reason: &str) {
+    assert!(!tools_required(), "PROMHTTP_REQUIRE_TOOLS=1 but {reason}");
+    eprintln!("SKIPPED: {reason}");
+}
+
+/// Skips the calling test when the Python parser is missing.
+#[macro_export]
+macro_rules! require_python_parser {
+    () => {
+        if !$crate::common::python_parser_available() {
+            return;
+        }
+    };
+}
+
+struct Worker {
+    _child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+static WORKER: OnceLock<Option<Mutex<Worker>>> = OnceLock::new();
+
+fn worker() -> Option<&'static Mutex<Worker>> {
+    WORKER
+        .get_or_init(|| {
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/parse_exposition.py");
+            let check = Command::new("python3")
+                .args(["-c", "import prometheus_client.openmetrics.parser"])
+                .output();
+            if !check.is_ok_and(|o| o.status.success()) {
+                return None;
+            }
+            let mut child = Command::new("python3")
+                .arg(script)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .spawn()
+                .ok()?;
+            let stdin = child.stdin.take()?;
+            let stdout = BufReader::new(child.stdout.take()?);
+            Some(Mutex::new(Worker { _child: child, stdin, stdout }))
+        })
+        .as_ref()
+}
+
+/// Whether the Python parser can be used; prints the skip reason when not.
+pub fn python_parser_available() -> bool {
+    if worker().is_some() {
+        return true;
+    }
+    missing_tool("python3 with the prometheus_client package is not available (pip install prometheus_client)");
+    false
+}
+
+/// One sample as the reference parser read it.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub value: f64,
+    pub timestamp: Option<f64>,
+}
+
+/// One metric family as the reference parser read it.
+#[derive(Debug, Clone)]
+pub struct Family {
+    pub name: String,
+    pub kind: String,
+    pub help: String,
+    pub samples: Vec<Sample>,
+}
+
+/// An exposition parsed by the reference parser.
+#[derive(Debug, Clone)]
+pub struct Exposition {
+    pub families: Vec<Family>,
+}
+
+/// Parses OpenMetrics text with the strict reference parser.
+///
+/// # Panics
+/// When the parser rejects the text (with its message) or is unavailable; call
+/// [`python_parser_available`] first to skip instead.
+pub fn parse_openmetrics(text: &str) -> Exposition {
+    try_parse("openmetrics", text).unwrap_or_else(|err| panic!("OpenMetrics parser rejected the exposition: {err}\n{text}"))
+}
+
+/// Parses Prometheus text 0.0.4 with the reference parser.
+pub fn parse_text(text: &str) -> Exposition {
+    try_parse("text", text).unwrap_or_else(|err| panic!("text 0.0.4 parser rejected the exposition: {err}\n{text}"))
+}
+
+/// Parses with the reference parser, returning its error message on rejection.
+pub fn try_parse(format: &str, text: &str) -> Result<Exposition, String> {
+    let worker = worker().expect("the Python parser is not available");
+    let mut worker = worker.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    write!(worker.stdin, "{format} {}\n", text.len()).unwrap();
+    worker.stdin.write_all(text.as_bytes()).unwrap();
+    worker.stdin.flush().unwrap();
+    let mut line = String::new();
+    worker.stdout.read_line(&mut line).unwrap();
+    let reply: serde_json::Value = serde_json::from_str(&line).expect("worker reply is JSON");
+    if reply["ok"] != true {
+        return Err(reply["error"].as_str().unwrap_or("?").to_owned());
+    }
+    let number = |v: &serde_json::Value| v.as_str().map(|s| parse_float(s));
+    let families = reply["families"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| Family {
+            name: f["name"].as_str().unwrap().to_owned(),
+            kind: f["type"].as_str().unwrap().to_owned(),
+            help: f["help"].as_str().unwrap_or("").to_owned(),
+            samples: f["samples"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| Sample {
+                    name: s["name"].as_str().unwrap().to_owned(),
+                    labels: serde_json::from_value(s["labels"].clone()).unwrap(),
+                    value: number(&s["value"]).unwrap(),
+                    timestamp: number(&s["timestamp"]),
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(Exposition { families })
+}
+
+fn parse_float(s: &str) -> f64 {
+    match s {
+        "inf" => f64::INFINITY,
+        "-inf" => f64::NEG_INFINITY,
+        "nan" => f64::NAN,
+        s => s.parse().unwrap(),
+    }
+}
+
+fn labels_match(sample: &Sample, labels: &[(&str, &str)]) -> bool {
+    sample.labels.len() == labels.len()
+        && labels.iter().all(|(k, v)| sample.labels.get(*k).map(String::as_str) == Some(*v))
+}
+
+impl Exposition {
+    /// Every sample called `name`.
+    pub fn samples<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Sample> + 'a {
+        self.families
+            .iter()
+            .flat_map(|f| &f.samples)
+            .filter(move |s| s.name == name)
+    }
+
+    /// The family called `name`.
+    pub fn family(&self, name: &str) -> Option<&Family> {
+        self.families.iter().find(|f| f.name == name)
+    }
+
+    /// The value of the sample with exactly these labels.
+    pub fn get(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        let mut found = self.samples(name).filter(|s| labels_match(s, labels));
+        let first = found.next()?;
+        assert!(found.next().is_none(), "duplicate series {name}{labels:?}");
+        Some(first.value)
+    }
+
+    /// Like [`get`](Self::get), panicking with the samples of that name if absent.
+    pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.get(name, labels).unwrap_or_else(|| {
+            let have: Vec<_> = self.samples(name).map(|s| &s.labels).collect();
+            panic!("no sample {name}{labels:?}; the samples of that name have labels {have:#?}")
+        })
+    }
+
+    /// The sum of every sample called `name`.
+    pub fn sum(&self, name: &str) -> f64 {
+        self.samples(name).map(|s| s.value).sum()
+    }
+
+    /// Checks that every request that entered has been closed exactly once: the
+    /// in-flight gauges are 0 and each `requests_total` series equals its
+    /// histogram's `_count` and `+Inf` bucket.
+    pub fn assert_books_balanced(&self) {
+        for s in self.samples("http_server_requests_in_flight") {
+            assert_eq!(s.value, 0.0, "in-flight not back at 0: {:?}", s.labels);
+        }
+        let requests: Vec<_> = self.samples("http_server_requests_total").collect();
+        assert_eq!(
+            requests.len(),
+            self.samples("http_server_request_duration_seconds_count").count(),
+            "requests_total and the histogram have different series"
+        );
+        for s in requests {
+            let labels: Vec<(&str, &str)> = s.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let count = self.value("http_server_request_duration_seconds_count", &labels);
+            let mut with_le = labels.clone();
+            with_le.push(("le", "+Inf"));
+            let inf = self.value("http_server_request_duration_seconds_bucket", &with_le);
+            assert_eq!(s.value, count, "requests_total != _count for {labels:?}");
+            assert_eq!(count, inf, "_count != +Inf bucket for {labels:?}");
+        }
+    }
+
+    /// Every label value in the exposition.
+    pub fn label_values(&self) -> impl Iterator<Item = &str> {
+        self.families
+            .iter()
+            .flat_map(|f| &f.samples)
+            .flat_map(|s| s.labels.values().map(String::as_str))
+    }
+}
+
+/// Runs `promtool check metrics` on Prometheus text 0.0.4; `None` when promtool is
+/// missing (after reporting it), otherwise its combined output and whether it passed.
+pub fn promtool_check_metrics(text: &str) -> Option<(bool, String)> {
+    let child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let Ok(mut child) = child else {
+        missing_tool("promtool is not installed (Debian package `prometheus`)");
+        return None;
+    };
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let mut report = String::from_utf8_lossy(&out.stdout).into_owned();
+    report.push_str(&String::from_utf8_lossy(&out.stderr));
+    Some((out.status.success() && report.trim().is_empty(), report))
+}
+
+/// A response read by [`http`].
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8(self.body.clone()).expect("UTF-8 body")
+    }
+}
+
+/// One HTTP/1.1 request over a fresh connection (`Connection: close`).
+pub fn http(
+    addr: SocketAddr,
+    method: &str,
+    target: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<HttpResponse> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut request = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes())?;
+    stream.write_all(body)?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("no end of headers"))?;
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut rest = raw[split + 4..].to_vec();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other("bad status line"))?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked"));
+    if chunked && method != "HEAD" {
+        rest = dechunk(&rest)?;
+    }
+    Ok(HttpResponse { status, headers, body: rest })
+}
+
+fn dechunk(mut data: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = data
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .ok_or_else(|| std::io::Error::other("truncated chunk"))?;
+        let size_text = String::from_utf8_lossy(&data[..line_end]);
+        let size = usize::from_str_radix(size_text.split(';').next().unwrap().trim(), 16)
+            .map_err(std::io::Error::other)?;
+        data = &data[line_end + 2..];
+        if size == 0 {
+            return Ok(out);
+        }
+        out.extend_from_slice(data.get(..size).ok_or_else(|| std::io::Error::other("short chunk"))?);
+        data = &data[size + 2..];
+    }
+}
+
+/// What Prometheus 2.x sends in `Accept`.
+pub const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
