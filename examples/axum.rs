@@ -49,7 +49,10 @@ async fn main() -> std::io::Result<()> {
         .route("/metrics", get(metrics_handler));
 
     let listener = tokio::net::TcpListener::bind(&bind).await?;
-    println!("promhttp axum demo listening on http://{}/", listener.local_addr()?);
+    println!(
+        "promhttp axum demo listening on http://{}/",
+        listener.local_addr()?
+    );
     println!("metrics at http://{}/metrics", listener.local_addr()?);
     axum::serve(listener, app).await
 }

@@ -32,3 +32,8 @@ pub use promhttp_axum as axum;
 /// The actix-web adapter (feature `actix`).
 #[cfg(feature = "actix")]
 pub use promhttp_actix as actix;
+
+/// The README's code blocks, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+mod readme {}

@@ -1,0 +1,561 @@
+//! The actix-web middleware, end to end through a real `App`, checked in the
+//! exposition as the reference OpenMetrics parser reads it.
+
+mod common;
+
+use std::future::{pending, poll_fn, Future};
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use std::task::Poll;
+use std::time::Duration;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::http::{Method, StatusCode};
+use actix_web::test::{self, TestRequest};
+use actix_web::web::{self, Bytes};
+use actix_web::{App, HttpResponse, HttpServer};
+use common::{parse_openmetrics, Exposition};
+use futures_util::FutureExt;
+use promhttp::actix::{metrics_handler, metrics_handler_with, Metrics};
+use promhttp::{Format, HttpMetrics, Registry};
+
+const REQUESTS: &str = "http_server_requests_total";
+const IN_FLIGHT: &str = "http_server_requests_in_flight";
+const COUNT: &str = "http_server_request_duration_seconds_count";
+const SUM: &str = "http_server_request_duration_seconds_sum";
+
+async fn stream() -> HttpResponse {
+    let chunks = futures_util::stream::unfold(0u32, |i| async move {
+        if i == 10 {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        Some((
+            Ok::<_, actix_web::Error>(Bytes::from(format!("chunk {i}\n"))),
+            i + 1,
+        ))
+    });
+    HttpResponse::Ok().streaming(chunks)
+}
+
+async fn status(code: web::Path<u16>) -> HttpResponse {
+    HttpResponse::build(StatusCode::from_u16(*code).unwrap()).finish()
+}
+
+async fn panics() -> &'static str {
+    panic!("handler panicked on purpose")
+}
+
+async fn fails() -> Result<&'static str, actix_web::Error> {
+    Err(actix_web::error::ErrorBadGateway("upstream down"))
+}
+
+/// The routes under test, as a function so each test builds its own `App`.
+fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/users/{id}",
+        web::get().to(|id: web::Path<String>| async move { id.into_inner() }),
+    )
+    .route("/status/{code}", web::get().to(status))
+    .route("/echo", web::post().to(|body: Bytes| async move { body }))
+    .route("/any", web::route().to(|| async { "any" }))
+    .route("/stream", web::get().to(stream))
+    .route("/pending", web::get().to(pending::<&'static str>))
+    .route("/panic", web::get().to(panics))
+    .route("/fail", web::get().to(fails))
+    .service(web::scope("/api").route("/items/{id}", web::get().to(|| async { "item" })));
+}
+
+fn new_metrics() -> (Registry, HttpMetrics) {
+    let registry = Registry::new();
+    let metrics = HttpMetrics::builder().registry(&registry).build().unwrap();
+    (registry, metrics)
+}
+
+fn scrape(registry: &Registry) -> Exposition {
+    parse_openmetrics(&registry.encode(Format::OpenMetrics).unwrap())
+}
+
+fn labels<'a>(method: &'a str, route: &'a str, status: &'a str) -> [(&'a str, &'a str); 3] {
+    [("method", method), ("route", route), ("status", status)]
+}
+
+async fn body_bytes<B: MessageBody>(res: ServiceResponse<B>) -> Bytes {
+    actix_web::body::to_bytes(res.into_body())
+        .await
+        .unwrap_or_else(|_| panic!("body failed"))
+}
+
+/// Sends `method uri` through `app` and reads the whole body.
+macro_rules! send {
+    ($app:expr, $method:expr, $uri:expr) => {{
+        let req = TestRequest::default()
+            .method(Method::from_bytes($method.as_bytes()).unwrap())
+            .uri($uri)
+            .to_request();
+        let res = test::call_service(&$app, req).await;
+        let status = res.status();
+        (status, body_bytes(res).await)
+    }};
+}
+
+#[actix_web::test]
+async fn route_label_is_the_match_pattern() {
+    require_python_parser!();
+    let (registry, metrics) = new_metrics();
+    let app =
+        test::init_service(App::new().wrap(Metrics::new(&metrics)).configure(configure)).await;
+    assert_eq!(send!(app, "GET", "/users/1").1, "1");
+    send!(app, "GET", "/users/2?x=1");
+    let m = scrape(&registry);
+    assert_eq!(m.value(REQUESTS, &labels("GET", "/users/{id}", "200")), 2.0);
+    assert!(m
+        .label_values()
+        .all(|v| !v.contains("/users/1") && !v.contains("/users/2")));
+    m.assert_books_balanced();
+}
+
+#[actix_web::test]
+async fn scoped_route_includes_the_scope_prefix() {
+    require_python_parser!();
+    let (registry, metrics) = new_metrics();
+    let app =
+        test::init_service(App::new().wrap(Metrics::new(&metrics)).configure(configure)).await;
+    send!(app, "GET", "/api/items/7");
+    let m = scrape(&registry);
+    assert_eq!(
+        m.value(REQUESTS, &labels("GET", "/api/items/{id}", "200")),
+        1.0
+    );
+}
+
+#[actix_web::test]
+async fn unmatched_path_uses_one_label() {
+    require_python_parser!();
+    let (registry, metrics) = new_metrics();
+    let app =
+        test::init_service(App::new().wrap(Metrics::new(&metrics)).configure(configure)).await;
+    for uri in [
+        "/nope/1",
+        "/nope/2?q=3",
+        "/users",
+        "/users/1/extra",
+        "/api/nothing",
+    ] {
+        assert_eq!(send!(app, "GET", uri).0, StatusCode::NOT_FOUND, "{uri}");
+    }
+    let m = scrape(&registry);
+    assert_eq!(m.value(REQUESTS, &labels("GET", "unmatched", "404")), 5.0);
+    assert_eq!(m.samples(REQUESTS).count(), 1);
+    assert!(m
+        .label_values()
+        .all(|v| !v.contains("nope") && !v.contains("extra")));
+    m.assert_books_balanced();
+}
+
+#[actix_web::test]
+async fn standard_methods_are_kept_and_others_become_other() {
+    require_python_parser!();
+    let (registry, metrics) = new_metrics();
+    let app =
+        test::init_service(App::new().wrap(Metrics::new(&metrics)).configure(configure)).await;
+    let standard = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+    ];
+    for method in standard {
+        send!(app, method, "/any");
+    }
+    let long = "X".repeat(2000);
+    for method in ["BREW", "get", "PROPFIND", long.as_str()] {
+        send!(app, method, "/any");
+    }
+    let m = scrape(&registry);
+    for method in standard {
+        assert_eq!(
+            m.value(REQUESTS, &labels(method, "/any", "200")),
+            1.0,
+            "{method}"
+        );
+    }
+    assert_eq!(m.value(REQUESTS, &labels("_OTHER", "/any", "200")), 4.0);
+    assert_eq!(m.samples(REQUESTS).count(), 10);
+    m.assert_books_balanced();
+}
+
+#[actix_web::test]
+async fn status_label_is_the_numeric_code() {
+    require_python_parser!();
+    let (registry, metrics) = new_metrics();
+    let app =
+        test::init_service(App::new().wrap(Metrics::new(&metrics)).configure(configure)).await;
+    for code in ["201", "418", "503", "503"] {
+        send!(app, "GET", &format!("/status/{code}"));
+    }
+    // actix-web answers a method no route of the resource accepts with 404 (its
+    // default service); the route label is still the resource's pattern.
+    send!(app, "POST", "/users/1");
+    send!(app, "GET", "/fail"); // handler error
+    let m = scrape(&registry);
+    assert_eq!(
+        m.value(REQUESTS, &labels("GET", "/status/{code}", "201")),
+        1.0
+    );
+    assert_eq!(
+        m.value(REQUESTS, &labels("GET", "/status/{code}", "418")),
+        1.0
+    );
+    assert_eq!(
+        m.value(REQUESTS, &labels("GET", "/status/{code}", "503")),
+        2.0
+    );
+    assert_eq!(
+        m.value(REQUESTS, &labels("POST", "/users/{id}", "404")),
+        1.0
+    );
+    assert_eq!(m.value(REQUESTS, &labels("GET", "/fail", "502")), 1.0);
+    m.assert_books_balanced();
+}
+
+#[actix_web::test]
+async fn in_flight_counts_a_request_until_its_client_disconnects_and_then_499() {
+    require_python_parser!();
+    let (registry, metrics) = new_metrics();
+    let app =
+        test::init_service(App::new().wrap(Metrics::new(&metrics)).configure(configure)).await;
+    let mut fut = Box::pin(app.call(TestRequest::get().uri("/pending").to_request()));
+    poll_fn(|cx| {
+        assert!(fut.as_mut().poll(cx).is_pending());
+        Poll::Ready(())
+    })
+    .await;
+    let m = scrape(&registry);
+    assert_eq!(
+        m.value(IN_FLIGHT, &[("method", "GET"), ("route", "/pending")]),
+        1.0
+    );
+    assert!(m.get(REQUESTS, &labels("GET", "/pending", "499")).is_none());
+    drop(fut); // the client went away
+    let m = scrape(&registry);
+    assert_eq!(m.value(REQUESTS, &labels("GET", "/pending", "499")), 1.0);
+    m.assert_books_balanced();
+}
+
+#[actix_web::test]
+async fn future_dropped_before_its_first_poll_is_counted_once() {
+    require_python_parser!();
+    let (registry, metrics) = new_metrics();
+    let app =
+        test::init_service(App::new().wrap(Metrics::new(&metrics)).configure(configure)).await;
+    let fut = app.call(TestRequest::get().uri("/users/1").to_request());
+    drop(fut);
+    let m = scrape(&registry);
+    assert_eq!(m.value(REQUESTS, &labels("GET", "/users/{id}", "499")), 1.0);
+    assert_eq!(m.sum(REQUESTS), 1.0);
+    m.assert_books_balanced();
+}
+
+#[actix_web::test]
+async fn streamed_body_is_timed_until_its_end() {
+    require_python_parser!();
+    let (registry, metrics) = new_metrics();
+    let app =
+        test::init_service(App::new().wrap(Metrics::new(&metrics)).configure(configure)).await;
+    let res = test::call_service(&app, TestRequest::get().uri("/stream").to_request()).await;
+    let m = scrape(&registry);
+    assert_eq!(
+        m.value(IN_FLIGHT, &[("method", "GET"), ("route", "/stream")]),
+        1.0
+    );
+    assert!(m.get(REQUESTS, &labels("GET", "/stream", "200")).is_none());
+    let body = body_bytes(res).await;
+    assert_eq!(body.iter().filter(|&&b| b == b'\n').count(), 10);
+    let m = scrape(&registry);
+    let l = labels("GET", "/stream", "200");
+    assert_eq!(m.value(COUNT, &l), 1.0);
+    let seconds = m.value(SUM, &l);
+    assert!(
+        (0.95..3.0).contains(&seconds),
+        "a 1 s stream recorded {seconds} s"
+    );
+    m.assert_books_balanced();
+}
+
+async fn next_chunk<B: MessageBody + Unpin>(body: &mut B) -> Option<Bytes> {
+    poll_fn(|cx| Pin::new(&mut *body).poll_next(cx))
+        .await
+        .map(|c| c.unwrap_or_else(|_| panic!("body error")))
+}
+
+#[actix_web::test]
+async fn body_dropped_mid_stream_closes_the_books_with_its_status() {
+    require_python_parser!();
+    let (registry, metrics) = new_metrics();
+    let app =
+        test::init_service(App::new().wrap(Metrics::new(&metrics)).configure(configure)).await;
+    let res = test::call_service(&app, TestRequest::get().uri("/stream").to_request()).await;
+    let mut body = res.into_body();
+    assert_eq!(next_chunk(&mut body).await.unwrap(), "chunk 0\n");
+    assert_eq!(scrape(&registry).sum(REQUESTS), 0.0);
+    drop(body);
+    let m = scrape(&registry);
+    assert_eq!(m.value(REQUESTS, &labels("GET", "/stream", "200")), 1.0);
+    m.assert_books_balanced();
+}
+
+#[actix_web::test]
+async fn empty_body_ends_with_the_response_head() {
+    require_python_parser!();
+    let (registry, metrics) = new_metrics();
+    let app =
+        test::init_service(App::new().wrap(Metrics::new(&metrics)).configure(configure)).await;
+    let no_content =
+        test::call_service(&app, TestRequest::get().uri("/status/204").to_request()).await;
+    let ok_empty =
+        test::call_service(&app, TestRequest::get().uri("/status/200").to_request()).await;
+    // Both bodies are alive and were never polled.
+    let m = scrape(&registry);
+    assert_eq!(
+        m.value(REQUESTS, &labels("GET", "/status/{code}", "204")),
+        1.0
+    );
+    assert_eq!(
+        m.value(REQUESTS, &labels("GET", "/status/{code}", "200")),
+        1.0
+    );
+    m.assert_books_balanced();
+    drop((no_content, ok_empty));
+    assert_eq!(scrape(&registry).sum(REQUESTS), 2.0);
+}
+
+#[actix_web::test]
+async fn body_of_exact_length_ends_after_its_last_chunk() {
+    require_python_parser!();
+    let (registry, metrics) = new_metrics();
+    let app =
+        test::init_service(App::new().wrap(Metrics::new(&metrics)).configure(configure)).await;
+    let res = test::call_service(&app, TestRequest::get().uri("/users/abc").to_request()).await;
+    let mut body = res.into_body();
+    assert_eq!(next_chunk(&mut body).await.unwrap(), "abc");
+    // Nobody polls the body again, and it is not dropped.
+    let m = scrape(&registry);
+    assert_eq!(m.value(REQUESTS, &labels("GET", "/users/{id}", "200")), 1.0);
+    m.assert_books_balanced();
+    drop(body);
+    assert_eq!(scrape(&registry).sum(REQUESTS), 1.0);
+}
+
+#[actix_web::test]
+async fn handler_panic_is_counted_as_500() {
+    require_python_parser!();
+    let (registry, metrics) = new_metrics();
+    let app =
+        test::init_service(App::new().wrap(Metrics::new(&metrics)).configure(configure)).await;
+    let caught = AssertUnwindSafe(app.call(TestRequest::get().uri("/panic").to_request()))
+        .catch_unwind()
+        .await;
+    assert!(caught.is_err());
+    let m = scrape(&registry);
+    assert_eq!(m.value(REQUESTS, &labels("GET", "/panic", "500")), 1.0);
+    m.assert_books_balanced();
+}
+
+#[actix_web::test]
+async fn every_request_is_counted_once_under_concurrency() {
+    require_python_parser!();
+    let (registry, metrics) = new_metrics();
+    let app =
+        test::init_service(App::new().wrap(Metrics::new(&metrics)).configure(configure)).await;
+    let requests = (0..400u32).map(|i| {
+        let uri = match i % 4 {
+            0 => format!("/users/{i}"),
+            1 => format!("/status/{}", 200 + i % 3),
+            2 => format!("/missing/{i}"),
+            _ => "/api/items/1".to_owned(),
+        };
+        let req = TestRequest::get().uri(&uri).to_request();
+        let app = &app;
+        async move { body_bytes(test::call_service(app, req).await).await }
+    });
+    futures_util::future::join_all(requests).await;
+    let m = scrape(&registry);
+    assert_eq!(m.sum(REQUESTS), 400.0);
+    assert_eq!(m.sum(COUNT), 400.0);
+    m.assert_books_balanced();
+}
+
+#[actix_web::test]
+async fn ignored_route_is_not_recorded() {
+    require_python_parser!();
+    let registry = Registry::new();
+    let metrics = HttpMetrics::builder()
+        .registry(&registry)
+        .ignore_route("/metrics")
+        .build()
+        .unwrap();
+    let app = test::init_service(
+        App::new()
+            .wrap(Metrics::new(&metrics))
+            .configure(configure)
+            .route(
+                "/metrics",
+                web::get().to(metrics_handler_with(registry.clone())),
+            ),
+    )
+    .await;
+    send!(app, "GET", "/metrics");
+    send!(app, "GET", "/users/1");
+    let m = scrape(&registry);
+    assert_eq!(m.sum(REQUESTS), 1.0);
+    assert!(m.label_values().all(|v| v != "/metrics"));
+}
+
+async fn scrape_via<S, B>(
+    app: &S,
+    method: Method,
+    accept: Option<&str>,
+) -> (StatusCode, Option<String>, Option<String>, String)
+where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let mut req = TestRequest::default().method(method).uri("/metrics");
+    if let Some(accept) = accept {
+        req = req.insert_header(("accept", accept));
+    }
+    let res = test::call_service(app, req.to_request()).await;
+    let header = |name: &str| {
+        res.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    let (status, content_type, allow) = (res.status(), header("content-type"), header("allow"));
+    let body = String::from_utf8(body_bytes(res).await.to_vec()).unwrap();
+    (status, content_type, allow, body)
+}
+
+#[actix_web::test]
+async fn metrics_route_negotiates_the_format_and_both_parse() {
+    require_python_parser!();
+    let (registry, metrics) = new_metrics();
+    let app = test::init_service(
+        App::new()
+            .wrap(Metrics::new(&metrics))
+            .configure(configure)
+            .route(
+                "/metrics",
+                web::get().to(metrics_handler_with(registry.clone())),
+            ),
+    )
+    .await;
+    send!(app, "GET", "/users/1");
+    send!(app, "GET", "/nowhere");
+
+    let (status, content_type, _, body) =
+        scrape_via(&app, Method::GET, Some(common::PROMETHEUS_ACCEPT)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        content_type.unwrap(),
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
+    let parsed = parse_openmetrics(&body);
+    assert_eq!(
+        parsed.value(REQUESTS, &labels("GET", "/users/{id}", "200")),
+        1.0
+    );
+    // The scrape in progress is in flight on the metrics route itself.
+    assert_eq!(
+        parsed.value(IN_FLIGHT, &[("method", "GET"), ("route", "/metrics")]),
+        1.0
+    );
+
+    for accept in [None, Some("text/plain;version=0.0.4"), Some("*/*")] {
+        let (_, content_type, _, text) = scrape_via(&app, Method::GET, accept).await;
+        assert_eq!(
+            content_type.unwrap(),
+            "text/plain; version=0.0.4; charset=utf-8"
+        );
+        let parsed = common::parse_text(&text);
+        assert_eq!(
+            parsed.value(REQUESTS, &labels("GET", "unmatched", "404")),
+            1.0
+        );
+        if let Some((ok, report)) = common::promtool_check_metrics(&text) {
+            assert!(ok, "promtool check metrics complained:\n{report}\n{text}");
+        }
+    }
+}
+
+#[actix_web::test]
+async fn metrics_route_answers_head_wrong_methods_and_unacceptable_types() {
+    let registry = Registry::new();
+    // Mounted for every method, the handler itself answers.
+    let app = test::init_service(App::new().route(
+        "/metrics",
+        web::route().to(metrics_handler_with(registry.clone())),
+    ))
+    .await;
+    let (status, content_type, _, body) = scrape_via(&app, Method::HEAD, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        content_type.unwrap(),
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    assert!(body.is_empty());
+    let (status, _, allow, _) = scrape_via(&app, Method::POST, None).await;
+    assert_eq!(
+        (status, allow.as_deref()),
+        (StatusCode::METHOD_NOT_ALLOWED, Some("GET, HEAD"))
+    );
+    let (status, _, _, body) = scrape_via(&app, Method::GET, Some("application/json")).await;
+    assert_eq!(status, StatusCode::NOT_ACCEPTABLE);
+    assert!(body.contains("application/openmetrics-text"));
+
+    // Mounted with `web::get()` as the README shows, actix-web answers other
+    // methods itself (404) without reaching the handler.
+    let app =
+        test::init_service(App::new().route("/metrics", web::get().to(metrics_handler))).await;
+    let (status, _, _, _) = scrape_via(&app, Method::HEAD, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[actix_web::test]
+async fn response_through_a_real_server_is_counted_after_the_client_read_it() {
+    require_python_parser!();
+    let (registry, metrics) = new_metrics();
+    let server =
+        HttpServer::new(move || App::new().wrap(Metrics::new(&metrics)).configure(configure))
+            .workers(1)
+            .disable_signals()
+            .bind("127.0.0.1:0")
+            .unwrap();
+    let addr = server.addrs()[0];
+    let server = server.run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    let res = actix_web::rt::task::spawn_blocking(move || {
+        (
+            common::http(addr, "GET", "/users/9", &[], b"").unwrap(),
+            common::http(addr, "POST", "/echo", &[], b"hello").unwrap(),
+            common::http(addr, "GET", "/stream", &[], b"").unwrap(),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!((res.0.status, res.0.text()), (200, "9".to_owned()));
+    assert_eq!(res.1.text(), "hello");
+    assert_eq!(res.2.text().lines().count(), 10);
+    let mut m = scrape(&registry);
+    for _ in 0..50 {
+        if m.sum(REQUESTS) == 3.0 {
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+        m = scrape(&registry);
+    }
+    assert_eq!(m.value(REQUESTS, &labels("GET", "/users/{id}", "200")), 1.0);
+    assert_eq!(m.value(REQUESTS, &labels("POST", "/echo", "200")), 1.0);
+    assert_eq!(m.value(REQUESTS, &labels("GET", "/stream", "200")), 1.0);
+    m.assert_books_balanced();
+    handle.stop(false).await;
+}

@@ -31,7 +31,10 @@ async fn stream_body() -> Body {
             return None;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
-        Some((Ok::<_, Infallible>(Bytes::from(format!("chunk {i}\n"))), i + 1))
+        Some((
+            Ok::<_, Infallible>(Bytes::from(format!("chunk {i}\n"))),
+            i + 1,
+        ))
     });
     Body::from_stream(chunks)
 }
@@ -42,7 +45,10 @@ async fn panics() -> &'static str {
 
 fn routes() -> Router {
     Router::new()
-        .route("/users/{id}", get(|Path(id): Path<String>| async move { id }))
+        .route(
+            "/users/{id}",
+            get(|Path(id): Path<String>| async move { id }),
+        )
         .route(
             "/status/{code}",
             get(|Path(code): Path<u16>| async move { StatusCode::from_u16(code).unwrap() }),
@@ -50,7 +56,7 @@ fn routes() -> Router {
         .route("/echo", post(|body: Bytes| async move { body }))
         .route("/any", any(|| async { "any" }))
         .route("/stream", get(stream_body))
-        .route("/pending", get(|| pending::<&'static str>()))
+        .route("/pending", get(pending::<&'static str>))
         .route("/panic", get(panics))
         .nest(
             "/api",
@@ -58,7 +64,9 @@ fn routes() -> Router {
         )
         .nest_service(
             "/static",
-            service_fn(|_req: Request<Body>| async { Ok::<_, Infallible>(Response::new(Body::from("file"))) }),
+            service_fn(|_req: Request<Body>| async {
+                Ok::<_, Infallible>(Response::new(Body::from("file")))
+            }),
         )
 }
 
@@ -72,7 +80,11 @@ fn fixture() -> Fixture {
     let registry = Registry::new();
     let metrics = HttpMetrics::builder().registry(&registry).build().unwrap();
     let app = routes().layer(MetricsLayer::new(&metrics));
-    Fixture { registry, metrics, app }
+    Fixture {
+        registry,
+        metrics,
+        app,
+    }
 }
 
 impl Fixture {
@@ -81,7 +93,11 @@ impl Fixture {
     }
 
     async fn send(&self, method: &str, uri: &str) -> (StatusCode, Bytes) {
-        let req = Request::builder().method(method).uri(uri).body(Body::empty()).unwrap();
+        let req = Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(Body::empty())
+            .unwrap();
         let res = self.app.clone().oneshot(req).await.unwrap();
         let status = res.status();
         (status, res.into_body().collect().await.unwrap().to_bytes())
@@ -104,7 +120,9 @@ async fn route_label_is_the_matched_template() {
     f.send("GET", "/users/2?x=1").await;
     let m = f.scrape();
     assert_eq!(m.value(REQUESTS, &labels("GET", "/users/{id}", "200")), 2.0);
-    assert!(m.label_values().all(|v| !v.contains("/users/1") && !v.contains("/users/2")));
+    assert!(m
+        .label_values()
+        .all(|v| !v.contains("/users/1") && !v.contains("/users/2")));
     m.assert_books_balanced();
 }
 
@@ -114,20 +132,31 @@ async fn nested_router_route_includes_the_prefix() {
     let f = fixture();
     f.send("GET", "/api/items/7").await;
     let m = f.scrape();
-    assert_eq!(m.value(REQUESTS, &labels("GET", "/api/items/{id}", "200")), 1.0);
+    assert_eq!(
+        m.value(REQUESTS, &labels("GET", "/api/items/{id}", "200")),
+        1.0
+    );
 }
 
 #[tokio::test]
 async fn unmatched_path_uses_one_label() {
     require_python_parser!();
     let f = fixture();
-    for uri in ["/nope/1", "/nope/2?q=3", "/users", "/users/1/extra", "/%ff%00"] {
+    for uri in [
+        "/nope/1",
+        "/nope/2?q=3",
+        "/users",
+        "/users/1/extra",
+        "/%ff%00",
+    ] {
         assert_eq!(f.send("GET", uri).await.0, StatusCode::NOT_FOUND, "{uri}");
     }
     let m = f.scrape();
     assert_eq!(m.value(REQUESTS, &labels("GET", "unmatched", "404")), 5.0);
     assert_eq!(m.samples(REQUESTS).count(), 1);
-    assert!(m.label_values().all(|v| !v.contains("nope") && !v.contains("extra")));
+    assert!(m
+        .label_values()
+        .all(|v| !v.contains("nope") && !v.contains("extra")));
     m.assert_books_balanced();
 }
 
@@ -146,7 +175,9 @@ async fn nest_service_is_recorded_as_unmatched() {
 async fn standard_methods_are_kept_and_others_become_other() {
     require_python_parser!();
     let f = fixture();
-    let standard = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"];
+    let standard = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+    ];
     for method in standard {
         f.send(method, "/any").await;
     }
@@ -156,7 +187,11 @@ async fn standard_methods_are_kept_and_others_become_other() {
     }
     let m = f.scrape();
     for method in standard {
-        assert_eq!(m.value(REQUESTS, &labels(method, "/any", "200")), 1.0, "{method}");
+        assert_eq!(
+            m.value(REQUESTS, &labels(method, "/any", "200")),
+            1.0,
+            "{method}"
+        );
     }
     assert_eq!(m.value(REQUESTS, &labels("_OTHER", "/any", "200")), 4.0);
     assert_eq!(m.samples(REQUESTS).count(), 10);
@@ -172,10 +207,22 @@ async fn status_label_is_the_numeric_code() {
     }
     f.send("POST", "/users/1").await; // 405 from the method router
     let m = f.scrape();
-    assert_eq!(m.value(REQUESTS, &labels("GET", "/status/{code}", "201")), 1.0);
-    assert_eq!(m.value(REQUESTS, &labels("GET", "/status/{code}", "418")), 1.0);
-    assert_eq!(m.value(REQUESTS, &labels("GET", "/status/{code}", "503")), 2.0);
-    assert_eq!(m.value(REQUESTS, &labels("POST", "/users/{id}", "405")), 1.0);
+    assert_eq!(
+        m.value(REQUESTS, &labels("GET", "/status/{code}", "201")),
+        1.0
+    );
+    assert_eq!(
+        m.value(REQUESTS, &labels("GET", "/status/{code}", "418")),
+        1.0
+    );
+    assert_eq!(
+        m.value(REQUESTS, &labels("GET", "/status/{code}", "503")),
+        2.0
+    );
+    assert_eq!(
+        m.value(REQUESTS, &labels("POST", "/users/{id}", "405")),
+        1.0
+    );
     m.assert_books_balanced();
 }
 
@@ -184,18 +231,29 @@ async fn in_flight_counts_a_request_until_its_client_disconnects_and_then_499() 
     require_python_parser!();
     let f = fixture();
     let mut app = f.app.clone();
-    let mut fut = Box::pin(ServiceExt::<Request<Body>>::ready(&mut app).await.unwrap().call(get_req("/pending")));
+    let mut fut = Box::pin(
+        ServiceExt::<Request<Body>>::ready(&mut app)
+            .await
+            .unwrap()
+            .call(get_req("/pending")),
+    );
     poll_fn(|cx| {
         assert!(fut.as_mut().poll(cx).is_pending());
         Poll::Ready(())
     })
     .await;
     let m = f.scrape();
-    assert_eq!(m.value(IN_FLIGHT, &[("method", "GET"), ("route", "/pending")]), 1.0);
+    assert_eq!(
+        m.value(IN_FLIGHT, &[("method", "GET"), ("route", "/pending")]),
+        1.0
+    );
     assert!(m.get(REQUESTS, &labels("GET", "/pending", "499")).is_none());
     drop(fut); // the client went away
     let m = f.scrape();
-    assert_eq!(m.value(IN_FLIGHT, &[("method", "GET"), ("route", "/pending")]), 0.0);
+    assert_eq!(
+        m.value(IN_FLIGHT, &[("method", "GET"), ("route", "/pending")]),
+        0.0
+    );
     assert_eq!(m.value(REQUESTS, &labels("GET", "/pending", "499")), 1.0);
     m.assert_books_balanced();
 }
@@ -207,14 +265,26 @@ async fn future_dropped_before_its_first_poll_is_counted_once() {
     // Called directly, the layer has seen the request: it is counted as 499.
     let mut svc = ServiceBuilder::new()
         .layer(MetricsLayer::new(&f.metrics))
-        .service(service_fn(|_: Request<Body>| async { Ok::<_, Infallible>(Response::new(Body::empty())) }));
-    let fut = ServiceExt::<Request<Body>>::ready(&mut svc).await.unwrap().call(get_req("/x"));
-    assert_eq!(f.scrape().value(IN_FLIGHT, &[("method", "GET"), ("route", "unmatched")]), 1.0);
+        .service(service_fn(|_: Request<Body>| async {
+            Ok::<_, Infallible>(Response::new(Body::empty()))
+        }));
+    let fut = ServiceExt::<Request<Body>>::ready(&mut svc)
+        .await
+        .unwrap()
+        .call(get_req("/x"));
+    assert_eq!(
+        f.scrape()
+            .value(IN_FLIGHT, &[("method", "GET"), ("route", "unmatched")]),
+        1.0
+    );
     drop(fut);
     // Through axum's router, a route is only called on the first poll: a future
     // dropped before it never reached the layer and is not a request to count.
     let mut app = f.app.clone();
-    let fut = ServiceExt::<Request<Body>>::ready(&mut app).await.unwrap().call(get_req("/users/1"));
+    let fut = ServiceExt::<Request<Body>>::ready(&mut app)
+        .await
+        .unwrap()
+        .call(get_req("/users/1"));
     drop(fut);
     let m = f.scrape();
     assert_eq!(m.value(REQUESTS, &labels("GET", "unmatched", "499")), 1.0);
@@ -229,7 +299,10 @@ async fn streamed_body_is_timed_until_its_end() {
     let res = f.app.clone().oneshot(get_req("/stream")).await.unwrap();
     // The head is out but the body is not: still in flight, not yet counted.
     let m = f.scrape();
-    assert_eq!(m.value(IN_FLIGHT, &[("method", "GET"), ("route", "/stream")]), 1.0);
+    assert_eq!(
+        m.value(IN_FLIGHT, &[("method", "GET"), ("route", "/stream")]),
+        1.0
+    );
     assert!(m.get(REQUESTS, &labels("GET", "/stream", "200")).is_none());
     let body = res.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(body.iter().filter(|&&b| b == b'\n').count(), 10);
@@ -237,8 +310,17 @@ async fn streamed_body_is_timed_until_its_end() {
     let l = labels("GET", "/stream", "200");
     assert_eq!(m.value(COUNT, &l), 1.0);
     let seconds = m.value(SUM, &l);
-    assert!((0.95..3.0).contains(&seconds), "a 1 s stream recorded {seconds} s");
-    assert_eq!(m.value("http_server_request_duration_seconds_bucket", &[l[0], l[1], l[2], ("le", "0.75")]), 0.0);
+    assert!(
+        (0.95..3.0).contains(&seconds),
+        "a 1 s stream recorded {seconds} s"
+    );
+    assert_eq!(
+        m.value(
+            "http_server_request_duration_seconds_bucket",
+            &[l[0], l[1], l[2], ("le", "0.75")]
+        ),
+        0.0
+    );
     m.assert_books_balanced();
 }
 
@@ -265,8 +347,14 @@ async fn empty_body_ends_with_the_response_head() {
     let head = f.app.clone().oneshot(head).await.unwrap();
     // Both bodies are still alive and were never polled.
     let m = f.scrape();
-    assert_eq!(m.value(REQUESTS, &labels("GET", "/status/{code}", "204")), 1.0);
-    assert_eq!(m.value(REQUESTS, &labels("HEAD", "/users/{id}", "200")), 1.0);
+    assert_eq!(
+        m.value(REQUESTS, &labels("GET", "/status/{code}", "204")),
+        1.0
+    );
+    assert_eq!(
+        m.value(REQUESTS, &labels("HEAD", "/users/{id}", "200")),
+        1.0
+    );
     m.assert_books_balanced();
     drop((no_content, head));
     assert_eq!(f.scrape().sum(REQUESTS), 2.0);
@@ -278,7 +366,10 @@ async fn body_of_exact_length_ends_after_its_last_frame() {
     let f = fixture();
     let res = f.app.clone().oneshot(get_req("/users/abc")).await.unwrap();
     let mut body = res.into_body();
-    assert_eq!(body.frame().await.unwrap().unwrap().into_data().unwrap(), "abc");
+    assert_eq!(
+        body.frame().await.unwrap().unwrap().into_data().unwrap(),
+        "abc"
+    );
     // Nobody polls the body again, and it is not dropped.
     let m = f.scrape();
     assert_eq!(m.value(REQUESTS, &labels("GET", "/users/{id}", "200")), 1.0);
@@ -303,7 +394,9 @@ async fn handler_panic_without_catch_panic_is_counted_as_500() {
 async fn handler_panic_caught_outside_the_layer_is_counted_as_500() {
     require_python_parser!();
     let f = fixture();
-    let app = routes().layer(MetricsLayer::new(&f.metrics)).layer(CatchPanicLayer::new());
+    let app = routes()
+        .layer(MetricsLayer::new(&f.metrics))
+        .layer(CatchPanicLayer::new());
     let res = app.oneshot(get_req("/panic")).await.unwrap();
     assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
     let m = f.scrape();
@@ -315,7 +408,9 @@ async fn handler_panic_caught_outside_the_layer_is_counted_as_500() {
 async fn handler_panic_caught_inside_the_layer_is_counted_as_500() {
     require_python_parser!();
     let f = fixture();
-    let app = routes().layer(CatchPanicLayer::new()).layer(MetricsLayer::new(&f.metrics));
+    let app = routes()
+        .layer(CatchPanicLayer::new())
+        .layer(MetricsLayer::new(&f.metrics));
     let res = app.oneshot(get_req("/panic")).await.unwrap();
     assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
     drop(res);
@@ -403,9 +498,18 @@ async fn prefix_and_const_labels_reach_every_series() {
         .buckets([0.5, 1.0])
         .build()
         .unwrap();
-    routes().layer(MetricsLayer::new(&metrics)).oneshot(get_req("/users/1")).await.unwrap();
+    routes()
+        .layer(MetricsLayer::new(&metrics))
+        .oneshot(get_req("/users/1"))
+        .await
+        .unwrap();
     let m = parse_openmetrics(&registry.encode(Format::OpenMetrics).unwrap());
-    let l = [("method", "GET"), ("route", "/users/{id}"), ("status", "200"), ("service", "checkout")];
+    let l = [
+        ("method", "GET"),
+        ("route", "/users/{id}"),
+        ("status", "200"),
+        ("service", "checkout"),
+    ];
     assert_eq!(m.value("shop_http_server_requests_total", &l), 1.0);
     let buckets: Vec<_> = m
         .samples("shop_http_server_request_duration_seconds_bucket")
@@ -415,8 +519,7 @@ async fn prefix_and_const_labels_reach_every_series() {
 }
 
 fn metrics_app(registry: &Registry) -> Router {
-    Router::new()
-        .route("/metrics", any(metrics_handler_with(registry.clone())))
+    Router::new().route("/metrics", any(metrics_handler_with(registry.clone())))
 }
 
 async fn scrape_with(app: &Router, method: Method, accept: Option<&str>) -> Response<Bytes> {
@@ -424,7 +527,11 @@ async fn scrape_with(app: &Router, method: Method, accept: Option<&str>) -> Resp
     if let Some(accept) = accept {
         req = req.header("accept", accept);
     }
-    let res = app.clone().oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+    let res = app
+        .clone()
+        .oneshot(req.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
     let (parts, body) = res.into_parts();
     Response::from_parts(parts, body.collect().await.unwrap().to_bytes())
 }
@@ -439,20 +546,40 @@ async fn metrics_route_negotiates_the_format_and_both_parse() {
 
     let om = scrape_with(&app, Method::GET, Some(common::PROMETHEUS_ACCEPT)).await;
     assert_eq!(om.status(), StatusCode::OK);
-    assert_eq!(om.headers()["content-type"], "application/openmetrics-text; version=1.0.0; charset=utf-8");
+    assert_eq!(
+        om.headers()["content-type"],
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
     let parsed = parse_openmetrics(std::str::from_utf8(om.body()).unwrap());
-    assert_eq!(parsed.value(REQUESTS, &labels("GET", "/users/{id}", "200")), 1.0);
+    assert_eq!(
+        parsed.value(REQUESTS, &labels("GET", "/users/{id}", "200")),
+        1.0
+    );
 
-    let v0 = scrape_with(&app, Method::GET, Some("application/openmetrics-text; version=0.0.1")).await;
-    assert_eq!(v0.headers()["content-type"], "application/openmetrics-text; version=0.0.1; charset=utf-8");
+    let v0 = scrape_with(
+        &app,
+        Method::GET,
+        Some("application/openmetrics-text; version=0.0.1"),
+    )
+    .await;
+    assert_eq!(
+        v0.headers()["content-type"],
+        "application/openmetrics-text; version=0.0.1; charset=utf-8"
+    );
     parse_openmetrics(std::str::from_utf8(v0.body()).unwrap());
 
     for accept in [None, Some("text/plain"), Some("*/*")] {
         let text = scrape_with(&app, Method::GET, accept).await;
-        assert_eq!(text.headers()["content-type"], "text/plain; version=0.0.4; charset=utf-8");
+        assert_eq!(
+            text.headers()["content-type"],
+            "text/plain; version=0.0.4; charset=utf-8"
+        );
         let text = std::str::from_utf8(text.body()).unwrap();
         let parsed = common::parse_text(text);
-        assert_eq!(parsed.value(REQUESTS, &labels("GET", "unmatched", "404")), 1.0);
+        assert_eq!(
+            parsed.value(REQUESTS, &labels("GET", "unmatched", "404")),
+            1.0
+        );
         if let Some((ok, report)) = common::promtool_check_metrics(text) {
             assert!(ok, "promtool check metrics complained:\n{report}\n{text}");
         }
@@ -465,14 +592,19 @@ async fn metrics_route_answers_head_wrong_methods_and_unacceptable_types() {
     let app = metrics_app(&registry);
     let head = scrape_with(&app, Method::HEAD, None).await;
     assert_eq!(head.status(), StatusCode::OK);
-    assert_eq!(head.headers()["content-type"], "text/plain; version=0.0.4; charset=utf-8");
+    assert_eq!(
+        head.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
     assert!(head.body().is_empty());
     let post = scrape_with(&app, Method::POST, None).await;
     assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(post.headers()["allow"], "GET, HEAD");
     let json = scrape_with(&app, Method::GET, Some("application/json")).await;
     assert_eq!(json.status(), StatusCode::NOT_ACCEPTABLE);
-    assert!(std::str::from_utf8(json.body()).unwrap().contains("application/openmetrics-text"));
+    assert!(std::str::from_utf8(json.body())
+        .unwrap()
+        .contains("application/openmetrics-text"));
 }
 
 #[tokio::test]
@@ -484,7 +616,10 @@ async fn default_metric_set_is_served_by_metrics_handler() {
         .route("/default-set-probe", get(|| async { "ok" }))
         .layer(MetricsLayer::new(&metrics))
         .route("/metrics", get(metrics_handler));
-    app.clone().oneshot(get_req("/default-set-probe")).await.unwrap();
+    app.clone()
+        .oneshot(get_req("/default-set-probe"))
+        .await
+        .unwrap();
     let res = scrape_with(&app, Method::GET, None).await;
     let text = std::str::from_utf8(res.body()).unwrap();
     assert!(text
@@ -503,12 +638,17 @@ async fn streamed_response_through_a_real_server_is_counted_after_the_client_rea
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(axum::serve(listener, f.app.clone()).into_future());
-    let res = tokio::task::spawn_blocking(move || common::http(addr, "GET", "/users/9", &[], b"")).await.unwrap().unwrap();
+    let res = tokio::task::spawn_blocking(move || common::http(addr, "GET", "/users/9", &[], b""))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((res.status, res.text()), (200, "9".to_owned()));
     // hyper has written the whole body; the books close without another poll.
     let mut m = f.scrape();
     for _ in 0..50 {
-        if m.get(REQUESTS, &labels("GET", "/users/{id}", "200")).is_some() {
+        if m.get(REQUESTS, &labels("GET", "/users/{id}", "200"))
+            .is_some()
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -518,4 +658,3 @@ async fn streamed_response_through_a_real_server_is_counted_after_the_client_rea
     m.assert_books_balanced();
     server.abort();
 }
-

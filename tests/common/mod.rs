@@ -44,7 +44,8 @@ static WORKER: OnceLock<Option<Mutex<Worker>>> = OnceLock::new();
 fn worker() -> Option<&'static Mutex<Worker>> {
     WORKER
         .get_or_init(|| {
-            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/parse_exposition.py");
+            let script =
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/parse_exposition.py");
             let check = Command::new("python3")
                 .args(["-c", "import prometheus_client.openmetrics.parser"])
                 .output();
@@ -59,7 +60,11 @@ fn worker() -> Option<&'static Mutex<Worker>> {
                 .ok()?;
             let stdin = child.stdin.take()?;
             let stdout = BufReader::new(child.stdout.take()?);
-            Some(Mutex::new(Worker { _child: child, stdin, stdout }))
+            Some(Mutex::new(Worker {
+                _child: child,
+                stdin,
+                stdout,
+            }))
         })
         .as_ref()
 }
@@ -103,19 +108,23 @@ pub struct Exposition {
 /// When the parser rejects the text (with its message) or is unavailable; call
 /// [`python_parser_available`] first to skip instead.
 pub fn parse_openmetrics(text: &str) -> Exposition {
-    try_parse("openmetrics", text).unwrap_or_else(|err| panic!("OpenMetrics parser rejected the exposition: {err}\n{text}"))
+    try_parse("openmetrics", text)
+        .unwrap_or_else(|err| panic!("OpenMetrics parser rejected the exposition: {err}\n{text}"))
 }
 
 /// Parses Prometheus text 0.0.4 with the reference parser.
 pub fn parse_text(text: &str) -> Exposition {
-    try_parse("text", text).unwrap_or_else(|err| panic!("text 0.0.4 parser rejected the exposition: {err}\n{text}"))
+    try_parse("text", text)
+        .unwrap_or_else(|err| panic!("text 0.0.4 parser rejected the exposition: {err}\n{text}"))
 }
 
 /// Parses with the reference parser, returning its error message on rejection.
 pub fn try_parse(format: &str, text: &str) -> Result<Exposition, String> {
     let worker = worker().expect("the Python parser is not available");
-    let mut worker = worker.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    write!(worker.stdin, "{format} {}\n", text.len()).unwrap();
+    let mut worker = worker
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    writeln!(worker.stdin, "{format} {}", text.len()).unwrap();
     worker.stdin.write_all(text.as_bytes()).unwrap();
     worker.stdin.flush().unwrap();
     let mut line = String::new();
@@ -124,7 +133,7 @@ pub fn try_parse(format: &str, text: &str) -> Result<Exposition, String> {
     if reply["ok"] != true {
         return Err(reply["error"].as_str().unwrap_or("?").to_owned());
     }
-    let number = |v: &serde_json::Value| v.as_str().map(|s| parse_float(s));
+    let number = |v: &serde_json::Value| v.as_str().map(parse_float);
     let families = reply["families"]
         .as_array()
         .unwrap()
@@ -160,7 +169,9 @@ fn parse_float(s: &str) -> f64 {
 
 fn labels_match(sample: &Sample, labels: &[(&str, &str)]) -> bool {
     sample.labels.len() == labels.len()
-        && labels.iter().all(|(k, v)| sample.labels.get(*k).map(String::as_str) == Some(*v))
+        && labels
+            .iter()
+            .all(|(k, v)| sample.labels.get(*k).map(String::as_str) == Some(*v))
 }
 
 impl Exposition {
@@ -208,11 +219,16 @@ impl Exposition {
         let requests: Vec<_> = self.samples("http_server_requests_total").collect();
         assert_eq!(
             requests.len(),
-            self.samples("http_server_request_duration_seconds_count").count(),
+            self.samples("http_server_request_duration_seconds_count")
+                .count(),
             "requests_total and the histogram have different series"
         );
         for s in requests {
-            let labels: Vec<(&str, &str)> = s.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let labels: Vec<(&str, &str)> = s
+                .labels
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.as_str()))
+                .collect();
             let count = self.value("http_server_request_duration_seconds_count", &labels);
             let mut with_le = labels.clone();
             with_le.push(("le", "+Inf"));
@@ -244,7 +260,12 @@ pub fn promtool_check_metrics(text: &str) -> Option<(bool, String)> {
         missing_tool("promtool is not installed (Debian package `prometheus`)");
         return None;
     };
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     let mut report = String::from_utf8_lossy(&out.stdout).into_owned();
     report.push_str(&String::from_utf8_lossy(&out.stderr));
@@ -282,7 +303,10 @@ pub fn http(
 ) -> std::io::Result<HttpResponse> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut request = format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
+    let mut request = format!(
+        "{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         request.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -307,13 +331,17 @@ pub fn http(
         .filter_map(|l| l.split_once(':'))
         .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
         .collect();
-    let chunked = headers
-        .iter()
-        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked"));
+    let chunked = headers.iter().any(|(k, v)| {
+        k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
+    });
     if chunked && method != "HEAD" {
         rest = dechunk(&rest)?;
     }
-    Ok(HttpResponse { status, headers, body: rest })
+    Ok(HttpResponse {
+        status,
+        headers,
+        body: rest,
+    })
 }
 
 fn dechunk(mut data: &[u8]) -> std::io::Result<Vec<u8>> {
@@ -330,7 +358,10 @@ fn dechunk(mut data: &[u8]) -> std::io::Result<Vec<u8>> {
         if size == 0 {
             return Ok(out);
         }
-        out.extend_from_slice(data.get(..size).ok_or_else(|| std::io::Error::other("short chunk"))?);
+        out.extend_from_slice(
+            data.get(..size)
+                .ok_or_else(|| std::io::Error::other("short chunk"))?,
+        );
         data = &data[size + 2..];
     }
 }

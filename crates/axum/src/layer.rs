@@ -87,7 +87,10 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let route = req.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
+        let route = req
+            .extensions()
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str);
         let handle = self.route_handle(route);
         let guard = handle.start(HttpMethod::from_token(req.method().as_str()));
         ResponseFuture {

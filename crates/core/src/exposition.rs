@@ -360,7 +360,14 @@ pub fn openmetrics_to_text(openmetrics: &str) -> String {
             }
             push_line(
                 &mut out,
-                &["# TYPE ", name, suffix, " ", text_type.unwrap_or("untyped"), "\n"],
+                &[
+                    "# TYPE ",
+                    name,
+                    suffix,
+                    " ",
+                    text_type.unwrap_or("untyped"),
+                    "\n",
+                ],
             );
         } else if line.starts_with('#') || line.is_empty() {
             // `# UNIT`, `# EOF` and comments have no place in 0.0.4.
@@ -462,16 +469,37 @@ mod tests {
             ("text/plain", Ok(Format::Text)),
             ("text/plain;version=0.0.4", Ok(Format::Text)),
             ("application/openmetrics-text", Ok(Format::OpenMetrics)),
-            ("application/openmetrics-text; version=1.0.0", Ok(Format::OpenMetrics)),
-            ("application/openmetrics-text; version=0.0.1", Ok(Format::OpenMetricsV0)),
-            ("application/openmetrics-text; version=\"0.0.1\"", Ok(Format::OpenMetricsV0)),
-            ("APPLICATION/OpenMetrics-Text;Version=1.0.0", Ok(Format::OpenMetrics)),
-            ("application/openmetrics-text;version=2.0.0", Err(NotAcceptable)),
+            (
+                "application/openmetrics-text; version=1.0.0",
+                Ok(Format::OpenMetrics),
+            ),
+            (
+                "application/openmetrics-text; version=0.0.1",
+                Ok(Format::OpenMetricsV0),
+            ),
+            (
+                "application/openmetrics-text; version=\"0.0.1\"",
+                Ok(Format::OpenMetricsV0),
+            ),
+            (
+                "APPLICATION/OpenMetrics-Text;Version=1.0.0",
+                Ok(Format::OpenMetrics),
+            ),
+            (
+                "application/openmetrics-text;version=2.0.0",
+                Err(NotAcceptable),
+            ),
             ("application/json", Err(NotAcceptable)),
             ("text/plain;q=0", Err(NotAcceptable)),
             ("text/plain;q=0, */*", Ok(Format::OpenMetrics)),
-            ("text/plain;version=0.0.4;q=0.9, application/openmetrics-text;q=0.8", Ok(Format::Text)),
-            ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", Ok(Format::Text)),
+            (
+                "text/plain;version=0.0.4;q=0.9, application/openmetrics-text;q=0.8",
+                Ok(Format::Text),
+            ),
+            (
+                "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+                Ok(Format::Text),
+            ),
             ("application/*", Ok(Format::OpenMetrics)),
             ("garbage", Ok(Format::Text)),
             ("text/plain;q=2", Ok(Format::Text)),
@@ -480,7 +508,10 @@ mod tests {
             let got = Format::negotiate(Some(accept.as_bytes()));
             assert_eq!(&got, expected, "Accept: {accept}");
         }
-        assert_eq!(Format::negotiate(Some(PROMETHEUS_ACCEPT)), Ok(Format::OpenMetrics));
+        assert_eq!(
+            Format::negotiate(Some(PROMETHEUS_ACCEPT)),
+            Ok(Format::OpenMetrics)
+        );
         assert_eq!(Format::negotiate(Some(b"\xff\xfe")), Ok(Format::Text));
     }
 
@@ -532,7 +563,10 @@ mod tests {
     fn scrape_answers_every_method_without_panicking() {
         let registry = Registry::new();
         let get = registry.scrape("GET", None);
-        assert_eq!((get.status, get.content_type), (200, Format::Text.content_type()));
+        assert_eq!(
+            (get.status, get.content_type),
+            (200, Format::Text.content_type())
+        );
         let head = registry.scrape("HEAD", Some(PROMETHEUS_ACCEPT));
         assert_eq!(head.status, 200);
         assert_eq!(head.content_type, Format::OpenMetrics.content_type());

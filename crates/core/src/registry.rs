@@ -112,9 +112,7 @@ impl Registry {
         let taken = sample_names(name, metric.metric_type());
         let mut state = self.write();
         state.reserve(taken)?;
-        state
-            .registry
-            .register(name, escape_help(help), metric);
+        state.registry.register(name, escape_help(help), metric);
         Ok(())
     }
 
@@ -334,9 +332,15 @@ mod tests {
             .register("g", "two\nlines \\ and \"quotes\"", Gauge::<i64>::default())
             .unwrap();
         let out = registry.encode(Format::OpenMetrics).unwrap();
-        assert!(out.starts_with("# HELP g two\\nlines \\\\ and \\\"quotes\\\".\n"), "{out}");
+        assert!(
+            out.starts_with("# HELP g two\\nlines \\\\ and \\\"quotes\\\".\n"),
+            "{out}"
+        );
         let out = registry.encode(Format::Text).unwrap();
-        assert!(out.starts_with("# HELP g two\\nlines \\\\ and \"quotes\".\n"), "{out}");
+        assert!(
+            out.starts_with("# HELP g two\\nlines \\\\ and \"quotes\".\n"),
+            "{out}"
+        );
     }
 
     #[derive(Debug)]

@@ -14,10 +14,9 @@ use crate::registry::{default_registry, sample_names, Registry, RegistryError};
 /// The label names the metric set writes itself.
 const OWN_LABELS: [&str; 4] = ["method", "route", "status", "le"];
 
-/// The registry and full family names of one metric set.
+/// The full family names of one metric set.
 #[derive(Clone)]
 pub(crate) struct Names {
-    pub(crate) registry: Registry,
     pub(crate) requests: String,
     pub(crate) in_flight: String,
     pub(crate) duration: String,
@@ -133,14 +132,11 @@ impl HttpMetricsBuilder {
         }
         let bounds_ns = bounds_in_nanos(&self.buckets)?;
 
-        let registry = self
-            .registry
-            .unwrap_or_else(|| default_registry().clone());
+        let registry = self.registry.unwrap_or_else(|| default_registry().clone());
         let names = Names {
             requests: format!("{prefix}http_server_requests"),
             in_flight: format!("{prefix}http_server_requests_in_flight"),
             duration: format!("{prefix}http_server_request_duration_seconds"),
-            registry,
         };
         let bounds_ns: Arc<[u64]> = bounds_ns.into();
         let shared = Arc::new(Shared {
@@ -158,10 +154,10 @@ impl HttpMetricsBuilder {
             sample_names(&names.duration, MetricType::Histogram),
         ]
         .concat();
-        names
-            .registry
-            .register_collector(taken, HttpCollector(Arc::downgrade(&shared)))?;
-        Ok(HttpMetrics { shared })
+        // The registry owns the collector, which owns the series: the metrics stay
+        // exposed for as long as the registry lives, whoever else holds a handle.
+        registry.register_collector(taken, HttpCollector(Arc::clone(&shared)))?;
+        Ok(HttpMetrics { shared, registry })
     }
 }
 
@@ -264,11 +260,20 @@ mod tests {
     #[test]
     fn rejects_bad_configuration_with_the_rule() {
         let cases = [
-            (builder().prefix("my-app"), "invalid metric name prefix \"my-app\""),
+            (
+                builder().prefix("my-app"),
+                "invalid metric name prefix \"my-app\"",
+            ),
             (builder().prefix("1x"), "invalid metric name prefix \"1x\""),
-            (builder().const_label("a b", "x"), "invalid constant label name \"a b\""),
+            (
+                builder().const_label("a b", "x"),
+                "invalid constant label name \"a b\"",
+            ),
             (builder().const_label("__x", "x"), "reserved for Prometheus"),
-            (builder().const_label("route", "x"), "written by promhttp itself"),
+            (
+                builder().const_label("route", "x"),
+                "written by promhttp itself",
+            ),
             (
                 builder().const_label("svc", "a").const_label("svc", "b"),
                 "only once",
@@ -282,7 +287,10 @@ mod tests {
         ];
         for (builder, expected) in cases {
             let err = builder.build().unwrap_err().to_string();
-            assert!(err.contains(expected), "{err:?} should contain {expected:?}");
+            assert!(
+                err.contains(expected),
+                "{err:?} should contain {expected:?}"
+            );
         }
     }
 
@@ -294,10 +302,7 @@ mod tests {
             .registry(&registry)
             .build()
             .unwrap_err();
-        assert!(
-            err.to_string().contains("`http_server_requests`"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("`http_server_requests`"), "{err}");
         // Another prefix does not clash.
         HttpMetrics::builder()
             .registry(&registry)

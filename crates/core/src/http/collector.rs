@@ -1,7 +1,7 @@
 //! Encodes a metric set through `prometheus-client`'s encoder on every scrape.
 
 use std::fmt;
-use std::sync::{Arc, PoisonError, Weak};
+use std::sync::{Arc, PoisonError};
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
@@ -18,7 +18,7 @@ pub(crate) const IN_FLIGHT_HELP: &str =
 pub(crate) const DURATION_HELP: &str =
     "Time from a request entering the service until its response body ended, in seconds.";
 
-pub(crate) struct HttpCollector(pub(crate) Weak<Shared>);
+pub(crate) struct HttpCollector(pub(crate) Arc<Shared>);
 
 impl fmt::Debug for HttpCollector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -34,9 +34,7 @@ struct Row {
 
 impl Collector for HttpCollector {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), fmt::Error> {
-        let Some(shared) = self.0.upgrade() else {
-            return Ok(());
-        };
+        let shared = &self.0;
         let mut routes: Vec<_> = shared
             .routes
             .read()
@@ -83,12 +81,8 @@ impl Collector for HttpCollector {
         }
         let names = &shared.names;
 
-        let mut family = encoder.encode_descriptor(
-            &names.requests,
-            REQUESTS_HELP,
-            None,
-            MetricType::Counter,
-        )?;
+        let mut family =
+            encoder.encode_descriptor(&names.requests, REQUESTS_HELP, None, MetricType::Counter)?;
         for (row, status) in rows.iter().zip(&status_labels) {
             let labels = labels(const_labels, row.method, &row.route, Some(status));
             family
@@ -115,12 +109,14 @@ impl Collector for HttpCollector {
             let bounds = shared.bounds.iter().copied().chain([f64::INFINITY]);
             buckets.extend(bounds.zip(row.series.buckets.iter().copied()));
             let labels = labels(const_labels, row.method, &row.route, Some(status));
-            family.encode_family(&labels)?.encode_histogram::<NoLabelSet>(
-                row.series.sum_seconds,
-                row.series.count,
-                &buckets,
-                None,
-            )?;
+            family
+                .encode_family(&labels)?
+                .encode_histogram::<NoLabelSet>(
+                    row.series.sum_seconds,
+                    row.series.count,
+                    &buckets,
+                    None,
+                )?;
         }
         Ok(())
     }

@@ -152,6 +152,7 @@ impl fmt::Display for HttpMethod {
 #[derive(Clone)]
 pub struct HttpMetrics {
     shared: Arc<Shared>,
+    registry: Registry,
 }
 
 /// State shared by every handle and every route of one metric set.
@@ -203,7 +204,6 @@ impl Default for HttpMetrics {
 
 impl HttpMetrics {
     /// Starts configuring a metric set.
-    #[must_use]
     pub fn builder() -> HttpMetricsBuilder {
         HttpMetricsBuilder::default()
     }
@@ -248,7 +248,7 @@ impl HttpMetrics {
     /// The registry this set is registered in.
     #[must_use]
     pub fn registry(&self) -> &Registry {
-        &self.shared.names.registry
+        &self.registry
     }
 }
 
@@ -372,6 +372,8 @@ impl Drop for RequestGuard {
         };
         let elapsed = self.start.elapsed();
         let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
-        self.entry.method(self.method).request_finished(status, nanos);
+        self.entry
+            .method(self.method)
+            .request_finished(status, nanos);
     }
 }

@@ -72,7 +72,10 @@ impl MethodSeries {
 
     /// Calls `f` with every series, in no particular order.
     pub(crate) fn for_each_series(&self, mut f: impl FnMut(&Series)) {
-        self.statuses.iter().filter_map(OnceLock::get).for_each(&mut f);
+        self.statuses
+            .iter()
+            .filter_map(OnceLock::get)
+            .for_each(&mut f);
         self.overflow
             .read()
             .unwrap_or_else(PoisonError::into_inner)
