@@ -408,6 +408,7 @@ async fn ignored_route_is_not_recorded() {
     let m = scrape(&registry);
     assert_eq!(m.sum(REQUESTS), 1.0);
     assert!(m.label_values().all(|v| v != "/metrics"));
+    m.assert_books_balanced();
 }
 
 async fn scrape_via<S, B>(
@@ -556,6 +557,41 @@ async fn response_through_a_real_server_is_counted_after_the_client_read_it() {
     assert_eq!(m.value(REQUESTS, &labels("GET", "/users/{id}", "200")), 1.0);
     assert_eq!(m.value(REQUESTS, &labels("POST", "/echo", "200")), 1.0);
     assert_eq!(m.value(REQUESTS, &labels("GET", "/stream", "200")), 1.0);
+    m.assert_books_balanced();
+    handle.stop(false).await;
+}
+
+#[actix_web::test]
+async fn client_that_disconnects_from_a_real_server_is_counted_as_499() {
+    require_python_parser!();
+    let (registry, metrics) = new_metrics();
+    // actix-web allows half-closed connections by default: a client's EOF is not
+    // taken as the client being gone, and the handler runs on. With half-closures
+    // refused, the server drops the request on EOF, as hyper does.
+    let server =
+        HttpServer::new(move || App::new().wrap(Metrics::new(&metrics)).configure(configure))
+            .h1_allow_half_closed(false)
+            .workers(1)
+            .disable_signals()
+            .bind("127.0.0.1:0")
+            .unwrap();
+    let addr = server.addrs()[0];
+    let server = server.run();
+    let handle = server.handle();
+    actix_web::rt::spawn(server);
+    actix_web::rt::task::spawn_blocking(move || common::send_and_disconnect(addr, "/pending"))
+        .await
+        .unwrap();
+    let l = labels("GET", "/pending", "499");
+    let mut m = scrape(&registry);
+    for _ in 0..200 {
+        if m.get(REQUESTS, &l).is_some() {
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+        m = scrape(&registry);
+    }
+    assert_eq!(m.value(REQUESTS, &l), 1.0);
     m.assert_books_balanced();
     handle.stop(false).await;
 }

@@ -169,6 +169,7 @@ async fn nest_service_is_recorded_as_unmatched() {
     let m = f.scrape();
     assert_eq!(m.value(REQUESTS, &labels("GET", "unmatched", "200")), 2.0);
     assert!(m.label_values().all(|v| !v.contains("static")));
+    m.assert_books_balanced();
 }
 
 #[tokio::test]
@@ -485,6 +486,7 @@ async fn ignored_route_is_not_recorded() {
     let m = parse_openmetrics(&registry.encode(Format::OpenMetrics).unwrap());
     assert_eq!(m.sum(REQUESTS), 1.0);
     assert!(m.label_values().all(|v| v != "/users/{id}"));
+    m.assert_books_balanced();
 }
 
 #[tokio::test]
@@ -655,6 +657,30 @@ async fn streamed_response_through_a_real_server_is_counted_after_the_client_rea
         m = f.scrape();
     }
     assert_eq!(m.value(REQUESTS, &labels("GET", "/users/{id}", "200")), 1.0);
+    m.assert_books_balanced();
+    server.abort();
+}
+
+#[tokio::test]
+async fn client_that_disconnects_from_a_real_server_is_counted_as_499() {
+    require_python_parser!();
+    let f = fixture();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(axum::serve(listener, f.app.clone()).into_future());
+    tokio::task::spawn_blocking(move || common::send_and_disconnect(addr, "/pending"))
+        .await
+        .unwrap();
+    let l = labels("GET", "/pending", "499");
+    let mut m = f.scrape();
+    for _ in 0..200 {
+        if m.get(REQUESTS, &l).is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        m = f.scrape();
+    }
+    assert_eq!(m.value(REQUESTS, &l), 1.0);
     m.assert_books_balanced();
     server.abort();
 }

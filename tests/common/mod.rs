@@ -368,3 +368,13 @@ fn dechunk(mut data: &[u8]) -> std::io::Result<Vec<u8>> {
 
 /// What Prometheus 2.x sends in `Accept`.
 pub const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+
+/// Sends a request and closes the connection without reading the answer: a
+/// client that goes away while the handler is still working.
+pub fn send_and_disconnect(addr: SocketAddr, target: &str) {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    write!(stream, "GET {target} HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
+    stream.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    drop(stream);
+}

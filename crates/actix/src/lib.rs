@@ -39,6 +39,13 @@
 //!   error response.
 //!
 //! Each request is recorded exactly once, and in-flight returns to where it was.
+//!
+//! actix-web allows half-closed HTTP/1 connections by default, so it cannot tell a
+//! client that left from one that only closed its sending side: the handler runs
+//! to completion and the request is recorded with the status it produced. With
+//! [`HttpServer::h1_allow_half_closed(false)`](actix_web::HttpServer::h1_allow_half_closed)
+//! actix-web drops the request when the client goes away, and it is recorded as 499.
+//!
 //! Wrapping the whole `App` records `/metrics` scrapes too; leave them out with
 //! [`HttpMetricsBuilder::ignore_route`](promhttp_core::HttpMetricsBuilder::ignore_route).
 
