@@ -546,14 +546,7 @@ async fn response_through_a_real_server_is_counted_after_the_client_read_it() {
     assert_eq!((res.0.status, res.0.text()), (200, "9".to_owned()));
     assert_eq!(res.1.text(), "hello");
     assert_eq!(res.2.text().lines().count(), 10);
-    let mut m = scrape(&registry);
-    for _ in 0..50 {
-        if m.sum(REQUESTS) == 3.0 {
-            break;
-        }
-        actix_web::rt::time::sleep(Duration::from_millis(10)).await;
-        m = scrape(&registry);
-    }
+    let m = common::eventually(|| scrape(&registry), |m| m.sum(REQUESTS) == 3.0).await;
     assert_eq!(m.value(REQUESTS, &labels("GET", "/users/{id}", "200")), 1.0);
     assert_eq!(m.value(REQUESTS, &labels("POST", "/echo", "200")), 1.0);
     assert_eq!(m.value(REQUESTS, &labels("GET", "/stream", "200")), 1.0);
@@ -583,14 +576,7 @@ async fn client_that_disconnects_from_a_real_server_is_counted_as_499() {
         .await
         .unwrap();
     let l = labels("GET", "/pending", "499");
-    let mut m = scrape(&registry);
-    for _ in 0..200 {
-        if m.get(REQUESTS, &l).is_some() {
-            break;
-        }
-        actix_web::rt::time::sleep(Duration::from_millis(10)).await;
-        m = scrape(&registry);
-    }
+    let m = common::eventually(|| scrape(&registry), |m| m.get(REQUESTS, &l).is_some()).await;
     assert_eq!(m.value(REQUESTS, &l), 1.0);
     m.assert_books_balanced();
     handle.stop(false).await;

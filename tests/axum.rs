@@ -646,17 +646,9 @@ async fn streamed_response_through_a_real_server_is_counted_after_the_client_rea
         .unwrap();
     assert_eq!((res.status, res.text()), (200, "9".to_owned()));
     // hyper has written the whole body; the books close without another poll.
-    let mut m = f.scrape();
-    for _ in 0..50 {
-        if m.get(REQUESTS, &labels("GET", "/users/{id}", "200"))
-            .is_some()
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        m = f.scrape();
-    }
-    assert_eq!(m.value(REQUESTS, &labels("GET", "/users/{id}", "200")), 1.0);
+    let l = labels("GET", "/users/{id}", "200");
+    let m = common::eventually(|| f.scrape(), |m| m.get(REQUESTS, &l).is_some()).await;
+    assert_eq!(m.value(REQUESTS, &l), 1.0);
     m.assert_books_balanced();
     server.abort();
 }
@@ -672,14 +664,7 @@ async fn client_that_disconnects_from_a_real_server_is_counted_as_499() {
         .await
         .unwrap();
     let l = labels("GET", "/pending", "499");
-    let mut m = f.scrape();
-    for _ in 0..200 {
-        if m.get(REQUESTS, &l).is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        m = f.scrape();
-    }
+    let m = common::eventually(|| f.scrape(), |m| m.get(REQUESTS, &l).is_some()).await;
     assert_eq!(m.value(REQUESTS, &l), 1.0);
     m.assert_books_balanced();
     server.abort();

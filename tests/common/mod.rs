@@ -378,3 +378,21 @@ pub fn send_and_disconnect(addr: SocketAddr, target: &str) {
     std::thread::sleep(Duration::from_millis(100));
     drop(stream);
 }
+
+/// Scrapes until `done` holds for the exposition (servers close their books a
+/// moment after the client has read the answer), giving up after five seconds;
+/// returns the last scrape either way.
+pub async fn eventually(
+    scrape: impl Fn() -> Exposition,
+    done: impl Fn(&Exposition) -> bool,
+) -> Exposition {
+    let mut m = scrape();
+    for _ in 0..500 {
+        if done(&m) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        m = scrape();
+    }
+    m
+}

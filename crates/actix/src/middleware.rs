@@ -101,23 +101,19 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let mut inner = this.inner;
-        let result = match this.guard {
-            Some(guard) => ready!(guard.poll_scope(|| inner.as_mut().poll(cx))),
-            None => ready!(inner.poll(cx)),
-        };
-        let mut guard = this.guard.take();
+        let result = ready!(RequestGuard::poll_scope(this.guard, || inner
+            .as_mut()
+            .poll(cx)));
+        let guard = this.guard.take();
         Poll::Ready(match result {
             Ok(response) => {
-                if let Some(guard) = &mut guard {
-                    guard.set_status(response.status().as_u16());
-                }
+                let guard = guard.map(|g| g.with_status(response.status().as_u16()));
                 Ok(response.map_body(|_, body| ResponseBody::new(body, guard)))
             }
             Err(err) => {
                 // actix-web turns the error into a response with this status.
-                if let Some(guard) = &mut guard {
-                    guard.set_status(err.as_response_error().status_code().as_u16());
-                }
+                let status = err.as_response_error().status_code().as_u16();
+                drop(guard.map(|g| g.with_status(status)));
                 Err(err)
             }
         })

@@ -319,6 +319,27 @@ pub const STATUS_PANICKED: u16 = 500;
 /// with no status was cancelled: it is recorded as [`STATUS_CLIENT_CLOSED`], or as
 /// [`STATUS_PANICKED`] when the last poll that [`RequestGuard::poll_scope`] watched
 /// unwound.
+///
+/// An adapter's response future looks like this:
+///
+/// ```
+/// use std::{future::Future, pin::Pin, task::{ready, Context, Poll}};
+/// use promhttp_core::RequestGuard;
+///
+/// struct ResponseFuture<F> { inner: Pin<Box<F>>, guard: Option<RequestGuard> }
+///
+/// impl<F: Future<Output = Result<u16, ()>>> Future for ResponseFuture<F> {
+///     type Output = Result<u16, ()>;
+///     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+///         let this = &mut *self;
+///         let result = ready!(RequestGuard::poll_scope(&mut this.guard, || this.inner.as_mut().poll(cx)));
+///         let guard = this.guard.take();
+///         // A real adapter moves the guard into the response body instead.
+///         drop(guard.map(|g| g.with_status(*result.as_ref().unwrap_or(&500))));
+///         Poll::Ready(result)
+///     }
+/// }
+/// ```
 pub struct RequestGuard {
     entry: Arc<RouteEntry>,
     method: HttpMethod,
@@ -350,14 +371,26 @@ impl RequestGuard {
         self.status
     }
 
-    /// Runs `poll`, one poll of the handler, so that a panic inside it is recorded
-    /// as [`STATUS_PANICKED`] rather than as a cancelled request, whoever catches
-    /// the panic and whenever the guard is dropped afterwards.
+    /// Sets the status and returns the guard, for chaining before it is moved on.
+    #[must_use]
     #[inline]
-    pub fn poll_scope<R>(&mut self, poll: impl FnOnce() -> R) -> R {
-        self.status_if_unfinished = STATUS_PANICKED;
+    pub fn with_status(mut self, status: u16) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    /// Runs `poll`, one poll of the handler's future, so that a panic inside it is
+    /// recorded as [`STATUS_PANICKED`] rather than as a cancelled request, whoever
+    /// catches the panic and whenever the guard is dropped afterwards. With no
+    /// guard (an ignored route) it just runs `poll`.
+    #[inline]
+    pub fn poll_scope<R>(guard: &mut Option<Self>, poll: impl FnOnce() -> R) -> R {
+        let Some(guard) = guard else {
+            return poll();
+        };
+        guard.status_if_unfinished = STATUS_PANICKED;
         let out = poll();
-        self.status_if_unfinished = STATUS_CLIENT_CLOSED;
+        guard.status_if_unfinished = STATUS_CLIENT_CLOSED;
         out
     }
 }
