@@ -67,6 +67,10 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
+        // The in-flight gauge is labelled by route, so the route is needed before
+        // the request moves on. actix-web routes it inside the inner service and
+        // offers no way back to it afterwards, so `match_pattern` matches the path
+        // against the app's resources here: most of this middleware's cost.
         let route = req.match_pattern();
         let guard = self
             .metrics
@@ -154,6 +158,27 @@ impl<B: MessageBody> MessageBody for ResponseBody<B> {
     #[inline]
     fn size(&self) -> BodySize {
         self.inner.size()
+    }
+
+    /// A body that is one buffer is complete: the request ends here, and
+    /// actix-web writes the bytes without polling a stream.
+    fn try_into_bytes(self) -> Result<Bytes, Self> {
+        let Self {
+            inner,
+            guard,
+            remaining,
+        } = self;
+        match inner.try_into_bytes() {
+            Ok(bytes) => {
+                drop(guard);
+                Ok(bytes)
+            }
+            Err(inner) => Err(Self {
+                inner,
+                guard,
+                remaining,
+            }),
+        }
     }
 
     fn poll_next(

@@ -1,7 +1,7 @@
 //! Configuration of an [`HttpMetrics`] set.
 
 use std::fmt;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use prometheus_client::metrics::MetricType;
 
@@ -131,6 +131,9 @@ impl HttpMetricsBuilder {
             }
         }
         let bounds_ns = bounds_in_nanos(&self.buckets)?;
+        // The clock calibrates itself on first use (up to 200 ms): here, not on the
+        // first request.
+        let _ = quanta::Instant::now();
 
         let registry = self.registry.unwrap_or_else(|| default_registry().clone());
         let names = Names {
@@ -146,7 +149,7 @@ impl HttpMetricsBuilder {
             bounds: self.buckets,
             bounds_ns,
             ignored: self.ignored,
-            routes: RwLock::default(),
+            routes: Default::default(),
         });
         let taken = [
             sample_names(&names.requests, MetricType::Counter),

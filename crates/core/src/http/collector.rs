@@ -1,7 +1,7 @@
 //! Encodes a metric set through `prometheus-client`'s encoder on every scrape.
 
 use std::fmt;
-use std::sync::{Arc, PoisonError};
+use std::sync::Arc;
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
@@ -35,13 +35,7 @@ struct Row {
 impl Collector for HttpCollector {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), fmt::Error> {
         let shared = &self.0;
-        let mut routes: Vec<_> = shared
-            .routes
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .cloned()
-            .collect();
+        let mut routes = shared.routes.entries();
         routes.push(Arc::clone(&shared.unmatched));
         routes.sort_by(|a, b| a.route.cmp(&b.route));
 

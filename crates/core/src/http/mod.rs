@@ -2,11 +2,13 @@
 
 mod builder;
 mod collector;
+mod routes;
 mod series;
 
 use std::fmt;
-use std::sync::{Arc, PoisonError, RwLock};
-use std::time::Instant;
+use std::sync::Arc;
+
+use quanta::Instant;
 
 pub use builder::{BuildError, HttpMetricsBuilder};
 
@@ -164,7 +166,7 @@ pub(crate) struct Shared {
     /// The same bounds in nanoseconds (for recording).
     pub(crate) bounds_ns: Arc<[u64]>,
     pub(crate) ignored: Vec<String>,
-    pub(crate) routes: RwLock<std::collections::HashMap<Box<str>, Arc<RouteEntry>>>,
+    pub(crate) routes: routes::RouteTable,
     pub(crate) unmatched: Arc<RouteEntry>,
 }
 
@@ -225,24 +227,11 @@ impl HttpMetrics {
     }
 
     fn route_entry(&self, route: &str) -> Arc<RouteEntry> {
-        let routes = &self.shared.routes;
-        if let Some(entry) = routes
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(route)
-        {
-            return Arc::clone(entry);
-        }
-        let mut routes = routes.write().unwrap_or_else(PoisonError::into_inner);
-        let entry = routes.entry(route.into()).or_insert_with(|| {
-            let ignored = self.shared.ignored.iter().any(|r| r == route);
-            Arc::new(RouteEntry::new(
-                route.into(),
-                ignored,
-                Arc::clone(&self.shared.bounds_ns),
-            ))
-        });
-        Arc::clone(entry)
+        let shared = &self.shared;
+        shared.routes.get_or_insert(route, || {
+            let ignored = shared.ignored.iter().any(|r| r == route);
+            RouteEntry::new(route.into(), ignored, Arc::clone(&shared.bounds_ns))
+        })
     }
 
     /// The registry this set is registered in.
@@ -287,6 +276,12 @@ impl RouteHandle {
     /// Starts recording a request: raises the in-flight gauge and starts the clock.
     ///
     /// Returns `None` for a route configured to be left unrecorded.
+    ///
+    /// The clock is [`quanta`]'s: the CPU's time-stamp counter where it is
+    /// invariant (constant rate, running in every power state, as the kernel also
+    /// requires to use it as its clock source), calibrated against the monotonic
+    /// OS clock; elsewhere the OS clock itself. A reading is about 20 ns cheaper
+    /// than `std::time::Instant`.
     #[must_use]
     #[inline]
     pub fn start(&self, method: HttpMethod) -> Option<RequestGuard> {
@@ -403,7 +398,7 @@ impl Drop for RequestGuard {
             None if std::thread::panicking() => STATUS_PANICKED,
             None => self.status_if_unfinished,
         };
-        let elapsed = self.start.elapsed();
+        let elapsed = Instant::now().saturating_duration_since(self.start);
         let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
         self.entry
             .method(self.method)

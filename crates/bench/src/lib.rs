@@ -1,0 +1,1 @@
+//! Benchmarks of promhttp; see `benches/` and BENCHMARKS.md.
