@@ -26,11 +26,13 @@
 //! Everything here is also re-exported by the `promhttp` facade crate.
 
 mod exposition;
+mod histogram;
 mod http;
 mod names;
 mod registry;
 
 pub use exposition::{openmetrics_to_text, Format, NotAcceptable, ScrapeResponse};
+pub use histogram::DurationHistogram;
 pub use http::{
     BuildError, HttpMethod, HttpMetrics, HttpMetricsBuilder, RequestGuard, RouteHandle,
     DEFAULT_BUCKETS, STATUS_CLIENT_CLOSED, STATUS_PANICKED, UNMATCHED_ROUTE,

@@ -8,6 +8,7 @@ use prometheus_client::metrics::MetricType;
 use super::collector::HttpCollector;
 use super::series::RouteEntry;
 use super::{HttpMetrics, Shared, DEFAULT_BUCKETS};
+use crate::histogram::Bounds;
 use crate::names;
 use crate::registry::{default_registry, sample_names, Registry, RegistryError};
 
@@ -130,7 +131,7 @@ impl HttpMetricsBuilder {
                 });
             }
         }
-        let bounds_ns = bounds_in_nanos(&self.buckets)?;
+        let bounds = Bounds::new(self.buckets)?;
         // The clock calibrates itself on first use (up to 200 ms): here, not on the
         // first request.
         let _ = quanta::Instant::now();
@@ -141,13 +142,11 @@ impl HttpMetricsBuilder {
             in_flight: format!("{prefix}http_server_requests_in_flight"),
             duration: format!("{prefix}http_server_request_duration_seconds"),
         };
-        let bounds_ns: Arc<[u64]> = bounds_ns.into();
         let shared = Arc::new(Shared {
-            unmatched: Arc::new(RouteEntry::unmatched(Arc::clone(&bounds_ns))),
+            unmatched: Arc::new(RouteEntry::unmatched(Arc::clone(&bounds.nanos))),
             names: names.clone(),
             const_labels: self.const_labels,
-            bounds: self.buckets,
-            bounds_ns,
+            bounds,
             ignored: self.ignored,
             routes: Default::default(),
         });
@@ -162,33 +161,6 @@ impl HttpMetricsBuilder {
         registry.register_collector(taken, HttpCollector(Arc::clone(&shared)))?;
         Ok(HttpMetrics { shared, registry })
     }
-}
-
-fn bounds_in_nanos(bounds: &[f64]) -> Result<Vec<u64>, BuildError> {
-    let invalid = |reason: &'static str| BuildError::InvalidBuckets {
-        bounds: bounds.to_vec(),
-        reason,
-    };
-    let mut out = Vec::with_capacity(bounds.len());
-    for &bound in bounds {
-        if !bound.is_finite() || bound < 0.0 {
-            return Err(invalid(
-                "bounds must be finite and not negative (+Inf is always added)",
-            ));
-        }
-        let nanos = (bound * 1e9).round();
-        if nanos >= u64::MAX as f64 {
-            return Err(invalid("bounds must be below 584 years"));
-        }
-        let nanos = nanos as u64;
-        if out.last().is_some_and(|&last| nanos <= last) {
-            return Err(invalid(
-                "bounds must be strictly increasing and at least a nanosecond apart",
-            ));
-        }
-        out.push(nanos);
-    }
-    Ok(out)
 }
 
 /// Why an [`HttpMetrics`] set could not be built.

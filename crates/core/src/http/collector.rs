@@ -81,7 +81,7 @@ impl Collector for HttpCollector {
             let labels = labels(const_labels, row.method, &row.route, Some(status));
             family
                 .encode_family(&labels)?
-                .encode_counter::<NoLabelSet, _, u64>(&row.series.count, None)?;
+                .encode_counter::<NoLabelSet, _, u64>(&row.series.cells.count, None)?;
         }
 
         let mut family =
@@ -97,20 +97,13 @@ impl Collector for HttpCollector {
             None,
             MetricType::Histogram,
         )?;
-        let mut buckets: Vec<(f64, u64)> = Vec::with_capacity(shared.bounds.len() + 1);
         for (row, status) in rows.iter().zip(&status_labels) {
-            buckets.clear();
-            let bounds = shared.bounds.iter().copied().chain([f64::INFINITY]);
-            buckets.extend(bounds.zip(row.series.buckets.iter().copied()));
+            let cells = &row.series.cells;
+            let buckets = shared.bounds.with_counts(&cells.buckets);
             let labels = labels(const_labels, row.method, &row.route, Some(status));
             family
                 .encode_family(&labels)?
-                .encode_histogram::<NoLabelSet>(
-                    row.series.sum_seconds,
-                    row.series.count,
-                    &buckets,
-                    None,
-                )?;
+                .encode_histogram::<NoLabelSet>(cells.sum_seconds, cells.count, &buckets, None)?;
         }
         Ok(())
     }

@@ -161,10 +161,7 @@ pub struct HttpMetrics {
 pub(crate) struct Shared {
     pub(crate) names: builder::Names,
     pub(crate) const_labels: Vec<(String, String)>,
-    /// Upper bounds in seconds, as configured (for the `le` label).
-    pub(crate) bounds: Vec<f64>,
-    /// The same bounds in nanoseconds (for recording).
-    pub(crate) bounds_ns: Arc<[u64]>,
+    pub(crate) bounds: crate::histogram::Bounds,
     pub(crate) ignored: Vec<String>,
     pub(crate) routes: routes::RouteTable,
     pub(crate) unmatched: Arc<RouteEntry>,
@@ -175,7 +172,7 @@ impl fmt::Debug for HttpMetrics {
         f.debug_struct("HttpMetrics")
             .field("requests_total", &self.shared.names.requests)
             .field("const_labels", &self.shared.const_labels)
-            .field("buckets", &self.shared.bounds)
+            .field("buckets", &self.shared.bounds.seconds)
             .finish_non_exhaustive()
     }
 }
@@ -230,7 +227,7 @@ impl HttpMetrics {
         let shared = &self.shared;
         shared.routes.get_or_insert(route, || {
             let ignored = shared.ignored.iter().any(|r| r == route);
-            RouteEntry::new(route.into(), ignored, Arc::clone(&shared.bounds_ns))
+            RouteEntry::new(route.into(), ignored, Arc::clone(&shared.bounds.nanos))
         })
     }
 

@@ -6,10 +6,11 @@
 //! allocates nothing; a route that sees more than 16 statuses for one method keeps
 //! the rest in an overflow list read under a shared lock.
 
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use super::{HttpMethod, UNMATCHED_ROUTE};
+use crate::histogram::{Cells, CellsSnapshot};
 
 const INLINE_STATUSES: usize = 16;
 
@@ -141,59 +142,33 @@ impl MethodRef<'_> {
 /// request counter.
 pub(crate) struct Series {
     pub(crate) status: u16,
-    /// Observations per bucket, not cumulative; the last one is `+Inf`.
-    buckets: Box<[AtomicU64]>,
-    /// Sum of the observed durations in nanoseconds, modulo 2^64...
-    sum_ns: AtomicU64,
-    /// ...and how many times it wrapped.
-    sum_wraps: AtomicU64,
+    cells: Cells,
 }
 
-/// One consistent reading of a [`Series`].
+/// One consistent reading of a [`Series`]: `+Inf`, `_count` and
+/// `requests_total` are all `cells.count`.
 pub(crate) struct SeriesSnapshot {
     pub(crate) status: u16,
-    pub(crate) buckets: Vec<u64>,
-    pub(crate) count: u64,
-    pub(crate) sum_seconds: f64,
+    pub(crate) cells: CellsSnapshot,
 }
 
 impl Series {
     fn new(status: u16, bounds: usize) -> Self {
         Self {
             status,
-            buckets: (0..=bounds).map(|_| AtomicU64::new(0)).collect(),
-            sum_ns: AtomicU64::new(0),
-            sum_wraps: AtomicU64::new(0),
+            cells: Cells::new(bounds),
         }
     }
 
     #[inline]
     fn observe(&self, bounds_ns: &[u64], nanos: u64) {
-        let bucket = bounds_ns
-            .iter()
-            .position(|&bound| nanos <= bound)
-            .unwrap_or(bounds_ns.len());
-        if let Some(b) = self.buckets.get(bucket) {
-            b.fetch_add(1, Relaxed);
-        }
-        let before = self.sum_ns.fetch_add(nanos, Relaxed);
-        if before.checked_add(nanos).is_none() {
-            self.sum_wraps.fetch_add(1, Relaxed);
-        }
+        self.cells.observe(bounds_ns, nanos);
     }
 
-    /// Reads the series. The count is the sum of the bucket counts read, so the
-    /// `+Inf` bucket, `_count` and `requests_total` agree in every snapshot.
     pub(crate) fn snapshot(&self) -> SeriesSnapshot {
-        let buckets: Vec<u64> = self.buckets.iter().map(|b| b.load(Relaxed)).collect();
-        let count = buckets.iter().sum();
-        let wraps = self.sum_wraps.load(Relaxed) as f64;
-        let sum_ns = wraps * 18_446_744_073_709_551_616.0 + self.sum_ns.load(Relaxed) as f64;
         SeriesSnapshot {
             status: self.status,
-            buckets,
-            count,
-            sum_seconds: sum_ns / 1e9,
+            cells: self.cells.snapshot(),
         }
     }
 }
@@ -215,33 +190,11 @@ mod tests {
             entry.methods[0]
                 .get()
                 .unwrap()
-                .for_each_series(|s| seen.push((s.status, s.snapshot().count)));
+                .for_each_series(|s| seen.push((s.status, s.snapshot().cells.count)));
             seen.sort_unstable();
             let expected: Vec<_> = (100..140u16).map(|s| (s, round + 1)).collect();
             assert_eq!(seen, expected);
         }
         assert_eq!(entry.methods[0].get().unwrap().in_flight(), 0);
-    }
-
-    #[test]
-    fn buckets_are_inclusive_upper_bounds() {
-        let bounds: Arc<[u64]> = Arc::from([10u64, 20]);
-        let series = Series::new(200, 2);
-        for nanos in [0, 10, 11, 20, 21, u64::MAX] {
-            series.observe(&bounds, nanos);
-        }
-        let snap = series.snapshot();
-        assert_eq!(snap.buckets, vec![2, 2, 2]);
-        assert_eq!(snap.count, 6);
-    }
-
-    #[test]
-    fn sum_survives_wrapping() {
-        let bounds: Arc<[u64]> = Arc::from([1u64]);
-        let series = Series::new(200, 1);
-        series.observe(&bounds, u64::MAX);
-        series.observe(&bounds, 2);
-        let expected = (u64::MAX as f64 + 2.0) / 1e9;
-        assert!((series.snapshot().sum_seconds - expected).abs() / expected < 1e-12);
     }
 }

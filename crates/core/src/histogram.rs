@@ -1,0 +1,399 @@
+//! [`DurationHistogram`]: a lock-free histogram of durations, and the cells that
+//! the HTTP metric set records each request into.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
+use prometheus_client::metrics::MetricType;
+
+use crate::http::BuildError;
+
+/// A histogram of durations, observed without locks in whole nanoseconds.
+///
+/// Each observation is two uncontended atomic additions: one to its bucket and
+/// one to the sum, kept in integer nanoseconds so that it is exact (it carries
+/// into a wrap counter after 584 years of summed time). The count is not stored:
+/// it is the sum of the bucket counts read, so in every exposition the `+Inf`
+/// bucket and `_count` are the same number, even while other threads observe.
+///
+/// It encodes through `prometheus-client` and registers like its metrics:
+///
+/// ```
+/// use std::time::Duration;
+/// use promhttp_core::{DurationHistogram, Format, Registry};
+///
+/// let registry = Registry::new();
+/// let latency = DurationHistogram::new([0.1, 1.0])?;
+/// registry.register("probe_duration_seconds", "Probe latency.", latency.clone())?;
+/// latency.observe(Duration::from_millis(250));
+///
+/// let text = registry.encode(Format::Text)?;
+/// assert!(text.contains("probe_duration_seconds_bucket{le=\"0.1\"} 0\n"));
+/// assert!(text.contains("probe_duration_seconds_bucket{le=\"1.0\"} 1\n"));
+/// assert!(text.contains("probe_duration_seconds_sum 0.25\n"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct DurationHistogram {
+    inner: Arc<(Bounds, Cells)>,
+}
+
+impl fmt::Debug for DurationHistogram {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let snapshot = self.inner.1.snapshot();
+        f.debug_struct("DurationHistogram")
+            .field("bounds", &self.inner.0.seconds)
+            .field("count", &snapshot.count)
+            .field("sum_seconds", &snapshot.sum_seconds)
+            .finish()
+    }
+}
+
+impl DurationHistogram {
+    /// A histogram with these upper bounds in seconds (strictly increasing,
+    /// finite, not negative, at least a nanosecond apart); `+Inf` is added.
+    ///
+    /// # Errors
+    /// [`BuildError::InvalidBuckets`] naming the rule the bounds break.
+    pub fn new(bounds_seconds: impl IntoIterator<Item = f64>) -> Result<Self, BuildError> {
+        let bounds = Bounds::new(bounds_seconds.into_iter().collect())?;
+        let cells = Cells::new(bounds.nanos.len());
+        Ok(Self {
+            inner: Arc::new((bounds, cells)),
+        })
+    }
+
+    /// Records one duration.
+    #[inline]
+    pub fn observe(&self, duration: Duration) {
+        self.observe_nanos(u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX));
+    }
+
+    /// Records one duration given in nanoseconds.
+    #[inline]
+    pub fn observe_nanos(&self, nanos: u64) {
+        let (bounds, cells) = &*self.inner;
+        cells.observe(&bounds.nanos, nanos);
+    }
+
+    /// The number of observations so far.
+    #[must_use]
+    pub fn count(&self) -> u64 {
+        self.inner.1.snapshot().count
+    }
+
+    /// The sum of the observations so far, in seconds.
+    #[must_use]
+    pub fn sum_seconds(&self) -> f64 {
+        self.inner.1.snapshot().sum_seconds
+    }
+}
+
+impl EncodeMetric for DurationHistogram {
+    fn encode(&self, mut encoder: MetricEncoder<'_>) -> Result<(), fmt::Error> {
+        let (bounds, cells) = &*self.inner;
+        let snapshot = cells.snapshot();
+        let buckets = bounds.with_counts(&snapshot.buckets);
+        encoder.encode_histogram::<NoLabelSet>(snapshot.sum_seconds, snapshot.count, &buckets, None)
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
+    }
+}
+
+/// Histogram bounds, in seconds as configured and in nanoseconds for recording.
+#[derive(Debug, Clone)]
+pub(crate) struct Bounds {
+    pub(crate) seconds: Vec<f64>,
+    pub(crate) nanos: Arc<[u64]>,
+}
+
+impl Bounds {
+    pub(crate) fn new(seconds: Vec<f64>) -> Result<Self, BuildError> {
+        let invalid = |reason: &'static str| BuildError::InvalidBuckets {
+            bounds: seconds.clone(),
+            reason,
+        };
+        let mut nanos: Vec<u64> = Vec::with_capacity(seconds.len());
+        for &bound in &seconds {
+            if !bound.is_finite() || bound < 0.0 {
+                return Err(invalid(
+                    "bounds must be finite and not negative (+Inf is always added)",
+                ));
+            }
+            let n = (bound * 1e9).round();
+            if n >= u64::MAX as f64 {
+                return Err(invalid("bounds must be below 584 years"));
+            }
+            let n = n as u64;
+            if nanos.last().is_some_and(|&last| n <= last) {
+                return Err(invalid(
+                    "bounds must be strictly increasing and at least a nanosecond apart",
+                ));
+            }
+            nanos.push(n);
+        }
+        Ok(Self {
+            seconds,
+            nanos: nanos.into(),
+        })
+    }
+
+    /// `(upper bound, count)` pairs for the encoder, `+Inf` last.
+    pub(crate) fn with_counts(&self, counts: &[u64]) -> Vec<(f64, u64)> {
+        self.seconds
+            .iter()
+            .copied()
+            .chain([f64::INFINITY])
+            .zip(counts.iter().copied())
+            .collect()
+    }
+}
+
+/// How many threads at a time get a shard of their own in every histogram.
+const EXCLUSIVE_SHARDS: usize = 4;
+/// The index of the shard shared by every other thread.
+const SHARED_SHARD: usize = EXCLUSIVE_SHARDS;
+/// Padding between shards, in `u64`s: a cache line, so that no two shards ever
+/// share one whatever the allocation's alignment.
+const PADDING: usize = 8;
+
+/// Which shard the current thread writes: its own, or the shared one.
+///
+/// A thread claims one of [`EXCLUSIVE_SHARDS`] process-wide slots on its first
+/// observation and releases it when it exits. While it holds slot `i` it is the
+/// only thread that writes shard `i` of any histogram, so it adds with a plain
+/// load and store instead of a locked read-modify-write, and no two threads
+/// bounce a cache line between them. Threads that find every slot taken use the
+/// shared shard with atomic adds. The release (`Release`) and the next claim
+/// (`Acquire`) order a departing owner's last writes before the next owner's.
+mod slot {
+    use std::cell::Cell;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::{EXCLUSIVE_SHARDS, SHARED_SHARD};
+
+    static TAKEN: AtomicU32 = AtomicU32::new(0);
+    const ALL: u32 = (1 << EXCLUSIVE_SHARDS) - 1;
+    const UNCLAIMED: usize = usize::MAX;
+
+    thread_local! {
+        /// The slot, read on every observation: a plain thread-local word.
+        static CURRENT: Cell<usize> = const { Cell::new(UNCLAIMED) };
+        /// Gives the slot back when the thread exits.
+        static RELEASE: Release = const { Release(Cell::new(UNCLAIMED)) };
+    }
+
+    struct Release(Cell<usize>);
+
+    impl Drop for Release {
+        fn drop(&mut self) {
+            let slot = self.0.get();
+            if slot < EXCLUSIVE_SHARDS {
+                // Writes to the shard after this point go to the shared one.
+                let _ = CURRENT.try_with(|c| c.set(SHARED_SHARD));
+                TAKEN.fetch_and(!(1 << slot), Ordering::Release);
+            }
+        }
+    }
+
+    #[cold]
+    fn claim() -> usize {
+        let mut taken = TAKEN.load(Ordering::Relaxed);
+        let slot = loop {
+            let free = !taken & ALL;
+            if free == 0 {
+                break SHARED_SHARD;
+            }
+            let bit = free.trailing_zeros();
+            match TAKEN.compare_exchange_weak(
+                taken,
+                taken | (1 << bit),
+                Ordering::Acquire,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => break bit as usize,
+                Err(now) => taken = now,
+            }
+        };
+        // Only keep an exclusive slot if it can be given back at thread exit.
+        let registered = RELEASE.try_with(|r| r.0.set(slot)).is_ok();
+        let slot = if registered || slot == SHARED_SHARD {
+            slot
+        } else {
+            TAKEN.fetch_and(!(1 << slot), Ordering::Release);
+            SHARED_SHARD
+        };
+        let _ = CURRENT.try_with(|c| c.set(slot));
+        slot
+    }
+
+    /// The current thread's shard; the shared one while thread-locals are being
+    /// torn down.
+    #[inline]
+    pub(super) fn current() -> usize {
+        match CURRENT.try_with(Cell::get) {
+            Ok(UNCLAIMED) => claim(),
+            Ok(slot) => slot,
+            Err(_) => SHARED_SHARD,
+        }
+    }
+}
+
+/// The cells of one histogram: per shard, the bucket counts (not cumulative,
+/// `+Inf` last), the sum in nanoseconds modulo 2^64 and its wrap count.
+pub(crate) struct Cells {
+    cells: Box<[AtomicU64]>,
+    buckets: usize,
+    stride: usize,
+}
+
+/// One reading of [`Cells`].
+pub(crate) struct CellsSnapshot {
+    pub(crate) buckets: Vec<u64>,
+    pub(crate) count: u64,
+    pub(crate) sum_seconds: f64,
+}
+
+impl Cells {
+    pub(crate) fn new(bounds: usize) -> Self {
+        let buckets = bounds + 1;
+        let stride = buckets + 2 + PADDING;
+        Self {
+            cells: (0..stride * (EXCLUSIVE_SHARDS + 1))
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            buckets,
+            stride,
+        }
+    }
+
+    /// Shard `i`: its buckets, then sum and wraps.
+    #[inline]
+    fn shard(&self, i: usize) -> &[AtomicU64] {
+        let start = i * self.stride;
+        self.cells
+            .get(start..start + self.buckets + 2)
+            .unwrap_or(&[])
+    }
+
+    #[inline]
+    pub(crate) fn observe(&self, bounds_ns: &[u64], nanos: u64) {
+        let bucket = bounds_ns
+            .iter()
+            .position(|&bound| nanos <= bound)
+            .unwrap_or(bounds_ns.len());
+        let slot = slot::current();
+        let base = slot * self.stride;
+        let (Some(count), Some(sum)) = (
+            self.cells.get(base + bucket),
+            self.cells.get(base + self.buckets),
+        ) else {
+            return;
+        };
+        let wrapped = if slot == SHARED_SHARD {
+            count.fetch_add(1, Relaxed);
+            sum.fetch_add(nanos, Relaxed).checked_add(nanos).is_none()
+        } else {
+            // This thread is the shard's only writer: no locked instruction.
+            count.store(count.load(Relaxed) + 1, Relaxed);
+            let (new_sum, wrapped) = sum.load(Relaxed).overflowing_add(nanos);
+            sum.store(new_sum, Relaxed);
+            wrapped
+        };
+        if wrapped {
+            self.sum_wrapped(base);
+        }
+    }
+
+    #[cold]
+    fn sum_wrapped(&self, base: usize) {
+        if let Some(wraps) = self.cells.get(base + self.buckets + 1) {
+            wraps.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Reads the cells. The count is the sum of the bucket counts read, so the
+    /// `+Inf` bucket and `_count` agree in every reading.
+    pub(crate) fn snapshot(&self) -> CellsSnapshot {
+        let mut buckets = vec![0u64; self.buckets];
+        let mut sum_ns = 0.0;
+        for i in 0..=EXCLUSIVE_SHARDS {
+            let shard = self.shard(i);
+            for (total, cell) in buckets.iter_mut().zip(shard) {
+                *total += cell.load(Relaxed);
+            }
+            let sum = shard.get(self.buckets).map_or(0, |c| c.load(Relaxed));
+            let wraps = shard.get(self.buckets + 1).map_or(0, |c| c.load(Relaxed));
+            sum_ns += wraps as f64 * 18_446_744_073_709_551_616.0 + sum as f64;
+        }
+        let count = buckets.iter().sum();
+        CellsSnapshot {
+            buckets,
+            count,
+            sum_seconds: sum_ns / 1e9,
+        }
+    }
+
+    /// Heap bytes held by these cells.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        std::mem::size_of_val(&*self.cells)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_inclusive_upper_bounds() {
+        let cells = Cells::new(2);
+        for nanos in [0, 10, 11, 20, 21, u64::MAX] {
+            cells.observe(&[10, 20], nanos);
+        }
+        let snap = cells.snapshot();
+        assert_eq!(snap.buckets, vec![2, 2, 2]);
+        assert_eq!(snap.count, 6);
+    }
+
+    #[test]
+    fn threads_beyond_the_exclusive_shards_lose_nothing() {
+        let cells = Cells::new(1);
+        std::thread::scope(|s| {
+            for _ in 0..3 * EXCLUSIVE_SHARDS {
+                s.spawn(|| {
+                    for i in 0..10_000u64 {
+                        cells.observe(&[5], i % 10);
+                    }
+                });
+            }
+        });
+        let snap = cells.snapshot();
+        let threads = 3 * EXCLUSIVE_SHARDS as u64;
+        assert_eq!(snap.count, threads * 10_000);
+        assert_eq!(snap.buckets, vec![threads * 6_000, threads * 4_000]);
+        assert!((snap.sum_seconds - threads as f64 * 45_000.0 / 1e9).abs() < 1e-12);
+    }
+
+    #[test]
+    fn sum_survives_wrapping() {
+        let cells = Cells::new(1);
+        cells.observe(&[1], u64::MAX);
+        cells.observe(&[1], 2);
+        let expected = (u64::MAX as f64 + 2.0) / 1e9;
+        assert!((cells.snapshot().sum_seconds - expected).abs() / expected < 1e-12);
+    }
+
+    #[test]
+    fn bad_bounds_are_errors() {
+        assert!(DurationHistogram::new([1.0, 0.5]).is_err());
+        assert!(DurationHistogram::new([f64::NAN]).is_err());
+        let h = DurationHistogram::new([]).unwrap();
+        h.observe(Duration::from_secs(3));
+        assert_eq!((h.count(), h.sum_seconds()), (1, 3.0));
+    }
+}
