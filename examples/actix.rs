@@ -4,6 +4,7 @@
 //! (10 chunks over about one second) and `GET /metrics`. Listens on `$BIND`,
 //! default `127.0.0.1:3001`.
 
+use std::io::Write as _;
 use std::time::Duration;
 
 use actix_web::web::{self, Bytes};
@@ -56,8 +57,11 @@ async fn main() -> std::io::Result<()> {
     .workers(2)
     .bind(&bind)?;
     for addr in server.addrs() {
-        println!("promhttp actix demo listening on http://{addr}/");
-        println!("metrics at http://{addr}/metrics");
+        // A closed terminal is no reason to stop serving: print errors are ignored.
+        let _ = writeln!(
+            std::io::stdout(),
+            "promhttp actix demo listening on http://{addr}/\nmetrics at http://{addr}/metrics"
+        );
     }
     server.run().await
 }

@@ -4,6 +4,7 @@
 //! (10 chunks over about one second) and `GET /metrics`. Listens on `$BIND`,
 //! default `127.0.0.1:3000`.
 
+use std::io::Write as _;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -49,10 +50,11 @@ async fn main() -> std::io::Result<()> {
         .route("/metrics", get(metrics_handler));
 
     let listener = tokio::net::TcpListener::bind(&bind).await?;
-    println!(
-        "promhttp axum demo listening on http://{}/",
-        listener.local_addr()?
+    let addr = listener.local_addr()?;
+    // A closed terminal is no reason to stop serving: print errors are ignored.
+    let _ = writeln!(
+        std::io::stdout(),
+        "promhttp axum demo listening on http://{addr}/\nmetrics at http://{addr}/metrics"
     );
-    println!("metrics at http://{}/metrics", listener.local_addr()?);
     axum::serve(listener, app).await
 }

@@ -64,7 +64,9 @@ fn observe(c: &mut Criterion) {
     group.bench_function("bare_atomic_bucket_add", |b| {
         b.iter(|| bare.observe_nanos(black_box(NANOS)))
     });
-    group.bench_function("promhttp", |b| b.iter(|| ours.observe_nanos(black_box(NANOS))));
+    group.bench_function("promhttp", |b| {
+        b.iter(|| ours.observe_nanos(black_box(NANOS)))
+    });
     group.bench_function("prometheus_client", |b| {
         b.iter(|| theirs.observe(black_box(NANOS as f64 / 1e9)))
     });
@@ -79,9 +81,7 @@ fn observe(c: &mut Criterion) {
         b.iter_custom(|iters| hammer(2, iters, &|| ours.observe_nanos(black_box(NANOS))))
     });
     group.bench_function("prometheus_client", |b| {
-        b.iter_custom(|iters| {
-            hammer(2, iters, &|| theirs.observe(black_box(NANOS as f64 / 1e9)))
-        })
+        b.iter_custom(|iters| hammer(2, iters, &|| theirs.observe(black_box(NANOS as f64 / 1e9))))
     });
     group.finish();
 }

@@ -411,6 +411,17 @@ fn push_sample(out: &mut String, line: &str, (family, om_type): (&str, &str)) {
     {
         return;
     }
+    // Fast path: with no `#` on the line there is no exemplar, so the label set
+    // ends at the last `}` (a value and a timestamp are numbers); a line with
+    // nothing but one value after it is already valid 0.0.4.
+    if !line.as_bytes().contains(&b'#') {
+        let labels_end = line.rfind('}').map_or(name_end, |i| i + 1);
+        if !line[labels_end..].trim_start().contains(' ') {
+            out.push_str(line);
+            out.push('\n');
+            return;
+        }
+    }
     let labels_end = if line[name_end..].starts_with('{') {
         match closing_brace(&line[name_end..]) {
             Some(i) => name_end + i + 1,

@@ -338,11 +338,6 @@ impl Cells {
             sum_seconds: sum_ns / 1e9,
         }
     }
-
-    /// Heap bytes held by these cells.
-    pub(crate) fn heap_bytes(&self) -> usize {
-        std::mem::size_of_val(&*self.cells)
-    }
 }
 
 #[cfg(test)]

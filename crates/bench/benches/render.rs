@@ -1,0 +1,170 @@
+//! `/metrics` render cost for 1,000 and 10,000 histogram series (labels method,
+//! route, status; the default 14 buckets): promhttp's `HttpMetrics` against
+//! prometheus-client's own `Family<_, Histogram>`, the `prometheus` crate's
+//! `TextEncoder` (what actix-web-prom serves) and metrics-exporter-prometheus
+//! (what axum-prometheus serves), side by side. The byte size of each output is
+//! printed once per case.
+//!
+//! `cargo bench -p promhttp-bench --bench render`
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use promhttp::{Format, HttpMethod, HttpMetrics, Registry, DEFAULT_BUCKETS};
+
+const STATUSES: [u16; 10] = [200, 201, 204, 301, 304, 400, 401, 404, 500, 503];
+
+/// (route, status) for `n` series.
+fn series(n: usize) -> impl Iterator<Item = (String, u16)> {
+    (0..n).map(|i| {
+        (
+            format!("/api/v1/resource{}/{{id}}", i / 10),
+            STATUSES[i % 10],
+        )
+    })
+}
+
+fn promhttp_registry(n: usize) -> Registry {
+    let registry = Registry::new();
+    let metrics = HttpMetrics::builder().registry(&registry).build().unwrap();
+    for (route, status) in series(n) {
+        let mut guard = metrics.route(Some(&route)).start(HttpMethod::Get).unwrap();
+        guard.set_status(status);
+    }
+    registry
+}
+
+type Labels = Vec<(&'static str, String)>;
+
+fn prometheus_client_registry(n: usize) -> prometheus_client::registry::Registry {
+    let mut registry = prometheus_client::registry::Registry::default();
+    let family: Family<Labels, Histogram> =
+        Family::new_with_constructor(|| Histogram::new(DEFAULT_BUCKETS));
+    registry.register(
+        "http_server_request_duration_seconds",
+        "Latency",
+        family.clone(),
+    );
+    for (route, status) in series(n) {
+        let labels = vec![
+            ("method", "GET".to_owned()),
+            ("route", route),
+            ("status", status.to_string()),
+        ];
+        family.get_or_create(&labels).observe(0.003);
+    }
+    registry
+}
+
+fn prometheus_crate_registry(n: usize) -> prometheus::Registry {
+    let registry = prometheus::Registry::new();
+    let opts = prometheus::HistogramOpts::new("http_server_request_duration_seconds", "Latency")
+        .buckets(DEFAULT_BUCKETS.to_vec());
+    let hist = prometheus::HistogramVec::new(opts, &["method", "route", "status"]).unwrap();
+    registry.register(Box::new(hist.clone())).unwrap();
+    for (route, status) in series(n) {
+        hist.with_label_values(&["GET", &route, &status.to_string()])
+            .observe(0.003);
+    }
+    registry
+}
+
+fn metrics_exporter(n: usize) -> metrics_exporter_prometheus::PrometheusHandle {
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .set_buckets(&DEFAULT_BUCKETS)
+        .unwrap()
+        .build_recorder();
+    let handle = recorder.handle();
+    metrics::with_local_recorder(&recorder, || {
+        for (route, status) in series(n) {
+            metrics::histogram!(
+                "http_server_request_duration_seconds",
+                "method" => "GET",
+                "route" => route,
+                "status" => status.to_string()
+            )
+            .record(0.003);
+        }
+    });
+    handle
+}
+
+fn render(c: &mut Criterion) {
+    let mut group = c.benchmark_group("render");
+    group.sample_size(20);
+    for n in [1_000, 10_000] {
+        let ours = promhttp_registry(n);
+        let pc = prometheus_client_registry(n);
+        let prom = prometheus_crate_registry(n);
+        let exporter = metrics_exporter(n);
+
+        let sizes = [
+            ("promhttp_text", ours.encode(Format::Text).unwrap().len()),
+            (
+                "promhttp_openmetrics",
+                ours.encode(Format::OpenMetrics).unwrap().len(),
+            ),
+            ("prometheus_client", {
+                let mut s = String::new();
+                encode(&mut s, &pc).unwrap();
+                s.len()
+            }),
+            ("prometheus_crate", {
+                let mut buf = Vec::new();
+                prometheus::Encoder::encode(
+                    &prometheus::TextEncoder::new(),
+                    &prom.gather(),
+                    &mut buf,
+                )
+                .unwrap();
+                buf.len()
+            }),
+            ("metrics_exporter_prometheus", exporter.render().len()),
+        ];
+        for (name, bytes) in sizes {
+            println!("render/{name}/{n}: {bytes} bytes");
+        }
+
+        group.bench_with_input(BenchmarkId::new("promhttp_openmetrics", n), &n, |b, _| {
+            b.iter(|| black_box(ours.encode(Format::OpenMetrics).unwrap()))
+        });
+        group.bench_with_input(BenchmarkId::new("promhttp_text", n), &n, |b, _| {
+            b.iter(|| black_box(ours.encode(Format::Text).unwrap()))
+        });
+        group.bench_with_input(BenchmarkId::new("prometheus_client", n), &n, |b, _| {
+            b.iter(|| {
+                let mut s = String::new();
+                encode(&mut s, &pc).unwrap();
+                black_box(s)
+            })
+        });
+        group.bench_with_input(
+            BenchmarkId::new("prometheus_crate_text_encoder", n),
+            &n,
+            |b, _| {
+                b.iter(|| {
+                    let mut buf = Vec::new();
+                    prometheus::Encoder::encode(
+                        &prometheus::TextEncoder::new(),
+                        &prom.gather(),
+                        &mut buf,
+                    )
+                    .unwrap();
+                    black_box(buf)
+                })
+            },
+        );
+        group.bench_with_input(
+            BenchmarkId::new("metrics_exporter_prometheus", n),
+            &n,
+            |b, _| b.iter(|| black_box(exporter.render())),
+        );
+    }
+    group.finish();
+}
+
+criterion_group!(benches, render);
+criterion_main!(benches);
