@@ -35,7 +35,8 @@ pub use exposition::{openmetrics_to_text, Format, NotAcceptable, ScrapeResponse}
 pub use histogram::DurationHistogram;
 pub use http::{
     BuildError, HttpMethod, HttpMetrics, HttpMetricsBuilder, RequestGuard, RouteHandle,
-    DEFAULT_BUCKETS, STATUS_CLIENT_CLOSED, STATUS_PANICKED, UNMATCHED_ROUTE,
+    DEFAULT_BUCKETS, DEFAULT_MAX_SERIES, OVERFLOW_ROUTE, STATUS_CLIENT_CLOSED, STATUS_PANICKED,
+    UNMATCHED_ROUTE,
 };
 pub use registry::{default_registry, EncodeError, Registry, RegistryError};
 

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use prometheus_client::metrics::MetricType;
 
 use super::collector::HttpCollector;
-use super::series::RouteEntry;
-use super::{HttpMetrics, Shared, DEFAULT_BUCKETS};
+use super::series::{Limits, RouteEntry};
+use super::{HttpMetrics, Shared, DEFAULT_BUCKETS, DEFAULT_MAX_SERIES};
 use crate::histogram::Bounds;
 use crate::names;
 use crate::registry::{default_registry, sample_names, Registry, RegistryError};
@@ -21,6 +21,7 @@ pub(crate) struct Names {
     pub(crate) requests: String,
     pub(crate) in_flight: String,
     pub(crate) duration: String,
+    pub(crate) overflow: String,
 }
 
 /// Configures an [`HttpMetrics`] set; made by [`HttpMetrics::builder`].
@@ -50,6 +51,7 @@ pub struct HttpMetricsBuilder {
     const_labels: Vec<(String, String)>,
     ignored: Vec<String>,
     registry: Option<Registry>,
+    max_series: usize,
 }
 
 impl Default for HttpMetricsBuilder {
@@ -60,6 +62,7 @@ impl Default for HttpMetricsBuilder {
             const_labels: Vec::new(),
             ignored: Vec::new(),
             registry: None,
+            max_series: DEFAULT_MAX_SERIES,
         }
     }
 }
@@ -88,6 +91,17 @@ impl HttpMetricsBuilder {
     /// the metrics route itself). Matched against the template, not the raw path.
     pub fn ignore_route(mut self, route: impl Into<String>) -> Self {
         self.ignored.push(route.into());
+        self
+    }
+
+    /// The most series each metric family may have (default
+    /// [`DEFAULT_MAX_SERIES`]). A request that would make a new series past it is
+    /// recorded in the family's one overflow series instead (`route="overflow"`,
+    /// `method="_OTHER"`, `status="overflow"`), counted in
+    /// `promhttp_series_overflow_total{metric}`, and the first time a warning is
+    /// logged through `tracing`. Totals lose nothing.
+    pub fn max_series(mut self, max_series: usize) -> Self {
+        self.max_series = max_series;
         self
     }
 
@@ -132,6 +146,9 @@ impl HttpMetricsBuilder {
             }
         }
         let bounds = Bounds::new(self.buckets)?;
+        if self.max_series == 0 {
+            return Err(BuildError::InvalidMaxSeries);
+        }
         // The clock calibrates itself on first use (up to 200 ms): here, not on the
         // first request.
         let _ = quanta::Instant::now();
@@ -141,9 +158,17 @@ impl HttpMetricsBuilder {
             requests: format!("{prefix}http_server_requests"),
             in_flight: format!("{prefix}http_server_requests_in_flight"),
             duration: format!("{prefix}http_server_request_duration_seconds"),
+            overflow: format!("{prefix}promhttp_series_overflow"),
         };
+        let limits = Arc::new(Limits::new(
+            self.max_series,
+            Arc::clone(&bounds.nanos),
+            format!("{}_total", names.requests),
+        ));
         let shared = Arc::new(Shared {
-            unmatched: Arc::new(RouteEntry::unmatched(Arc::clone(&bounds.nanos))),
+            unmatched: Arc::new(RouteEntry::unmatched(Arc::clone(&limits))),
+            overflow: Arc::new(RouteEntry::overflow(Arc::clone(&limits))),
+            limits,
             names: names.clone(),
             const_labels: self.const_labels,
             bounds,
@@ -154,6 +179,7 @@ impl HttpMetricsBuilder {
             sample_names(&names.requests, MetricType::Counter),
             sample_names(&names.in_flight, MetricType::Gauge),
             sample_names(&names.duration, MetricType::Histogram),
+            sample_names(&names.overflow, MetricType::Counter),
         ]
         .concat();
         // The registry owns the collector, which owns the series: the metrics stay
@@ -188,6 +214,8 @@ pub enum BuildError {
         /// The rule they break.
         reason: &'static str,
     },
+    /// The series limit is zero.
+    InvalidMaxSeries,
     /// Registration failed: a metric name is taken in the registry.
     Registry(RegistryError),
 }
@@ -204,6 +232,9 @@ impl fmt::Display for BuildError {
             Self::InvalidBuckets { bounds, reason } => {
                 write!(f, "invalid histogram buckets {bounds:?}: {reason}")
             }
+            Self::InvalidMaxSeries => f.write_str(
+                "invalid series limit 0: every family needs room for at least one series",
+            ),
             Self::Registry(err) => err.fmt(f),
         }
     }

@@ -1,6 +1,7 @@
 //! Encodes a metric set through `prometheus-client`'s encoder on every scrape.
 
 use std::fmt;
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 use prometheus_client::collector::Collector;
@@ -15,6 +16,8 @@ pub(crate) const REQUESTS_HELP: &str =
     "Number of HTTP requests whose response ended, by method, route template and status code.";
 pub(crate) const IN_FLIGHT_HELP: &str =
     "Number of HTTP requests that entered the service and whose response has not ended yet.";
+pub(crate) const OVERFLOW_HELP: &str =
+    "Observations recorded in a family's overflow series because a new series would have passed the series limit.";
 pub(crate) const DURATION_HELP: &str =
     "Time from a request entering the service until its response body ended, in seconds.";
 
@@ -56,7 +59,26 @@ impl Collector for HttpCollector {
                 rows[first..].sort_by_key(|r| r.series.status);
             }
         }
-        let status_labels: Vec<String> = rows.iter().map(|r| r.series.status.to_string()).collect();
+        let mut status_labels: Vec<String> =
+            rows.iter().map(|r| r.series.status.to_string()).collect();
+
+        // The overflow series, once anything was folded into them.
+        let limits = &shared.limits;
+        let overflow_route: Arc<str> = Arc::clone(&shared.overflow.route);
+        let folded_in_flight = limits.folded_in_flight.load(Relaxed);
+        if folded_in_flight > 0 {
+            let value = limits.overflow_in_flight.load(Relaxed);
+            in_flight.push((Arc::clone(&overflow_route), HttpMethod::Other, value));
+        }
+        let overflow = limits.overflow.snapshot();
+        if overflow.cells.count > 0 {
+            rows.push(Row {
+                route: overflow_route,
+                method: HttpMethod::Other,
+                series: overflow,
+            });
+            status_labels.push(super::OVERFLOW_ROUTE.to_owned());
+        }
         let const_labels = &shared.const_labels;
         fn labels<'a>(
             const_labels: &'a [(String, String)],
@@ -104,6 +126,22 @@ impl Collector for HttpCollector {
             family
                 .encode_family(&labels)?
                 .encode_histogram::<NoLabelSet>(cells.sum_seconds, cells.count, &buckets, None)?;
+        }
+
+        let mut family =
+            encoder.encode_descriptor(&names.overflow, OVERFLOW_HELP, None, MetricType::Counter)?;
+        let folded_requests = limits.folded_requests.load(Relaxed);
+        let requests_total = format!("{}_total", names.requests);
+        for (metric, value) in [
+            (requests_total.as_str(), folded_requests),
+            (names.in_flight.as_str(), folded_in_flight),
+            (names.duration.as_str(), folded_requests),
+        ] {
+            let mut labels = vec![("metric", metric)];
+            labels.extend(const_labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            family
+                .encode_family(&labels)?
+                .encode_counter::<NoLabelSet, _, u64>(&value, None)?;
         }
         Ok(())
     }

@@ -21,6 +21,15 @@ use series::RouteEntry;
 /// Route templates always start with `/`, so this value cannot be mistaken for one.
 pub const UNMATCHED_ROUTE: &str = "unmatched";
 
+/// The `route` label value of the overflow series: requests whose label
+/// combination would have made a series past the limit
+/// ([`HttpMetricsBuilder::max_series`]). Their `method` is `_OTHER` and their
+/// `status` is `overflow`.
+pub const OVERFLOW_ROUTE: &str = "overflow";
+
+/// The default series limit per metric family.
+pub const DEFAULT_MAX_SERIES: usize = 10_000;
+
 /// The default histogram buckets, in seconds: the OpenTelemetry advisory bounds for
 /// `http.server.request.duration`.
 pub const DEFAULT_BUCKETS: [f64; 14] = [
@@ -165,6 +174,9 @@ pub(crate) struct Shared {
     pub(crate) ignored: Vec<String>,
     pub(crate) routes: routes::RouteTable,
     pub(crate) unmatched: Arc<RouteEntry>,
+    /// Where every route past the limit goes.
+    pub(crate) overflow: Arc<RouteEntry>,
+    pub(crate) limits: Arc<series::Limits>,
 }
 
 impl fmt::Debug for HttpMetrics {
@@ -225,10 +237,13 @@ impl HttpMetrics {
 
     fn route_entry(&self, route: &str) -> Arc<RouteEntry> {
         let shared = &self.shared;
-        shared.routes.get_or_insert(route, || {
-            let ignored = shared.ignored.iter().any(|r| r == route);
-            RouteEntry::new(route.into(), ignored, Arc::clone(&shared.bounds.nanos))
-        })
+        shared
+            .routes
+            .get_or_insert(route, &shared.limits, || {
+                let ignored = shared.ignored.iter().any(|r| r == route);
+                RouteEntry::new(route.into(), ignored, Arc::clone(&shared.limits))
+            })
+            .unwrap_or_else(|| Arc::clone(&shared.overflow))
     }
 
     /// The registry this set is registered in.
@@ -285,10 +300,20 @@ impl RouteHandle {
         if self.entry.ignored {
             return None;
         }
-        self.entry.method(method).request_started();
+        let folded = match self.entry.method(method) {
+            Some(series) => {
+                series.request_started();
+                false
+            }
+            None => {
+                self.entry.limits.overflow_started();
+                true
+            }
+        };
         Some(RequestGuard {
             entry: Arc::clone(&self.entry),
             method,
+            folded,
             start: Instant::now(),
             status: None,
             status_if_unfinished: STATUS_CLIENT_CLOSED,
@@ -335,6 +360,8 @@ pub const STATUS_PANICKED: u16 = 500;
 pub struct RequestGuard {
     entry: Arc<RouteEntry>,
     method: HttpMethod,
+    /// Started in the overflow series: the (method, route) pair was over the limit.
+    folded: bool,
     start: Instant,
     status: Option<u16>,
     status_if_unfinished: u16,
@@ -397,8 +424,9 @@ impl Drop for RequestGuard {
         };
         let elapsed = Instant::now().saturating_duration_since(self.start);
         let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
-        self.entry
-            .method(self.method)
-            .request_finished(status, nanos);
+        match self.entry.method(self.method).filter(|_| !self.folded) {
+            Some(series) => series.request_finished(status, nanos),
+            None => self.entry.limits.overflow_finished(nanos),
+        }
     }
 }

@@ -4,72 +4,93 @@
 //! lookup of a known route is a hash and a few atomic loads. A route is placed in
 //! the first slot of its probe sequence that was free when it was first seen; as
 //! slots never change once set, no route can ever occupy two slots. When every
-//! slot of a probe sequence is taken, the route goes to an overflow map behind a
-//! read-mostly lock.
+//! slot of a probe sequence is taken, the route goes to a map behind a
+//! read-mostly lock. Each new route takes a ticket from the set's [`Limits`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
-use super::series::RouteEntry;
+use super::series::{Limits, RouteEntry};
 
 const SLOTS: usize = 512;
 const PROBES: usize = 16;
 
 pub(crate) struct RouteTable {
     slots: Box<[OnceLock<Arc<RouteEntry>>]>,
-    overflow: RwLock<HashMap<Box<str>, Arc<RouteEntry>>>,
+    more: RwLock<HashMap<Box<str>, Arc<RouteEntry>>>,
 }
 
 impl Default for RouteTable {
     fn default() -> Self {
         Self {
             slots: (0..SLOTS).map(|_| OnceLock::new()).collect(),
-            overflow: RwLock::default(),
+            more: RwLock::default(),
         }
     }
 }
 
 impl RouteTable {
-    /// The entry for `route`, made by `new` the first time the route is seen.
+    /// The entry for `route`, made by `new` the first time the route is seen if
+    /// `limits` has room for one more route; `None` when it has not.
     #[inline]
     pub(crate) fn get_or_insert(
         &self,
         route: &str,
+        limits: &Limits,
         new: impl Fn() -> RouteEntry,
-    ) -> Arc<RouteEntry> {
+    ) -> Option<Arc<RouteEntry>> {
         let start = hash(route.as_bytes());
         for probe in 0..PROBES {
             let slot = &self.slots[(start.wrapping_add(probe)) % SLOTS];
             let entry = match slot.get() {
                 Some(entry) => entry,
-                None => slot.get_or_init(|| Arc::new(new())),
+                None => {
+                    if !limits.take_route() {
+                        return slot.get().filter(|e| *e.route == *route).cloned();
+                    }
+                    let mut created = false;
+                    let entry = slot.get_or_init(|| {
+                        created = true;
+                        Arc::new(new())
+                    });
+                    if !created {
+                        limits.give_back_route();
+                    }
+                    entry
+                }
             };
             if *entry.route == *route {
-                return Arc::clone(entry);
+                return Some(Arc::clone(entry));
             }
         }
-        self.overflow_entry(route, new)
+        self.more_entry(route, limits, new)
     }
 
     #[cold]
-    fn overflow_entry(&self, route: &str, new: impl Fn() -> RouteEntry) -> Arc<RouteEntry> {
+    fn more_entry(
+        &self,
+        route: &str,
+        limits: &Limits,
+        new: impl Fn() -> RouteEntry,
+    ) -> Option<Arc<RouteEntry>> {
         if let Some(entry) = self
-            .overflow
+            .more
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .get(route)
         {
-            return Arc::clone(entry);
+            return Some(Arc::clone(entry));
         }
-        let mut overflow = self
-            .overflow
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        Arc::clone(
-            overflow
-                .entry(route.into())
-                .or_insert_with(|| Arc::new(new())),
-        )
+        let mut more = self.more.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some(entry) = more.get(route) {
+            return Some(Arc::clone(entry));
+        }
+        if !limits.take_route() {
+            return None;
+        }
+        let entry = Arc::new(new());
+        more.insert(route.into(), Arc::clone(&entry));
+        Some(entry)
     }
 
     /// Every entry, in no particular order.
@@ -81,7 +102,7 @@ impl RouteTable {
             .cloned()
             .collect();
         out.extend(
-            self.overflow
+            self.more
                 .read()
                 .unwrap_or_else(PoisonError::into_inner)
                 .values()
@@ -116,13 +137,15 @@ mod tests {
     #[test]
     fn each_route_has_one_entry_also_in_the_overflow() {
         let table = RouteTable::default();
-        let bounds: Arc<[u64]> = Arc::from([1u64]);
+        let limits = Arc::new(Limits::new(10_000, Arc::from([1u64]), "x".into()));
         let routes: Vec<String> = (0..2000).map(|i| format!("/r/{i}")).collect();
         for _ in 0..2 {
             for route in &routes {
-                let entry = table.get_or_insert(route, || {
-                    RouteEntry::new(route.as_str().into(), false, Arc::clone(&bounds))
-                });
+                let entry = table
+                    .get_or_insert(route, &limits, || {
+                        RouteEntry::new(route.as_str().into(), false, Arc::clone(&limits))
+                    })
+                    .unwrap();
                 assert_eq!(&*entry.route, route.as_str());
             }
         }

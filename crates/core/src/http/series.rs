@@ -1,53 +1,180 @@
-//! Lock-free storage of the series of one metric set.
+//! Lock-free storage of the series of one metric set, within its series limit.
 //!
 //! A route has one lazily created [`MethodSeries`] per method; a method holds the
 //! in-flight gauge and one [`Series`] per status. A series is found by a scan of 16
 //! write-once slots, so recording into an existing series takes no lock and
 //! allocates nothing; a route that sees more than 16 statuses for one method keeps
-//! the rest in an overflow list read under a shared lock.
+//! the rest in a list read under a shared lock.
+//!
+//! Every new series first takes a ticket from [`Limits`]. Past the limit the
+//! request is folded into the one overflow series of its family instead, and
+//! counted as folded: nothing is lost from the totals.
 
-use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
-use super::{HttpMethod, UNMATCHED_ROUTE};
+use super::{HttpMethod, OVERFLOW_ROUTE, UNMATCHED_ROUTE};
 use crate::histogram::{Cells, CellsSnapshot};
 
 const INLINE_STATUSES: usize = 16;
+
+/// The series limit of one metric set, and where what exceeds it goes.
+pub(crate) struct Limits {
+    pub(crate) max_series: usize,
+    pub(crate) bounds_ns: Arc<[u64]>,
+    /// Tickets taken: routes, (method, route) pairs, (method, route, status).
+    routes: AtomicUsize,
+    pairs: AtomicUsize,
+    triples: AtomicUsize,
+    /// The overflow series of `requests_total` and the histogram.
+    pub(crate) overflow: Series,
+    /// The overflow series of the in-flight gauge.
+    pub(crate) overflow_in_flight: AtomicI64,
+    /// Observations folded into the overflow series, per family.
+    pub(crate) folded_requests: AtomicU64,
+    pub(crate) folded_in_flight: AtomicU64,
+    warned: AtomicBool,
+    /// For the warning: the name of the set's counter family.
+    name: String,
+}
+
+impl Limits {
+    pub(crate) fn new(max_series: usize, bounds_ns: Arc<[u64]>, name: String) -> Self {
+        Self {
+            max_series,
+            overflow: Series::new(0, bounds_ns.len()),
+            bounds_ns,
+            routes: AtomicUsize::new(0),
+            pairs: AtomicUsize::new(0),
+            triples: AtomicUsize::new(0),
+            overflow_in_flight: AtomicI64::new(0),
+            folded_requests: AtomicU64::new(0),
+            folded_in_flight: AtomicU64::new(0),
+            warned: AtomicBool::new(false),
+            name,
+        }
+    }
+
+    /// Takes a ticket for one new series, or says the limit is reached.
+    #[inline]
+    fn take(&self, tickets: &AtomicUsize) -> bool {
+        if tickets.fetch_add(1, Relaxed) < self.max_series {
+            return true;
+        }
+        tickets.fetch_sub(1, Relaxed);
+        self.warn_once();
+        false
+    }
+
+    pub(crate) fn take_route(&self) -> bool {
+        self.take(&self.routes)
+    }
+
+    pub(crate) fn give_back_route(&self) {
+        self.routes.fetch_sub(1, Relaxed);
+    }
+
+    #[cold]
+    fn warn_once(&self) {
+        if !self.warned.swap(true, Relaxed) {
+            tracing::warn!(
+                metric = %self.name,
+                max_series = self.max_series,
+                "promhttp: series limit reached; new label combinations are folded into the \
+                 overflow series (route=\"overflow\") and counted in promhttp_series_overflow_total. \
+                 Raise HttpMetricsBuilder::max_series if the routes are legitimate."
+            );
+        }
+    }
+
+    /// Records a request that started in the overflow in-flight series.
+    pub(crate) fn overflow_started(&self) {
+        self.overflow_in_flight.fetch_add(1, Relaxed);
+        self.folded_in_flight.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn overflow_finished(&self, nanos: u64) {
+        self.observe_overflow(nanos);
+        self.overflow_in_flight.fetch_sub(1, Relaxed);
+    }
+
+    fn observe_overflow(&self, nanos: u64) {
+        self.overflow.observe(&self.bounds_ns, nanos);
+        self.folded_requests.fetch_add(1, Relaxed);
+    }
+}
 
 pub(crate) struct RouteEntry {
     /// The `route` label value.
     pub(crate) route: Arc<str>,
     pub(crate) unmatched: bool,
+    /// The stand-in for every route past the limit: all of it overflows.
+    pub(crate) overflow: bool,
     pub(crate) ignored: bool,
-    bounds_ns: Arc<[u64]>,
+    pub(crate) limits: Arc<Limits>,
     methods: [OnceLock<Box<MethodSeries>>; 10],
 }
 
 impl RouteEntry {
-    pub(crate) fn new(route: Arc<str>, ignored: bool, bounds_ns: Arc<[u64]>) -> Self {
+    pub(crate) fn new(route: Arc<str>, ignored: bool, limits: Arc<Limits>) -> Self {
         Self {
             unmatched: false,
+            overflow: false,
             route,
             ignored,
-            bounds_ns,
+            limits,
             methods: Default::default(),
         }
     }
 
-    pub(crate) fn unmatched(bounds_ns: Arc<[u64]>) -> Self {
+    pub(crate) fn unmatched(limits: Arc<Limits>) -> Self {
         Self {
             unmatched: true,
-            ..Self::new(UNMATCHED_ROUTE.into(), false, bounds_ns)
+            ..Self::new(UNMATCHED_ROUTE.into(), false, limits)
         }
     }
 
-    #[inline]
-    pub(crate) fn method(&self, method: HttpMethod) -> MethodRef<'_> {
-        let series = self.methods[method.index()].get_or_init(Default::default);
-        MethodRef {
-            series,
-            bounds_ns: &self.bounds_ns,
+    pub(crate) fn overflow(limits: Arc<Limits>) -> Self {
+        Self {
+            overflow: true,
+            ..Self::new(OVERFLOW_ROUTE.into(), false, limits)
         }
+    }
+
+    /// The method's series, created if the limit allows; `None` past the limit.
+    #[inline]
+    pub(crate) fn method(&self, method: HttpMethod) -> Option<MethodRef<'_>> {
+        if self.overflow {
+            return None;
+        }
+        let slot = &self.methods[method.index()];
+        let series = match slot.get() {
+            Some(series) => &**series,
+            None => self.new_method(slot)?,
+        };
+        Some(MethodRef {
+            series,
+            limits: &self.limits,
+        })
+    }
+
+    #[cold]
+    fn new_method<'a>(
+        &self,
+        slot: &'a OnceLock<Box<MethodSeries>>,
+    ) -> Option<&'a MethodSeries> {
+        if !self.limits.take(&self.limits.pairs) {
+            return slot.get().map(|s| &**s);
+        }
+        let mut created = false;
+        let series = slot.get_or_init(|| {
+            created = true;
+            Box::default()
+        });
+        if !created {
+            self.limits.pairs.fetch_sub(1, Relaxed);
+        }
+        Some(&**series)
     }
 
     /// The methods seen so far, in label order.
@@ -63,7 +190,7 @@ impl RouteEntry {
 pub(crate) struct MethodSeries {
     in_flight: AtomicI64,
     statuses: [OnceLock<Series>; INLINE_STATUSES],
-    overflow: RwLock<Vec<Series>>,
+    more: RwLock<Vec<Series>>,
 }
 
 impl MethodSeries {
@@ -77,7 +204,7 @@ impl MethodSeries {
             .iter()
             .filter_map(OnceLock::get)
             .for_each(&mut f);
-        self.overflow
+        self.more
             .read()
             .unwrap_or_else(PoisonError::into_inner)
             .iter()
@@ -87,7 +214,7 @@ impl MethodSeries {
 
 pub(crate) struct MethodRef<'a> {
     series: &'a MethodSeries,
-    bounds_ns: &'a Arc<[u64]>,
+    limits: &'a Limits,
 }
 
 impl MethodRef<'_> {
@@ -98,42 +225,75 @@ impl MethodRef<'_> {
 
     #[inline]
     pub(crate) fn request_finished(&self, status: u16, nanos: u64) {
-        self.with_series(status, |series| series.observe(self.bounds_ns, nanos));
+        let bounds = &self.limits.bounds_ns;
+        if !self.with_series(status, |series| series.observe(bounds, nanos)) {
+            self.limits.observe_overflow(nanos);
+        }
         self.series.in_flight.fetch_sub(1, Relaxed);
     }
 
+    /// Calls `f` with the status's series; `false` if the limit kept it from
+    /// being created.
     #[inline]
-    fn with_series(&self, status: u16, f: impl FnOnce(&Series)) {
-        let new = || Series::new(status, self.bounds_ns.len());
+    fn with_series(&self, status: u16, f: impl FnOnce(&Series)) -> bool {
         for slot in &self.series.statuses {
             // Slots fill in order and never change once set, so a status can only
             // ever live in the first slot that was free when it was first seen.
             let series = match slot.get() {
                 Some(series) => series,
-                None => slot.get_or_init(new),
+                None => match self.new_series(slot, status) {
+                    Some(series) => series,
+                    None => return false,
+                },
             };
             if series.status == status {
-                return f(series);
+                f(series);
+                return true;
             }
         }
-        self.with_overflow_series(status, f);
+        self.with_more_series(status, f)
     }
 
     #[cold]
-    fn with_overflow_series(&self, status: u16, f: impl FnOnce(&Series)) {
-        let overflow = &self.series.overflow;
+    fn new_series<'a>(&self, slot: &'a OnceLock<Series>, status: u16) -> Option<&'a Series> {
+        if !self.limits.take(&self.limits.triples) {
+            // Another thread may have filled the slot meanwhile.
+            return slot.get().filter(|s| s.status == status);
+        }
+        let mut created = false;
+        let series = slot.get_or_init(|| {
+            created = true;
+            Series::new(status, self.limits.bounds_ns.len())
+        });
+        if !created {
+            self.limits.triples.fetch_sub(1, Relaxed);
+        }
+        Some(series)
+    }
+
+    #[cold]
+    fn with_more_series(&self, status: u16, f: impl FnOnce(&Series)) -> bool {
+        let more = &self.series.more;
         {
-            let list = overflow.read().unwrap_or_else(PoisonError::into_inner);
+            let list = more.read().unwrap_or_else(PoisonError::into_inner);
             if let Some(series) = list.iter().find(|s| s.status == status) {
-                return f(series);
+                f(series);
+                return true;
             }
         }
-        let mut list = overflow.write().unwrap_or_else(PoisonError::into_inner);
+        let mut list = more.write().unwrap_or_else(PoisonError::into_inner);
         if !list.iter().any(|s| s.status == status) {
-            list.push(Series::new(status, self.bounds_ns.len()));
+            if !self.limits.take(&self.limits.triples) {
+                return false;
+            }
+            list.push(Series::new(status, self.limits.bounds_ns.len()));
         }
-        if let Some(series) = list.iter().find(|s| s.status == status) {
-            f(series);
+        match list.iter().find(|s| s.status == status) {
+            Some(series) => {
+                f(series);
+                true
+            }
+            None => false,
         }
     }
 }
@@ -179,8 +339,9 @@ mod tests {
 
     #[test]
     fn each_status_has_one_series_also_past_the_inline_slots() {
-        let entry = RouteEntry::new("/r".into(), false, Arc::from([10u64, 20]));
-        let method = entry.method(HttpMethod::Get);
+        let limits = Arc::new(Limits::new(1000, Arc::from([10u64, 20]), "x".into()));
+        let entry = RouteEntry::new("/r".into(), false, limits);
+        let method = entry.method(HttpMethod::Get).unwrap();
         for round in 0..3 {
             for status in 100..140u16 {
                 method.request_started();
