@@ -159,10 +159,7 @@ impl RouteEntry {
     }
 
     #[cold]
-    fn new_method<'a>(
-        &self,
-        slot: &'a OnceLock<Box<MethodSeries>>,
-    ) -> Option<&'a MethodSeries> {
+    fn new_method<'a>(&self, slot: &'a OnceLock<Box<MethodSeries>>) -> Option<&'a MethodSeries> {
         if !self.limits.take(&self.limits.pairs) {
             return slot.get().map(|s| &**s);
         }
