@@ -29,6 +29,11 @@ pub use promhttp_core::*;
 #[cfg(feature = "axum")]
 pub use promhttp_axum as axum;
 
+/// Runs a metrics-only HTTP server on its own port (feature `axum`); see
+/// [`axum::serve`](promhttp_axum::serve).
+#[cfg(feature = "axum")]
+pub use promhttp_axum::serve;
+
 /// The actix-web adapter (feature `actix`).
 #[cfg(feature = "actix")]
 pub use promhttp_actix as actix;

@@ -123,7 +123,13 @@ async fn check_faults(registry: &Registry, addr: SocketAddr) {
         .await
         .unwrap();
     let l = [("method", "GET"), ("route", "/stream"), ("status", "200")];
-    let m = common::eventually(|| scrape(registry), |m| m.get(REQUESTS, &l).is_some()).await;
+    // The count and the in-flight gauge move a moment apart: wait for both.
+    let settled = |m: &Exposition, n: f64| {
+        m.get(REQUESTS, &l) == Some(n)
+            && m.samples("http_server_requests_in_flight")
+                .all(|s| s.value == 0.0)
+    };
+    let m = common::eventually(|| scrape(registry), |m| settled(m, 1.0)).await;
     assert_eq!(
         m.value(REQUESTS, &l),
         1.0,
@@ -135,7 +141,7 @@ async fn check_faults(registry: &Registry, addr: SocketAddr) {
         .await
         .unwrap();
     assert!(bytes > 10 * 64 * 1024, "read {bytes} bytes");
-    let m = common::eventually(|| scrape(registry), |m| m.get(REQUESTS, &l) == Some(2.0)).await;
+    let m = common::eventually(|| scrape(registry), |m| settled(m, 2.0)).await;
     assert_eq!(m.value(REQUESTS, &l), 2.0);
     m.assert_books_balanced();
     // The slow read's duration is within what the client saw.

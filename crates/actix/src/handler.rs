@@ -1,38 +1,85 @@
 //! The `/metrics` handlers.
 
-use std::future::{ready, Ready};
+use std::sync::OnceLock;
 
-use actix_web::http::header::{HeaderValue, ACCEPT, ALLOW, CONTENT_TYPE};
+use actix_web::http::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
-use promhttp_core::{default_registry, Registry};
+use futures_util::future::LocalBoxFuture;
+use promhttp_core::{default_registry, MetricsEndpoint, Registry, ScrapeResponse};
 
 /// Serves the process registry ([`default_registry`]) in the format the scraper
 /// asks for: `.route("/metrics", web::get().to(metrics_handler))`.
 ///
 /// `GET` gets OpenMetrics 1.0 when the `Accept` header asks for
 /// `application/openmetrics-text`, otherwise Prometheus text 0.0.4; `HEAD` gets the
-/// headers alone; an `Accept` header that allows neither gets `406`.
+/// headers alone; an `Accept` header that allows neither gets `406`. At most
+/// [`DEFAULT_MAX_CONCURRENT_SCRAPES`](promhttp_core::DEFAULT_MAX_CONCURRENT_SCRAPES)
+/// scrapes are served at once (`503` past that).
 pub async fn metrics_handler(req: HttpRequest) -> HttpResponse {
-    scrape(default_registry(), &req)
+    static ENDPOINT: OnceLock<MetricsEndpoint> = OnceLock::new();
+    let endpoint = ENDPOINT.get_or_init(|| MetricsEndpoint::new(default_registry()));
+    scrape(endpoint, &req).await
 }
 
 /// A handler like [`metrics_handler`] serving `registry` instead of the process
 /// registry: `.route("/metrics", web::get().to(metrics_handler_with(registry)))`.
 pub fn metrics_handler_with(
     registry: Registry,
-) -> impl Fn(HttpRequest) -> Ready<HttpResponse> + Clone + 'static {
-    move |req| ready(scrape(&registry, &req))
+) -> impl Fn(HttpRequest) -> LocalBoxFuture<'static, HttpResponse> + Clone + 'static {
+    metrics_endpoint(MetricsEndpoint::new(&registry))
 }
 
-fn scrape(registry: &Registry, req: &HttpRequest) -> HttpResponse {
-    let accept = req.headers().get(ACCEPT).map(HeaderValue::as_bytes);
-    let scrape = registry.scrape(req.method().as_str(), accept);
+/// A handler serving `endpoint`: its registry, behind its authentication,
+/// concurrency limit and timeout:
+/// `.route("/metrics", web::get().to(metrics_endpoint(endpoint)))`.
+///
+/// Encoding runs on actix-web's blocking pool, so it never stalls a worker. A
+/// scrape that overruns the timeout gets `503`; its permit is given back when the
+/// encoding finishes, so overrunning scrapes cannot pile up past the concurrency
+/// limit.
+pub fn metrics_endpoint(
+    endpoint: impl Into<MetricsEndpoint>,
+) -> impl Fn(HttpRequest) -> LocalBoxFuture<'static, HttpResponse> + Clone + 'static {
+    let endpoint = endpoint.into();
+    move |req: HttpRequest| -> LocalBoxFuture<'static, HttpResponse> {
+        let endpoint = endpoint.clone();
+        Box::pin(async move { scrape(&endpoint, &req).await })
+    }
+}
+
+async fn scrape(endpoint: &MetricsEndpoint, req: &HttpRequest) -> HttpResponse {
+    let authorization = req.headers().get(AUTHORIZATION).map(HeaderValue::as_bytes);
+    let permit = match endpoint.admit(authorization) {
+        Ok(permit) => permit,
+        Err(refusal) => return into_response(refusal),
+    };
+    // Encoding runs on the blocking pool: a large registry or a slow collector
+    // never stalls the worker's other connections.
+    let accept = req.headers().get(ACCEPT).map(|v| v.as_bytes().to_vec());
+    let method = req.method().as_str().to_owned();
+    let encoding = actix_web::web::block(move || permit.scrape(&method, accept.as_deref()));
+    let finished = match endpoint.scrape_timeout() {
+        Some(timeout) => match actix_web::rt::time::timeout(timeout, encoding).await {
+            Ok(finished) => finished,
+            Err(_elapsed) => return into_response(endpoint.timed_out()),
+        },
+        None => encoding.await,
+    };
+    match finished {
+        Ok(response) => into_response(response),
+        Err(_blocking) => {
+            HttpResponse::InternalServerError().body("500 Internal Server Error: encoding failed\n")
+        }
+    }
+}
+
+fn into_response(scrape: ScrapeResponse) -> HttpResponse {
     let status = StatusCode::from_u16(scrape.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let mut response = HttpResponse::build(status);
     response.insert_header((CONTENT_TYPE, HeaderValue::from_static(scrape.content_type)));
-    if let Some(allow) = scrape.allow {
-        response.insert_header((ALLOW, HeaderValue::from_static(allow)));
+    for (name, value) in scrape.headers {
+        response.insert_header((name, HeaderValue::from_static(value)));
     }
     response.body(scrape.body)
 }

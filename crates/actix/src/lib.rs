@@ -52,5 +52,5 @@
 mod handler;
 mod middleware;
 
-pub use handler::{metrics_handler, metrics_handler_with};
+pub use handler::{metrics_endpoint, metrics_handler, metrics_handler_with};
 pub use middleware::{Metrics, MetricsMiddleware, ResponseBody, ResponseFuture};

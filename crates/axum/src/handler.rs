@@ -1,34 +1,140 @@
-//! The `/metrics` handlers.
+//! The `/metrics` handlers and the separate metrics listener.
 
-use std::future::{ready, Ready};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::OnceLock;
 
 use axum::body::Body;
 use axum::response::Response;
-use http::header::{ACCEPT, ALLOW, CONTENT_TYPE};
+use axum::routing::any;
+use axum::Router;
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
-use promhttp_core::{default_registry, Registry, ScrapeResponse};
+use promhttp_core::{default_registry, MetricsEndpoint, Registry, ScrapeResponse};
 
 /// Serves the process registry ([`default_registry`]) in the format the scraper
 /// asks for. Mount it with `.route("/metrics", get(metrics_handler))`.
 ///
 /// `GET` gets OpenMetrics 1.0 when the `Accept` header asks for
 /// `application/openmetrics-text`, otherwise Prometheus text 0.0.4; `HEAD` gets the
-/// headers alone; an `Accept` header that allows neither gets `406`.
+/// headers alone; an `Accept` header that allows neither gets `406`. At most
+/// [`DEFAULT_MAX_CONCURRENT_SCRAPES`](promhttp_core::DEFAULT_MAX_CONCURRENT_SCRAPES)
+/// scrapes are served at once (`503` past that).
 pub async fn metrics_handler(method: Method, headers: HeaderMap) -> Response {
-    scrape(default_registry(), &method, &headers)
+    static ENDPOINT: OnceLock<MetricsEndpoint> = OnceLock::new();
+    let endpoint = ENDPOINT.get_or_init(|| MetricsEndpoint::new(default_registry()));
+    scrape(endpoint, &method, &headers).await
 }
 
 /// A handler like [`metrics_handler`] serving `registry` instead of the process
 /// registry: `.route("/metrics", get(metrics_handler_with(registry)))`.
-pub fn metrics_handler_with(
-    registry: Registry,
-) -> impl Fn(Method, HeaderMap) -> Ready<Response> + Clone + Send + Sync + 'static {
-    move |method, headers| ready(scrape(&registry, &method, &headers))
+pub fn metrics_handler_with(registry: Registry) -> impl ScrapeHandler {
+    metrics_endpoint(MetricsEndpoint::new(&registry))
 }
 
-fn scrape(registry: &Registry, method: &Method, headers: &HeaderMap) -> Response {
-    let accept = headers.get(ACCEPT).map(HeaderValue::as_bytes);
-    into_response(registry.scrape(method.as_str(), accept))
+/// A handler serving `endpoint`: its registry, behind its authentication,
+/// concurrency limit and timeout.
+///
+/// ```no_run
+/// use axum::{routing::get, Router};
+/// use promhttp_core::{MetricsEndpoint, Registry};
+///
+/// let registry = Registry::new();
+/// let endpoint = MetricsEndpoint::new(&registry).bearer_token("s3cret").unwrap();
+/// let app: Router = Router::new().route("/metrics", get(promhttp_axum::metrics_endpoint(endpoint)));
+/// ```
+///
+/// Encoding runs on tokio's blocking pool, so it never stalls the runtime. A
+/// scrape that overruns the timeout gets `503`; the permit it holds is given back
+/// when the encoding finishes, so overrunning scrapes cannot pile up past the
+/// concurrency limit.
+pub fn metrics_endpoint(endpoint: impl Into<MetricsEndpoint>) -> impl ScrapeHandler {
+    let endpoint = endpoint.into();
+    move |method: Method, headers: HeaderMap| -> ScrapeFuture {
+        let endpoint = endpoint.clone();
+        Box::pin(async move { scrape(&endpoint, &method, &headers).await })
+    }
+}
+
+/// The future of a scrape handler.
+pub type ScrapeFuture = Pin<Box<dyn Future<Output = Response> + Send>>;
+
+/// What [`metrics_endpoint`] returns: an axum handler (a cloneable function of
+/// the method and headers).
+pub trait ScrapeHandler:
+    Fn(Method, HeaderMap) -> ScrapeFuture + Clone + Send + Sync + 'static
+{
+}
+
+impl<F> ScrapeHandler for F where
+    F: Fn(Method, HeaderMap) -> ScrapeFuture + Clone + Send + Sync + 'static
+{
+}
+
+/// Runs a metrics-only HTTP server on `addr`: `/metrics` served by `endpoint`,
+/// `404` elsewhere. For keeping metrics off the public listener.
+///
+/// ```no_run
+/// # async fn run() -> std::io::Result<()> {
+/// let registry = promhttp_core::Registry::new();
+/// // Beside the app's own server, on an internal port:
+/// tokio::spawn(promhttp_axum::serve("127.0.0.1:9100".parse().unwrap(), &registry));
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+/// When binding `addr` or accepting connections fails.
+pub fn serve(
+    addr: SocketAddr,
+    endpoint: impl Into<MetricsEndpoint>,
+) -> impl Future<Output = std::io::Result<()>> + Send + 'static {
+    let endpoint = endpoint.into();
+    async move {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        serve_on(listener, endpoint).await
+    }
+}
+
+/// Like [`serve`], on a listener the caller bound.
+///
+/// # Errors
+/// When accepting connections fails.
+pub fn serve_on(
+    listener: tokio::net::TcpListener,
+    endpoint: impl Into<MetricsEndpoint>,
+) -> impl Future<Output = std::io::Result<()>> + Send + 'static {
+    let app = Router::new().route("/metrics", any(metrics_endpoint(endpoint)));
+    std::future::IntoFuture::into_future(axum::serve(listener, app))
+}
+
+async fn scrape(endpoint: &MetricsEndpoint, method: &Method, headers: &HeaderMap) -> Response {
+    let authorization = headers.get(AUTHORIZATION).map(HeaderValue::as_bytes);
+    let permit = match endpoint.admit(authorization) {
+        Ok(permit) => permit,
+        Err(refusal) => return into_response(refusal),
+    };
+    // Encoding runs on the blocking pool: a large registry or a slow collector
+    // never stalls the runtime's workers.
+    let accept = headers.get(ACCEPT).map(|v| v.as_bytes().to_vec());
+    let method = method.as_str().to_owned();
+    let encoding = tokio::task::spawn_blocking(move || permit.scrape(&method, accept.as_deref()));
+    let finished = match endpoint.scrape_timeout() {
+        Some(timeout) => match tokio::time::timeout(timeout, encoding).await {
+            Ok(finished) => finished,
+            Err(_elapsed) => return into_response(endpoint.timed_out()),
+        },
+        None => encoding.await,
+    };
+    match finished {
+        Ok(response) => into_response(response),
+        Err(_panicked) => {
+            let mut response =
+                Response::new(Body::from("500 Internal Server Error: encoding panicked\n"));
+            *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            response
+        }
+    }
 }
 
 fn into_response(scrape: ScrapeResponse) -> Response {
@@ -37,8 +143,8 @@ fn into_response(scrape: ScrapeResponse) -> Response {
         StatusCode::from_u16(scrape.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(scrape.content_type));
-    if let Some(allow) = scrape.allow {
-        headers.insert(ALLOW, HeaderValue::from_static(allow));
+    for (name, value) in scrape.headers {
+        headers.insert(name, HeaderValue::from_static(value));
     }
     response
 }

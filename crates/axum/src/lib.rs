@@ -39,5 +39,8 @@
 mod handler;
 mod layer;
 
-pub use handler::{metrics_handler, metrics_handler_with};
+pub use handler::{
+    metrics_endpoint, metrics_handler, metrics_handler_with, serve, serve_on, ScrapeFuture,
+    ScrapeHandler,
+};
 pub use layer::{Metrics, MetricsLayer, ResponseBody, ResponseFuture};

@@ -263,8 +263,9 @@ pub struct ScrapeResponse {
     pub content_type: &'static str,
     /// The body; empty for `HEAD`.
     pub body: String,
-    /// The `Allow` header value, set on `405 Method Not Allowed`.
-    pub allow: Option<&'static str>,
+    /// Other response headers: `Allow` on 405, `WWW-Authenticate` on 401,
+    /// `Retry-After` on 503.
+    pub headers: Vec<(&'static str, &'static str)>,
 }
 
 impl Registry {
@@ -286,7 +287,7 @@ impl Registry {
                     status: 405,
                     content_type: PLAIN,
                     body: "405 Method Not Allowed: use GET or HEAD\n".into(),
-                    allow: Some("GET, HEAD"),
+                    headers: vec![("allow", "GET, HEAD")],
                 }
             }
         };
@@ -301,7 +302,7 @@ impl Registry {
                     } else {
                         NOT_ACCEPTABLE_BODY.into()
                     },
-                    allow: None,
+                    headers: Vec::new(),
                 }
             }
         };
@@ -310,7 +311,7 @@ impl Registry {
                 status: 200,
                 content_type: format.content_type(),
                 body: String::new(),
-                allow: None,
+                headers: Vec::new(),
             };
         }
         match self.encode(format) {
@@ -318,13 +319,13 @@ impl Registry {
                 status: 200,
                 content_type: format.content_type(),
                 body,
-                allow: None,
+                headers: Vec::new(),
             },
             Err(err) => ScrapeResponse {
                 status: 500,
                 content_type: PLAIN,
                 body: format!("500 Internal Server Error: {err}\n"),
-                allow: None,
+                headers: Vec::new(),
             },
         }
     }
@@ -583,7 +584,10 @@ mod tests {
         assert_eq!(head.content_type, Format::OpenMetrics.content_type());
         assert!(head.body.is_empty());
         let post = registry.scrape("POST", None);
-        assert_eq!((post.status, post.allow), (405, Some("GET, HEAD")));
+        assert_eq!(
+            (post.status, post.headers),
+            (405, vec![("allow", "GET, HEAD")])
+        );
         let json = registry.scrape("GET", Some(b"application/json"));
         assert_eq!(json.status, 406);
         let om = registry.scrape("GET", Some(b"application/openmetrics-text"));

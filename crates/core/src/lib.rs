@@ -25,12 +25,16 @@
 //!
 //! Everything here is also re-exported by the `promhttp` facade crate.
 
+mod endpoint;
 mod exposition;
 mod histogram;
 mod http;
 mod names;
 mod registry;
 
+pub use endpoint::{
+    EndpointError, MetricsEndpoint, ScrapeFailure, ScrapePermit, DEFAULT_MAX_CONCURRENT_SCRAPES,
+};
 pub use exposition::{openmetrics_to_text, Format, NotAcceptable, ScrapeResponse};
 pub use histogram::DurationHistogram;
 pub use http::{

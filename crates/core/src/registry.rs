@@ -52,6 +52,7 @@ pub struct Registry {
 struct Inner {
     state: RwLock<State>,
     default_http: OnceLock<HttpMetrics>,
+    scrape_failures: OnceLock<crate::endpoint::Failures>,
 }
 
 #[derive(Default)]
@@ -169,6 +170,13 @@ impl Registry {
 
     pub(crate) fn default_http(&self, init: impl FnOnce() -> HttpMetrics) -> HttpMetrics {
         self.inner.default_http.get_or_init(init).clone()
+    }
+
+    pub(crate) fn scrape_failures(
+        &self,
+        init: impl FnOnce() -> crate::endpoint::Failures,
+    ) -> crate::endpoint::Failures {
+        self.inner.scrape_failures.get_or_init(init).clone()
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {

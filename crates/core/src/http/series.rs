@@ -94,8 +94,8 @@ impl Limits {
     }
 
     pub(crate) fn overflow_finished(&self, nanos: u64) {
-        self.observe_overflow(nanos);
         self.overflow_in_flight.fetch_sub(1, Relaxed);
+        self.observe_overflow(nanos);
     }
 
     fn observe_overflow(&self, nanos: u64) {
@@ -220,13 +220,15 @@ impl MethodRef<'_> {
         self.series.in_flight.fetch_add(1, Relaxed);
     }
 
+    /// Ends a request: in-flight goes down first, so that a scrape that sees the
+    /// request counted never also sees it in flight.
     #[inline]
     pub(crate) fn request_finished(&self, status: u16, nanos: u64) {
+        self.series.in_flight.fetch_sub(1, Relaxed);
         let bounds = &self.limits.bounds_ns;
         if !self.with_series(status, |series| series.observe(bounds, nanos)) {
             self.limits.observe_overflow(nanos);
         }
-        self.series.in_flight.fetch_sub(1, Relaxed);
     }
 
     /// Calls `f` with the status's series; `false` if the limit kept it from

@@ -1,0 +1,487 @@
+//! [`MetricsEndpoint`]: the `/metrics` route's policy — authentication, a limit on
+//! concurrent scrapes, a timeout — and the counter of refused or failed scrapes.
+
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+
+use crate::exposition::ScrapeResponse;
+use crate::registry::Registry;
+
+/// The default limit on scrapes served at the same time.
+pub const DEFAULT_MAX_CONCURRENT_SCRAPES: usize = 16;
+
+/// Why a scrape was refused or failed: the `cause` label of
+/// `promhttp_metric_handler_errors_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ScrapeFailure {
+    /// Missing or wrong credentials (401).
+    Unauthorized,
+    /// More scrapes in progress than allowed (503).
+    TooManyScrapes,
+    /// Encoding took longer than the timeout (503).
+    Timeout,
+    /// A registered metric or collector failed to encode (500).
+    Encoding,
+}
+
+impl ScrapeFailure {
+    /// The `cause` label value.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Unauthorized => "unauthorized",
+            Self::TooManyScrapes => "too_many_scrapes",
+            Self::Timeout => "timeout",
+            Self::Encoding => "encoding",
+        }
+    }
+}
+
+pub(crate) type Failures = Family<Vec<(&'static str, &'static str)>, Counter>;
+
+/// How a registry is served: who may scrape it, how many at once, how long an
+/// encoding may take.
+///
+/// ```
+/// use std::time::Duration;
+/// use promhttp_core::{MetricsEndpoint, Registry};
+///
+/// let registry = Registry::new();
+/// let endpoint = MetricsEndpoint::new(&registry)
+///     .bearer_token("s3cret")?
+///     .max_concurrent_scrapes(4)
+///     .timeout(Duration::from_secs(5));
+///
+/// assert_eq!(endpoint.scrape("GET", None, None).status, 401);
+/// let ok = endpoint.scrape("GET", None, Some(b"Bearer s3cret"));
+/// assert_eq!(ok.status, 200);
+/// # Ok::<(), promhttp_core::EndpointError>(())
+/// ```
+///
+/// Credentials are compared in constant time with respect to their content.
+/// Refusals and failures are counted in `promhttp_metric_handler_errors_total`
+/// `{cause="unauthorized"|"too_many_scrapes"|"timeout"|"encoding"}`, registered
+/// once per registry (as client_golang's handler does).
+#[derive(Clone)]
+pub struct MetricsEndpoint {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    registry: Registry,
+    auth: Option<Auth>,
+    max_concurrent: usize,
+    timeout: Option<Duration>,
+    in_progress: AtomicUsize,
+    failures: Failures,
+}
+
+enum Auth {
+    /// The expected credentials after the scheme, and the scheme.
+    Bearer(Vec<u8>),
+    Basic(Vec<u8>),
+}
+
+impl fmt::Debug for MetricsEndpoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let auth = match self.inner.auth {
+            None => "none",
+            Some(Auth::Bearer(_)) => "bearer",
+            Some(Auth::Basic(_)) => "basic",
+        };
+        f.debug_struct("MetricsEndpoint")
+            .field("auth", &auth)
+            .field("max_concurrent", &self.inner.max_concurrent)
+            .field("timeout", &self.inner.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl From<&Registry> for MetricsEndpoint {
+    fn from(registry: &Registry) -> Self {
+        Self::new(registry)
+    }
+}
+
+impl From<Registry> for MetricsEndpoint {
+    fn from(registry: Registry) -> Self {
+        Self::new(&registry)
+    }
+}
+
+impl MetricsEndpoint {
+    /// Serves `registry` to anyone, at most
+    /// [`DEFAULT_MAX_CONCURRENT_SCRAPES`] at a time, with no timeout.
+    #[must_use]
+    pub fn new(registry: &Registry) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                registry: registry.clone(),
+                auth: None,
+                max_concurrent: DEFAULT_MAX_CONCURRENT_SCRAPES,
+                timeout: None,
+                in_progress: AtomicUsize::new(0),
+                failures: failures_of(registry),
+            }),
+        }
+    }
+
+    fn with(self, f: impl FnOnce(&mut Inner)) -> Self {
+        let mut inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
+            registry: shared.registry.clone(),
+            auth: shared.auth.as_ref().map(|a| match a {
+                Auth::Bearer(t) => Auth::Bearer(t.clone()),
+                Auth::Basic(t) => Auth::Basic(t.clone()),
+            }),
+            max_concurrent: shared.max_concurrent,
+            timeout: shared.timeout,
+            in_progress: AtomicUsize::new(0),
+            failures: shared.failures.clone(),
+        });
+        f(&mut inner);
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// Requires `Authorization: Bearer <token>`.
+    ///
+    /// # Errors
+    /// [`EndpointError::InvalidToken`] when the token is empty or has characters
+    /// a header cannot carry (only visible ASCII is allowed).
+    pub fn bearer_token(self, token: impl AsRef<str>) -> Result<Self, EndpointError> {
+        let token = token.as_ref();
+        if token.is_empty() || !token.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(EndpointError::InvalidToken);
+        }
+        let token = token.as_bytes().to_vec();
+        Ok(self.with(|inner| inner.auth = Some(Auth::Bearer(token))))
+    }
+
+    /// Requires `Authorization: Basic` with this user and password.
+    ///
+    /// # Errors
+    /// [`EndpointError::InvalidUser`] when the user is empty or contains `:`
+    /// (which basic authentication cannot carry) or a control character.
+    pub fn basic_auth(
+        self,
+        user: impl AsRef<str>,
+        password: impl AsRef<str>,
+    ) -> Result<Self, EndpointError> {
+        let user = user.as_ref();
+        if user.is_empty() || user.contains(':') || user.chars().any(char::is_control) {
+            return Err(EndpointError::InvalidUser);
+        }
+        let credentials = base64(format!("{user}:{}", password.as_ref()).as_bytes());
+        Ok(self.with(|inner| inner.auth = Some(Auth::Basic(credentials.into_bytes()))))
+    }
+
+    /// Answers `503` to a scrape that arrives while `max` are in progress. Zero
+    /// means no limit.
+    #[must_use]
+    pub fn max_concurrent_scrapes(self, max: usize) -> Self {
+        self.with(|inner| inner.max_concurrent = if max == 0 { usize::MAX } else { max })
+    }
+
+    /// Answers `503` when encoding takes longer than `timeout`. Enforced by the
+    /// framework adapters, which encode off the request's task when a timeout is
+    /// set; [`MetricsEndpoint::scrape`] itself is synchronous.
+    #[must_use]
+    pub fn timeout(self, timeout: Duration) -> Self {
+        self.with(|inner| inner.timeout = Some(timeout))
+    }
+
+    /// The timeout, if one is set.
+    #[must_use]
+    pub fn scrape_timeout(&self) -> Option<Duration> {
+        self.inner.timeout
+    }
+
+    /// The registry served.
+    #[must_use]
+    pub fn registry(&self) -> &Registry {
+        &self.inner.registry
+    }
+
+    /// Checks credentials and the concurrency limit. `Ok` holds a permit for
+    /// the scrape (released when dropped); `Err` is the refusal to send.
+    ///
+    /// # Errors
+    /// The 401 or 503 response, already counted as a failure.
+    pub fn admit(&self, authorization: Option<&[u8]>) -> Result<ScrapePermit, ScrapeResponse> {
+        if !self.authorized(authorization) {
+            self.count(ScrapeFailure::Unauthorized);
+            let challenge = match self.inner.auth {
+                Some(Auth::Basic(_)) => "Basic realm=\"metrics\", charset=\"UTF-8\"",
+                _ => "Bearer realm=\"metrics\"",
+            };
+            return Err(ScrapeResponse {
+                status: 401,
+                content_type: PLAIN,
+                body: "401 Unauthorized: this metrics endpoint requires credentials\n".into(),
+                headers: vec![("www-authenticate", challenge)],
+            });
+        }
+        let before = self.inner.in_progress.fetch_add(1, Ordering::AcqRel);
+        let permit = ScrapePermit {
+            endpoint: self.clone(),
+        };
+        if before >= self.inner.max_concurrent {
+            drop(permit);
+            self.count(ScrapeFailure::TooManyScrapes);
+            return Err(unavailable(
+                "503 Service Unavailable: too many scrapes in progress\n",
+            ));
+        }
+        Ok(permit)
+    }
+
+    /// Answers a whole scrape synchronously: [`admit`](Self::admit), then
+    /// [`Registry::scrape`]. The timeout is not applied here.
+    #[must_use]
+    pub fn scrape(
+        &self,
+        method: &str,
+        accept: Option<&[u8]>,
+        authorization: Option<&[u8]>,
+    ) -> ScrapeResponse {
+        match self.admit(authorization) {
+            Ok(permit) => permit.scrape(method, accept),
+            Err(refusal) => refusal,
+        }
+    }
+
+    /// The answer to a scrape whose encoding overran the timeout; counts it.
+    #[must_use]
+    pub fn timed_out(&self) -> ScrapeResponse {
+        self.count(ScrapeFailure::Timeout);
+        unavailable(
+            "503 Service Unavailable: encoding the metrics took longer than the scrape timeout\n",
+        )
+    }
+
+    fn count(&self, failure: ScrapeFailure) {
+        self.inner
+            .failures
+            .get_or_create(&vec![("cause", failure.as_str())])
+            .inc();
+    }
+
+    fn authorized(&self, authorization: Option<&[u8]>) -> bool {
+        let (scheme, expected) = match &self.inner.auth {
+            None => return true,
+            Some(Auth::Bearer(token)) => ("bearer", token),
+            Some(Auth::Basic(credentials)) => ("basic", credentials),
+        };
+        let Some(header) = authorization else {
+            return false;
+        };
+        let header = trim_ascii(header);
+        let split = header
+            .iter()
+            .position(|&b| b == b' ')
+            .unwrap_or(header.len());
+        let (given_scheme, rest) = header.split_at(split);
+        // The scheme is public; only the credentials are compared in constant time.
+        given_scheme.eq_ignore_ascii_case(scheme.as_bytes())
+            & constant_time_eq(trim_ascii(rest), expected)
+    }
+}
+
+/// A scrape admitted by [`MetricsEndpoint::admit`]; it counts towards the
+/// concurrency limit until dropped.
+pub struct ScrapePermit {
+    endpoint: MetricsEndpoint,
+}
+
+impl fmt::Debug for ScrapePermit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ScrapePermit")
+    }
+}
+
+impl ScrapePermit {
+    /// Encodes the registry for this request, counting an encoding failure.
+    #[must_use]
+    pub fn scrape(self, method: &str, accept: Option<&[u8]>) -> ScrapeResponse {
+        let response = self.endpoint.inner.registry.scrape(method, accept);
+        if response.status == 500 {
+            self.endpoint.count(ScrapeFailure::Encoding);
+        }
+        response
+    }
+}
+
+impl Drop for ScrapePermit {
+    fn drop(&mut self) {
+        self.endpoint
+            .inner
+            .in_progress
+            .fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// Why an endpoint could not be configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EndpointError {
+    /// A bearer token must be non-empty visible ASCII.
+    InvalidToken,
+    /// A basic-auth user must be non-empty, without `:` or control characters.
+    InvalidUser,
+}
+
+impl fmt::Display for EndpointError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::InvalidToken => {
+                "invalid bearer token: it must be non-empty and made of visible ASCII characters"
+            }
+            Self::InvalidUser => {
+                "invalid basic-auth user: it must be non-empty, without ':' or control characters"
+            }
+        })
+    }
+}
+
+impl std::error::Error for EndpointError {}
+
+const PLAIN: &str = "text/plain; charset=utf-8";
+
+fn unavailable(body: &str) -> ScrapeResponse {
+    ScrapeResponse {
+        status: 503,
+        content_type: PLAIN,
+        body: body.into(),
+        headers: vec![("retry-after", "1")],
+    }
+}
+
+/// The failure counter of `registry`, registered on first use. If the name is
+/// taken by something else, the counter still counts but is not exposed.
+fn failures_of(registry: &Registry) -> Failures {
+    static UNREGISTERED: OnceLock<()> = OnceLock::new();
+    registry.scrape_failures(|| {
+        let family = Failures::default();
+        let registered = registry.register(
+            "promhttp_metric_handler_errors",
+            "Scrapes of this registry refused or failed, by cause.",
+            family.clone(),
+        );
+        if let Err(err) = registered {
+            UNREGISTERED.get_or_init(|| {
+                tracing::warn!(%err, "promhttp: the scrape failure counter is not exposed");
+            });
+        }
+        family
+    })
+}
+
+fn trim_ascii(mut bytes: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = bytes {
+        bytes = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = bytes {
+        bytes = rest;
+    }
+    bytes
+}
+
+/// Compares in time that depends on the lengths only, not on where the first
+/// difference is.
+fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
+    let mut diff = u8::from(given.len() != expected.len());
+    for (i, &e) in expected.iter().enumerate() {
+        diff |= std::hint::black_box(given.get(i).copied().unwrap_or(!e) ^ e);
+    }
+    diff == 0
+}
+
+fn base64(input: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
+    for chunk in input.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[(n >> shift) as usize & 63]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc_4648_vectors() {
+        let cases = [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(base64(input.as_bytes()), expected);
+        }
+    }
+
+    #[test]
+    fn credentials_are_checked() {
+        let registry = Registry::new();
+        let bearer = MetricsEndpoint::new(&registry).bearer_token("tok").unwrap();
+        for (header, ok) in [
+            (None, false),
+            (Some(&b"Bearer tok"[..]), true),
+            (Some(b"bearer  tok "), true),
+            (Some(b"Bearer to"), false),
+            (Some(b"Bearer tokk"), false),
+            (Some(b"Basic tok"), false),
+            (Some(b"tok"), false),
+            (Some(b"Bearer \xff"), false),
+        ] {
+            assert_eq!(bearer.authorized(header), ok, "{header:?}");
+        }
+        let basic = MetricsEndpoint::new(&registry)
+            .basic_auth("prometheus", "p@ss:word")
+            .unwrap();
+        let good = format!("Basic {}", base64(b"prometheus:p@ss:word"));
+        assert!(basic.authorized(Some(good.as_bytes())));
+        assert!(!basic.authorized(Some(b"Basic cHJvbWV0aGV1czp4")));
+        assert!(MetricsEndpoint::new(&registry).bearer_token("a b").is_err());
+        assert!(MetricsEndpoint::new(&registry)
+            .basic_auth("a:b", "x")
+            .is_err());
+    }
+
+    #[test]
+    fn concurrency_limit_refuses_and_releases() {
+        let registry = Registry::new();
+        let endpoint = MetricsEndpoint::new(&registry).max_concurrent_scrapes(1);
+        let first = endpoint.admit(None).unwrap();
+        let refused = endpoint.admit(None).unwrap_err();
+        assert_eq!(refused.status, 503);
+        drop(first);
+        assert!(endpoint.admit(None).is_ok());
+        let text = registry.encode(crate::Format::Text).unwrap();
+        assert!(text.contains("promhttp_metric_handler_errors_total{cause=\"too_many_scrapes\"} 1"));
+    }
+}
