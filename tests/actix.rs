@@ -581,3 +581,71 @@ async fn client_that_disconnects_from_a_real_server_is_counted_as_499() {
     m.assert_books_balanced();
     handle.stop(false).await;
 }
+
+/// A catch-panic middleware of the kind actix-web apps write with `wrap_fn`:
+/// a panicking handler becomes an error, which actix-web answers with 500.
+macro_rules! catch_panic {
+    () => {
+        |req: actix_web::dev::ServiceRequest, srv: &_| {
+            let fut = actix_web::dev::Service::call(srv, req);
+            async move {
+                match AssertUnwindSafe(fut).catch_unwind().await {
+                    Ok(result) => result,
+                    Err(_) => Err(actix_web::error::ErrorInternalServerError(
+                        "handler panicked",
+                    )),
+                }
+            }
+        }
+    };
+}
+
+#[actix_web::test]
+async fn handler_panic_caught_outside_the_middleware_is_counted_as_500() {
+    require_python_parser!();
+    let (registry, metrics) = new_metrics();
+    let app = test::init_service(
+        App::new()
+            .wrap(Metrics::new(&metrics))
+            .wrap_fn(catch_panic!())
+            .configure(configure),
+    )
+    .await;
+    let err = app
+        .call(TestRequest::get().uri("/panic").to_request())
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(
+        err.as_response_error().status_code(),
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
+    let m = scrape(&registry);
+    assert_eq!(m.value(REQUESTS, &labels("GET", "/panic", "500")), 1.0);
+    m.assert_books_balanced();
+}
+
+#[actix_web::test]
+async fn handler_panic_caught_inside_the_middleware_is_counted_as_500() {
+    require_python_parser!();
+    let (registry, metrics) = new_metrics();
+    let app = test::init_service(
+        App::new()
+            .wrap_fn(catch_panic!())
+            .wrap(Metrics::new(&metrics))
+            .configure(configure),
+    )
+    .await;
+    let err = app
+        .call(TestRequest::get().uri("/panic").to_request())
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(
+        err.as_response_error().status_code(),
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
+    let m = scrape(&registry);
+    assert_eq!(m.value(REQUESTS, &labels("GET", "/panic", "500")), 1.0);
+    m.assert_books_balanced();
+}

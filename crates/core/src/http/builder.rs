@@ -325,3 +325,89 @@ mod tests {
         assert!(a.registry().same_as(default_registry()));
     }
 }
+
+#[cfg(test)]
+mod limit_tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::{Format, HttpMethod};
+
+    /// Counts the warnings logged while it is the default subscriber.
+    #[derive(Default)]
+    struct CountWarnings(AtomicUsize);
+
+    impl tracing::Subscriber for CountWarnings {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, event: &tracing::Event<'_>) {
+            if *event.metadata().level() == tracing::Level::WARN {
+                self.0.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+
+    #[test]
+    fn past_the_limit_requests_fold_into_one_series_with_one_warning() {
+        let warnings = Arc::new(CountWarnings::default());
+        let registry = Registry::new();
+        tracing::subscriber::with_default(Arc::clone(&warnings), || {
+            let metrics = HttpMetrics::builder()
+                .registry(&registry)
+                .max_series(3)
+                .build()
+                .unwrap();
+            for i in 0..50u16 {
+                let route = format!("/r{}", i % 10);
+                let mut guard = metrics.route(Some(&route)).start(HttpMethod::Get).unwrap();
+                guard.set_status(200 + i % 4);
+            }
+        });
+        assert_eq!(warnings.0.load(Ordering::Relaxed), 1);
+        let text = registry.encode(Format::Text).unwrap();
+        let series: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("http_server_requests_total{"))
+            .collect();
+        assert!(series.len() <= 4, "{series:#?}");
+        let total: u64 = series
+            .iter()
+            .map(|l| l.rsplit(' ').next().unwrap().parse::<u64>().unwrap())
+            .sum();
+        assert_eq!(total, 50);
+        let overflow =
+            "http_server_requests_total{method=\"_OTHER\",route=\"overflow\",status=\"overflow\"} ";
+        let folded: u64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix(overflow))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(text.contains(&format!(
+            "promhttp_series_overflow_total{{metric=\"http_server_requests_total\"}} {folded}\n"
+        )));
+        // The three series made are (r0, 200), (r1, 201), (r2, 202); of the 50
+        // requests, i = 0, 20, 40 / 1, 21, 41 / 2, 22, 42 fall in them, the other
+        // 41 are folded.
+        assert_eq!(folded, 41);
+    }
+
+    #[test]
+    fn a_zero_series_limit_is_an_error() {
+        let err = HttpMetrics::builder()
+            .registry(&Registry::new())
+            .max_series(0)
+            .build()
+            .unwrap_err();
+        assert!(err.to_string().contains("series limit"));
+    }
+}
