@@ -524,16 +524,9 @@ async fn metrics_route_answers_head_wrong_methods_and_unacceptable_types() {
 async fn response_through_a_real_server_is_counted_after_the_client_read_it() {
     require_python_parser!();
     let (registry, metrics) = new_metrics();
-    let server =
-        HttpServer::new(move || App::new().wrap(Metrics::new(&metrics)).configure(configure))
-            .workers(1)
-            .disable_signals()
-            .bind("127.0.0.1:0")
-            .unwrap();
-    let addr = server.addrs()[0];
-    let server = server.run();
-    let handle = server.handle();
-    actix_web::rt::spawn(server);
+    let (addr, handle) = start_actix!(HttpServer::new(move || App::new()
+        .wrap(Metrics::new(&metrics))
+        .configure(configure)));
     let res = actix_web::rt::task::spawn_blocking(move || {
         (
             common::http(addr, "GET", "/users/9", &[], b"").unwrap(),
@@ -561,17 +554,10 @@ async fn client_that_disconnects_from_a_real_server_is_counted_as_499() {
     // actix-web allows half-closed connections by default: a client's EOF is not
     // taken as the client being gone, and the handler runs on. With half-closures
     // refused, the server drops the request on EOF, as hyper does.
-    let server =
-        HttpServer::new(move || App::new().wrap(Metrics::new(&metrics)).configure(configure))
-            .h1_allow_half_closed(false)
-            .workers(1)
-            .disable_signals()
-            .bind("127.0.0.1:0")
-            .unwrap();
-    let addr = server.addrs()[0];
-    let server = server.run();
-    let handle = server.handle();
-    actix_web::rt::spawn(server);
+    let (addr, handle) = start_actix!(HttpServer::new(move || App::new()
+        .wrap(Metrics::new(&metrics))
+        .configure(configure))
+    .h1_allow_half_closed(false));
     actix_web::rt::task::spawn_blocking(move || common::send_and_disconnect(addr, "/pending"))
         .await
         .unwrap();

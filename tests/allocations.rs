@@ -4,9 +4,9 @@
 //!
 //! One test function: dhat counts process-wide, so nothing may run beside it.
 
-use std::future::Future;
+mod common;
+
 use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::Service as _;
@@ -21,17 +21,6 @@ use tower::{Service, ServiceBuilder};
 
 #[global_allocator]
 static ALLOC: dhat::Alloc = dhat::Alloc;
-
-/// Polls a future that never waits on I/O to completion, with no runtime.
-fn run<F: Future>(fut: F) -> F::Output {
-    let mut fut = pin!(fut);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
-            return out;
-        }
-    }
-}
 
 const REQUESTS: u64 = 1_000;
 
@@ -55,9 +44,9 @@ where
 {
     move || {
         let req = Request::new(Full::new(&b""[..]));
-        let res = run(svc.call(req)).unwrap();
+        let res = common::run(svc.call(req)).unwrap();
         let mut body = pin!(res.into_body());
-        while let Some(frame) = run(body.as_mut().frame()) {
+        while let Some(frame) = common::run(body.as_mut().frame()) {
             frame.unwrap();
         }
     }
@@ -66,9 +55,9 @@ where
 fn axum_request(router: &mut Router) -> impl FnMut() + '_ {
     move || {
         let req = Request::get("/users/42").body(Body::empty()).unwrap();
-        let res = run(router.call(req)).unwrap();
+        let res = common::run(router.call(req)).unwrap();
         let mut body = pin!(res.into_body());
-        while let Some(frame) = run(body.as_mut().frame()) {
+        while let Some(frame) = common::run(body.as_mut().frame()) {
             frame.unwrap();
         }
     }
@@ -122,9 +111,10 @@ fn the_middleware_allocates_nothing_per_request_of_its_own() {
         ($app:expr) => {
             || {
                 let req = actix_test::TestRequest::get().uri("/users/42").to_request();
-                let res = run($app.call(req)).unwrap();
+                let res = common::run($app.call(req)).unwrap();
                 let mut body = pin!(res.into_body());
-                while let Some(chunk) = run(std::future::poll_fn(|cx| body.as_mut().poll_next(cx)))
+                while let Some(chunk) =
+                    common::run(std::future::poll_fn(|cx| body.as_mut().poll_next(cx)))
                 {
                     chunk.unwrap_or_else(|_| panic!("body error"));
                 }

@@ -57,7 +57,7 @@ fn actix_server(
 ) -> (SocketAddr, actix_web::dev::ServerHandle) {
     use actix_web::{web, App, HttpResponse, HttpServer};
     let (metrics, registry) = (metrics.clone(), registry.clone());
-    let server = HttpServer::new(move || {
+    let (addr, handle) = start_actix!(HttpServer::new(move || {
         App::new()
             .wrap(promhttp::actix::Metrics::new(&metrics))
             .route(
@@ -69,15 +69,7 @@ fn actix_server(
                 "/metrics",
                 web::get().to(promhttp::actix::metrics_handler_with(registry.clone())),
             )
-    })
-    .workers(2)
-    .disable_signals()
-    .bind("127.0.0.1:0")
-    .unwrap();
-    let addr = server.addrs()[0];
-    let server = server.run();
-    let handle = server.handle();
-    actix_web::rt::spawn(server);
+    }));
     (addr, handle)
 }
 

@@ -171,7 +171,7 @@ async fn actix_endpoint_protection() {
     require_python_parser!();
     let endpoints = endpoints();
     let routes = endpoints.clone();
-    let server = actix_web::HttpServer::new(move || {
+    let (addr, handle) = start_actix!(actix_web::HttpServer::new(move || {
         let mut app = actix_web::App::new();
         for (path, endpoint) in &routes {
             app = app.route(
@@ -180,15 +180,7 @@ async fn actix_endpoint_protection() {
             );
         }
         app
-    })
-    .workers(2)
-    .disable_signals()
-    .bind("127.0.0.1:0")
-    .unwrap();
-    let addr = server.addrs()[0];
-    let server = server.run();
-    let handle = server.handle();
-    actix_web::rt::spawn(server);
+    }));
     let checked = endpoints.clone();
     actix_web::rt::task::spawn_blocking(move || check(addr, &checked))
         .await

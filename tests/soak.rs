@@ -3,9 +3,7 @@
 
 mod common;
 
-use std::future::Future;
 use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::Service as _;
@@ -20,16 +18,6 @@ use tower::Service as _;
 
 const REQUESTS: u32 = 1_000_000;
 const WARM_UP: u32 = 100_000;
-
-fn run<F: Future>(fut: F) -> F::Output {
-    let mut fut = pin!(fut);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
-            return out;
-        }
-    }
-}
 
 /// Resident memory in KiB (Linux); `None` elsewhere.
 fn rss_kib() -> Option<u64> {
@@ -84,9 +72,9 @@ fn a_million_requests_leave_memory_flat() {
             path
         };
         let req = Request::get(path).body(Body::empty()).unwrap();
-        let res = run(router.call(req)).unwrap();
+        let res = common::run(router.call(req)).unwrap();
         let mut body = pin!(res.into_body());
-        while let Some(frame) = run(body.as_mut().frame()) {
+        while let Some(frame) = common::run(body.as_mut().frame()) {
             frame.unwrap();
         }
     });
@@ -111,9 +99,11 @@ fn a_million_requests_leave_memory_flat() {
                 path
             };
             let req = actix_test::TestRequest::get().uri(&path).to_request();
-            let res = run(app.call(req)).unwrap();
+            let res = common::run(app.call(req)).unwrap();
             let mut body = pin!(res.into_body());
-            while let Some(chunk) = run(std::future::poll_fn(|cx| body.as_mut().poll_next(cx))) {
+            while let Some(chunk) =
+                common::run(std::future::poll_fn(|cx| body.as_mut().poll_next(cx)))
+            {
                 chunk.unwrap_or_else(|_| panic!("body error"));
             }
         });

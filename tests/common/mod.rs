@@ -396,3 +396,33 @@ pub async fn eventually(
     }
     m
 }
+
+/// Polls a future that never waits on I/O (an in-process request) to completion,
+/// with no runtime.
+pub fn run<F: std::future::Future>(fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+            return out;
+        }
+    }
+}
+
+/// Starts an actix-web `HttpServer` on a free loopback port (two workers, no
+/// signal handling) on the current actix system: `(address, handle)`.
+#[macro_export]
+macro_rules! start_actix {
+    ($server:expr) => {{
+        let server = $server
+            .workers(2)
+            .disable_signals()
+            .bind("127.0.0.1:0")
+            .unwrap();
+        let addr = server.addrs()[0];
+        let server = server.run();
+        let handle = server.handle();
+        actix_web::rt::spawn(server);
+        (addr, handle)
+    }};
+}
