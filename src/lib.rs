@@ -30,7 +30,7 @@ pub use promhttp_core::*;
 pub use promhttp_axum as axum;
 
 /// Runs a metrics-only HTTP server on its own port (feature `axum`); see
-/// [`axum::serve`](promhttp_axum::serve).
+/// [`axum::serve`].
 #[cfg(feature = "axum")]
 pub use promhttp_axum::serve;
 
