@@ -402,6 +402,29 @@ mod limit_tests {
     }
 
     #[test]
+    fn routes_named_like_the_special_series_join_them() {
+        let registry = Registry::new();
+        let metrics = HttpMetrics::builder().registry(&registry).build().unwrap();
+        for route in [None, Some("unmatched"), Some("overflow"), Some("overflow")] {
+            let mut guard = metrics.route(route).start(HttpMethod::Other).unwrap();
+            guard.set_status(200);
+        }
+        let text = registry.encode(Format::OpenMetrics).unwrap();
+        let mut series: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.rsplit_once(' ').map(|(k, _)| k))
+            .collect();
+        let all = series.len();
+        series.sort_unstable();
+        series.dedup();
+        assert_eq!(series.len(), all, "duplicate series in\n{text}");
+        assert!(text.contains(
+            "http_server_requests_total{method=\"_OTHER\",route=\"overflow\",status=\"overflow\"} 2\n"
+        ));
+    }
+
+    #[test]
     fn a_zero_series_limit_is_an_error() {
         let err = HttpMetrics::builder()
             .registry(&Registry::new())

@@ -222,7 +222,7 @@ impl HttpMetrics {
     /// Resolves a route template to a handle that starts requests on it.
     ///
     /// `None` (the request matched no route) and [`UNMATCHED_ROUTE`] both resolve to
-    /// the one unmatched entry. The first request on a template creates its entry;
+    /// the one unmatched entry; [`OVERFLOW_ROUTE`] resolves to the overflow series. The first request on a template creates its entry;
     /// after that this takes a read lock only. Adapters cache the handle per route
     /// where the framework allows.
     #[must_use]
@@ -230,6 +230,8 @@ impl HttpMetrics {
         let entry = match route {
             None => Arc::clone(&self.shared.unmatched),
             Some(UNMATCHED_ROUTE) => Arc::clone(&self.shared.unmatched),
+            // Never a second series with the overflow series' labels.
+            Some(OVERFLOW_ROUTE) => Arc::clone(&self.shared.overflow),
             Some(route) => self.route_entry(route),
         };
         RouteHandle { entry }
