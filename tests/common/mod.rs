@@ -20,7 +20,16 @@ pub fn tools_required() -> bool {
 /// `PROMHTTP_REQUIRE_TOOLS=1`.
 pub fn missing_tool(reason: &str) {
     assert!(!tools_required(), "PROMHTTP_REQUIRE_TOOLS=1 but {reason}");
-    eprintln!("SKIPPED: {reason}");
+    // Written straight to the process's stderr, past the test harness's output
+    // capture, once per reason and test binary, so that a skip is always seen.
+    static SAID: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let mut said = SAID
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !said.iter().any(|r| r == reason) {
+        said.push(reason.to_owned());
+        let _ = writeln!(std::io::stderr(), "SKIPPED: {reason}");
+    }
 }
 
 /// Skips the calling test when the Python parser is missing.
