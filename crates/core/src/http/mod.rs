@@ -426,7 +426,12 @@ impl Drop for RequestGuard {
         };
         let elapsed = Instant::now().saturating_duration_since(self.start);
         let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
-        match self.entry.method(self.method).filter(|_| !self.folded) {
+        let series = if self.folded {
+            None
+        } else {
+            self.entry.method(self.method)
+        };
+        match series {
             Some(series) => series.request_finished(status, nanos),
             None => self.entry.limits.overflow_finished(nanos),
         }
