@@ -30,6 +30,7 @@ mod exposition;
 mod histogram;
 mod http;
 mod names;
+mod process;
 mod registry;
 
 pub use endpoint::{
@@ -42,6 +43,7 @@ pub use http::{
     DEFAULT_BUCKETS, DEFAULT_MAX_SERIES, OVERFLOW_ROUTE, STATUS_CLIENT_CLOSED, STATUS_PANICKED,
     UNMATCHED_ROUTE,
 };
+pub use process::{set_process_metrics_enabled, ProcessCollector};
 pub use registry::{default_registry, EncodeError, Registry, RegistryError};
 
 /// The `prometheus-client` crate this one builds on, for registering its metric

@@ -71,9 +71,17 @@ impl fmt::Debug for Registry {
     }
 }
 
-static DEFAULT_REGISTRY: LazyLock<Registry> = LazyLock::new(Registry::new);
+static DEFAULT_REGISTRY: LazyLock<Registry> = LazyLock::new(|| {
+    let registry = Registry::new();
+    // An empty registry has room for the process metrics, so this cannot fail.
+    let _ = crate::process::ProcessCollector::register_with(&registry, true);
+    registry
+});
 
-/// The process registry, created on first use.
+/// The process registry, created on first use, with the process metrics
+/// (`process_cpu_seconds_total`, `process_resident_memory_bytes`, ...; see
+/// [`ProcessCollector`](crate::ProcessCollector)) in it; switch those off with
+/// [`set_process_metrics_enabled`](crate::set_process_metrics_enabled).
 ///
 /// [`HttpMetrics::default`] registers into it and the framework adapters'
 /// `metrics_handler` serves it. Tests and libraries that want isolation create their
