@@ -125,7 +125,8 @@ fn check(addr: SocketAddr, endpoints: &[(&'static str, MetricsEndpoint); 4]) {
 
     // Concurrency: a second scrape while the first is encoding is refused.
     let first = std::thread::spawn(move || get(addr, "/limited", &[]));
-    std::thread::sleep(Duration::from_millis(150));
+    // Well inside the first scrape's 1.5 s encoding, even on a loaded machine.
+    std::thread::sleep(Duration::from_millis(500));
     let second = get(addr, "/limited", &[]);
     assert_eq!(second.status, 503);
     assert_eq!(second.header("retry-after"), Some("1"));
