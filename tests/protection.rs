@@ -50,7 +50,7 @@ fn endpoints() -> [(&'static str, MetricsEndpoint); 4] {
         ),
         (
             "/limited",
-            MetricsEndpoint::new(&slow_registry(Duration::from_millis(400)))
+            MetricsEndpoint::new(&slow_registry(Duration::from_millis(1500)))
                 .max_concurrent_scrapes(1),
         ),
         (
