@@ -6,16 +6,13 @@
 
 mod common;
 
-use std::pin::pin;
-
-use actix_web::body::MessageBody;
 use actix_web::dev::Service as _;
 use actix_web::{test as actix_test, web, App};
 use axum::body::Body;
 use axum::http::{Request, Response};
 use axum::routing::get;
 use axum::Router;
-use http_body_util::{BodyExt as _, Full};
+use http_body_util::Full;
 use promhttp::{HttpMetrics, Registry};
 use tower::{Service, ServiceBuilder};
 
@@ -52,10 +49,7 @@ where
     move || {
         let req = Request::new(Full::new(&b""[..]));
         let res = common::run(svc.call(req)).unwrap();
-        let mut body = pin!(res.into_body());
-        while let Some(frame) = common::run(body.as_mut().frame()) {
-            frame.unwrap();
-        }
+        common::drain_body(res.into_body());
     }
 }
 
@@ -63,10 +57,7 @@ fn axum_request(router: &mut Router) -> impl FnMut() + '_ {
     move || {
         let req = Request::get("/users/42").body(Body::empty()).unwrap();
         let res = common::run(router.call(req)).unwrap();
-        let mut body = pin!(res.into_body());
-        while let Some(frame) = common::run(body.as_mut().frame()) {
-            frame.unwrap();
-        }
+        common::drain_body(res.into_body());
     }
 }
 
@@ -119,12 +110,7 @@ fn the_middleware_allocates_nothing_per_request_of_its_own() {
             || {
                 let req = actix_test::TestRequest::get().uri("/users/42").to_request();
                 let res = common::run($app.call(req)).unwrap();
-                let mut body = pin!(res.into_body());
-                while let Some(chunk) =
-                    common::run(std::future::poll_fn(|cx| body.as_mut().poll_next(cx)))
-                {
-                    chunk.unwrap_or_else(|_| panic!("body error"));
-                }
+                common::drain_actix_body(res.into_body());
             }
         };
     }

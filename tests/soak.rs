@@ -3,16 +3,12 @@
 
 mod common;
 
-use std::pin::pin;
-
-use actix_web::body::MessageBody;
 use actix_web::dev::Service as _;
 use actix_web::{test as actix_test, web, App};
 use axum::body::Body;
 use axum::http::Request;
 use axum::routing::get;
 use axum::Router;
-use http_body_util::BodyExt as _;
 use promhttp::{HttpMetrics, Registry};
 use tower::Service as _;
 
@@ -24,6 +20,17 @@ fn rss_kib() -> Option<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
     Some(pages * 4)
+}
+
+/// The path of request `i`: two routes and, now and then, an unmatched path.
+fn path(i: u32) -> String {
+    if i.is_multiple_of(17) {
+        format!("/missing/{i}")
+    } else if i.is_multiple_of(3) {
+        format!("/items/{i}")
+    } else {
+        format!("/users/{i}")
+    }
 }
 
 /// Runs `one` REQUESTS times and checks resident memory after warm-up.
@@ -61,22 +68,9 @@ fn a_million_requests_leave_memory_flat() {
         .layer(promhttp::axum::MetricsLayer::new(&metrics))
         .with_state(());
     soak("axum", |i| {
-        let path = if i % 3 == 0 {
-            format!("/items/{i}")
-        } else {
-            format!("/users/{i}")
-        };
-        let path = if i % 17 == 0 {
-            format!("/missing/{i}")
-        } else {
-            path
-        };
-        let req = Request::get(path).body(Body::empty()).unwrap();
+        let req = Request::get(path(i)).body(Body::empty()).unwrap();
         let res = common::run(router.call(req)).unwrap();
-        let mut body = pin!(res.into_body());
-        while let Some(frame) = common::run(body.as_mut().frame()) {
-            frame.unwrap();
-        }
+        common::drain_body(res.into_body());
     });
 
     let system = actix_web::rt::System::new();
@@ -88,24 +82,9 @@ fn a_million_requests_leave_memory_flat() {
     ));
     system.block_on(async {
         soak("actix-web", |i| {
-            let path = if i % 3 == 0 {
-                format!("/items/{i}")
-            } else {
-                format!("/users/{i}")
-            };
-            let path = if i % 17 == 0 {
-                format!("/missing/{i}")
-            } else {
-                path
-            };
-            let req = actix_test::TestRequest::get().uri(&path).to_request();
+            let req = actix_test::TestRequest::get().uri(&path(i)).to_request();
             let res = common::run(app.call(req)).unwrap();
-            let mut body = pin!(res.into_body());
-            while let Some(chunk) =
-                common::run(std::future::poll_fn(|cx| body.as_mut().poll_next(cx)))
-            {
-                chunk.unwrap_or_else(|_| panic!("body error"));
-            }
+            common::drain_actix_body(res.into_body());
         });
     });
 

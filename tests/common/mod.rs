@@ -418,6 +418,27 @@ pub fn run<F: std::future::Future>(fut: F) -> F::Output {
     }
 }
 
+/// Reads an http-body to its end in process, as a server would.
+pub fn drain_body<B>(body: B)
+where
+    B: http_body::Body,
+    B::Error: std::fmt::Debug,
+{
+    use http_body_util::BodyExt as _;
+    let mut body = std::pin::pin!(body);
+    while let Some(frame) = run(body.as_mut().frame()) {
+        frame.unwrap();
+    }
+}
+
+/// Reads an actix-web body to its end in process, as its server would.
+pub fn drain_actix_body<B: actix_web::body::MessageBody>(body: B) {
+    let mut body = std::pin::pin!(body);
+    while let Some(chunk) = run(std::future::poll_fn(|cx| body.as_mut().poll_next(cx))) {
+        chunk.unwrap_or_else(|_| panic!("body error"));
+    }
+}
+
 /// Starts an actix-web `HttpServer` on a free loopback port (two workers, no
 /// signal handling) on the current actix system: `(address, handle)`.
 #[macro_export]
