@@ -27,6 +27,7 @@
 
 mod endpoint;
 mod exposition;
+pub mod family;
 mod histogram;
 mod http;
 mod names;

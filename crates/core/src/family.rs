@@ -1,0 +1,681 @@
+//! Metric families as plain values: what a scrape-time collector returns, what the
+//! exposition parser reads, and what [`encode_families`] writes.
+//!
+//! A [`MetricFamily`] holds its [`Sample`]s the way the exposition does: a counter
+//! `jobs` has samples named `jobs_total` and `jobs_created`, a histogram has
+//! `_bucket`, `_sum`, `_count` and `_created` samples. The constructors
+//! ([`MetricFamily::add_counter`], [`MetricFamily::add_histogram`], ...) write the
+//! right sample names; [`MetricFamily::validate`] checks a family built by hand.
+//!
+//! ```
+//! use promhttp_core::family::{encode_families, MetricFamily};
+//!
+//! let mut pods = MetricFamily::gauge("pod_energy_joules", "Energy used by the pod.");
+//! pods.add_gauge([("pod", "web-1")], 12.5);
+//! pods.add_gauge([("pod", "web-2")], 3.0);
+//! pods.validate()?;
+//!
+//! assert_eq!(
+//!     encode_families(&[pods]),
+//!     "# HELP pod_energy_joules Energy used by the pod.\n\
+//!      # TYPE pod_energy_joules gauge\n\
+//!      pod_energy_joules{pod=\"web-1\"} 12.5\n\
+//!      pod_energy_joules{pod=\"web-2\"} 3\n\
+//!      # EOF\n",
+//! );
+//! # Ok::<(), promhttp_core::family::FamilyError>(())
+//! ```
+
+use std::collections::HashSet;
+use std::fmt::{self, Write as _};
+
+use crate::names;
+
+/// The type of a metric family, as OpenMetrics 1.0 names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum MetricType {
+    /// A monotonic count: samples `_total`, optionally `_created`.
+    Counter,
+    /// A value that goes up and down.
+    Gauge,
+    /// Cumulative buckets: samples `_bucket`, `_count`, `_sum`, optionally `_created`.
+    Histogram,
+    /// A histogram of values that go up and down: `_bucket`, `_gcount`, `_gsum`.
+    GaugeHistogram,
+    /// Quantiles: the family name with a `quantile` label, `_count`, `_sum`, `_created`.
+    Summary,
+    /// Constant key/value data: one sample `_info` with value 1.
+    Info,
+    /// A set of states, one 0/1 sample each, labelled by the family name.
+    StateSet,
+    /// No type given.
+    Unknown,
+}
+
+impl MetricType {
+    /// The name written after `# TYPE`.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Counter => "counter",
+            Self::Gauge => "gauge",
+            Self::Histogram => "histogram",
+            Self::GaugeHistogram => "gaugehistogram",
+            Self::Summary => "summary",
+            Self::Info => "info",
+            Self::StateSet => "stateset",
+            Self::Unknown => "unknown",
+        }
+    }
+
+    /// The type named `name` after `# TYPE` in OpenMetrics.
+    #[must_use]
+    pub fn from_openmetrics(name: &str) -> Option<Self> {
+        Some(match name {
+            "counter" => Self::Counter,
+            "gauge" => Self::Gauge,
+            "histogram" => Self::Histogram,
+            "gaugehistogram" => Self::GaugeHistogram,
+            "summary" => Self::Summary,
+            "info" => Self::Info,
+            "stateset" => Self::StateSet,
+            "unknown" => Self::Unknown,
+            _ => return None,
+        })
+    }
+
+    /// The suffixes a sample name may add to the family name (`""` is the name itself).
+    #[must_use]
+    pub const fn sample_suffixes(self) -> &'static [&'static str] {
+        match self {
+            Self::Counter => &["_total", "_created"],
+            Self::Histogram => &["_bucket", "_count", "_sum", "_created"],
+            Self::GaugeHistogram => &["_bucket", "_gcount", "_gsum"],
+            Self::Summary => &["", "_count", "_sum", "_created"],
+            Self::Info => &["_info"],
+            Self::Gauge | Self::StateSet | Self::Unknown => &[""],
+        }
+    }
+
+    /// The family name and every sample name a family `name` of this type may write.
+    #[must_use]
+    pub fn sample_names(self, name: &str) -> Vec<String> {
+        let mut out = vec![name.to_owned()];
+        out.extend(
+            self.sample_suffixes()
+                .iter()
+                .filter(|s| !s.is_empty())
+                .map(|s| format!("{name}{s}")),
+        );
+        out
+    }
+}
+
+impl fmt::Display for MetricType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Label pairs, in the order they are written.
+pub type Labels = Vec<(String, String)>;
+
+fn labels<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Labels {
+    pairs
+        .into_iter()
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect()
+}
+
+/// An exemplar attached to a sample: a trace (say) that this observation came from.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Exemplar {
+    /// The exemplar's labels (at most 128 characters of names and values together).
+    pub labels: Labels,
+    /// The observed value.
+    pub value: f64,
+    /// When it was observed, in seconds since the Unix epoch.
+    pub timestamp: Option<f64>,
+}
+
+/// One line of the exposition: a sample name, its labels and its value.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Sample {
+    /// The sample name: the family name plus one of its type's suffixes.
+    pub name: String,
+    /// The sample's labels, in the order they are written.
+    pub labels: Labels,
+    /// The value.
+    pub value: f64,
+    /// An explicit timestamp in seconds since the Unix epoch (rarely wanted).
+    pub timestamp: Option<f64>,
+    /// An exemplar (counters' `_total` and histograms' `_bucket` samples only).
+    pub exemplar: Option<Exemplar>,
+}
+
+impl Sample {
+    /// A sample with no timestamp and no exemplar.
+    pub fn new<K: Into<String>, V: Into<String>>(
+        name: impl Into<String>,
+        labels_: impl IntoIterator<Item = (K, V)>,
+        value: f64,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            labels: labels(labels_),
+            value,
+            timestamp: None,
+            exemplar: None,
+        }
+    }
+
+    /// The value of label `name`, if the sample has it.
+    #[must_use]
+    pub fn label(&self, name: &str) -> Option<&str> {
+        self.labels
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A metric family: its name, type, help, unit and samples.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricFamily {
+    /// The family name (for a counter, without `_total`).
+    pub name: String,
+    /// The type.
+    pub metric_type: MetricType,
+    /// The help text, unescaped; empty when there is none.
+    pub help: String,
+    /// The unit, e.g. `seconds`; when set, the name must end in `_` + unit.
+    pub unit: Option<String>,
+    /// The samples, in the order they are written.
+    pub samples: Vec<Sample>,
+}
+
+impl MetricFamily {
+    /// An empty family.
+    pub fn new(name: impl Into<String>, metric_type: MetricType, help: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            metric_type,
+            help: help.into(),
+            unit: None,
+            samples: Vec::new(),
+        }
+    }
+
+    /// An empty gauge family.
+    pub fn gauge(name: impl Into<String>, help: impl Into<String>) -> Self {
+        Self::new(name, MetricType::Gauge, help)
+    }
+
+    /// An empty counter family; `name` is without `_total`.
+    pub fn counter(name: impl Into<String>, help: impl Into<String>) -> Self {
+        Self::new(name, MetricType::Counter, help)
+    }
+
+    /// Sets the unit (the name must end in `_` + unit).
+    #[must_use]
+    pub fn with_unit(mut self, unit: impl Into<String>) -> Self {
+        self.unit = Some(unit.into());
+        self
+    }
+
+    /// Adds a gauge (or unknown-type) sample named like the family.
+    pub fn add_gauge<K: Into<String>, V: Into<String>>(
+        &mut self,
+        labels: impl IntoIterator<Item = (K, V)>,
+        value: f64,
+    ) -> &mut Self {
+        let name = self.name.clone();
+        self.samples.push(Sample::new(name, labels, value));
+        self
+    }
+
+    /// Adds a counter's `_total` sample and, when `created` (seconds since the Unix
+    /// epoch) is given, its `_created` sample.
+    pub fn add_counter<K: Into<String>, V: Into<String>>(
+        &mut self,
+        labels_: impl IntoIterator<Item = (K, V)>,
+        value: f64,
+        created: Option<f64>,
+    ) -> &mut Self {
+        let labels = labels(labels_);
+        self.samples.push(Sample {
+            name: format!("{}_total", self.name),
+            labels: labels.clone(),
+            value,
+            ..Sample::default()
+        });
+        if let Some(created) = created {
+            self.samples.push(Sample {
+                name: format!("{}_created", self.name),
+                labels,
+                value: created,
+                ..Sample::default()
+            });
+        }
+        self
+    }
+
+    /// Adds an info sample `name_info{labels} 1`.
+    pub fn add_info<K: Into<String>, V: Into<String>>(
+        &mut self,
+        labels: impl IntoIterator<Item = (K, V)>,
+    ) -> &mut Self {
+        let name = format!("{}_info", self.name);
+        self.samples.push(Sample::new(name, labels, 1.0));
+        self
+    }
+
+    /// Adds one state-set: a sample per state, labelled `{<family name>="<state>"}`
+    /// besides `labels`, 1 for the states in force and 0 for the others.
+    pub fn add_stateset<K, V, S>(
+        &mut self,
+        labels_: impl IntoIterator<Item = (K, V)>,
+        states: impl IntoIterator<Item = (S, bool)>,
+    ) -> &mut Self
+    where
+        K: Into<String>,
+        V: Into<String>,
+        S: Into<String>,
+    {
+        let base = labels(labels_);
+        for (state, on) in states {
+            let mut labels = base.clone();
+            labels.push((self.name.clone(), state.into()));
+            self.samples.push(Sample {
+                name: self.name.clone(),
+                labels,
+                value: if on { 1.0 } else { 0.0 },
+                ..Sample::default()
+            });
+        }
+        self
+    }
+
+    /// Adds one histogram: `buckets` are (upper bound, cumulative count) pairs in
+    /// increasing order without `+Inf`, which is added with `count`.
+    pub fn add_histogram<K: Into<String>, V: Into<String>>(
+        &mut self,
+        labels_: impl IntoIterator<Item = (K, V)>,
+        buckets: &[(f64, u64)],
+        sum: f64,
+        count: u64,
+        created: Option<f64>,
+    ) -> &mut Self {
+        let base = labels(labels_);
+        let bucket_name = format!("{}_bucket", self.name);
+        let infinite = (f64::INFINITY, count);
+        for &(le, n) in buckets.iter().chain(std::iter::once(&infinite)) {
+            let mut labels = base.clone();
+            labels.push(("le".to_owned(), format_number(le)));
+            #[allow(clippy::cast_precision_loss)]
+            self.samples.push(Sample {
+                name: bucket_name.clone(),
+                labels,
+                value: n as f64,
+                ..Sample::default()
+            });
+        }
+        #[allow(clippy::cast_precision_loss)]
+        self.samples.push(Sample {
+            name: format!("{}_count", self.name),
+            labels: base.clone(),
+            value: count as f64,
+            ..Sample::default()
+        });
+        self.samples.push(Sample {
+            name: format!("{}_sum", self.name),
+            labels: base.clone(),
+            value: sum,
+            ..Sample::default()
+        });
+        if let Some(created) = created {
+            self.samples.push(Sample {
+                name: format!("{}_created", self.name),
+                labels: base,
+                value: created,
+                ..Sample::default()
+            });
+        }
+        self
+    }
+
+    /// Checks the family against the naming rules and its type's sample rules.
+    ///
+    /// Checked: the family, sample and label names; that every sample name is the
+    /// family name plus a suffix its type allows; that no label name repeats within a
+    /// sample and no sample (name and label set) repeats; that counters, histogram
+    /// buckets and counts are not negative or NaN; that histogram buckets carry an
+    /// `le` label and state sets a label named like the family with values 0 or 1;
+    /// and that a unit is the name's last component.
+    ///
+    /// # Errors
+    /// The first rule broken, naming the sample.
+    pub fn validate(&self) -> Result<(), FamilyError> {
+        let err = |reason: String| {
+            Err(FamilyError {
+                family: self.name.clone(),
+                reason,
+            })
+        };
+        if let Err(reason) = names::check_metric_name(&self.name) {
+            return err(reason.to_owned());
+        }
+        if let Some(unit) = &self.unit {
+            if unit.is_empty() || !self.name.ends_with(&format!("_{unit}")) {
+                return err(format!(
+                    "the unit {unit:?} must be the last component of the name"
+                ));
+            }
+        }
+        let mut seen: HashSet<(&str, Vec<(&str, &str)>)> = HashSet::new();
+        for sample in &self.samples {
+            let suffix = match sample.name.strip_prefix(self.name.as_str()) {
+                Some(s) if self.metric_type.sample_suffixes().contains(&s) => s,
+                _ => {
+                    return err(format!(
+                        "sample `{}` does not belong to a {} family `{}` (allowed: {})",
+                        sample.name,
+                        self.metric_type,
+                        self.name,
+                        self.metric_type
+                            .sample_suffixes()
+                            .iter()
+                            .map(|s| format!("{}{s}", self.name))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))
+                }
+            };
+            let mut key: Vec<(&str, &str)> = Vec::with_capacity(sample.labels.len());
+            for (name, value) in &sample.labels {
+                if let Err(reason) = names::check_label_name(name) {
+                    return err(format!("label {name:?} of `{}`: {reason}", sample.name));
+                }
+                if key.iter().any(|(k, _)| k == name) {
+                    return err(format!("label `{name}` repeats in `{}`", sample.name));
+                }
+                key.push((name, value));
+            }
+            key.sort_unstable();
+            let ts = sample.timestamp;
+            if !seen.insert((sample.name.as_str(), key)) {
+                return err(format!(
+                    "sample `{}` repeats with the same labels",
+                    sample.name
+                ));
+            }
+            if ts.is_some_and(|t| !t.is_finite()) {
+                return err(format!(
+                    "sample `{}` has a non-finite timestamp",
+                    sample.name
+                ));
+            }
+            let v = sample.value;
+            let counts = matches!(
+                (self.metric_type, suffix),
+                (MetricType::Counter, "_total")
+                    | (MetricType::Histogram, "_bucket" | "_count")
+                    | (MetricType::GaugeHistogram, "_bucket" | "_gcount")
+                    | (MetricType::Summary, "_count")
+            );
+            if counts && (v.is_nan() || v < 0.0) {
+                return err(format!(
+                    "`{}` is a count and cannot be {v} (negative or NaN)",
+                    sample.name
+                ));
+            }
+            if suffix == "_bucket" && sample.label("le").is_none() {
+                return err(format!("bucket `{}` has no `le` label", sample.name));
+            }
+            if self.metric_type == MetricType::StateSet {
+                if sample.label(&self.name).is_none() {
+                    return err(format!(
+                        "state-set sample has no label named `{}` for its state",
+                        self.name
+                    ));
+                }
+                if v != 0.0 && v != 1.0 {
+                    return err(format!("state-set values are 0 or 1, not {v}"));
+                }
+            }
+            if self.metric_type == MetricType::Info && v != 1.0 {
+                return err(format!("info values are 1, not {v}"));
+            }
+            if let Some(exemplar) = &sample.exemplar {
+                let chars: usize = exemplar
+                    .labels
+                    .iter()
+                    .map(|(k, v)| k.chars().count() + v.chars().count())
+                    .sum();
+                if chars > 128 {
+                    return err(format!(
+                        "the exemplar of `{}` has {chars} characters of labels; at most 128",
+                        sample.name
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A [`MetricFamily`] that breaks a rule of [`MetricFamily::validate`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FamilyError {
+    /// The family's name.
+    pub family: String,
+    /// The rule broken.
+    pub reason: String,
+}
+
+impl fmt::Display for FamilyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "metric family `{}`: {}", self.family, self.reason)
+    }
+}
+
+impl std::error::Error for FamilyError {}
+
+/// Formats a number as OpenMetrics writes it: integers without a fraction, `NaN`,
+/// `+Inf`, `-Inf`, and other values in Rust's shortest round-trip form.
+#[must_use]
+pub fn format_number(v: f64) -> String {
+    let mut out = String::new();
+    push_number(&mut out, v);
+    out
+}
+
+#[allow(clippy::cast_possible_truncation)]
+fn push_number(out: &mut String, v: f64) {
+    if v.is_nan() {
+        out.push_str("NaN");
+    } else if v.is_infinite() {
+        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
+    } else if v.fract() == 0.0 && v.abs() < 1e15 {
+        let _ = write!(out, "{}", v as i64);
+    } else {
+        let _ = write!(out, "{v:?}");
+    }
+}
+
+fn push_escaped(out: &mut String, s: &str) {
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            _ => out.push(c),
+        }
+    }
+}
+
+fn push_labels(out: &mut String, labels: &[(String, String)]) {
+    if labels.is_empty() {
+        return;
+    }
+    out.push('{');
+    for (i, (k, v)) in labels.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(k);
+        out.push_str("=\"");
+        push_escaped(out, v);
+        out.push('"');
+    }
+    out.push('}');
+}
+
+/// Writes `families` in OpenMetrics text without the closing `# EOF`.
+///
+/// The families are written as given: call [`MetricFamily::validate`] first for
+/// families from an untrusted source.
+pub fn write_families(out: &mut String, families: &[MetricFamily]) {
+    for family in families {
+        if !family.help.is_empty() {
+            out.push_str("# HELP ");
+            out.push_str(&family.name);
+            out.push(' ');
+            push_escaped(out, &family.help);
+            out.push('\n');
+        }
+        out.push_str("# TYPE ");
+        out.push_str(&family.name);
+        out.push(' ');
+        out.push_str(family.metric_type.as_str());
+        out.push('\n');
+        if let Some(unit) = &family.unit {
+            out.push_str("# UNIT ");
+            out.push_str(&family.name);
+            out.push(' ');
+            out.push_str(unit);
+            out.push('\n');
+        }
+        for sample in &family.samples {
+            out.push_str(&sample.name);
+            push_labels(out, &sample.labels);
+            out.push(' ');
+            push_number(out, sample.value);
+            if let Some(ts) = sample.timestamp {
+                out.push(' ');
+                push_number(out, ts);
+            }
+            if let Some(ex) = &sample.exemplar {
+                out.push_str(" # ");
+                out.push('{');
+                for (i, (k, v)) in ex.labels.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(k);
+                    out.push_str("=\"");
+                    push_escaped(out, v);
+                    out.push('"');
+                }
+                out.push_str("} ");
+                push_number(out, ex.value);
+                if let Some(ts) = ex.timestamp {
+                    out.push(' ');
+                    push_number(out, ts);
+                }
+            }
+            out.push('\n');
+        }
+    }
+}
+
+/// `families` as a complete OpenMetrics exposition, ending in `# EOF`.
+#[must_use]
+pub fn encode_families(families: &[MetricFamily]) -> String {
+    let mut out = String::new();
+    write_families(&mut out, families);
+    out.push_str("# EOF\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        assert_eq!(format_number(1.0), "1");
+        assert_eq!(format_number(-0.0), "0");
+        assert_eq!(format_number(0.25), "0.25");
+        assert_eq!(format_number(1e21), "1e21");
+        assert_eq!(format_number(f64::NAN), "NaN");
+        assert_eq!(format_number(f64::INFINITY), "+Inf");
+        assert_eq!(format_number(f64::NEG_INFINITY), "-Inf");
+        assert_eq!(format_number(0.1 + 0.2).parse::<f64>().unwrap(), 0.1 + 0.2);
+    }
+
+    #[test]
+    fn validation_names_the_rule() {
+        let mut f = MetricFamily::counter("jobs", "");
+        f.add_counter([("a", "1")], 1.0, None);
+        assert!(f.validate().is_ok());
+        f.add_counter([("a", "1")], 2.0, None);
+        assert!(f.validate().unwrap_err().reason.contains("repeats"));
+
+        let mut f = MetricFamily::counter("jobs", "");
+        f.add_counter::<&str, &str>([], -1.0, None);
+        assert!(f.validate().unwrap_err().reason.contains("negative"));
+
+        let mut f = MetricFamily::gauge("level", "");
+        f.samples
+            .push(Sample::new("level_total", [("a", "b")], 1.0));
+        assert!(f.validate().unwrap_err().reason.contains("does not belong"));
+
+        let mut f = MetricFamily::gauge("level", "");
+        f.add_gauge([("__x", "b")], 1.0);
+        assert!(f.validate().unwrap_err().reason.contains("reserved"));
+
+        let f = MetricFamily::gauge("latency", "").with_unit("seconds");
+        assert!(f.validate().unwrap_err().reason.contains("unit"));
+    }
+
+    #[test]
+    fn encodes_every_kind() {
+        let mut c = MetricFamily::counter("jobs", "Jobs \"done\"\nso far\\");
+        c.add_counter([("q", "a\"b\\c\nd")], 3.0, Some(1.5));
+        let mut s = MetricFamily::new("health", MetricType::StateSet, "");
+        s.add_stateset::<&str, &str, _>([], [("healthy", true), ("unhealthy", false)]);
+        let mut h =
+            MetricFamily::new("lat_seconds", MetricType::Histogram, "L.").with_unit("seconds");
+        h.add_histogram::<&str, &str>([], &[(0.5, 1)], 0.75, 2, None);
+        let mut i = MetricFamily::new("build", MetricType::Info, "B.");
+        i.add_info([("version", "1.2")]);
+        for f in [&c, &s, &h, &i] {
+            f.validate().unwrap();
+        }
+        assert_eq!(
+            encode_families(&[c, s, h, i]),
+            concat!(
+                "# HELP jobs Jobs \\\"done\\\"\\nso far\\\\\n",
+                "# TYPE jobs counter\n",
+                "jobs_total{q=\"a\\\"b\\\\c\\nd\"} 3\n",
+                "jobs_created{q=\"a\\\"b\\\\c\\nd\"} 1.5\n",
+                "# TYPE health stateset\n",
+                "health{health=\"healthy\"} 1\n",
+                "health{health=\"unhealthy\"} 0\n",
+                "# HELP lat_seconds L.\n",
+                "# TYPE lat_seconds histogram\n",
+                "# UNIT lat_seconds seconds\n",
+                "lat_seconds_bucket{le=\"0.5\"} 1\n",
+                "lat_seconds_bucket{le=\"+Inf\"} 2\n",
+                "lat_seconds_count 2\n",
+                "lat_seconds_sum 0.75\n",
+                "# HELP build B.\n",
+                "# TYPE build info\n",
+                "build_info{version=\"1.2\"} 1\n",
+                "# EOF\n",
+            )
+        );
+    }
+}
