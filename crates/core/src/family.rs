@@ -17,11 +17,13 @@
 //!
 //! assert_eq!(
 //!     encode_families(&[pods]),
-//!     "# HELP pod_energy_joules Energy used by the pod.\n\
-//!      # TYPE pod_energy_joules gauge\n\
-//!      pod_energy_joules{pod=\"web-1\"} 12.5\n\
-//!      pod_energy_joules{pod=\"web-2\"} 3\n\
-//!      # EOF\n",
+//!     concat!(
+//!         "# HELP pod_energy_joules Energy used by the pod.\n",
+//!         "# TYPE pod_energy_joules gauge\n",
+//!         "pod_energy_joules{pod=\"web-1\"} 12.5\n",
+//!         "pod_energy_joules{pod=\"web-2\"} 3\n",
+//!         "# EOF\n",
+//!     ),
 //! );
 //! # Ok::<(), promhttp_core::family::FamilyError>(())
 //! ```
@@ -597,6 +599,15 @@ pub fn encode_families(families: &[MetricFamily]) -> String {
     write_families(&mut out, families);
     out.push_str("# EOF\n");
     out
+}
+
+/// The value on the line of `text` that starts with `line_start` (unit tests only;
+/// the integration tests read values through the reference parser).
+#[cfg(test)]
+pub(crate) fn test_value(text: &str, line_start: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(line_start))
+        .map(|v| v.trim().parse().unwrap())
 }
 
 #[cfg(test)]

@@ -25,14 +25,17 @@
 //!
 //! Everything here is also re-exported by the `promhttp` facade crate.
 
+pub mod collect;
 mod endpoint;
 mod exposition;
 pub mod family;
 mod histogram;
 mod http;
 mod names;
+pub mod poller;
 mod process;
 mod registry;
+pub mod source;
 
 pub use endpoint::{
     EndpointError, MetricsEndpoint, ScrapeFailure, ScrapePermit, DEFAULT_MAX_CONCURRENT_SCRAPES,

@@ -8,6 +8,7 @@ use prometheus_client::collector::Collector;
 use prometheus_client::encoding::text;
 use prometheus_client::metrics::MetricType;
 
+use crate::collect::{self, CollectorBuilder};
 use crate::exposition::{self, Format};
 use crate::http::HttpMetrics;
 use crate::names;
@@ -60,6 +61,9 @@ struct State {
     registry: prometheus_client::registry::Registry,
     /// Every family name and every sample name taken so far.
     taken: BTreeSet<String>,
+    /// Scrape-time collectors, in registration order.
+    collectors: Vec<Arc<collect::Entry>>,
+    next_collector_id: u64,
 }
 
 impl fmt::Debug for Registry {
@@ -156,14 +160,73 @@ impl Registry {
         Ok(())
     }
 
+    /// Starts registering a scrape-time collector named `name` (the value of its
+    /// `collector` label); see [`crate::collect`].
+    pub fn collector(&self, name: &str) -> CollectorBuilder<'_> {
+        CollectorBuilder::new(self, name)
+    }
+
+    pub(crate) fn add_scrape_collector(
+        &self,
+        mut entry: collect::Entry,
+    ) -> Result<u64, RegistryError> {
+        let mut state = self.write();
+        if state.collectors.iter().any(|e| e.name == entry.name) {
+            return Err(RegistryError::DuplicateCollector { name: entry.name });
+        }
+        if state.collectors.is_empty() {
+            let mut own = collect_family_names();
+            own.extend(entry.reserved.iter().cloned());
+            state.reserve(own)?;
+        } else {
+            state.reserve(entry.reserved.clone())?;
+        }
+        let id = state.next_collector_id;
+        state.next_collector_id += 1;
+        entry.id = id;
+        state.collectors.push(Arc::new(entry));
+        Ok(id)
+    }
+
+    pub(crate) fn remove_scrape_collector(&self, id: u64) {
+        let mut state = self.write();
+        let Some(at) = state.collectors.iter().position(|e| e.id == id) else {
+            return;
+        };
+        let entry = state.collectors.remove(at);
+        for name in &entry.reserved {
+            state.taken.remove(name);
+        }
+        if state.collectors.is_empty() {
+            for name in collect_family_names() {
+                state.taken.remove(&name);
+            }
+        }
+    }
+
     /// Encodes every registered family in `format`.
+    ///
+    /// Scrape-time collectors run during the call (see [`crate::collect`]), so it
+    /// may block for up to the longest collector timeout: call it from a thread
+    /// that may block (the framework handlers do).
     ///
     /// # Errors
     /// [`EncodeError`] when a registered metric or collector failed to encode; no
     /// partial output is returned then.
     pub fn encode(&self, format: Format) -> Result<String, EncodeError> {
         let mut openmetrics = String::with_capacity(4096);
-        text::encode(&mut openmetrics, &self.read().registry).map_err(|_| EncodeError)?;
+        let collectors = {
+            let state = self.read();
+            text::encode(&mut openmetrics, &state.registry).map_err(|_| EncodeError)?;
+            state.collectors.clone()
+        };
+        if !collectors.is_empty() {
+            let families = collect::run(&collectors);
+            let body = openmetrics.len() - openmetrics.ends_with(EOF) as usize * EOF.len();
+            openmetrics.truncate(body);
+            crate::family::write_families(&mut openmetrics, &families);
+            openmetrics.push_str(EOF);
+        }
         Ok(match format {
             Format::OpenMetrics | Format::OpenMetricsV0 => openmetrics,
             Format::Text => exposition::openmetrics_to_text(&openmetrics),
@@ -215,6 +278,14 @@ impl State {
     }
 }
 
+const EOF: &str = "# EOF\n";
+
+fn collect_family_names() -> Vec<String> {
+    let mut names = crate::family::MetricType::Counter.sample_names(collect::COLLECTOR_ERRORS);
+    names.push(collect::COLLECTOR_DURATION.to_owned());
+    names
+}
+
 /// The family name and every sample name a metric of `metric_type` called `name` writes.
 pub(crate) fn sample_names(name: &str, metric_type: MetricType) -> Vec<String> {
     let suffixes: &[&str] = match metric_type {
@@ -252,6 +323,11 @@ pub enum RegistryError {
         /// The name that is taken.
         name: String,
     },
+    /// A scrape-time collector of this name is registered already.
+    DuplicateCollector {
+        /// The collector's name.
+        name: String,
+    },
     /// The name breaks the Prometheus naming rules.
     InvalidName {
         /// The name as given.
@@ -268,6 +344,10 @@ impl fmt::Display for RegistryError {
                 f,
                 "the metric name `{name}` is already registered in this registry; \
                  choose another name or prefix, or register into a separate Registry"
+            ),
+            Self::DuplicateCollector { name } => write!(
+                f,
+                "a collector named {name:?} is already registered in this registry"
             ),
             Self::InvalidName { name, reason } => {
                 write!(f, "invalid metric name {name:?}: {reason}")

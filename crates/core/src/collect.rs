@@ -1,0 +1,529 @@
+//! Scrape-time collectors: metrics computed on every scrape.
+//!
+//! A collector is anything that implements [`Collect`], closures included. It is
+//! registered under a name, with the families it writes declared up front (so a
+//! name clash is an error at registration, not a broken exposition later):
+//!
+//! ```
+//! use std::time::Duration;
+//! use promhttp_core::family::{MetricFamily, MetricType};
+//! use promhttp_core::{Format, Registry};
+//!
+//! let registry = Registry::new();
+//! registry
+//!     .collector("queue")
+//!     .family("queue_depth", MetricType::Gauge)
+//!     .timeout(Duration::from_secs(2))
+//!     .register(|| {
+//!         let mut depth = MetricFamily::gauge("queue_depth", "Jobs waiting.");
+//!         depth.add_gauge([("queue", "mail")], 3.0);
+//!         Ok(vec![depth])
+//!     })?;
+//!
+//! let text = registry.encode(Format::OpenMetrics)?;
+//! assert!(text.contains("queue_depth{queue=\"mail\"} 3\n"));
+//! assert!(text.contains("promhttp_collector_errors_total{collector=\"queue\"} 0\n"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! A collector that returns an error, panics, overruns its timeout or returns a
+//! family it did not declare (or one that breaks [`MetricFamily::validate`]) does
+//! not break the scrape: its families (or the offending family) are left out, the
+//! rest is served, the cause is logged through `tracing`, and two families say what
+//! happened, labelled by collector name:
+//!
+//! - `promhttp_collector_errors_total{collector}`: failed collections;
+//! - `promhttp_collector_duration_seconds{collector}`: how long the last collection
+//!   took (the timeout, for one that overran it).
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant};
+
+use crate::family::{MetricFamily, MetricType};
+use crate::registry::{Registry, RegistryError};
+
+/// What a collector returns when it cannot collect; any error type converts into it
+/// with `?`.
+pub type CollectError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The timeout a collector gets unless told otherwise: a slow collector must not
+/// hold a scrape past Prometheus' default 10 s scrape timeout.
+pub const DEFAULT_COLLECTOR_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The error counter every registry with collectors exposes (a counter: the sample
+/// is `promhttp_collector_errors_total`).
+pub const COLLECTOR_ERRORS: &str = "promhttp_collector_errors";
+/// The gauge of each collector's last collection time, in seconds.
+pub const COLLECTOR_DURATION: &str = "promhttp_collector_duration_seconds";
+
+/// Metrics computed on every scrape; see the [module docs](self).
+///
+/// Implemented for every `Fn() -> Result<Vec<MetricFamily>, CollectError>` closure
+/// that is `Send + Sync + 'static`.
+pub trait Collect: Send + Sync + 'static {
+    /// Computes the families for one scrape.
+    ///
+    /// # Errors
+    /// Whatever stopped the collection; it is counted, logged and the collector's
+    /// families are left out of this scrape.
+    fn collect(&self) -> Result<Vec<MetricFamily>, CollectError>;
+}
+
+impl<F> Collect for F
+where
+    F: Fn() -> Result<Vec<MetricFamily>, CollectError> + Send + Sync + 'static,
+{
+    fn collect(&self) -> Result<Vec<MetricFamily>, CollectError> {
+        self()
+    }
+}
+
+/// Where a collector runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// On the scrape thread, no timeout: for collectors that only read memory.
+    Inline,
+    /// On a thread of its own, abandoned after the timeout.
+    Thread(Duration),
+}
+
+pub(crate) struct Entry {
+    pub(crate) id: u64,
+    pub(crate) name: String,
+    declared: Vec<(String, MetricType)>,
+    pub(crate) reserved: Vec<String>,
+    mode: Mode,
+    /// Whether the collector has series in the `promhttp_collector_*` families.
+    reported: bool,
+    collector: Box<dyn Collect>,
+    running: AtomicBool,
+    errors: AtomicU64,
+    last_duration: AtomicU64,
+}
+
+impl Entry {
+    fn fail(&self, what: &dyn fmt::Display) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(
+            collector = %self.name,
+            "collector failed, its metrics are left out of this scrape: {what}"
+        );
+    }
+
+    fn set_duration(&self, d: Duration) {
+        self.last_duration
+            .store(d.as_secs_f64().to_bits(), Ordering::Relaxed);
+    }
+
+    /// Keeps the families that were declared and are valid; counts one error for any
+    /// that is not.
+    fn accept(&self, families: Vec<MetricFamily>, out: &mut Vec<MetricFamily>) {
+        let mut bad: Option<String> = None;
+        let mut seen = BTreeSet::new();
+        for family in families {
+            let declared = self
+                .declared
+                .iter()
+                .any(|(n, t)| *n == family.name && *t == family.metric_type);
+            let problem = if !declared {
+                Some(format!(
+                    "it returned the {} family `{}`, which it did not declare",
+                    family.metric_type, family.name
+                ))
+            } else if !seen.insert(family.name.clone()) {
+                Some(format!("it returned the family `{}` twice", family.name))
+            } else {
+                family.validate().err().map(|e| e.to_string())
+            };
+            match problem {
+                None => out.push(family),
+                Some(p) => {
+                    bad.get_or_insert(p);
+                }
+            }
+        }
+        if let Some(problem) = bad {
+            self.fail(&problem);
+        }
+    }
+}
+
+/// A collector's result as the scrape thread receives it.
+type Outcome = Result<Result<Vec<MetricFamily>, CollectError>, String>;
+
+fn call(entry: &Entry) -> Outcome {
+    catch_unwind(AssertUnwindSafe(|| entry.collector.collect()))
+        .map_err(|panic| panic_message(panic.as_ref()))
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    let msg = panic
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| panic.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("a non-string payload");
+    format!("it panicked: {msg}")
+}
+
+/// Runs every collector for one scrape and returns their families followed by the
+/// two families about the collectors themselves.
+pub(crate) fn run(entries: &[Arc<Entry>]) -> Vec<MetricFamily> {
+    let (tx, rx) = mpsc::channel::<(usize, Outcome, Duration)>();
+    let mut outcomes: Vec<Option<(Outcome, Duration)>> = entries.iter().map(|_| None).collect();
+    let mut pending: Vec<(usize, Instant)> = Vec::new();
+    let start = Instant::now();
+    for (i, entry) in entries.iter().enumerate() {
+        let Mode::Thread(timeout) = entry.mode else {
+            continue;
+        };
+        if entry.running.swap(true, Ordering::AcqRel) {
+            outcomes[i] = Some((
+                Err("its collection from an earlier scrape is still running".to_owned()),
+                Duration::ZERO,
+            ));
+            continue;
+        }
+        let tx = tx.clone();
+        let worker = Arc::clone(entry);
+        let spawned = std::thread::Builder::new()
+            .name(format!("collector {}", entry.name))
+            .spawn(move || {
+                let t0 = Instant::now();
+                let outcome = call(&worker);
+                worker.running.store(false, Ordering::Release);
+                let _ = tx.send((i, outcome, t0.elapsed()));
+            });
+        match spawned {
+            Ok(_) => pending.push((i, start + timeout)),
+            Err(e) => {
+                entry.running.store(false, Ordering::Release);
+                outcomes[i] = Some((Err(format!("no thread to run it on: {e}")), Duration::ZERO));
+            }
+        }
+    }
+    drop(tx);
+    // Inline collectors run while the threaded ones work.
+    for (i, entry) in entries.iter().enumerate() {
+        if entry.mode == Mode::Inline {
+            let t0 = Instant::now();
+            outcomes[i] = Some((call(entry), t0.elapsed()));
+        }
+    }
+    while let Some(&deadline) = pending.iter().map(|(_, d)| d).min() {
+        let now = Instant::now();
+        let received = if deadline > now {
+            rx.recv_timeout(deadline - now).ok()
+        } else {
+            None
+        };
+        match received {
+            Some((i, outcome, took)) => {
+                pending.retain(|(p, _)| *p != i);
+                outcomes[i] = Some((outcome, took));
+            }
+            None => {
+                let now = Instant::now();
+                pending.retain(|&(i, d)| {
+                    if d > now {
+                        return true;
+                    }
+                    let Mode::Thread(timeout) = entries[i].mode else {
+                        return false;
+                    };
+                    outcomes[i] =
+                        Some((Err(format!("it overran its {timeout:?} timeout")), timeout));
+                    false
+                });
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (entry, outcome) in entries.iter().zip(outcomes) {
+        let Some((outcome, took)) = outcome else {
+            continue;
+        };
+        entry.set_duration(took);
+        match outcome {
+            Ok(Ok(families)) => entry.accept(families, &mut out),
+            Ok(Err(e)) => entry.fail(&e),
+            Err(e) => entry.fail(&e),
+        }
+    }
+    if entries.iter().any(|e| e.reported) {
+        out.extend(self_families(entries));
+    }
+    out
+}
+
+fn self_families(entries: &[Arc<Entry>]) -> [MetricFamily; 2] {
+    let mut errors = MetricFamily::counter(
+        COLLECTOR_ERRORS,
+        "Collections that failed, overran their timeout or returned invalid families, by collector.",
+    );
+    let mut durations = MetricFamily::gauge(
+        COLLECTOR_DURATION,
+        "How long each collector's last collection took (its timeout if it overran).",
+    );
+    for entry in entries.iter().filter(|e| e.reported) {
+        #[allow(clippy::cast_precision_loss)]
+        let n = entry.errors.load(Ordering::Relaxed) as f64;
+        errors.add_counter([("collector", entry.name.as_str())], n, None);
+        durations.add_gauge(
+            [("collector", entry.name.as_str())],
+            f64::from_bits(entry.last_duration.load(Ordering::Relaxed)),
+        );
+    }
+    [errors, durations]
+}
+
+/// Configures and registers a scrape-time collector; from [`Registry::collector`].
+#[must_use = "nothing is registered until `register` is called"]
+pub struct CollectorBuilder<'r> {
+    registry: &'r Registry,
+    name: String,
+    declared: Vec<(String, MetricType)>,
+    mode: Mode,
+    reported: bool,
+}
+
+impl fmt::Debug for CollectorBuilder<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CollectorBuilder")
+            .field("name", &self.name)
+            .field("declared", &self.declared)
+            .field("mode", &self.mode)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'r> CollectorBuilder<'r> {
+    pub(crate) fn new(registry: &'r Registry, name: &str) -> Self {
+        Self {
+            registry,
+            name: name.to_owned(),
+            declared: Vec::new(),
+            mode: Mode::Thread(DEFAULT_COLLECTOR_TIMEOUT),
+            reported: true,
+        }
+    }
+
+    /// Leaves the collector out of the `promhttp_collector_*` families (for the
+    /// in-memory families of [`crate::source`], which cannot fail); a failure is
+    /// still logged.
+    pub(crate) fn unreported(mut self) -> Self {
+        self.reported = false;
+        self
+    }
+
+    /// Declares a family the collector writes. Its name and the sample names its
+    /// type implies are reserved in the registry; a family the collector returns
+    /// without declaring it is left out and counted as an error.
+    pub fn family(mut self, name: impl Into<String>, metric_type: MetricType) -> Self {
+        self.declared.push((name.into(), metric_type));
+        self
+    }
+
+    /// Runs the collector on a thread of its own for each scrape and gives up on it
+    /// after `timeout` (default [`DEFAULT_COLLECTOR_TIMEOUT`]). A collection still
+    /// running when the next scrape comes is not started twice: that scrape counts
+    /// an error for it.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.mode = Mode::Thread(timeout);
+        self
+    }
+
+    /// Runs the collector on the scrape thread, with no timeout. Only for
+    /// collectors that read memory and never block.
+    pub fn inline(mut self) -> Self {
+        self.mode = Mode::Inline;
+        self
+    }
+
+    /// Registers the collector.
+    ///
+    /// # Errors
+    /// [`RegistryError::InvalidName`] for an invalid family name,
+    /// [`RegistryError::NameClash`] when a declared name (or a sample name it
+    /// implies, or `promhttp_collector_*` on a registry's first collector) is taken,
+    /// and [`RegistryError::DuplicateCollector`] when a collector of this name is
+    /// registered already. Nothing is registered then.
+    pub fn register(self, collector: impl Collect) -> Result<CollectorHandle, RegistryError> {
+        let mut reserved = Vec::new();
+        for (name, metric_type) in &self.declared {
+            crate::names::check_metric_name(name).map_err(|reason| RegistryError::InvalidName {
+                name: name.clone(),
+                reason,
+            })?;
+            reserved.extend(metric_type.sample_names(name));
+        }
+        let entry = Entry {
+            id: 0,
+            name: self.name,
+            declared: self.declared,
+            reserved,
+            mode: self.mode,
+            reported: self.reported,
+            collector: Box::new(collector),
+            running: AtomicBool::new(false),
+            errors: AtomicU64::new(0),
+            last_duration: AtomicU64::new(0f64.to_bits()),
+        };
+        let id = self.registry.add_scrape_collector(entry)?;
+        Ok(CollectorHandle {
+            registry: self.registry.clone(),
+            id,
+        })
+    }
+}
+
+/// A registered collector; [`CollectorHandle::unregister`] takes it out again.
+/// Dropping the handle leaves the collector registered.
+#[derive(Debug)]
+pub struct CollectorHandle {
+    registry: Registry,
+    id: u64,
+}
+
+impl CollectorHandle {
+    /// Removes the collector from its registry and frees its names.
+    pub fn unregister(self) {
+        self.registry.remove_scrape_collector(self.id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Format;
+
+    fn gauge(name: &str, v: f64) -> MetricFamily {
+        let mut f = MetricFamily::gauge(name, "");
+        f.add_gauge::<&str, &str>([], v);
+        f
+    }
+
+    use crate::family::test_value as value;
+
+    #[test]
+    fn failures_leave_the_rest_of_the_scrape_intact() {
+        let registry = Registry::new();
+        registry
+            .collector("ok")
+            .family("ok_value", MetricType::Gauge)
+            .register(|| Ok(vec![gauge("ok_value", 7.0)]))
+            .unwrap();
+        registry
+            .collector("err")
+            .family("err_value", MetricType::Gauge)
+            .register(|| Err("upstream down".into()))
+            .unwrap();
+        registry
+            .collector("panics")
+            .family("panics_value", MetricType::Gauge)
+            .inline()
+            .register(|| -> Result<Vec<MetricFamily>, CollectError> { panic!("boom") })
+            .unwrap();
+        registry
+            .collector("slow")
+            .family("slow_value", MetricType::Gauge)
+            .timeout(Duration::from_millis(100))
+            .register(|| {
+                std::thread::sleep(Duration::from_millis(600));
+                Ok(vec![gauge("slow_value", 1.0)])
+            })
+            .unwrap();
+        registry
+            .collector("undeclared")
+            .family("good", MetricType::Gauge)
+            .register(|| Ok(vec![gauge("good", 1.0), gauge("sneaky", 2.0)]))
+            .unwrap();
+
+        let t0 = Instant::now();
+        let text = registry.encode(Format::OpenMetrics).unwrap();
+        let took = t0.elapsed();
+        assert!(
+            took < Duration::from_millis(500),
+            "waited {took:?} for a 100 ms timeout"
+        );
+        assert_eq!(value(&text, "ok_value "), Some(7.0));
+        assert_eq!(value(&text, "good "), Some(1.0));
+        for absent in ["err_value", "panics_value", "slow_value", "sneaky"] {
+            assert!(
+                !text.contains(&format!("\n{absent} ")),
+                "{absent} in\n{text}"
+            );
+        }
+        let errors = |c: &str, text: &str| {
+            value(
+                text,
+                &format!("promhttp_collector_errors_total{{collector=\"{c}\"}} "),
+            )
+        };
+        for (c, n) in [
+            ("ok", 0.0),
+            ("err", 1.0),
+            ("panics", 1.0),
+            ("slow", 1.0),
+            ("undeclared", 1.0),
+        ] {
+            assert_eq!(errors(c, &text), Some(n), "{c}\n{text}");
+        }
+        assert_eq!(
+            value(
+                &text,
+                "promhttp_collector_duration_seconds{collector=\"slow\"} "
+            ),
+            Some(0.1)
+        );
+
+        // The slow collection is still running: the next scrape does not start a
+        // second one, and counts that as an error.
+        let text = registry.encode(Format::Text).unwrap();
+        assert_eq!(errors("slow", &text), Some(2.0));
+        std::thread::sleep(Duration::from_millis(700));
+        let text = registry.encode(Format::OpenMetrics).unwrap();
+        assert_eq!(errors("slow", &text), Some(3.0), "{text}");
+        assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn names_are_reserved_and_freed() {
+        let registry = Registry::new();
+        let handle = registry
+            .collector("c")
+            .family("jobs", MetricType::Counter)
+            .register(|| Ok(vec![]))
+            .unwrap();
+        let clash = registry
+            .collector("d")
+            .family("jobs_total", MetricType::Gauge)
+            .register(|| Ok(vec![]))
+            .unwrap_err();
+        assert_eq!(
+            clash,
+            RegistryError::NameClash {
+                name: "jobs_total".into()
+            }
+        );
+        let dup = registry.collector("c").register(|| Ok(vec![])).unwrap_err();
+        assert_eq!(dup, RegistryError::DuplicateCollector { name: "c".into() });
+        assert!(registry
+            .collector("bad")
+            .family("a-b", MetricType::Gauge)
+            .register(|| Ok(vec![]))
+            .is_err());
+
+        handle.unregister();
+        let text = registry.encode(Format::OpenMetrics).unwrap();
+        assert_eq!(text, "# EOF\n");
+        registry
+            .collector("d")
+            .family("jobs_total", MetricType::Gauge)
+            .register(|| Ok(vec![]))
+            .unwrap();
+    }
+}

@@ -1,0 +1,590 @@
+//! Pollers: an async fetch run on an interval on the tokio runtime, whose latest
+//! result is what scrapes see.
+//!
+//! ```
+//! use std::time::Duration;
+//! use promhttp_core::family::{MetricFamily, MetricType};
+//! use promhttp_core::poller::Poller;
+//! use promhttp_core::{Format, Registry};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let registry = Registry::new();
+//! let poller = Poller::builder("upstream")
+//!     .registry(&registry)
+//!     .family("upstream_queue_depth", MetricType::Gauge)
+//!     .interval(Duration::from_secs(30))
+//!     .timeout(Duration::from_secs(5))
+//!     .spawn(|| async {
+//!         // Fetch from the upstream here; `?` works on any error.
+//!         let mut depth = MetricFamily::gauge("upstream_queue_depth", "Jobs waiting upstream.");
+//!         depth.add_gauge([("queue", "mail")], 4.0);
+//!         Ok(vec![depth])
+//!     })?;
+//!
+//! poller.wait_for_polls(1).await;
+//! let text = registry.encode(Format::OpenMetrics)?;
+//! assert!(text.contains("upstream_queue_depth{queue=\"mail\"} 4\n"));
+//! assert!(text.contains("upstream_up 1\n"));
+//! poller.stop().await; // its series are gone from the registry now
+//! assert_eq!(registry.encode(Format::OpenMetrics)?, "# EOF\n");
+//! # Ok(()) }
+//! ```
+//!
+//! Besides the families the fetch returns, each poller `<name>` exports:
+//!
+//! | family | type | meaning |
+//! |---|---|---|
+//! | `<name>_up` | gauge | 1 if the last poll succeeded, else 0 (0 before the first) |
+//! | `<name>_poll_errors_total` | counter | polls that failed, timed out or panicked |
+//! | `<name>_last_success_timestamp_seconds` | gauge | when the last poll succeeded (0: never) |
+//! | `<name>_poll_duration_seconds` | gauge | how long the last poll took |
+//!
+//! A failed poll is logged through `tracing` and counted; the loop goes on. What
+//! scrapes see of the last good data after a failure is the [`Stale`] policy.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{watch, Notify};
+
+use crate::collect::{CollectError, CollectorHandle};
+use crate::family::{MetricFamily, MetricType};
+use crate::registry::{default_registry, Registry, RegistryError};
+
+/// What scrapes see of a poller's last good data once polls fail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Stale {
+    /// Keep serving the last good data (default): a short upstream outage does not
+    /// make graphs gap; `<name>_up` and the timestamp say how old it is.
+    #[default]
+    Keep,
+    /// Drop the data on the first failed poll: series exist only while the
+    /// upstream answers.
+    Drop,
+    /// Keep the last good data for this long after it was fetched, then drop it.
+    DropAfter(Duration),
+}
+
+/// Configures a [`Poller`]; from [`Poller::builder`].
+#[derive(Debug)]
+#[must_use = "nothing runs until `spawn` is called"]
+pub struct PollerBuilder {
+    name: String,
+    registry: Option<Registry>,
+    families: Vec<(String, MetricType)>,
+    interval: Duration,
+    timeout: Option<Duration>,
+    stale: Stale,
+}
+
+/// A running poller: see the [module docs](self).
+#[derive(Debug)]
+pub struct Poller;
+
+impl Poller {
+    /// Starts configuring a poller named `name`: the prefix of its own families
+    /// (`<name>_up`, ...) and the `collector` label of its errors.
+    pub fn builder(name: &str) -> PollerBuilder {
+        PollerBuilder {
+            name: name.to_owned(),
+            registry: None,
+            families: Vec::new(),
+            interval: Duration::from_secs(15),
+            timeout: None,
+            stale: Stale::Keep,
+        }
+    }
+}
+
+/// Why a poller could not start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PollerError {
+    /// A name is invalid or taken; see [`RegistryError`].
+    Registry(RegistryError),
+    /// `spawn` was called outside a tokio runtime.
+    NoRuntime,
+    /// The interval or the timeout is zero.
+    ZeroDuration,
+}
+
+impl fmt::Display for PollerError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Registry(e) => e.fmt(f),
+            Self::NoRuntime => f.write_str("a poller must be spawned from within a tokio runtime"),
+            Self::ZeroDuration => f.write_str("a poller's interval and timeout must not be zero"),
+        }
+    }
+}
+
+impl std::error::Error for PollerError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Registry(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<RegistryError> for PollerError {
+    fn from(e: RegistryError) -> Self {
+        Self::Registry(e)
+    }
+}
+
+impl PollerBuilder {
+    /// Registers into `registry` instead of the [`default_registry`].
+    pub fn registry(mut self, registry: &Registry) -> Self {
+        self.registry = Some(registry.clone());
+        self
+    }
+
+    /// Declares a family the fetch returns (as for
+    /// [`CollectorBuilder::family`](crate::collect::CollectorBuilder::family)).
+    pub fn family(mut self, name: impl Into<String>, metric_type: MetricType) -> Self {
+        self.families.push((name.into(), metric_type));
+        self
+    }
+
+    /// Time from the start of one poll to the start of the next (default 15 s). A
+    /// poll that takes longer delays the next rather than overlapping it.
+    pub fn interval(mut self, interval: Duration) -> Self {
+        self.interval = interval;
+        self
+    }
+
+    /// How long one poll may take before it is cancelled and counted as failed
+    /// (default: the interval, at most 10 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
+    }
+
+    /// What scrapes see after a failed poll (default [`Stale::Keep`]).
+    pub fn stale(mut self, stale: Stale) -> Self {
+        self.stale = stale;
+        self
+    }
+
+    /// Registers the poller's families and starts polling now, then every interval.
+    ///
+    /// `fetch` is called for each poll; the families it returns must have been
+    /// declared with [`family`](Self::family) and pass
+    /// [`MetricFamily::validate`] — a poll that returns anything else fails, and
+    /// the previous data stays as the [`Stale`] policy says.
+    ///
+    /// # Errors
+    /// [`PollerError`]: a name invalid or taken, no tokio runtime, a zero duration.
+    pub fn spawn<F, Fut>(self, mut fetch: F) -> Result<PollerHandle, PollerError>
+    where
+        F: FnMut() -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Vec<MetricFamily>, CollectError>> + Send + 'static,
+    {
+        let timeout = self
+            .timeout
+            .unwrap_or_else(|| self.interval.min(Duration::from_secs(10)));
+        if self.interval.is_zero() || timeout.is_zero() {
+            return Err(PollerError::ZeroDuration);
+        }
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| PollerError::NoRuntime)?;
+        let registry = self.registry.unwrap_or_else(|| default_registry().clone());
+        let state = Arc::new(State {
+            name: self.name.clone(),
+            declared: self.families.clone(),
+            stale: self.stale,
+            data: Mutex::new(None),
+            up: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            last_success: AtomicU64::new(0f64.to_bits()),
+            last_duration: AtomicU64::new(0f64.to_bits()),
+        });
+        let own = state.own_names();
+        let mut builder = registry.collector(&self.name).inline();
+        for (name, metric_type) in self.families.iter().chain(&own) {
+            builder = builder.family(name.clone(), *metric_type);
+        }
+        let reader = Arc::clone(&state);
+        let collector = builder.register(move || Ok(reader.families()))?;
+
+        let stop = Arc::new(Notify::new());
+        let (polled_tx, polled_rx) = watch::channel(0u64);
+        let (interval, stop_signal) = (self.interval, Arc::clone(&stop));
+        let task = runtime.spawn(async move {
+            let mut ticker = tokio::time::interval(interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut polls = 0u64;
+            loop {
+                tokio::select! {
+                    _ = ticker.tick() => {}
+                    () = stop_signal.notified() => break,
+                }
+                let t0 = Instant::now();
+                let mut poll = tokio::spawn(fetch());
+                let outcome = tokio::select! {
+                    r = tokio::time::timeout(timeout, &mut poll) => r,
+                    () = stop_signal.notified() => {
+                        poll.abort();
+                        break;
+                    }
+                };
+                let outcome = match outcome {
+                    Ok(Ok(Ok(families))) => Ok(families),
+                    Ok(Ok(Err(e))) => Err(e.to_string()),
+                    Ok(Err(join)) => Err(if join.is_panic() {
+                        "the fetch panicked".to_owned()
+                    } else {
+                        "the fetch was cancelled".to_owned()
+                    }),
+                    Err(_) => {
+                        poll.abort();
+                        Err(format!("the fetch overran its {timeout:?} timeout"))
+                    }
+                };
+                state.record(outcome, t0.elapsed());
+                polls += 1;
+                let _ = polled_tx.send(polls);
+            }
+        });
+        Ok(PollerHandle {
+            stop,
+            task: Some(task),
+            collector: Some(collector),
+            polled: polled_rx,
+        })
+    }
+}
+
+struct State {
+    name: String,
+    declared: Vec<(String, MetricType)>,
+    stale: Stale,
+    /// The last good data and when it was fetched.
+    data: Mutex<Option<(Vec<MetricFamily>, Instant)>>,
+    up: AtomicU64,
+    errors: AtomicU64,
+    last_success: AtomicU64,
+    last_duration: AtomicU64,
+}
+
+impl State {
+    fn own_names(&self) -> [(String, MetricType); 4] {
+        let n = &self.name;
+        [
+            (format!("{n}_up"), MetricType::Gauge),
+            (format!("{n}_poll_errors"), MetricType::Counter),
+            (
+                format!("{n}_last_success_timestamp_seconds"),
+                MetricType::Gauge,
+            ),
+            (format!("{n}_poll_duration_seconds"), MetricType::Gauge),
+        ]
+    }
+
+    fn check(&self, families: &[MetricFamily]) -> Result<(), String> {
+        for (i, family) in families.iter().enumerate() {
+            if !self
+                .declared
+                .iter()
+                .any(|(n, t)| *n == family.name && *t == family.metric_type)
+            {
+                return Err(format!(
+                    "the fetch returned the {} family `{}`, which was not declared",
+                    family.metric_type, family.name
+                ));
+            }
+            if families[..i].iter().any(|f| f.name == family.name) {
+                return Err(format!("the fetch returned `{}` twice", family.name));
+            }
+            family.validate().map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    fn record(&self, outcome: Result<Vec<MetricFamily>, String>, took: Duration) {
+        self.last_duration
+            .store(took.as_secs_f64().to_bits(), Ordering::Relaxed);
+        let outcome = outcome.and_then(|f| self.check(&f).map(|()| f));
+        let mut data = self.data.lock().unwrap_or_else(PoisonError::into_inner);
+        match outcome {
+            Ok(families) => {
+                *data = Some((families, Instant::now()));
+                let now = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0.0, |d| d.as_secs_f64());
+                self.last_success.store(now.to_bits(), Ordering::Relaxed);
+                self.up.store(1, Ordering::Relaxed);
+            }
+            Err(reason) => {
+                if self.stale == Stale::Drop {
+                    *data = None;
+                }
+                self.up.store(0, Ordering::Relaxed);
+                self.errors.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(poller = %self.name, "poll failed: {reason}");
+            }
+        }
+    }
+
+    fn families(&self) -> Vec<MetricFamily> {
+        let mut out = {
+            let data = self.data.lock().unwrap_or_else(PoisonError::into_inner);
+            match (&*data, self.stale) {
+                (Some((_, at)), Stale::DropAfter(d)) if at.elapsed() > d => Vec::new(),
+                (Some((families, _)), _) => families.clone(),
+                (None, _) => Vec::new(),
+            }
+        };
+        let [up, errors, last, duration] = self.own_names().map(|(n, _)| n);
+        let gauge = |name: String, help: &str, v: f64| {
+            let mut f = MetricFamily::gauge(name, help);
+            f.add_gauge::<&str, &str>([], v);
+            f
+        };
+        #[allow(clippy::cast_precision_loss)]
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64;
+        let bits = |a: &AtomicU64| f64::from_bits(a.load(Ordering::Relaxed));
+        out.push(gauge(
+            up,
+            "Whether the last poll succeeded (1) or not (0).",
+            load(&self.up),
+        ));
+        let mut e = MetricFamily::counter(errors, "Polls that failed, timed out or panicked.");
+        e.add_counter::<&str, &str>([], load(&self.errors), None);
+        out.push(e);
+        out.push(gauge(
+            last,
+            "When the last successful poll ended, in seconds since the Unix epoch (0: never).",
+            bits(&self.last_success),
+        ));
+        out.push(gauge(
+            duration,
+            "How long the last poll took.",
+            bits(&self.last_duration),
+        ));
+        out
+    }
+}
+
+/// The handle of a running poller. [`stop`](Self::stop) ends it cleanly; dropping
+/// the handle stops it too (without waiting), so keep it for as long as the poller
+/// should run.
+#[must_use = "dropping the handle stops the poller"]
+pub struct PollerHandle {
+    stop: Arc<Notify>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    collector: Option<CollectorHandle>,
+    polled: watch::Receiver<u64>,
+}
+
+impl fmt::Debug for PollerHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PollerHandle")
+            .field("polls", &*self.polled.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+impl PollerHandle {
+    /// Waits until at least `n` polls have finished (successfully or not) since the
+    /// poller started.
+    pub async fn wait_for_polls(&self, n: u64) {
+        let mut polled = self.polled.clone();
+        let _ = polled.wait_for(|&done| done >= n).await;
+    }
+
+    /// How many polls have finished.
+    #[must_use]
+    pub fn polls(&self) -> u64 {
+        *self.polled.borrow()
+    }
+
+    /// Stops the poller: a poll in progress is cancelled, the task has ended when
+    /// this returns, and the poller's families are gone from the registry (their
+    /// names free again).
+    pub async fn stop(mut self) {
+        self.stop.notify_one();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        if let Some(collector) = self.collector.take() {
+            collector.unregister();
+        }
+    }
+}
+
+impl Drop for PollerHandle {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+        if let Some(collector) = self.collector.take() {
+            collector.unregister();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::family::test_value as value;
+    use crate::Format;
+    use std::sync::atomic::AtomicUsize;
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap()
+    }
+
+    /// A poller whose n-th poll (from 0) does `script[n]`: a value, an error, a
+    /// panic, or a hang past the timeout; polls past the script's end hang.
+    fn scripted(
+        registry: &Registry,
+        stale: Stale,
+        script: &'static [&'static str],
+        (interval_ms, timeout_ms): (u64, u64),
+    ) -> (PollerHandle, Arc<AtomicUsize>) {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&calls);
+        let handle = Poller::builder("up")
+            .registry(registry)
+            .family("up_level", MetricType::Gauge)
+            .interval(Duration::from_millis(interval_ms))
+            .timeout(Duration::from_millis(timeout_ms))
+            .stale(stale)
+            .spawn(move || {
+                let step = script.get(counter.fetch_add(1, Ordering::SeqCst)).copied();
+                async move {
+                    match step {
+                        Some("err") => Err("upstream said 500".into()),
+                        Some("panic") => panic!("fetch bug"),
+                        Some(v) if v.parse::<f64>().is_ok() => {
+                            let mut f = MetricFamily::gauge("up_level", "Level.");
+                            f.add_gauge::<&str, &str>([], v.parse().unwrap());
+                            Ok(vec![f])
+                        }
+                        Some("undeclared") => Ok(vec![MetricFamily::gauge("other", "")]),
+                        _ => {
+                            tokio::time::sleep(Duration::from_secs(3600)).await;
+                            Ok(vec![])
+                        }
+                    }
+                }
+            })
+            .unwrap();
+        (handle, calls)
+    }
+
+    #[test]
+    fn failures_are_counted_and_the_last_good_data_stays() {
+        runtime().block_on(async {
+            let registry = Registry::new();
+            let script = &["1", "err", "panic", "hang", "undeclared", "5"];
+            // Polls 250 ms apart, each over within 50 ms: the scrapes fall between polls.
+            let (poller, _) = scripted(&registry, Stale::Keep, script, (250, 50));
+            let scrape = || registry.encode(Format::OpenMetrics).unwrap();
+            let expect = [
+                (1.0, 1.0, 0.0),
+                (1.0, 0.0, 1.0),
+                (1.0, 0.0, 2.0),
+                (1.0, 0.0, 3.0),
+                (1.0, 0.0, 4.0),
+                (5.0, 1.0, 4.0),
+            ];
+            for (n, (level, up, errors)) in (1..).zip(expect) {
+                poller.wait_for_polls(n).await;
+                let text = scrape();
+                assert_eq!(value(&text, "up_level "), Some(level), "poll {n}\n{text}");
+                assert_eq!(value(&text, "up_up "), Some(up), "poll {n}");
+                assert_eq!(
+                    value(&text, "up_poll_errors_total "),
+                    Some(errors),
+                    "poll {n}"
+                );
+            }
+            let text = scrape();
+            assert!(value(&text, "up_last_success_timestamp_seconds ").unwrap() > 1.7e9);
+            poller.stop().await;
+        });
+    }
+
+    #[test]
+    fn drop_policies() {
+        runtime().block_on(async {
+            let registry = Registry::new();
+            let (poller, _) = scripted(&registry, Stale::Drop, &["1", "err"], (20, 40));
+            poller.wait_for_polls(2).await;
+            let text = registry.encode(Format::OpenMetrics).unwrap();
+            assert_eq!(value(&text, "up_level "), None, "{text}");
+            assert_eq!(value(&text, "up_up "), Some(0.0));
+            poller.stop().await;
+
+            let after = Stale::DropAfter(Duration::from_millis(150));
+            let (poller, _) = scripted(&registry, after, &["1", "err"], (20, 40));
+            poller.wait_for_polls(2).await;
+            let text = registry.encode(Format::OpenMetrics).unwrap();
+            assert_eq!(value(&text, "up_level "), Some(1.0), "{text}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let text = registry.encode(Format::OpenMetrics).unwrap();
+            assert_eq!(value(&text, "up_level "), None, "{text}");
+            poller.stop().await;
+        });
+    }
+
+    #[test]
+    fn stop_cancels_a_poll_in_progress_and_frees_the_names() {
+        runtime().block_on(async {
+            let registry = Registry::new();
+            let (poller, calls) = scripted(&registry, Stale::Keep, &["1"], (20, 10_000));
+            poller.wait_for_polls(1).await;
+            // The second poll hangs; stop must not wait for it.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let t0 = Instant::now();
+            poller.stop().await;
+            assert!(t0.elapsed() < Duration::from_secs(2), "stop waited for the poll");
+            assert_eq!(registry.encode(Format::OpenMetrics).unwrap(), "# EOF\n");
+            let made = calls.load(Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(60)).await;
+            assert_eq!(calls.load(Ordering::SeqCst), made, "polled after stop");
+            // The name is free again.
+            let (again, _) = scripted(&registry, Stale::Keep, &["2"], (20, 40));
+            again.wait_for_polls(1).await;
+            drop(again);
+            assert_eq!(registry.encode(Format::OpenMetrics).unwrap(), "# EOF\n");
+        });
+    }
+
+    #[test]
+    fn spawn_errors() {
+        let registry = Registry::new();
+        let fetch = || async { Ok(vec![]) };
+        let err = Poller::builder("p")
+            .registry(&registry)
+            .spawn(fetch)
+            .unwrap_err();
+        assert_eq!(err, PollerError::NoRuntime);
+        runtime().block_on(async {
+            let err = Poller::builder("p")
+                .registry(&registry)
+                .interval(Duration::ZERO)
+                .spawn(fetch)
+                .unwrap_err();
+            assert_eq!(err, PollerError::ZeroDuration);
+            let err = Poller::builder("bad name")
+                .registry(&registry)
+                .spawn(fetch)
+                .unwrap_err();
+            assert!(matches!(
+                err,
+                PollerError::Registry(RegistryError::InvalidName { .. })
+            ));
+        });
+    }
+}

@@ -1,0 +1,637 @@
+//! Metric types for exporters, registered with [`Registry::register_family`]:
+//!
+//! - [`StateSet`]: one 0/1 series per state (OpenMetrics `stateset`, a gauge in
+//!   text 0.0.4);
+//! - [`Info`]: constant key/value data (`name_info{...} 1`);
+//! - [`MirroredCounter`]: a counter whose value is read from another system, with
+//!   resets detected and `_created` moved;
+//! - [`SyncedGaugeFamily`]: a labelled gauge family whose series follow the source,
+//!   so a series that disappears upstream disappears here.
+//!
+//! Each is a cheap-to-clone handle: keep one to update, register another.
+//!
+//! ```
+//! use promhttp_core::source::{StateSet, SyncedGaugeFamily};
+//! use promhttp_core::{Format, Registry};
+//!
+//! let registry = Registry::new();
+//! let health = StateSet::new(["healthy", "unhealthy"]);
+//! registry.register_family("app_health", "Health reported by the app.", health.clone())?;
+//! health.set("unhealthy")?;
+//!
+//! let pods = SyncedGaugeFamily::new(["pod"])?;
+//! registry.register_family("pod_ready", "Whether each pod is ready.", pods.clone())?;
+//! pods.replace([(["web-1"], 1.0), (["web-2"], 0.0)])?;
+//! pods.replace([(["web-2"], 1.0)])?; // web-1 is gone, and so is its series
+//!
+//! let text = registry.encode(Format::OpenMetrics)?;
+//! assert!(text.contains("# TYPE app_health stateset\n"));
+//! assert!(text.contains("app_health{app_health=\"healthy\"} 0\n"));
+//! assert!(text.contains("app_health{app_health=\"unhealthy\"} 1\n"));
+//! assert!(text.contains("pod_ready{pod=\"web-2\"} 1\n"));
+//! assert!(!text.contains("web-1"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::collect::CollectorHandle;
+use crate::family::{MetricFamily, MetricType};
+use crate::names;
+use crate::registry::{Registry, RegistryError};
+
+/// A metric that writes its samples from its own state at scrape time; implemented
+/// by the types of this module, and open to yours.
+pub trait FamilySource: Send + Sync + 'static {
+    /// The family's type.
+    fn metric_type(&self) -> MetricType;
+
+    /// Adds the current samples to `family` (whose name, type and help are set).
+    fn write(&self, family: &mut MetricFamily);
+}
+
+impl Registry {
+    /// Registers `source` as the family `name`.
+    ///
+    /// Its samples are written from memory on every scrape (no thread, no timeout).
+    ///
+    /// # Errors
+    /// As [`Registry::register`]: an invalid name, or a name (or a sample name its
+    /// type implies) already taken.
+    pub fn register_family(
+        &self,
+        name: &str,
+        help: &str,
+        source: impl FamilySource,
+    ) -> Result<CollectorHandle, RegistryError> {
+        let metric_type = source.metric_type();
+        let (family_name, help) = (name.to_owned(), help.to_owned());
+        self.collector(name)
+            .family(name, metric_type)
+            .inline()
+            .unreported()
+            .register(move || {
+                let mut family = MetricFamily::new(family_name.clone(), metric_type, help.clone());
+                source.write(&mut family);
+                Ok(vec![family])
+            })
+    }
+}
+
+fn now_seconds() -> f64 {
+    unix_seconds(SystemTime::now())
+}
+
+fn unix_seconds(t: SystemTime) -> f64 {
+    match t.duration_since(UNIX_EPOCH) {
+        Ok(d) => d.as_secs_f64(),
+        Err(e) => -e.duration().as_secs_f64(),
+    }
+}
+
+/// An enum as a metric: one 0/1 series per state, at most one of them 1.
+#[derive(Clone)]
+pub struct StateSet {
+    inner: Arc<StateSetInner>,
+}
+
+struct StateSetInner {
+    states: Vec<String>,
+    /// The index of the state in force; `usize::MAX` for none.
+    current: AtomicUsize,
+}
+
+impl fmt::Debug for StateSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StateSet")
+            .field("states", &self.inner.states)
+            .field("current", &self.get())
+            .finish()
+    }
+}
+
+impl StateSet {
+    /// A state set over `states`, none of them in force yet (all series 0).
+    pub fn new<S: Into<String>>(states: impl IntoIterator<Item = S>) -> Self {
+        Self {
+            inner: Arc::new(StateSetInner {
+                states: states.into_iter().map(Into::into).collect(),
+                current: AtomicUsize::new(usize::MAX),
+            }),
+        }
+    }
+
+    /// Puts `state` in force (and every other state out).
+    ///
+    /// # Errors
+    /// [`UnknownState`] when `state` is not one of the set's; nothing changes then.
+    pub fn set(&self, state: &str) -> Result<(), UnknownState> {
+        let i = self
+            .inner
+            .states
+            .iter()
+            .position(|s| s == state)
+            .ok_or_else(|| UnknownState {
+                state: state.to_owned(),
+                states: self.inner.states.clone(),
+            })?;
+        self.inner.current.store(i, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Puts no state in force: every series 0.
+    pub fn clear(&self) {
+        self.inner.current.store(usize::MAX, Ordering::Relaxed);
+    }
+
+    /// The state in force, if any.
+    #[must_use]
+    pub fn get(&self) -> Option<&str> {
+        self.inner
+            .states
+            .get(self.inner.current.load(Ordering::Relaxed))
+            .map(String::as_str)
+    }
+}
+
+impl FamilySource for StateSet {
+    fn metric_type(&self) -> MetricType {
+        MetricType::StateSet
+    }
+
+    fn write(&self, family: &mut MetricFamily) {
+        let current = self.inner.current.load(Ordering::Relaxed);
+        let states = self.inner.states.iter().enumerate();
+        family.add_stateset::<&str, &str, _>([], states.map(|(i, s)| (s.as_str(), i == current)));
+    }
+}
+
+/// A state that is not one of a [`StateSet`]'s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownState {
+    /// The state asked for.
+    pub state: String,
+    /// The set's states.
+    pub states: Vec<String>,
+}
+
+impl fmt::Display for UnknownState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unknown state {:?}; the states are {:?}",
+            self.state, self.states
+        )
+    }
+}
+
+impl std::error::Error for UnknownState {}
+
+/// Constant key/value data, such as a version: `name_info{version="1.2"} 1`.
+#[derive(Debug, Clone)]
+pub struct Info {
+    labels: Arc<Vec<(String, String)>>,
+}
+
+impl Info {
+    /// An info metric with these labels.
+    ///
+    /// # Errors
+    /// A label name that breaks the naming rules, or repeats.
+    pub fn new<K: Into<String>, V: Into<String>>(
+        labels: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<Self, LabelError> {
+        let labels: Vec<(String, String)> = labels
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect();
+        for (i, (name, _)) in labels.iter().enumerate() {
+            check_label(name)?;
+            if labels[..i].iter().any(|(n, _)| n == name) {
+                return Err(LabelError {
+                    name: name.clone(),
+                    reason: "the label name repeats",
+                });
+            }
+        }
+        Ok(Self {
+            labels: Arc::new(labels),
+        })
+    }
+}
+
+impl FamilySource for Info {
+    fn metric_type(&self) -> MetricType {
+        MetricType::Info
+    }
+
+    fn write(&self, family: &mut MetricFamily) {
+        family.add_info(self.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    }
+}
+
+/// A label name that breaks the naming rules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelError {
+    /// The label name.
+    pub name: String,
+    /// The rule broken.
+    pub reason: &'static str,
+}
+
+impl fmt::Display for LabelError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "label {:?}: {}", self.name, self.reason)
+    }
+}
+
+impl std::error::Error for LabelError {}
+
+fn check_label(name: &str) -> Result<(), LabelError> {
+    names::check_label_name(name).map_err(|reason| LabelError {
+        name: name.to_owned(),
+        reason,
+    })
+}
+
+/// A counter whose value is read from another system (a counter another process
+/// keeps, a total in an API's JSON).
+///
+/// [`MirroredCounter::set`] takes the other system's current value and, if it
+/// knows it, when that count started. A value that goes down is a reset of the
+/// other system (a restart): the counter takes the new value and a new `_created`,
+/// so `rate()` sees a reset, never a negative increment. A new start time with a
+/// value that did not go down is a reset too (the other side restarted and counted
+/// past the old value between two reads).
+///
+/// ```
+/// use std::time::{Duration, UNIX_EPOCH};
+/// use promhttp_core::source::{MirroredCounter, Mirrored};
+///
+/// let launched = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+/// let requests = MirroredCounter::new();
+/// assert_eq!(requests.set(10.0, Some(launched))?, Mirrored::Advanced);
+/// assert_eq!(requests.set(25.0, Some(launched))?, Mirrored::Advanced);
+/// assert_eq!(requests.set(3.0, None)?, Mirrored::Reset); // it restarted
+/// assert_eq!(requests.get(), 3.0);
+/// assert!(requests.set(-1.0, None).is_err()); // refused, nothing changes
+/// assert_eq!(requests.get(), 3.0);
+/// # Ok::<(), promhttp_core::source::MirrorError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct MirroredCounter {
+    inner: Arc<Mutex<Mirror>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Mirror {
+    value: f64,
+    /// Seconds since the Unix epoch.
+    created: f64,
+    /// Whether `created` came from the other system.
+    created_given: bool,
+}
+
+/// What [`MirroredCounter::set`] made of a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mirrored {
+    /// The value went up or stayed.
+    Advanced,
+    /// The other system restarted: new value, new `_created`.
+    Reset,
+}
+
+/// A value a counter cannot take.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MirrorError {
+    /// The value refused.
+    pub value: f64,
+}
+
+impl fmt::Display for MirrorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "a counter cannot be {}: it must be finite and not negative",
+            self.value
+        )
+    }
+}
+
+impl std::error::Error for MirrorError {}
+
+impl Default for MirroredCounter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl MirroredCounter {
+    /// A counter at 0, created now.
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            inner: Arc::new(Mutex::new(Mirror {
+                value: 0.0,
+                created: now_seconds(),
+                created_given: false,
+            })),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Mirror> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Takes the other system's current `value` and, if known, when it started
+    /// counting; see the type's docs.
+    ///
+    /// # Errors
+    /// [`MirrorError`] for a negative, infinite or NaN value; nothing changes then.
+    pub fn set(&self, value: f64, created: Option<SystemTime>) -> Result<Mirrored, MirrorError> {
+        if !value.is_finite() || value < 0.0 {
+            return Err(MirrorError { value });
+        }
+        let created = created.map(unix_seconds);
+        let mut m = self.lock();
+        let restarted = match created {
+            Some(c) => value < m.value || (m.created_given && c != m.created),
+            None => value < m.value,
+        };
+        m.value = value;
+        let outcome = if restarted {
+            m.created = created.unwrap_or_else(now_seconds);
+            Mirrored::Reset
+        } else {
+            Mirrored::Advanced
+        };
+        if let Some(c) = created {
+            m.created = c;
+        }
+        m.created_given = created.is_some() || (m.created_given && !restarted);
+        Ok(outcome)
+    }
+
+    /// The current value.
+    #[must_use]
+    pub fn get(&self) -> f64 {
+        self.lock().value
+    }
+
+    /// When the current count started, in seconds since the Unix epoch (the `_created`
+    /// sample).
+    #[must_use]
+    pub fn created(&self) -> f64 {
+        self.lock().created
+    }
+}
+
+impl FamilySource for MirroredCounter {
+    fn metric_type(&self) -> MetricType {
+        MetricType::Counter
+    }
+
+    fn write(&self, family: &mut MetricFamily) {
+        let m = *self.lock();
+        family.add_counter::<&str, &str>([], m.value, Some(m.created));
+    }
+}
+
+/// A labelled gauge family whose series follow the source: [`replace`] sets exactly
+/// the series given, so one that is no longer reported (a pod that is gone) is
+/// removed rather than left behind with its last value.
+///
+/// [`replace`]: SyncedGaugeFamily::replace
+#[derive(Debug, Clone)]
+pub struct SyncedGaugeFamily {
+    inner: Arc<SyncedInner>,
+}
+
+#[derive(Debug)]
+struct SyncedInner {
+    label_names: Vec<String>,
+    series: RwLock<BTreeMap<Vec<String>, f64>>,
+}
+
+/// Label values that do not fit a [`SyncedGaugeFamily`]'s label names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LabelCountError {
+    /// How many label names the family has.
+    pub expected: usize,
+    /// How many values were given.
+    pub got: usize,
+}
+
+impl fmt::Display for LabelCountError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} label values given for a family with {} label names",
+            self.got, self.expected
+        )
+    }
+}
+
+impl std::error::Error for LabelCountError {}
+
+impl SyncedGaugeFamily {
+    /// An empty family with these label names.
+    ///
+    /// # Errors
+    /// A label name that breaks the naming rules, or repeats.
+    pub fn new<S: Into<String>>(
+        label_names: impl IntoIterator<Item = S>,
+    ) -> Result<Self, LabelError> {
+        let label_names: Vec<String> = label_names.into_iter().map(Into::into).collect();
+        for (i, name) in label_names.iter().enumerate() {
+            check_label(name)?;
+            if label_names[..i].contains(name) {
+                return Err(LabelError {
+                    name: name.clone(),
+                    reason: "the label name repeats",
+                });
+            }
+        }
+        Ok(Self {
+            inner: Arc::new(SyncedInner {
+                label_names,
+                series: RwLock::new(BTreeMap::new()),
+            }),
+        })
+    }
+
+    fn key<S: AsRef<str>>(
+        &self,
+        values: impl IntoIterator<Item = S>,
+    ) -> Result<Vec<String>, LabelCountError> {
+        let key: Vec<String> = values.into_iter().map(|v| v.as_ref().to_owned()).collect();
+        if key.len() == self.inner.label_names.len() {
+            Ok(key)
+        } else {
+            Err(LabelCountError {
+                expected: self.inner.label_names.len(),
+                got: key.len(),
+            })
+        }
+    }
+
+    /// Makes the family exactly `series`: (label values, value) pairs in the order of
+    /// the label names. Series not among them are removed; a repeated label set keeps
+    /// its last value.
+    ///
+    /// # Errors
+    /// [`LabelCountError`] when some label values do not match the label names;
+    /// the family is left as it was then.
+    pub fn replace<I, L, S>(&self, series: I) -> Result<(), LabelCountError>
+    where
+        I: IntoIterator<Item = (L, f64)>,
+        L: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut next = BTreeMap::new();
+        for (values, value) in series {
+            next.insert(self.key(values)?, value);
+        }
+        *self
+            .inner
+            .series
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = next;
+        Ok(())
+    }
+
+    /// Sets one series, adding it if new.
+    ///
+    /// # Errors
+    /// [`LabelCountError`] when the label values do not match the label names.
+    pub fn set<S: AsRef<str>>(
+        &self,
+        values: impl IntoIterator<Item = S>,
+        value: f64,
+    ) -> Result<(), LabelCountError> {
+        let key = self.key(values)?;
+        self.inner
+            .series
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, value);
+        Ok(())
+    }
+
+    /// Removes one series; whether it was there.
+    pub fn remove<S: AsRef<str>>(&self, values: impl IntoIterator<Item = S>) -> bool {
+        let Ok(key) = self.key(values) else {
+            return false;
+        };
+        self.inner
+            .series
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&key)
+            .is_some()
+    }
+
+    /// Removes every series.
+    pub fn clear(&self) {
+        self.inner
+            .series
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+
+    /// How many series there are.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.inner
+            .series
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    /// Whether there are no series.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl FamilySource for SyncedGaugeFamily {
+    fn metric_type(&self) -> MetricType {
+        MetricType::Gauge
+    }
+
+    fn write(&self, family: &mut MetricFamily) {
+        let series = self
+            .inner
+            .series
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        for (values, &value) in series.iter() {
+            let labels = self.inner.label_names.iter().zip(values);
+            family.add_gauge(labels.map(|(k, v)| (k.as_str(), v.as_str())), value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn mirrored_counter_resets() {
+        let t0 = UNIX_EPOCH + Duration::from_secs(1000);
+        let t1 = UNIX_EPOCH + Duration::from_secs(2000);
+        let c = MirroredCounter::new();
+        assert_eq!(c.set(5.0, Some(t0)).unwrap(), Mirrored::Advanced);
+        assert_eq!(c.created(), 1000.0);
+        // A new start time is a reset even though the value went up.
+        assert_eq!(c.set(9.0, Some(t1)).unwrap(), Mirrored::Reset);
+        assert_eq!(c.created(), 2000.0);
+        // Down without a start time: reset, created moves to now.
+        assert_eq!(c.set(1.0, None).unwrap(), Mirrored::Reset);
+        assert!(c.created() > 2000.0);
+        for bad in [f64::NAN, f64::INFINITY, -0.5] {
+            assert!(c.set(bad, None).is_err());
+        }
+        assert_eq!(c.get(), 1.0);
+    }
+
+    #[test]
+    fn state_set_refuses_unknown_states() {
+        let s = StateSet::new(["a", "b"]);
+        assert_eq!(s.get(), None);
+        s.set("b").unwrap();
+        let err = s.set("c").unwrap_err();
+        assert!(err.to_string().contains("\"c\""));
+        assert_eq!(s.get(), Some("b"));
+    }
+
+    #[test]
+    fn synced_family_refuses_wrong_label_counts_and_keeps_its_series() {
+        let f = SyncedGaugeFamily::new(["pod", "namespace"]).unwrap();
+        f.replace([(["a", "x"], 1.0)]).unwrap();
+        let err = f
+            .replace([(vec!["b", "y"], 1.0), (vec!["c"], 2.0)])
+            .unwrap_err();
+        assert_eq!(
+            err,
+            LabelCountError {
+                expected: 2,
+                got: 1
+            }
+        );
+        assert_eq!(f.len(), 1);
+        assert!(f.remove(["a", "x"]));
+        assert!(f.is_empty());
+        assert!(SyncedGaugeFamily::new(["le", "le"]).is_err());
+        assert!(SyncedGaugeFamily::new(["__x"]).is_err());
+        assert!(Info::new([("a-b", "x")]).is_err());
+    }
+}
