@@ -3,63 +3,20 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Kills the child process when dropped, whatever the test's outcome.
-struct Running(Child);
+use common::{free_addr, Running};
 
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
-fn example_binary(name: &str) -> PathBuf {
-    // target/<profile>/deps/<this test> -> target/<profile>/examples/<name>
-    let exe = std::env::current_exe().unwrap();
-    let path = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run the tests with `cargo test --all-features`, which builds the examples",
-        path.display()
-    );
-    path
-}
-
-/// Starts an example on `addr` and waits until it prints its URL.
+/// Starts a demo example on `addr`.
 fn start_example(name: &str, addr: SocketAddr) -> Running {
-    let mut child = Command::new(example_binary(name))
-        .env("BIND", addr.to_string())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (running, line) = common::start_example(name, &[("BIND", &addr.to_string())], &[]);
     assert!(
         line.contains(&format!("http://{addr}/")),
         "{name} printed {line:?}"
     );
-    Running(child)
+    running
 }
 
 fn percent_encode(s: &str) -> String {

@@ -456,3 +456,205 @@ macro_rules! start_actix {
         (addr, handle)
     }};
 }
+
+/// A child process killed when dropped, whatever the test's outcome.
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A loopback address with a port that was free a moment ago.
+pub fn free_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+/// The path of a built example binary.
+pub fn example_binary(name: &str) -> std::path::PathBuf {
+    // target/<profile>/deps/<this test> -> target/<profile>/examples/<name>
+    let exe = std::env::current_exe().unwrap();
+    let path = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run the tests with `cargo test --all-features`, which builds the examples",
+        path.display()
+    );
+    path
+}
+
+/// Starts an example with `env` and `args` and waits until it prints its
+/// `http://` URL on its first line of output; returns the process and that line.
+pub fn start_example(name: &str, env: &[(&str, &str)], args: &[&str]) -> (Running, String) {
+    let mut child = Command::new(example_binary(name))
+        .envs(env.iter().copied())
+        .env("RUST_LOG", "warn")
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let running = Running(child);
+    assert!(line.contains("http://"), "{name} printed {line:?}");
+    (running, line)
+}
+
+/// Scrapes `addr` as Prometheus does and returns the OpenMetrics text.
+pub fn scrape_openmetrics(addr: SocketAddr) -> String {
+    let res = http(
+        addr,
+        "GET",
+        "/metrics",
+        &[("Accept", PROMETHEUS_ACCEPT)],
+        b"",
+    )
+    .unwrap();
+    assert_eq!(res.status, 200, "{}", res.text());
+    res.text()
+}
+
+/// Scrapes `addr` in text 0.0.4.
+pub fn scrape_text(addr: SocketAddr) -> String {
+    let res = http(addr, "GET", "/metrics", &[], b"").unwrap();
+    assert_eq!(res.status, 200, "{}", res.text());
+    res.text()
+}
+
+/// Calls `probe` every 20 ms until it returns `Some`, for at most `limit`; panics
+/// naming `what` with the last `Err` otherwise.
+pub fn wait_until<T>(
+    what: &str,
+    limit: Duration,
+    mut probe: impl FnMut() -> Result<T, String>,
+) -> T {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        match probe() {
+            Ok(v) => return v,
+            Err(last) if std::time::Instant::now() > deadline => {
+                panic!("gave up after {limit:?} waiting for {what}; last: {last}")
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+}
+
+/// What a scripted [`Upstream`] answers.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// Status, content type and body.
+    Answer(u16, &'static str, Vec<u8>),
+    /// Waits this long, then answers.
+    Slow(Duration, Box<Reply>),
+}
+
+/// A scripted HTTP server on loopback, standing in for an exporter's upstream:
+/// every request gets the current [`Reply`]; [`Upstream::down`] closes the port
+/// (connections are refused) and [`Upstream::up`] opens it again.
+pub struct Upstream {
+    pub addr: SocketAddr,
+    reply: std::sync::Arc<Mutex<Reply>>,
+    listening: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    pub requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Upstream {
+    pub fn start(reply: Reply) -> Self {
+        use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+        use std::sync::Arc;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        drop(listener);
+        let upstream = Self {
+            addr,
+            reply: Arc::new(Mutex::new(reply)),
+            listening: Arc::new(AtomicBool::new(true)),
+            requests: Arc::new(AtomicUsize::new(0)),
+        };
+        let (reply, listening, requests) = (
+            Arc::clone(&upstream.reply),
+            Arc::clone(&upstream.listening),
+            Arc::clone(&upstream.requests),
+        );
+        std::thread::spawn(move || {
+            let mut listener: Option<std::net::TcpListener> = None;
+            loop {
+                if !listening.load(Ordering::SeqCst) {
+                    listener = None;
+                } else if listener.is_none() {
+                    let l = std::net::TcpListener::bind(addr).unwrap();
+                    l.set_nonblocking(true).unwrap();
+                    listener = Some(l);
+                }
+                let accepted = listener.as_ref().map(std::net::TcpListener::accept);
+                match accepted {
+                    Some(Ok((conn, _))) => {
+                        requests.fetch_add(1, Ordering::SeqCst);
+                        let reply = reply.lock().unwrap().clone();
+                        std::thread::spawn(move || answer(conn, reply));
+                    }
+                    _ => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        upstream
+    }
+
+    /// Answers every request from now on with `reply`.
+    pub fn set(&self, reply: Reply) {
+        *self.reply.lock().unwrap() = reply;
+    }
+
+    /// Closes the port.
+    pub fn down(&self) {
+        self.listening
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    /// Opens the port again.
+    pub fn up(&self) {
+        self.listening
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+fn answer(mut conn: TcpStream, reply: Reply) {
+    let _ = conn.set_nonblocking(false);
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match conn.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return,
+        }
+    }
+    let mut reply = reply;
+    while let Reply::Slow(delay, inner) = reply {
+        std::thread::sleep(delay);
+        reply = *inner;
+    }
+    if let Reply::Answer(status, content_type, body) = reply {
+        let _ = write!(
+            conn,
+            "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let _ = conn.write_all(&body);
+    }
+}

@@ -205,7 +205,7 @@ impl PollerBuilder {
             last_duration: AtomicU64::new(0f64.to_bits()),
         });
         let own = state.own_names();
-        let mut builder = registry.collector(&self.name).inline();
+        let mut builder = registry.collector(&self.name).inline().unreported();
         for (name, metric_type) in self.families.iter().chain(&own) {
             builder = builder.family(name.clone(), *metric_type);
         }
@@ -548,7 +548,10 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(50)).await;
             let t0 = Instant::now();
             poller.stop().await;
-            assert!(t0.elapsed() < Duration::from_secs(2), "stop waited for the poll");
+            assert!(
+                t0.elapsed() < Duration::from_secs(2),
+                "stop waited for the poll"
+            );
             assert_eq!(registry.encode(Format::OpenMetrics).unwrap(), "# EOF\n");
             let made = calls.load(Ordering::SeqCst);
             tokio::time::sleep(Duration::from_millis(60)).await;

@@ -292,8 +292,8 @@ struct Mirror {
     value: f64,
     /// Seconds since the Unix epoch.
     created: f64,
-    /// Whether `created` came from the other system.
-    created_given: bool,
+    /// The other system's start time as it last reported it.
+    launched: Option<f64>,
 }
 
 /// What [`MirroredCounter::set`] made of a value.
@@ -338,7 +338,7 @@ impl MirroredCounter {
             inner: Arc::new(Mutex::new(Mirror {
                 value: 0.0,
                 created: now_seconds(),
-                created_given: false,
+                launched: None,
             })),
         }
     }
@@ -356,23 +356,22 @@ impl MirroredCounter {
         if !value.is_finite() || value < 0.0 {
             return Err(MirrorError { value });
         }
-        let created = created.map(unix_seconds);
+        let given = created.map(unix_seconds);
         let mut m = self.lock();
-        let restarted = match created {
-            Some(c) => value < m.value || (m.created_given && c != m.created),
-            None => value < m.value,
-        };
-        m.value = value;
-        let outcome = if restarted {
-            m.created = created.unwrap_or_else(now_seconds);
+        let relaunched = matches!((given, m.launched), (Some(g), Some(l)) if g != l);
+        let outcome = if value < m.value || relaunched {
+            // A start time we have not seen is the reset's own; otherwise the
+            // reset happened some time since the last read: now is the best bound.
+            m.created = given.filter(|_| relaunched).unwrap_or_else(now_seconds);
             Mirrored::Reset
         } else {
+            if let (Some(g), None) = (given, m.launched) {
+                m.created = g;
+            }
             Mirrored::Advanced
         };
-        if let Some(c) = created {
-            m.created = c;
-        }
-        m.created_given = created.is_some() || (m.created_given && !restarted);
+        m.value = value;
+        m.launched = given.or(m.launched);
         Ok(outcome)
     }
 
@@ -594,13 +593,18 @@ mod tests {
         // A new start time is a reset even though the value went up.
         assert_eq!(c.set(9.0, Some(t1)).unwrap(), Mirrored::Reset);
         assert_eq!(c.created(), 2000.0);
-        // Down without a start time: reset, created moves to now.
-        assert_eq!(c.set(1.0, None).unwrap(), Mirrored::Reset);
+        // Down with the same start time: a reset all the same; created moves to now.
+        assert_eq!(c.set(1.0, Some(t1)).unwrap(), Mirrored::Reset);
         assert!(c.created() > 2000.0);
+        let reset_at = c.created();
+        assert_eq!(c.set(4.0, Some(t1)).unwrap(), Mirrored::Advanced);
+        assert_eq!(c.created(), reset_at);
+        // Down without a start time.
+        assert_eq!(c.set(2.0, None).unwrap(), Mirrored::Reset);
         for bad in [f64::NAN, f64::INFINITY, -0.5] {
             assert!(c.set(bad, None).is_err());
         }
-        assert_eq!(c.get(), 1.0);
+        assert_eq!(c.get(), 2.0);
     }
 
     #[test]

@@ -1,0 +1,164 @@
+//! Polls a JSON API on an interval and exposes the latest value per pod.
+//!
+//! ```text
+//! cargo run --example api_poller --features axum -- --url http://127.0.0.1:8080/energy --interval 30m
+//! ```
+//!
+//! The API answers with `{app: {cluster: {namespace: [pod, ...]}}}` where each pod
+//! is `{"name": "web-1", "energy_consumed": [1.5, 2.0, ...]}`; the last number is
+//! the latest reading. Each pod becomes one series of the gauge
+//! `pod_energy_consumed{app, cluster, namespace, pod_name}` (a gauge: it does not end
+//! in `_total`, so `promtool check metrics` accepts it).
+//!
+//! - Pods that are no longer in the answer lose their series.
+//! - A pod with an empty list has no latest reading and no series.
+//! - An error (upstream down, slower than `--timeout`, not HTTP 200, malformed JSON,
+//!   missing fields, the same pod twice in one namespace) is logged and counted in
+//!   `energy_api_poll_errors_total`, `energy_api_up` is 0, and the last good data
+//!   stays (see `energy_api_last_success_timestamp_seconds` for its age).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::routing::get;
+use clap::Parser;
+use promhttp::family::{MetricFamily, MetricType};
+use promhttp::poller::Poller;
+use serde::Deserialize;
+
+#[path = "support/http_get.rs"]
+mod http_get;
+#[path = "support/logging.rs"]
+mod logging;
+
+/// Exposes the latest energy reading of every pod reported by a JSON API.
+#[derive(Debug, Parser)]
+#[command(version)]
+struct Args {
+    /// The API to poll (plain http).
+    #[arg(long, env = "API_URL")]
+    url: String,
+    /// Time between polls: a number with a unit, `ms`, `s`, `m` or `h`.
+    #[arg(long, env = "POLL_INTERVAL", default_value = "30m", value_parser = parse_duration)]
+    interval: Duration,
+    /// How long one poll may take.
+    #[arg(long, env = "POLL_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    timeout: Duration,
+    /// Where to serve `/metrics`.
+    #[arg(long, env = "BIND", default_value = "127.0.0.1:9878")]
+    bind: SocketAddr,
+}
+
+/// Parses `250ms`, `10s`, `1.5m`, `2h`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| c.is_ascii_alphabetic())
+        .ok_or_else(|| format!("{text:?} has no unit (ms, s, m or h)"))?;
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .trim()
+        .parse()
+        .map_err(|e| format!("{text:?}: {number:?} is not a number: {e}"))?;
+    let scale = match unit {
+        "ms" => 0.001,
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(format!("{text:?}: unknown unit {unit:?} (ms, s, m or h)")),
+    };
+    Duration::try_from_secs_f64(number * scale)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("{text:?} is not a positive duration"))
+}
+
+/// One pod in the API's answer.
+#[derive(Debug, Deserialize)]
+struct Pod {
+    name: String,
+    energy_consumed: Vec<f64>,
+}
+
+/// app → cluster → namespace → pods.
+type Answer = BTreeMap<String, BTreeMap<String, BTreeMap<String, Vec<Pod>>>>;
+
+const GAUGE: &str = "pod_energy_consumed";
+
+fn family(answer: &Answer) -> MetricFamily {
+    let mut gauge = MetricFamily::gauge(GAUGE, "The latest energy reading of each pod.");
+    for (app, clusters) in answer {
+        for (cluster, namespaces) in clusters {
+            for (namespace, pods) in namespaces {
+                for pod in pods {
+                    if let Some(&latest) = pod.energy_consumed.last() {
+                        gauge.add_gauge(
+                            [
+                                ("app", app.as_str()),
+                                ("cluster", cluster.as_str()),
+                                ("namespace", namespace.as_str()),
+                                ("pod_name", pod.name.as_str()),
+                            ],
+                            latest,
+                        );
+                    }
+                }
+            }
+        }
+    }
+    gauge
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    logging::init();
+    let args = Args::parse();
+    http_get::check_url(&args.url)?;
+
+    let registry = promhttp::default_registry();
+    let (url, timeout) = (args.url.clone(), args.timeout);
+    let _poller = Poller::builder("energy_api")
+        .registry(registry)
+        .family(GAUGE, MetricType::Gauge)
+        .interval(args.interval)
+        .timeout(timeout)
+        .spawn(move || {
+            let url = url.clone();
+            async move {
+                let response = http_get::get(&url, "application/json", timeout).await?;
+                if response.status != 200 {
+                    return Err(format!("{url} answered HTTP {}", response.status).into());
+                }
+                let answer: Answer = serde_json::from_slice(&response.body)
+                    .map_err(|e| format!("{url} sent an answer of the wrong shape: {e}"))?;
+                Ok(vec![family(&answer)])
+            }
+        })?;
+
+    let app = axum::Router::new().route("/metrics", get(promhttp::axum::metrics_handler));
+    let listener = tokio::net::TcpListener::bind(args.bind).await?;
+    println!(
+        "api_poller: serving http://{}/metrics, polling {} every {:?}",
+        listener.local_addr()?,
+        args.url,
+        args.interval
+    );
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        for bad in ["", "10", "s", "-1s", "0s", "1d", "1e400h"] {
+            assert!(parse_duration(bad).is_err(), "{bad:?}");
+        }
+    }
+}

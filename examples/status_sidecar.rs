@@ -1,0 +1,172 @@
+//! A sidecar exporter: polls an app's `/status` JSON and exposes it to Prometheus.
+//!
+//! ```text
+//! APP_PORT=8080 cargo run --example status_sidecar
+//! curl -s localhost:9877/metrics
+//! ```
+//!
+//! Environment (all optional):
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `POLLING_INTERVAL_SECONDS` | `5` | time between polls (fractions allowed) |
+//! | `APP_PORT` | `80` | the app's port on `APP_HOST` |
+//! | `APP_HOST` | `localhost` | the app's host (in a pod: `localhost`) |
+//! | `EXPORTER_PORT` | `9877` | port of this exporter's `/metrics` |
+//! | `EXPORTER_HOST` | `0.0.0.0` | address to listen on |
+//! | `POLL_TIMEOUT_SECONDS` | interval, at most 10 | per-poll timeout |
+//!
+//! The app answers `GET /status` with
+//! `{"current_requests": 3, "pending_requests": 1, "total_uptime": 1234.5, "health": "healthy"}`.
+//! A poll fails (and is counted in `app_poll_errors_total`, with `app_up` 0) when the
+//! app is down, slower than the timeout, answers other than 200, or sends JSON
+//! without these fields or with a health other than `healthy` / `unhealthy`. The
+//! app's series are dropped while polls fail: a sidecar that kept showing the last
+//! numbers of a dead app would mislead.
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
+
+use axum::routing::get;
+use promhttp::family::{MetricFamily, MetricType};
+use promhttp::poller::{Poller, Stale};
+use serde::Deserialize;
+
+#[path = "support/http_get.rs"]
+mod http_get;
+#[path = "support/logging.rs"]
+mod logging;
+
+/// The app's `/status` document; every field is required, others are ignored.
+#[derive(Debug, Deserialize)]
+struct Status {
+    current_requests: f64,
+    pending_requests: f64,
+    total_uptime: f64,
+    health: Health,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum Health {
+    Healthy,
+    Unhealthy,
+}
+
+fn env_or<T: FromStr>(name: &str, default: T) -> Result<T, String>
+where
+    T::Err: std::fmt::Display,
+{
+    match std::env::var(name) {
+        Ok(v) => v
+            .trim()
+            .parse()
+            .map_err(|e| format!("{name}={v:?} is not valid: {e}")),
+        Err(_) => Ok(default),
+    }
+}
+
+fn seconds(name: &str, value: f64) -> Result<Duration, String> {
+    Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("{name} must be a positive number of seconds, not {value}"))
+}
+
+/// The families a poll returns, declared when the poller is built.
+const FAMILIES: [(&str, MetricType); 4] = [
+    ("app_requests_current", MetricType::Gauge),
+    ("app_requests_pending", MetricType::Gauge),
+    ("app_uptime_seconds", MetricType::Gauge),
+    ("app_health", MetricType::StateSet),
+];
+
+/// The families one `/status` document becomes.
+fn families(status: &Status) -> Vec<MetricFamily> {
+    let gauge = |name: &str, help: &str, value: f64| {
+        let mut family = MetricFamily::gauge(name, help);
+        family.add_gauge::<&str, &str>([], value);
+        family
+    };
+    let mut health = MetricFamily::new("app_health", MetricType::StateSet, "The app's health.");
+    health.add_stateset::<&str, &str, _>(
+        [],
+        [
+            ("healthy", status.health == Health::Healthy),
+            ("unhealthy", status.health == Health::Unhealthy),
+        ],
+    );
+    vec![
+        gauge(
+            "app_requests_current",
+            "Requests the app is serving now.",
+            status.current_requests,
+        ),
+        gauge(
+            "app_requests_pending",
+            "Requests waiting in the app's queue.",
+            status.pending_requests,
+        ),
+        gauge(
+            "app_uptime_seconds",
+            "How long the app has been up.",
+            status.total_uptime,
+        ),
+        health,
+    ]
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    logging::init();
+
+    let interval = seconds(
+        "POLLING_INTERVAL_SECONDS",
+        env_or("POLLING_INTERVAL_SECONDS", 5.0)?,
+    )?;
+    let timeout = seconds(
+        "POLL_TIMEOUT_SECONDS",
+        env_or("POLL_TIMEOUT_SECONDS", interval.as_secs_f64().min(10.0))?,
+    )?;
+    let app_port: u16 = env_or("APP_PORT", 80)?;
+    let app_host: String = env_or("APP_HOST", "localhost".to_owned())?;
+    let exporter: SocketAddr = SocketAddr::new(
+        env_or("EXPORTER_HOST", "0.0.0.0".parse()?)?,
+        env_or("EXPORTER_PORT", 9877)?,
+    );
+    let url = format!("http://{app_host}:{app_port}/status");
+    http_get::check_url(&url)?;
+
+    let registry = promhttp::default_registry();
+    let mut poller = Poller::builder("app")
+        .registry(registry)
+        .interval(interval)
+        .timeout(timeout)
+        .stale(Stale::Drop);
+    for (name, metric_type) in FAMILIES {
+        poller = poller.family(name, metric_type);
+    }
+    let status_url = url.clone();
+    let _poller = poller.spawn(move || {
+        let url = status_url.clone();
+        async move {
+            let response = http_get::get(&url, "application/json", timeout).await?;
+            if response.status != 200 {
+                return Err(format!("{url} answered HTTP {}", response.status).into());
+            }
+            let status: Status = serde_json::from_slice(&response.body)
+                .map_err(|e| format!("{url} sent an invalid status document: {e}"))?;
+            Ok(families(&status))
+        }
+    })?;
+
+    let app = axum::Router::new().route("/metrics", get(promhttp::axum::metrics_handler));
+    let listener = tokio::net::TcpListener::bind(exporter).await?;
+    println!(
+        "status_sidecar: serving http://{}/metrics, polling {url} every {interval:?}",
+        listener.local_addr()?
+    );
+    axum::serve(listener, app).await?;
+    Ok(())
+}

@@ -1,0 +1,101 @@
+//! A small HTTP/1.1 GET client for the example exporters, built on hyper (already
+//! in the tree through axum). Plain `http://` only, one connection per request, a
+//! timeout over the whole exchange and a cap on the body size.
+
+// Not every example reads every field.
+#![allow(dead_code)]
+
+use std::fmt;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper::body::Bytes;
+use hyper::{Request, Uri};
+use hyper_util::rt::TokioIo;
+
+/// Bodies larger than this are refused rather than buffered.
+pub(crate) const MAX_BODY: usize = 16 << 20;
+
+/// A response: status, `Content-Type` and the whole body.
+#[derive(Debug)]
+pub(crate) struct Response {
+    pub(crate) status: u16,
+    pub(crate) content_type: Option<String>,
+    pub(crate) body: Bytes,
+}
+
+/// Why a GET failed, in words fit for a log line.
+#[derive(Debug)]
+pub(crate) struct GetError(pub String);
+
+impl fmt::Display for GetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for GetError {}
+
+/// Checks that `url` is an `http://host[:port]/path` URL this client can fetch.
+pub(crate) fn check_url(url: &str) -> Result<Uri, GetError> {
+    let uri: Uri = url
+        .parse()
+        .map_err(|e| GetError(format!("invalid URL {url:?}: {e}")))?;
+    if uri.scheme_str() != Some("http") || uri.host().is_none() {
+        return Err(GetError(format!(
+            "unsupported URL {url:?}: only http://host[:port]/path is supported"
+        )));
+    }
+    Ok(uri)
+}
+
+/// GETs `url`, giving up after `timeout`.
+pub(crate) async fn get(url: &str, accept: &str, timeout: Duration) -> Result<Response, GetError> {
+    let uri = check_url(url)?;
+    match tokio::time::timeout(timeout, exchange(uri, accept)).await {
+        Ok(result) => result,
+        Err(_) => Err(GetError(format!(
+            "no complete answer from {url} within {timeout:?}"
+        ))),
+    }
+}
+
+async fn exchange(uri: Uri, accept: &str) -> Result<Response, GetError> {
+    let host = uri.host().unwrap_or_default();
+    let port = uri.port_u16().unwrap_or(80);
+    let stream = tokio::net::TcpStream::connect((host, port))
+        .await
+        .map_err(|e| GetError(format!("cannot connect to {host}:{port}: {e}")))?;
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| GetError(format!("HTTP handshake with {host}:{port} failed: {e}")))?;
+    let driver = tokio::spawn(connection);
+    let authority = uri.authority().map(|a| a.to_string()).unwrap_or_default();
+    let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+    let request = Request::get(path)
+        .header(hyper::header::HOST, authority)
+        .header(hyper::header::ACCEPT, accept)
+        .body(Empty::<Bytes>::new())
+        .map_err(|e| GetError(format!("cannot build the request: {e}")))?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| GetError(format!("request to {uri} failed: {e}")))?;
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get(hyper::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let body = Limited::new(response.into_body(), MAX_BODY)
+        .collect()
+        .await
+        .map_err(|e| GetError(format!("reading the body from {uri} failed: {e}")))?
+        .to_bytes();
+    driver.abort();
+    Ok(Response {
+        status,
+        content_type,
+        body,
+    })
+}

@@ -1,0 +1,440 @@
+//! The example exporters (`status_sidecar`, `app_registry`, `api_poller`) run as
+//! processes against upstreams started here, healthy and failing in every way the
+//! issue names; their expositions are read through the reference parsers.
+
+mod common;
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::{free_addr, start_example, wait_until, Exposition, Reply, Upstream};
+
+const WAIT: Duration = Duration::from_secs(15);
+
+fn json(body: &str) -> Reply {
+    Reply::Answer(200, "application/json", body.as_bytes().to_vec())
+}
+
+fn metrics(addr: SocketAddr) -> Exposition {
+    common::parse_openmetrics(&common::scrape_openmetrics(addr))
+}
+
+/// Both formats pass the reference parsers, and text 0.0.4 passes promtool.
+fn check_outputs(addr: SocketAddr) {
+    common::parse_openmetrics(&common::scrape_openmetrics(addr));
+    let text = common::scrape_text(addr);
+    common::parse_text(&text);
+    if let Some((ok, report)) = common::promtool_check_metrics(&text) {
+        assert!(ok, "promtool check metrics:\n{report}\n{text}");
+    }
+}
+
+/// Waits until `check` holds for a scrape of `addr`; returns that scrape.
+fn scrape_until(addr: SocketAddr, what: &str, check: impl Fn(&Exposition) -> bool) -> Exposition {
+    wait_until(what, WAIT, || {
+        let m = metrics(addr);
+        if check(&m) {
+            Ok(m)
+        } else {
+            Err(format!(
+                "{:?}",
+                m.families.iter().map(|f| &f.samples).collect::<Vec<_>>()
+            ))
+        }
+    })
+}
+
+fn value(m: &Exposition, name: &str) -> Option<f64> {
+    m.get(name, &[])
+}
+
+// --- status_sidecar --------------------------------------------------------------
+
+const STATUS: &str = r#"{"current_requests": 3, "pending_requests": 1, "total_uptime": 1234.5, "health": "healthy", "extra": true}"#;
+
+#[test]
+fn status_sidecar_exports_the_status_and_survives_every_failure() {
+    require_python_parser!();
+    let app = Upstream::start(json(STATUS));
+    let exporter = free_addr();
+    let (app_port, exporter_port) = (app.addr.port().to_string(), exporter.port().to_string());
+    let (_sidecar, line) = start_example(
+        "status_sidecar",
+        &[
+            ("APP_HOST", "127.0.0.1"),
+            ("APP_PORT", &app_port),
+            ("EXPORTER_HOST", "127.0.0.1"),
+            ("EXPORTER_PORT", &exporter_port),
+            ("POLLING_INTERVAL_SECONDS", "0.1"),
+            ("POLL_TIMEOUT_SECONDS", "0.5"),
+        ],
+        &[],
+    );
+    assert!(
+        line.contains(&format!("http://{exporter}/metrics")),
+        "{line}"
+    );
+
+    let m = scrape_until(exporter, "a first poll", |m| {
+        value(m, "app_up") == Some(1.0)
+    });
+    assert_eq!(value(&m, "app_requests_current"), Some(3.0));
+    assert_eq!(value(&m, "app_requests_pending"), Some(1.0));
+    assert_eq!(value(&m, "app_uptime_seconds"), Some(1234.5));
+    assert_eq!(m.family("app_health").unwrap().kind, "stateset");
+    assert_eq!(m.get("app_health", &[("app_health", "healthy")]), Some(1.0));
+    assert_eq!(
+        m.get("app_health", &[("app_health", "unhealthy")]),
+        Some(0.0)
+    );
+    assert_eq!(value(&m, "app_poll_errors_total"), Some(0.0));
+    check_outputs(exporter);
+
+    app.set(json(&STATUS.replace("\"healthy\"", "\"unhealthy\"")));
+    scrape_until(exporter, "unhealthy", |m| {
+        m.get("app_health", &[("app_health", "unhealthy")]) == Some(1.0)
+            && m.get("app_health", &[("app_health", "healthy")]) == Some(0.0)
+    });
+
+    let failures = [
+        (
+            "HTTP 500",
+            Reply::Answer(500, "text/plain", b"oops".to_vec()),
+        ),
+        ("malformed JSON", json("{\"current_requests\": 3,")),
+        (
+            "a missing field",
+            json(r#"{"current_requests": 3, "pending_requests": 1, "health": "healthy"}"#),
+        ),
+        (
+            "an unknown health",
+            json(&STATUS.replace("\"healthy\"", "\"meh\"")),
+        ),
+        ("a wrong type", json(&STATUS.replace("1234.5", "\"long\""))),
+        (
+            "slow past the timeout",
+            Reply::Slow(Duration::from_millis(1500), Box::new(json(STATUS))),
+        ),
+        ("down", json(STATUS)),
+    ];
+    for (what, reply) in failures {
+        let before = value(&metrics(exporter), "app_poll_errors_total").unwrap();
+        app.set(reply);
+        if what == "down" {
+            app.down();
+        }
+        let m = scrape_until(exporter, &format!("the sidecar to count {what}"), |m| {
+            value(m, "app_poll_errors_total").unwrap() > before && value(m, "app_up") == Some(0.0)
+        });
+        // The app's series are dropped while it fails; the exporter still serves.
+        for gone in ["app_requests_current", "app_uptime_seconds", "app_health"] {
+            assert!(
+                m.family(gone).is_none(),
+                "{gone} still exported after {what}"
+            );
+        }
+        check_outputs(exporter);
+        app.set(json(STATUS));
+        app.up();
+        scrape_until(exporter, &format!("recovery after {what}"), |m| {
+            value(m, "app_up") == Some(1.0) && value(m, "app_requests_current") == Some(3.0)
+        });
+    }
+}
+
+// --- app_registry ----------------------------------------------------------------
+
+/// A JSON-over-TCP service: every connection gets the current document.
+struct CounterService {
+    addr: SocketAddr,
+    document: Arc<Mutex<String>>,
+}
+
+impl CounterService {
+    fn start(document: &str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let document = Arc::new(Mutex::new(document.to_owned()));
+        let serving = Arc::clone(&document);
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                let body = serving.lock().unwrap().clone();
+                let _ = conn.write_all(body.as_bytes());
+            }
+        });
+        Self { addr, document }
+    }
+
+    fn set(&self, document: &str) {
+        *self.document.lock().unwrap() = document.to_owned();
+    }
+}
+
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+#[test]
+fn app_registry_counts_scrapes_probes_and_mirrors_its_own_services() {
+    require_python_parser!();
+    let addr = free_addr();
+    let started = now();
+    let (_app, _) = start_example(
+        "app_registry",
+        &[
+            ("BIND", &addr.to_string()),
+            ("PROBE_INTERVAL_SECONDS", "0.1"),
+        ],
+        &[],
+    );
+    let m = scrape_until(addr, "a successful probe and mirror", |m| {
+        value(m, "probe_success") == Some(1.0)
+            && value(m, "upstream_requests_total").unwrap_or(0.0) >= 2.0
+    });
+    // Every GET of /metrics counts itself before it is encoded.
+    let hits = value(&m, "hits_total").unwrap();
+    let next = metrics(addr);
+    assert_eq!(value(&next, "hits_total"), Some(hits + 1.0));
+    // HEAD is not a scrape of the values.
+    assert_eq!(
+        common::http(addr, "HEAD", "/metrics", &[], b"")
+            .unwrap()
+            .status,
+        200
+    );
+    assert_eq!(value(&metrics(addr), "hits_total"), Some(hits + 2.0));
+    let level = value(&next, "level").unwrap();
+    assert!((0.0..=100.0).contains(&level), "level {level}");
+
+    let count = next.value("probe_duration_seconds_count", &[]);
+    assert!(count >= 1.0);
+    assert_eq!(
+        next.value("probe_duration_seconds_bucket", &[("le", "+Inf")]),
+        count
+    );
+    assert_eq!(value(&next, "daytime_probe_poll_errors_total"), Some(0.0));
+    // The example's own counter service started with the example.
+    let created = next.value("upstream_requests_created", &[]);
+    assert!(
+        created >= started - 1.0 && created <= now(),
+        "created {created}, started {started}"
+    );
+    check_outputs(addr);
+}
+
+#[test]
+fn app_registry_mirrors_resets_and_survives_bad_upstreams() {
+    require_python_parser!();
+    let closed = free_addr(); // nothing listens here: the probe fails
+    let counter = CounterService::start(r#"{"launched": "2026-01-01T00:00:00Z", "requests": 10}"#);
+    let t0 = 1_767_225_600.0; // 2026-01-01T00:00:00Z
+    let addr = free_addr();
+    let (_app, _) = start_example(
+        "app_registry",
+        &[
+            ("BIND", &addr.to_string()),
+            ("PROBE_INTERVAL_SECONDS", "0.1"),
+            ("DAYTIME_ADDR", &closed.to_string()),
+            ("COUNTER_ADDR", &counter.addr.to_string()),
+        ],
+        &[],
+    );
+    let mirrored = |requests: f64, created: f64| {
+        move |m: &Exposition| {
+            value(m, "upstream_requests_total") == Some(requests)
+                && value(m, "upstream_requests_created") == Some(created)
+        }
+    };
+    let m = scrape_until(addr, "the first mirror", mirrored(10.0, t0));
+    assert_eq!(value(&m, "probe_success"), Some(0.0));
+    assert_eq!(m.value("probe_duration_seconds_count", &[]), 0.0);
+    assert!(value(&m, "daytime_probe_poll_errors_total").unwrap() >= 1.0);
+    assert_eq!(value(&m, "daytime_probe_up"), Some(0.0));
+
+    counter.set(r#"{"launched": "2026-01-01T00:00:00Z", "requests": 25}"#);
+    scrape_until(addr, "an increase", mirrored(25.0, t0));
+
+    // Down without a new launch time: a reset, created moves to the moment seen.
+    let before_reset = now();
+    counter.set(r#"{"launched": "2026-01-01T00:00:00Z", "requests": 5}"#);
+    let m = scrape_until(addr, "a reset", |m| {
+        value(m, "upstream_requests_total") == Some(5.0)
+    });
+    let created = value(&m, "upstream_requests_created").unwrap();
+    assert!(
+        created >= before_reset - 1.0 && created <= now(),
+        "created {created}"
+    );
+
+    // A new launch time is a reset even though the count went up.
+    counter.set(r#"{"launched": "2026-02-01T12:30:00+01:00", "requests": 40}"#);
+    scrape_until(addr, "a relaunch", mirrored(40.0, 1_769_945_400.0));
+
+    for (what, document) in [
+        (
+            "malformed JSON",
+            r#"{"launched": "2026-02-01T12:30:00+01:00", "#,
+        ),
+        ("a missing field", r#"{"requests": 41}"#),
+        ("a bad time", r#"{"launched": "yesterday", "requests": 41}"#),
+        (
+            "a negative count",
+            r#"{"launched": "2026-02-01T12:30:00+01:00", "requests": -1}"#,
+        ),
+    ] {
+        let before = value(&metrics(addr), "upstream_poll_errors_total").unwrap();
+        counter.set(document);
+        let m = scrape_until(addr, what, |m| {
+            value(m, "upstream_poll_errors_total").unwrap() > before
+        });
+        assert_eq!(value(&m, "upstream_up"), Some(0.0), "{what}");
+        assert_eq!(
+            value(&m, "upstream_requests_total"),
+            Some(40.0),
+            "{what}: the value moved"
+        );
+    }
+    check_outputs(addr);
+}
+
+// --- api_poller ------------------------------------------------------------------
+
+const PODS: &str = r#"{
+  "shop": {
+    "eu-1": {
+      "web": [{"name": "web-1", "energy_consumed": [1, 2, 3.5]},
+              {"name": "web-2", "energy_consumed": [7]},
+              {"name": "idle", "energy_consumed": []}],
+      "db": [{"name": "pg-0", "energy_consumed": [10, 11]}]
+    }
+  },
+  "blog": {"us-1": {"web": [{"name": "web-1", "energy_consumed": [0.25]}]}}
+}"#;
+
+fn pod(m: &Exposition, app: &str, cluster: &str, namespace: &str, pod: &str) -> Option<f64> {
+    m.get(
+        "pod_energy_consumed",
+        &[
+            ("app", app),
+            ("cluster", cluster),
+            ("namespace", namespace),
+            ("pod_name", pod),
+        ],
+    )
+}
+
+#[test]
+fn api_poller_follows_the_pods_and_keeps_the_last_good_data() {
+    require_python_parser!();
+    let api = Upstream::start(json(PODS));
+    let addr = free_addr();
+    let url = format!("http://{}/energy", api.addr);
+    let (_poller, _) = start_example(
+        "api_poller",
+        &[],
+        &[
+            "--url",
+            &url,
+            "--interval",
+            "100ms",
+            "--timeout",
+            "500ms",
+            "--bind",
+            &addr.to_string(),
+        ],
+    );
+    let m = scrape_until(addr, "a first poll", |m| {
+        value(m, "energy_api_up") == Some(1.0)
+    });
+    assert_eq!(m.family("pod_energy_consumed").unwrap().kind, "gauge");
+    assert_eq!(pod(&m, "shop", "eu-1", "web", "web-1"), Some(3.5));
+    assert_eq!(pod(&m, "shop", "eu-1", "web", "web-2"), Some(7.0));
+    assert_eq!(pod(&m, "shop", "eu-1", "db", "pg-0"), Some(11.0));
+    assert_eq!(pod(&m, "blog", "us-1", "web", "web-1"), Some(0.25));
+    assert_eq!(
+        m.samples("pod_energy_consumed").count(),
+        4,
+        "the pod with no readings has no series"
+    );
+    check_outputs(addr);
+
+    // web-2 is gone upstream: its series goes; the others update.
+    let fewer = PODS
+        .replace(r#"{"name": "web-2", "energy_consumed": [7]},"#, "")
+        .replace("[10, 11]", "[10, 11, 12]");
+    api.set(json(&fewer));
+    let m = scrape_until(addr, "web-2 to disappear", |m| {
+        pod(m, "shop", "eu-1", "web", "web-2").is_none()
+    });
+    assert_eq!(pod(&m, "shop", "eu-1", "db", "pg-0"), Some(12.0));
+    assert_eq!(m.samples("pod_energy_consumed").count(), 3);
+
+    let failures = [
+        (
+            "HTTP 500",
+            Reply::Answer(500, "text/plain", b"oops".to_vec()),
+        ),
+        ("malformed JSON", json(r#"{"shop": {"eu-1": "#)),
+        (
+            "a missing field",
+            json(r#"{"shop": {"eu-1": {"web": [{"name": "web-1"}]}}}"#),
+        ),
+        ("the wrong shape", json(r#"{"shop": [1, 2]}"#)),
+        (
+            "the same pod twice",
+            json(
+                r#"{"a": {"c": {"n": [{"name": "p", "energy_consumed": [1]}, {"name": "p", "energy_consumed": [2]}]}}}"#,
+            ),
+        ),
+        (
+            "slow past the timeout",
+            Reply::Slow(Duration::from_millis(1500), Box::new(json(PODS))),
+        ),
+        ("down", json(PODS)),
+    ];
+    for (what, reply) in failures {
+        let before = value(&metrics(addr), "energy_api_poll_errors_total").unwrap();
+        api.set(reply);
+        if what == "down" {
+            api.down();
+        }
+        let m = scrape_until(addr, &format!("the poller to count {what}"), |m| {
+            value(m, "energy_api_poll_errors_total").unwrap() > before
+                && value(m, "energy_api_up") == Some(0.0)
+        });
+        // The last good data stays.
+        assert_eq!(pod(&m, "shop", "eu-1", "db", "pg-0"), Some(12.0), "{what}");
+        assert_eq!(m.samples("pod_energy_consumed").count(), 3, "{what}");
+        check_outputs(addr);
+        api.up();
+        api.set(json(&fewer));
+        scrape_until(addr, &format!("recovery after {what}"), |m| {
+            value(m, "energy_api_up") == Some(1.0)
+        });
+    }
+}
+
+#[test]
+fn api_poller_polls_every_thirty_minutes_by_default() {
+    require_python_parser!();
+    let api = Upstream::start(json(PODS));
+    let addr = free_addr();
+    let url = format!("http://{}/energy", api.addr);
+    let (_poller, line) = start_example(
+        "api_poller",
+        &[],
+        &["--url", &url, "--bind", &addr.to_string()],
+    );
+    assert!(line.contains("every 1800s"), "{line}");
+    scrape_until(addr, "the first poll", |m| {
+        value(m, "energy_api_up") == Some(1.0)
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(api.requests.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
