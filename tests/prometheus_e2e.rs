@@ -56,14 +56,67 @@ fn wait_for(prometheus: SocketAddr, promql: &str, expected: f64, deadline: Insta
     last
 }
 
+/// A Prometheus process and its data directory, both removed when dropped.
+struct Prometheus {
+    _process: Running,
+    dir: std::path::PathBuf,
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn prometheus_installed() -> bool {
+    let installed = Command::new("prometheus").arg("--version").output().is_ok();
+    if !installed {
+        common::missing_tool("prometheus is not installed (Debian package `prometheus`)");
+    }
+    installed
+}
+
+/// Starts Prometheus scraping each `(job, target)` every second.
+fn start_prometheus(name: &str, jobs: &[(&str, SocketAddr)]) -> (Prometheus, SocketAddr) {
+    let dir = std::env::temp_dir().join(format!("promhttp-e2e-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut config =
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n".to_owned();
+    for (job, target) in jobs {
+        config.push_str(&format!(
+            "  - job_name: {job}\n    static_configs:\n      - targets: ['{target}']\n"
+        ));
+    }
+    std::fs::write(dir.join("prometheus.yml"), config).unwrap();
+    let addr = free_addr();
+    let process = Running(
+        Command::new("prometheus")
+            .arg(format!(
+                "--config.file={}",
+                dir.join("prometheus.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address={addr}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    (
+        Prometheus {
+            _process: process,
+            dir,
+        },
+        addr,
+    )
+}
+
 #[test]
 fn prometheus_scrapes_the_exact_request_counts_of_both_examples() {
-    if Command::new("prometheus")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        common::missing_tool("prometheus is not installed (Debian package `prometheus`)");
+    if !prometheus_installed() {
         return;
     }
     let axum_addr = free_addr();
@@ -112,29 +165,8 @@ fn prometheus_scrapes_the_exact_request_counts_of_both_examples() {
     }
     let per_app = sent / 2.0;
 
-    let dir = std::env::temp_dir().join(format!("promhttp-e2e-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = format!(
-        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: axum\n    static_configs:\n      - targets: ['{axum_addr}']\n  - job_name: actix\n    static_configs:\n      - targets: ['{actix_addr}']\n"
-    );
-    std::fs::write(dir.join("prometheus.yml"), config).unwrap();
-    let prometheus_addr = free_addr();
-    let _prometheus = Running(
-        Command::new("prometheus")
-            .arg(format!(
-                "--config.file={}",
-                dir.join("prometheus.yml").display()
-            ))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("data").display()
-            ))
-            .arg(format!("--web.listen-address={prometheus_addr}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let (_prometheus, prometheus_addr) =
+        start_prometheus("demos", &[("axum", axum_addr), ("actix", actix_addr)]);
 
     let deadline = Instant::now() + Duration::from_secs(90);
     for job in ["axum", "actix"] {
@@ -180,5 +212,65 @@ fn prometheus_scrapes_the_exact_request_counts_of_both_examples() {
             "the 1 s stream took {seconds} s"
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Prometheus takes the exporter examples' OpenMetrics as they are: state sets,
+/// `_created` samples, the pollers' own families.
+#[test]
+fn prometheus_scrapes_the_exporter_examples() {
+    if !prometheus_installed() {
+        return;
+    }
+    let app = common::Upstream::start(common::Reply::Answer(
+        200,
+        "application/json",
+        br#"{"current_requests": 3, "pending_requests": 1, "total_uptime": 99, "health": "healthy"}"#.to_vec(),
+    ));
+    let (sidecar_addr, registry_addr) = (free_addr(), free_addr());
+    let (app_port, sidecar_port) = (app.addr.port().to_string(), sidecar_addr.port().to_string());
+    let _sidecar = common::start_example(
+        "status_sidecar",
+        &[
+            ("APP_HOST", "127.0.0.1"),
+            ("APP_PORT", &app_port),
+            ("EXPORTER_HOST", "127.0.0.1"),
+            ("EXPORTER_PORT", &sidecar_port),
+            ("POLLING_INTERVAL_SECONDS", "0.2"),
+        ],
+        &[],
+    );
+    let _app_registry = common::start_example(
+        "app_registry",
+        &[
+            ("BIND", &registry_addr.to_string()),
+            ("PROBE_INTERVAL_SECONDS", "0.2"),
+        ],
+        &[],
+    );
+    let (_prometheus, prometheus) = start_prometheus(
+        "exporters",
+        &[("sidecar", sidecar_addr), ("app", registry_addr)],
+    );
+    let deadline = Instant::now() + Duration::from_secs(90);
+    for (promql, expected) in [
+        ("up{job=\"sidecar\"}", 1.0),
+        ("up{job=\"app\"}", 1.0),
+        ("app_up", 1.0),
+        ("app_requests_current", 3.0),
+        ("app_uptime_seconds", 99.0),
+        ("app_health{app_health=\"healthy\"}", 1.0),
+        ("app_health{app_health=\"unhealthy\"}", 0.0),
+        ("probe_success", 1.0),
+        ("upstream_up", 1.0),
+        // The mirrored counter and its `_created` both reach the TSDB.
+        ("count(upstream_requests_total > 0)", 1.0),
+        ("count(upstream_requests_created > 1.7e9)", 1.0),
+        ("count(probe_duration_seconds_bucket{le=\"+Inf\"} > 0)", 1.0),
+    ] {
+        assert_eq!(
+            wait_for(prometheus, promql, expected, deadline),
+            Some(expected),
+            "{promql}"
+        );
+    }
 }
