@@ -311,9 +311,10 @@ impl<'r> CollectorBuilder<'r> {
         }
     }
 
-    /// Leaves the collector out of the `promhttp_collector_*` families (for the
-    /// in-memory families of [`crate::source`], which cannot fail); a failure is
-    /// still logged.
+    /// Leaves the collector out of the `promhttp_collector_*` families: for the
+    /// in-memory families of [`crate::source`], which cannot fail, and for pollers,
+    /// which count their failures in families of their own. A failure is still
+    /// logged.
     pub(crate) fn unreported(mut self) -> Self {
         self.reported = false;
         self
