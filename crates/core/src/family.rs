@@ -314,7 +314,7 @@ impl MetricFamily {
         let infinite = (f64::INFINITY, count);
         for &(le, n) in buckets.iter().chain(std::iter::once(&infinite)) {
             let mut labels = base.clone();
-            labels.push(("le".to_owned(), format_number(le)));
+            labels.push(("le".to_owned(), format_bound(le)));
             #[allow(clippy::cast_precision_loss)]
             self.samples.push(Sample {
                 name: bucket_name.clone(),
@@ -493,6 +493,18 @@ pub fn format_number(v: f64) -> String {
     out
 }
 
+/// Formats a bucket bound (`le`) or quantile label the way OpenMetrics asks for
+/// canonical numbers: integers with `.0` (`1.0`, not `1`), `+Inf`, and other values
+/// in Rust's shortest round-trip form.
+#[must_use]
+pub fn format_bound(v: f64) -> String {
+    let mut out = format_number(v);
+    if v.is_finite() && !out.contains(['.', 'e']) {
+        out.push_str(".0");
+    }
+    out
+}
+
 #[allow(clippy::cast_possible_truncation)]
 fn push_number(out: &mut String, v: f64) {
     if v.is_nan() {
@@ -624,6 +636,9 @@ mod tests {
         assert_eq!(format_number(f64::INFINITY), "+Inf");
         assert_eq!(format_number(f64::NEG_INFINITY), "-Inf");
         assert_eq!(format_number(0.1 + 0.2).parse::<f64>().unwrap(), 0.1 + 0.2);
+        assert_eq!(format_bound(1.0), "1.0");
+        assert_eq!(format_bound(0.25), "0.25");
+        assert_eq!(format_bound(f64::INFINITY), "+Inf");
     }
 
     #[test]
