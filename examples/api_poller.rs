@@ -126,12 +126,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .spawn(move || {
             let url = url.clone();
             async move {
-                let response = http_get::get(&url, "application/json", timeout).await?;
-                if response.status != 200 {
-                    return Err(format!("{url} answered HTTP {}", response.status).into());
-                }
-                let answer: Answer = serde_json::from_slice(&response.body)
-                    .map_err(|e| format!("{url} sent an answer of the wrong shape: {e}"))?;
+                let answer: Answer = http_get::get_json(&url, timeout).await?;
                 Ok(vec![family(&answer)])
             }
         })?;

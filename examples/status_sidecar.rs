@@ -151,12 +151,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let _poller = poller.spawn(move || {
         let url = status_url.clone();
         async move {
-            let response = http_get::get(&url, "application/json", timeout).await?;
-            if response.status != 200 {
-                return Err(format!("{url} answered HTTP {}", response.status).into());
-            }
-            let status: Status = serde_json::from_slice(&response.body)
-                .map_err(|e| format!("{url} sent an invalid status document: {e}"))?;
+            let status: Status = http_get::get_json(&url, timeout).await?;
             Ok(families(&status))
         }
     })?;

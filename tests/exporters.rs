@@ -50,6 +50,41 @@ fn value(m: &Exposition, name: &str) -> Option<f64> {
     m.get(name, &[])
 }
 
+/// Puts `upstream` into each failure in turn (`"down"` also closes its port) and
+/// waits until the exporter at `addr` counts it in `<poller>_poll_errors_total` with
+/// `<poller>_up` 0; then runs `check` on that scrape, checks both output formats,
+/// and waits for recovery on `healthy`.
+fn for_each_failure(
+    upstream: &Upstream,
+    addr: SocketAddr,
+    poller: &str,
+    failures: Vec<(&str, Reply)>,
+    healthy: Reply,
+    check: impl Fn(&Exposition, &str),
+) {
+    let (errors, up) = (
+        format!("{poller}_poll_errors_total"),
+        format!("{poller}_up"),
+    );
+    for (what, reply) in failures {
+        let before = value(&metrics(addr), &errors).unwrap();
+        upstream.set(reply);
+        if what == "down" {
+            upstream.down();
+        }
+        let m = scrape_until(addr, &format!("{poller} to count {what}"), |m| {
+            value(m, &errors).unwrap() > before && value(m, &up) == Some(0.0)
+        });
+        check(&m, what);
+        check_outputs(addr);
+        upstream.set(healthy.clone());
+        upstream.up();
+        scrape_until(addr, &format!("recovery after {what}"), |m| {
+            value(m, &up) == Some(1.0)
+        });
+    }
+}
+
 // --- status_sidecar --------------------------------------------------------------
 
 const STATUS: &str = r#"{"current_requests": 3, "pending_requests": 1, "total_uptime": 1234.5, "health": "healthy", "extra": true}"#;
@@ -98,7 +133,7 @@ fn status_sidecar_exports_the_status_and_survives_every_failure() {
             && m.get("app_health", &[("app_health", "healthy")]) == Some(0.0)
     });
 
-    let failures = [
+    let failures = vec![
         (
             "HTTP 500",
             Reply::Answer(500, "text/plain", b"oops".to_vec()),
@@ -119,15 +154,7 @@ fn status_sidecar_exports_the_status_and_survives_every_failure() {
         ),
         ("down", json(STATUS)),
     ];
-    for (what, reply) in failures {
-        let before = value(&metrics(exporter), "app_poll_errors_total").unwrap();
-        app.set(reply);
-        if what == "down" {
-            app.down();
-        }
-        let m = scrape_until(exporter, &format!("the sidecar to count {what}"), |m| {
-            value(m, "app_poll_errors_total").unwrap() > before && value(m, "app_up") == Some(0.0)
-        });
+    for_each_failure(&app, exporter, "app", failures, json(STATUS), |m, what| {
         // The app's series are dropped while it fails; the exporter still serves.
         for gone in ["app_requests_current", "app_uptime_seconds", "app_health"] {
             assert!(
@@ -135,13 +162,7 @@ fn status_sidecar_exports_the_status_and_survives_every_failure() {
                 "{gone} still exported after {what}"
             );
         }
-        check_outputs(exporter);
-        app.set(json(STATUS));
-        app.up();
-        scrape_until(exporter, &format!("recovery after {what}"), |m| {
-            value(m, "app_up") == Some(1.0) && value(m, "app_requests_current") == Some(3.0)
-        });
-    }
+    });
 }
 
 // --- app_registry ----------------------------------------------------------------
@@ -375,7 +396,7 @@ fn api_poller_follows_the_pods_and_keeps_the_last_good_data() {
     assert_eq!(pod(&m, "shop", "eu-1", "db", "pg-0"), Some(12.0));
     assert_eq!(m.samples("pod_energy_consumed").count(), 3);
 
-    let failures = [
+    let failures = vec![
         (
             "HTTP 500",
             Reply::Answer(500, "text/plain", b"oops".to_vec()),
@@ -398,26 +419,18 @@ fn api_poller_follows_the_pods_and_keeps_the_last_good_data() {
         ),
         ("down", json(PODS)),
     ];
-    for (what, reply) in failures {
-        let before = value(&metrics(addr), "energy_api_poll_errors_total").unwrap();
-        api.set(reply);
-        if what == "down" {
-            api.down();
-        }
-        let m = scrape_until(addr, &format!("the poller to count {what}"), |m| {
-            value(m, "energy_api_poll_errors_total").unwrap() > before
-                && value(m, "energy_api_up") == Some(0.0)
-        });
-        // The last good data stays.
-        assert_eq!(pod(&m, "shop", "eu-1", "db", "pg-0"), Some(12.0), "{what}");
-        assert_eq!(m.samples("pod_energy_consumed").count(), 3, "{what}");
-        check_outputs(addr);
-        api.up();
-        api.set(json(&fewer));
-        scrape_until(addr, &format!("recovery after {what}"), |m| {
-            value(m, "energy_api_up") == Some(1.0)
-        });
-    }
+    for_each_failure(
+        &api,
+        addr,
+        "energy_api",
+        failures,
+        json(&fewer),
+        |m, what| {
+            // The last good data stays.
+            assert_eq!(pod(m, "shop", "eu-1", "db", "pg-0"), Some(12.0), "{what}");
+            assert_eq!(m.samples("pod_energy_consumed").count(), 3, "{what}");
+        },
+    );
 }
 
 #[test]

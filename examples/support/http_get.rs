@@ -49,6 +49,20 @@ pub(crate) fn check_url(url: &str) -> Result<Uri, GetError> {
     Ok(uri)
 }
 
+/// GETs `url` as JSON: an answer other than 200, or JSON that does not fit `T`, is
+/// an error.
+pub(crate) async fn get_json<T: serde::de::DeserializeOwned>(
+    url: &str,
+    timeout: Duration,
+) -> Result<T, GetError> {
+    let response = get(url, "application/json", timeout).await?;
+    if response.status != 200 {
+        return Err(GetError(format!("{url} answered HTTP {}", response.status)));
+    }
+    serde_json::from_slice(&response.body)
+        .map_err(|e| GetError(format!("{url} sent JSON of the wrong shape: {e}")))
+}
+
 /// GETs `url`, giving up after `timeout`.
 pub(crate) async fn get(url: &str, accept: &str, timeout: Duration) -> Result<Response, GetError> {
     let uri = check_url(url)?;
