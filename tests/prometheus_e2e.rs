@@ -43,6 +43,56 @@ fn query(prometheus: SocketAddr, promql: &str) -> Option<f64> {
     result.first()?["value"][1].as_str()?.parse().ok()
 }
 
+/// Runs an instant query; the number of series it returns, or Prometheus' error.
+fn query_series(prometheus: SocketAddr, promql: &str) -> Result<usize, String> {
+    let target = format!("/api/v1/query?query={}", percent_encode(promql));
+    let res = common::http(prometheus, "GET", &target, &[], b"").map_err(|e| e.to_string())?;
+    let json: serde_json::Value = serde_json::from_slice(&res.body).map_err(|e| e.to_string())?;
+    if json["status"] != "success" {
+        return Err(json.to_string());
+    }
+    Ok(json["data"]["result"].as_array().map_or(0, Vec::len))
+}
+
+/// Every query of the Grafana dashboard in `deploy/` runs against the scraped demos,
+/// with Grafana's variables filled in as Grafana would.
+fn check_dashboard(prometheus: SocketAddr, job: &str) {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/grafana/dashboards/promhttp-http.json"
+    );
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        let title = panel["title"].as_str().unwrap();
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            let promql = expr.replace("$job", job).replace("$__rate_interval", "1m");
+            // Overflow and scrape failures never happened here; everything else has
+            // data once two scrapes are in (rate() needs two samples).
+            let wanted = usize::from(!title.contains("overflow"));
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                let series = query_series(prometheus, &promql)
+                    .unwrap_or_else(|e| panic!("panel {title:?}: {promql} failed: {e}"));
+                if series >= wanted {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "panel {title:?}: {promql} returned no series"
+                );
+                std::thread::sleep(Duration::from_millis(250));
+            }
+        }
+    }
+    let variable = &dashboard["templating"]["list"][1]["definition"];
+    assert_eq!(variable, "label_values(http_server_requests_total, job)");
+    let target = "/api/v1/label/job/values?match[]=http_server_requests_total";
+    let res = common::http(prometheus, "GET", target, &[], b"").unwrap();
+    assert!(res.text().contains(&format!("\"{job}\"")), "{}", res.text());
+}
+
 /// Polls `promql` until it returns `expected` or the deadline passes.
 fn wait_for(prometheus: SocketAddr, promql: &str, expected: f64, deadline: Instant) -> Option<f64> {
     let mut last = None;
@@ -211,6 +261,7 @@ fn prometheus_scrapes_the_exact_request_counts_of_both_examples() {
             (0.95..3.0).contains(&seconds),
             "the 1 s stream took {seconds} s"
         );
+        check_dashboard(prometheus_addr, job);
     }
 }
 
