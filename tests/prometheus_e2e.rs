@@ -3,63 +3,22 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Kills the child process when dropped, whatever the test's outcome.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-}
-
-fn example_binary(name: &str) -> PathBuf {
-    // target/<profile>/deps/<this test> -> target/<profile>/examples/<name>
-    let exe = std::env::current_exe().unwrap();
-    let path = exe
-        .parent()
-        .unwrap()
-        .parent()
-        .unwrap()
-        .join("examples")
-        .join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run the tests with `cargo test --all-features`, which builds the examples",
-        path.display()
-    );
-    path
-}
+use common::{free_addr, Running, TempDir};
 
 /// Starts an example on `addr` and waits until it prints its URL.
 fn start_example(name: &str, addr: SocketAddr) -> Running {
-    let mut child = Command::new(example_binary(name))
-        .env("BIND", addr.to_string())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (running, line) = common::start_and_read_line(
+        Command::new(common::example_binary(name)).env("BIND", addr.to_string()),
+    );
     assert!(
         line.contains(&format!("http://{addr}/")),
         "{name} printed {line:?}"
     );
-    Running(child)
+    running
 }
 
 fn percent_encode(s: &str) -> String {
@@ -155,8 +114,7 @@ fn prometheus_scrapes_the_exact_request_counts_of_both_examples() {
     }
     let per_app = sent / 2.0;
 
-    let dir = std::env::temp_dir().join(format!("promhttp-e2e-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("e2e");
     let config = format!(
         "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: axum\n    static_configs:\n      - targets: ['{axum_addr}']\n  - job_name: actix\n    static_configs:\n      - targets: ['{actix_addr}']\n"
     );
@@ -223,5 +181,4 @@ fn prometheus_scrapes_the_exact_request_counts_of_both_examples() {
             "the 1 s stream took {seconds} s"
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,12 +1,13 @@
 //! Helpers shared by the integration tests: the reference parsers (Python
-//! `prometheus_client`, `promtool`), a parsed exposition with value look-ups, and a
-//! small HTTP/1.1 client for live servers.
+//! `prometheus_client`, `promtool`), a parsed exposition with value look-ups, a
+//! small HTTP/1.1 client for live servers, and the example binaries as child
+//! processes.
 #![allow(dead_code, unreachable_pub)]
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
@@ -455,4 +456,80 @@ macro_rules! start_actix {
         actix_web::rt::spawn(server);
         (addr, handle)
     }};
+}
+
+/// A child process, killed when dropped whatever the test's outcome.
+pub struct Running(pub Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A loopback address with a port that was free a moment ago.
+pub fn free_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+/// The path of an example binary, which `cargo test` builds beside the tests.
+pub fn example_binary(name: &str) -> PathBuf {
+    // target/<profile>/deps/<this test> -> target/<profile>/examples/<name>
+    let exe = std::env::current_exe().unwrap();
+    let path = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run the tests with `cargo test --all-features`, which builds the examples",
+        path.display()
+    );
+    path
+}
+
+/// Starts `command` with its stdout piped and waits for the first line it prints
+/// (the examples print their URL once they listen); an empty line means it exited
+/// first.
+pub fn start_and_read_line(command: &mut Command) -> (Running, String) {
+    let mut child = command.stdout(Stdio::piped()).spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let running = Running(child);
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    (running, line)
+}
+
+/// A fresh directory under the system's temporary directory, removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// `<tmp>/promhttp-<name>-<pid>`, emptied if it exists.
+    pub fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("promhttp-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
