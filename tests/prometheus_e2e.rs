@@ -106,16 +106,11 @@ fn wait_for(prometheus: SocketAddr, promql: &str, expected: f64, deadline: Insta
     last
 }
 
-/// A Prometheus process and its data directory, both removed when dropped.
+/// A Prometheus process and its data directory, both gone when dropped (the
+/// process first).
 struct Prometheus {
     _process: Running,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+    _dir: common::TempDir,
 }
 
 fn prometheus_installed() -> bool {
@@ -128,8 +123,7 @@ fn prometheus_installed() -> bool {
 
 /// Starts Prometheus scraping each `(job, target)` every second.
 fn start_prometheus(name: &str, jobs: &[(&str, SocketAddr)]) -> (Prometheus, SocketAddr) {
-    let dir = std::env::temp_dir().join(format!("promhttp-e2e-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = common::TempDir::new(&format!("e2e-{name}"));
     let mut config =
         "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n".to_owned();
     for (job, target) in jobs {
@@ -158,7 +152,7 @@ fn start_prometheus(name: &str, jobs: &[(&str, SocketAddr)]) -> (Prometheus, Soc
     (
         Prometheus {
             _process: process,
-            dir,
+            _dir: dir,
         },
         addr,
     )

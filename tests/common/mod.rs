@@ -1,12 +1,13 @@
 //! Helpers shared by the integration tests: the reference parsers (Python
-//! `prometheus_client`, `promtool`), a parsed exposition with value look-ups, and a
-//! small HTTP/1.1 client for live servers.
+//! `prometheus_client`, `promtool`), a parsed exposition with value look-ups, a
+//! small HTTP/1.1 client for live servers, and the example binaries as child
+//! processes.
 #![allow(dead_code, unreachable_pub)]
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
@@ -457,7 +458,7 @@ macro_rules! start_actix {
     }};
 }
 
-/// A child process killed when dropped, whatever the test's outcome.
+/// A child process, killed when dropped whatever the test's outcome.
 pub struct Running(pub Child);
 
 impl Drop for Running {
@@ -475,8 +476,8 @@ pub fn free_addr() -> SocketAddr {
         .unwrap()
 }
 
-/// The path of a built example binary.
-pub fn example_binary(name: &str) -> std::path::PathBuf {
+/// The path of an example binary, which `cargo test` builds beside the tests.
+pub fn example_binary(name: &str) -> PathBuf {
     // target/<profile>/deps/<this test> -> target/<profile>/examples/<name>
     let exe = std::env::current_exe().unwrap();
     let path = exe
@@ -497,18 +498,12 @@ pub fn example_binary(name: &str) -> std::path::PathBuf {
 /// Starts an example with `env` and `args` and waits until it prints its
 /// `http://` URL on its first line of output; returns the process and that line.
 pub fn start_example(name: &str, env: &[(&str, &str)], args: &[&str]) -> (Running, String) {
-    let mut child = Command::new(example_binary(name))
-        .envs(env.iter().copied())
-        .env("RUST_LOG", "warn")
-        .args(args)
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let running = Running(child);
+    let (running, line) = start_and_read_line(
+        Command::new(example_binary(name))
+            .envs(env.iter().copied())
+            .env("RUST_LOG", "warn")
+            .args(args),
+    );
     assert!(line.contains("http://"), "{name} printed {line:?}");
     (running, line)
 }
@@ -656,5 +651,44 @@ fn answer(mut conn: TcpStream, reply: Reply) {
             body.len()
         );
         let _ = conn.write_all(&body);
+    }
+}
+
+/// Starts `command` with its stdout piped and waits for the first line it prints
+/// (the examples print their URL once they listen); an empty line means it exited
+/// first.
+pub fn start_and_read_line(command: &mut Command) -> (Running, String) {
+    let mut child = command.stdout(Stdio::piped()).spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let running = Running(child);
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    (running, line)
+}
+
+/// A fresh directory under the system's temporary directory, removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    /// `<tmp>/promhttp-<name>-<pid>`, emptied if it exists.
+    pub fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("promhttp-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    pub fn join(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
