@@ -40,7 +40,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::family::{MetricFamily, MetricType};
@@ -99,8 +99,12 @@ pub(crate) struct Entry {
     mode: Mode,
     /// Whether the collector has series in the `promhttp_collector_*` families.
     reported: bool,
-    collector: Box<dyn Collect>,
-    running: AtomicBool,
+    collector: Arc<dyn Collect>,
+    /// Whether a collection is under way on the worker thread.
+    running: Arc<AtomicBool>,
+    /// The worker thread's queue (threaded collectors, from their first scrape on);
+    /// the thread ends when the entry, and so this sender, is dropped.
+    worker: Mutex<Option<mpsc::Sender<Job>>>,
     errors: AtomicU64,
     last_duration: AtomicU64,
 }
@@ -155,9 +159,47 @@ impl Entry {
 /// A collector's result as the scrape thread receives it.
 type Outcome = Result<Result<Vec<MetricFamily>, CollectError>, String>;
 
-fn call(entry: &Entry) -> Outcome {
-    catch_unwind(AssertUnwindSafe(|| entry.collector.collect()))
+/// Where a worker sends the outcome of the collection it was asked for, tagged with
+/// the collector's index in that scrape.
+type Reply = mpsc::Sender<(usize, Outcome, Duration)>;
+type Job = (usize, Reply);
+
+fn call(collector: &dyn Collect) -> Outcome {
+    catch_unwind(AssertUnwindSafe(|| collector.collect()))
         .map_err(|panic| panic_message(panic.as_ref()))
+}
+
+impl Entry {
+    /// Hands a collection to the collector's worker thread, starting the thread if
+    /// there is none yet.
+    fn dispatch(&self, job: Job) -> Result<(), String> {
+        let mut worker = self.worker.lock().unwrap_or_else(PoisonError::into_inner);
+        let job = match worker.as_ref() {
+            Some(queue) => match queue.send(job) {
+                Ok(()) => return Ok(()),
+                Err(mpsc::SendError(job)) => job,
+            },
+            None => job,
+        };
+        let (queue, jobs) = mpsc::channel::<Job>();
+        let (collector, running) = (Arc::clone(&self.collector), Arc::clone(&self.running));
+        std::thread::Builder::new()
+            .name(format!("collector {}", self.name))
+            .spawn(move || {
+                for (i, reply) in jobs {
+                    let t0 = Instant::now();
+                    let outcome = call(collector.as_ref());
+                    running.store(false, Ordering::Release);
+                    let _ = reply.send((i, outcome, t0.elapsed()));
+                }
+            })
+            .map_err(|e| format!("no thread to run it on: {e}"))?;
+        queue
+            .send(job)
+            .map_err(|_| "its worker thread ended".to_owned())?;
+        *worker = Some(queue);
+        Ok(())
+    }
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
@@ -187,21 +229,11 @@ pub(crate) fn run(entries: &[Arc<Entry>]) -> Vec<MetricFamily> {
             ));
             continue;
         }
-        let tx = tx.clone();
-        let worker = Arc::clone(entry);
-        let spawned = std::thread::Builder::new()
-            .name(format!("collector {}", entry.name))
-            .spawn(move || {
-                let t0 = Instant::now();
-                let outcome = call(&worker);
-                worker.running.store(false, Ordering::Release);
-                let _ = tx.send((i, outcome, t0.elapsed()));
-            });
-        match spawned {
-            Ok(_) => pending.push((i, start + timeout)),
+        match entry.dispatch((i, tx.clone())) {
+            Ok(()) => pending.push((i, start + timeout)),
             Err(e) => {
                 entry.running.store(false, Ordering::Release);
-                outcomes[i] = Some((Err(format!("no thread to run it on: {e}")), Duration::ZERO));
+                outcomes[i] = Some((Err(e), Duration::ZERO));
             }
         }
     }
@@ -210,7 +242,7 @@ pub(crate) fn run(entries: &[Arc<Entry>]) -> Vec<MetricFamily> {
     for (i, entry) in entries.iter().enumerate() {
         if entry.mode == Mode::Inline {
             let t0 = Instant::now();
-            outcomes[i] = Some((call(entry), t0.elapsed()));
+            outcomes[i] = Some((call(entry.collector.as_ref()), t0.elapsed()));
         }
     }
     while let Some(&deadline) = pending.iter().map(|(_, d)| d).min() {
@@ -328,8 +360,8 @@ impl<'r> CollectorBuilder<'r> {
         self
     }
 
-    /// Runs the collector on a thread of its own for each scrape and gives up on it
-    /// after `timeout` (default [`DEFAULT_COLLECTOR_TIMEOUT`]). A collection still
+    /// Runs the collector on a thread of its own (started on the first scrape and
+    /// kept for the next) and gives up waiting for it after `timeout` (default [`DEFAULT_COLLECTOR_TIMEOUT`]). A collection still
     /// running when the next scrape comes is not started twice: that scrape counts
     /// an error for it.
     pub fn timeout(mut self, timeout: Duration) -> Self {
@@ -368,8 +400,9 @@ impl<'r> CollectorBuilder<'r> {
             reserved,
             mode: self.mode,
             reported: self.reported,
-            collector: Box::new(collector),
-            running: AtomicBool::new(false),
+            collector: Arc::new(collector),
+            running: Arc::new(AtomicBool::new(false)),
+            worker: Mutex::new(None),
             errors: AtomicU64::new(0),
             last_duration: AtomicU64::new(0f64.to_bits()),
         };
@@ -489,6 +522,35 @@ mod tests {
         let text = registry.encode(Format::OpenMetrics).unwrap();
         assert_eq!(errors("slow", &text), Some(3.0), "{text}");
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn one_worker_thread_per_collector_kept_until_unregistered() {
+        let registry = Registry::new();
+        let threads = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&threads);
+        let handle = registry
+            .collector("worker")
+            .register(move || {
+                seen.lock().unwrap().push(std::thread::current().id());
+                Ok(vec![])
+            })
+            .unwrap();
+        for _ in 0..3 {
+            registry.encode(Format::OpenMetrics).unwrap();
+        }
+        let ids = threads.lock().unwrap().clone();
+        assert_eq!(ids.len(), 3);
+        assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+        assert_ne!(ids[0], std::thread::current().id());
+        // Unregistered, the entry and its queue go; the worker ends and drops the
+        // collector (and with it the closure's clone of `threads`).
+        handle.unregister();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Arc::strong_count(&threads) > 1 {
+            assert!(Instant::now() < deadline, "the worker thread did not end");
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     #[test]

@@ -28,8 +28,10 @@
 //! # Ok::<(), promhttp_core::family::FamilyError>(())
 //! ```
 
-use std::collections::HashSet;
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
 use std::fmt::{self, Write as _};
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::names;
 
@@ -375,8 +377,11 @@ impl MetricFamily {
                 ));
             }
         }
-        let mut seen: HashSet<(&str, Vec<(&str, &str)>)> = HashSet::new();
-        for sample in &self.samples {
+        // Samples by a fingerprint of (name, label set); a shared fingerprint is
+        // compared exactly, so a hash collision can never pass for a duplicate.
+        let mut seen: HashMap<u64, usize, BuildHasherDefault<Prehashed>> =
+            HashMap::with_capacity_and_hasher(self.samples.len(), BuildHasherDefault::default());
+        for (at, sample) in self.samples.iter().enumerate() {
             let suffix = match sample.name.strip_prefix(self.name.as_str()) {
                 Some(s) if self.metric_type.sample_suffixes().contains(&s) => s,
                 _ => {
@@ -394,24 +399,33 @@ impl MetricFamily {
                     ))
                 }
             };
-            let mut key: Vec<(&str, &str)> = Vec::with_capacity(sample.labels.len());
-            for (name, value) in &sample.labels {
+            for (i, (name, _)) in sample.labels.iter().enumerate() {
                 if let Err(reason) = names::check_label_name(name) {
                     return err(format!("label {name:?} of `{}`: {reason}", sample.name));
                 }
-                if key.iter().any(|(k, _)| k == name) {
+                if sample.labels[..i].iter().any(|(k, _)| k == name) {
                     return err(format!("label `{name}` repeats in `{}`", sample.name));
                 }
-                key.push((name, value));
             }
-            key.sort_unstable();
-            let ts = sample.timestamp;
-            if !seen.insert((sample.name.as_str(), key)) {
+            let repeats = match seen.entry(series_fingerprint(sample)) {
+                Entry::Vacant(slot) => {
+                    slot.insert(at);
+                    false
+                }
+                // A shared fingerprint: the same series, or (rarely) a collision,
+                // after which every earlier sample is compared.
+                Entry::Occupied(first) => {
+                    same_series(&self.samples[*first.get()], sample)
+                        || self.samples[..at].iter().any(|e| same_series(e, sample))
+                }
+            };
+            if repeats {
                 return err(format!(
                     "sample `{}` repeats with the same labels",
                     sample.name
                 ));
             }
+            let ts = sample.timestamp;
             if ts.is_some_and(|t| !t.is_finite()) {
                 return err(format!(
                     "sample `{}` has a non-finite timestamp",
@@ -465,6 +479,55 @@ impl MetricFamily {
         }
         Ok(())
     }
+}
+
+/// A hash of a sample's name and label set that does not depend on label order
+/// (the pairs' hashes are summed). Not for untrusted keys of a long-lived map: it
+/// only speeds up one validation, and collisions are checked exactly.
+fn series_fingerprint(sample: &Sample) -> u64 {
+    // splitmix64's finaliser: every input bit moves every output bit.
+    fn mix(mut x: u64) -> u64 {
+        x ^= x >> 30;
+        x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x ^= x >> 27;
+        x = x.wrapping_mul(0x94d0_49bb_1331_11eb);
+        x ^ (x >> 31)
+    }
+    fn hash(seed: u64, s: &str) -> u64 {
+        let step = |h: u64, x: u64| (h.rotate_left(5) ^ x).wrapping_mul(0x517c_c1b7_2722_0a95);
+        mix(s.bytes().fold(seed, |h, b| step(h, u64::from(b))) ^ s.len() as u64)
+    }
+    let labels = sample.labels.iter().fold(0u64, |acc, (k, v)| {
+        acc.wrapping_add(mix(hash(1, k).wrapping_add(hash(2, v).rotate_left(17))))
+    });
+    mix(labels ^ hash(3, &sample.name))
+}
+
+/// The hasher of a map whose keys are hashes already.
+#[derive(Default)]
+struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 << 8) | u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// Whether two samples (whose label names do not repeat) are the same series.
+fn same_series(a: &Sample, b: &Sample) -> bool {
+    a.name == b.name
+        && a.labels.len() == b.labels.len()
+        && a.labels.iter().all(|pair| b.labels.contains(pair))
 }
 
 /// A [`MetricFamily`] that breaks a rule of [`MetricFamily::validate`].
@@ -661,6 +724,18 @@ mod tests {
         let mut f = MetricFamily::gauge("level", "");
         f.add_gauge([("__x", "b")], 1.0);
         assert!(f.validate().unwrap_err().reason.contains("reserved"));
+
+        // The same label set in another order is the same series.
+        let mut f = MetricFamily::gauge("level", "");
+        f.add_gauge([("a", "1"), ("b", "2")], 1.0);
+        f.add_gauge([("b", "2"), ("a", "1")], 1.0);
+        assert!(f.validate().unwrap_err().reason.contains("repeats"));
+        let mut f = MetricFamily::gauge("level", "");
+        f.add_gauge([("a", "1"), ("b", "2")], 1.0);
+        f.add_gauge([("a", "2"), ("b", "1")], 1.0);
+        f.add_gauge([("a", "12"), ("b", "")], 1.0);
+        f.add_gauge([("a", "1"), ("b", "2"), ("c", "")], 1.0);
+        f.validate().unwrap();
 
         let f = MetricFamily::gauge("latency", "").with_unit("seconds");
         assert!(f.validate().unwrap_err().reason.contains("unit"));
