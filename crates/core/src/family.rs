@@ -143,6 +143,22 @@ pub struct Exemplar {
     pub timestamp: Option<f64>,
 }
 
+impl Exemplar {
+    /// The most characters (Unicode code points) an exemplar's label names and
+    /// values may have together, in OpenMetrics 1.0.
+    pub const MAX_LABEL_CHARS: usize = 128;
+
+    /// How many characters its label names and values have together: what
+    /// [`Exemplar::MAX_LABEL_CHARS`] limits.
+    #[must_use]
+    pub fn label_chars(&self) -> usize {
+        self.labels
+            .iter()
+            .map(|(k, v)| k.chars().count() + v.chars().count())
+            .sum()
+    }
+}
+
 /// One line of the exposition: a sample name, its labels and its value.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Sample {

@@ -32,6 +32,7 @@ pub mod family;
 mod histogram;
 mod http;
 mod names;
+pub mod parse;
 pub mod poller;
 mod process;
 mod registry;
