@@ -150,8 +150,10 @@ fn om_units() {
         12,
         Rule::UnitNotAllowed,
     );
-    // An empty unit is no unit, for any type.
+    // An empty unit is no unit, for any type, before or after the type.
     let fams = om("# TYPE a info\n# UNIT a \n# EOF\n");
+    assert_eq!(fams[0].unit, None);
+    let fams = om("# UNIT a \n# TYPE a stateset\n# EOF\n");
     assert_eq!(fams[0].unit, None);
     let fams = om("# TYPE a_b_seconds gauge\n# UNIT a_b_seconds b_seconds\n# EOF\n");
     assert_eq!(fams[0].unit.as_deref(), Some("b_seconds"));
@@ -975,6 +977,20 @@ fn om_where_the_python_parser_differs() {
     om_fails("a 1\na 2\n# EOF\n", 2, 1, Rule::DuplicateSeries);
     // Python keeps the first of two points with one timestamp; both are kept.
     assert_eq!(om("a 1 5\na 2 5\n# EOF\n")[0].samples.len(), 2);
+    // Python drops the second sample of a metric's second point: the
+    // specification's own example loses `foo_seconds_sum{a="bb"} 0 456`.
+    let example = concat!(
+        "# TYPE foo_seconds summary\n",
+        "# UNIT foo_seconds seconds\n",
+        "foo_seconds_count{a=\"bb\"} 0 123\n",
+        "foo_seconds_sum{a=\"bb\"} 0 123\n",
+        "foo_seconds_count{a=\"bb\"} 0 456\n",
+        "foo_seconds_sum{a=\"bb\"} 0 456\n",
+        "# EOF\n",
+    );
+    let fams = om(example);
+    assert_eq!(fams[0].samples.len(), 4);
+    assert_eq!(fams[0].samples[3].timestamp, Some(456.0));
     // Python takes a lone backslash at the end of HELP as itself.
     om_fails("# HELP a x\\\n# EOF\n", 1, 11, Rule::EscapedString);
     // Python allows `quantile` on `_count`, a `_created` without `_total`, a NaN
