@@ -270,6 +270,35 @@ fn om_sample_names_per_type() {
 // ---- OpenMetrics: tokens ----
 
 #[test]
+fn large_inputs_take_linear_time() {
+    // A label set of 50 000 labels, and one whose last name repeats the first.
+    let labels: Vec<String> = (0..50_000).map(|i| format!("l{i}=\"v\"")).collect();
+    let text = format!("a{{{}}} 1\n# EOF\n", labels.join(","));
+    let start = std::time::Instant::now();
+    assert_eq!(om(&text)[0].samples[0].labels.len(), 50_000);
+    let joined = labels.join(",");
+    let err = parse_openmetrics(&format!("a{{{joined},l0=\"x\"}} 1\n# EOF\n")).unwrap_err();
+    // The repeated name starts after `a{`, the labels and a comma.
+    let column = "a{".len() + joined.len() + ",".len() + 1;
+    assert_eq!(
+        (err.line(), err.column(), err.rule()),
+        (1, column, Rule::DuplicateLabel)
+    );
+    // 20 000 families and as many metrics in one family.
+    let many: String = (0..20_000)
+        .map(|i| format!("f{i} 1\ng{{i=\"{i}\"}} 1\n"))
+        .collect();
+    assert!(parse_openmetrics(&format!("{many}# EOF\n")).is_err());
+    let metrics: String = (0..20_000).map(|i| format!("g{{i=\"{i}\"}} 1\n")).collect();
+    assert_eq!(om(&format!("{metrics}# EOF\n"))[0].samples.len(), 20_000);
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
 fn om_names() {
     om_fails("0a 1\n# EOF\n", 1, 1, Rule::MetricName);
     om_fails("a-b 1\n# EOF\n", 1, 2, Rule::MetricName);
