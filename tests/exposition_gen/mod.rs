@@ -10,7 +10,13 @@
 //! Some inputs are kept out on purpose, because the Python `prometheus_client`
 //! parser (0.26) departs from the OpenMetrics 1.0 specification on them; each is
 //! named where it is avoided, and the unit tests of `promhttp_core::parse`
-//! (`om_where_the_python_parser_differs`) show what this parser does instead:
+//! (`om_where_the_python_parser_differs`) show what this parser does instead.
+//! The valid expositions never contain them. The mutations are kept from forming
+//! them where that is cheap (as said below); where a mutation still forms one
+//! (a deleted `_total` line leaves its `_created` alone, a corrupted digit makes a
+//! number overflow, ...), `known_divergence` in `parser_differential.rs`
+//! recognises it from the input and Python's reading, and checks that this parser
+//! refused it under the specification's rule.
 //!
 //! 1. Two samples of one series without timestamps: Python keeps the first and
 //!    drops the other silently. The specification wants a unique label set per
@@ -40,15 +46,18 @@
 //! 6. Python skips runs of spaces after `#`, between the metadata fields and
 //!    inside label sets, takes any character after a label set's `}` as the space,
 //!    and reads the first field of HELP text without its leading spaces; the ABNF
-//!    has exactly one space. HELP texts do not start with a space, and the
-//!    whitespace mutations only touch sample lines outside label sets.
+//!    has exactly one space. HELP texts do not start with a space; `DoubleSpace`
+//!    only touches sample lines, `TrailingSpace` no HELP or UNIT line, and
+//!    `Corrupt` neither HELP text nor the space after a sample's label set.
 //! 7. Python takes a lone backslash at the end of HELP text as itself; the ABNF
-//!    needs a character after it. Generated HELP texts are escaped.
+//!    needs a character after it. Generated HELP texts are escaped, and neither
+//!    `Corrupt` nor `Truncate` touches them.
 //! 8. Python accepts `+nan`, digits beyond ASCII, `1.+5` as a timestamp, `_` and
 //!    spaces in `le` (its `float()`), numbers beyond float64, `quantile` on
 //!    `_count`/`_sum`, `_created` without `_total` or NaN, and a bucket exemplar
-//!    above its bucket or NaN; the specification does not. None is generated, and
-//!    `Corrupt` only writes characters that cannot form them.
+//!    above its bucket or NaN; the specification does not. None is generated;
+//!    `Corrupt` writes no `+`, `_`, space or non-ASCII digit, but can still form
+//!    some of the others.
 #![allow(dead_code)]
 
 use promhttp::family::{Exemplar, MetricFamily};
@@ -697,8 +706,9 @@ pub(crate) fn label_set_end(line: &str) -> Option<usize> {
     None
 }
 
-/// Characters `Corrupt` writes: none of them forms a number Python reads and the
-/// ABNF does not (divergence 8), nor whitespace (divergence 6).
+/// Characters `Corrupt` writes: no whitespace (divergence 6), and no `+`, `_` or
+/// non-ASCII digit, which Python's numbers take and the ABNF's do not
+/// (divergence 8).
 const CORRUPTIONS: [char; 14] = [
     '"', '\\', '{', '}', '=', ',', '#', 'x', '0', '9', '.', '-', 'e', '\u{0}',
 ];
