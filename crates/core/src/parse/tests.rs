@@ -1055,6 +1055,15 @@ fn om_where_the_python_parser_differs() {
         fams[0].samples[0].exemplar.as_ref().unwrap().labels,
         owned(&[("a", "x\"y")])
     );
+    // Python skips a `"` (and what follows up to the next one) after the value.
+    om_fails("a 1 10000001\"\n# EOF\n", 1, 5, Rule::Timestamp);
+    // Python does not check the order of info timestamps.
+    om_fails(
+        "# TYPE a info\na_info{x=\"1\"} 1 5\na_info{x=\"1\"} 1 3\n# EOF\n",
+        3,
+        17,
+        Rule::TimestampOrder,
+    );
     // Python groups every info sample into one metric, so it refuses timestamps on
     // some info label sets and not others; each label set is its own metric here.
     assert_eq!(
