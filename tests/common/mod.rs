@@ -1,16 +1,19 @@
 //! Helpers shared by the integration tests: the reference parsers (Python
-//! `prometheus_client`, `promtool`), a parsed exposition with value look-ups, a
+//! `prometheus_client`, `promtool`) and a check of `promhttp::parse` against the
+//! first, a parsed exposition with value look-ups, a
 //! small HTTP/1.1 client for live servers, and the example binaries as child
 //! processes.
 #![allow(dead_code, unreachable_pub)]
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
+
+use promhttp::family::{self, MetricFamily, MetricType};
 
 /// Whether CI demands every external tool (`PROMHTTP_REQUIRE_TOOLS=1`).
 pub fn tools_required() -> bool {
@@ -95,6 +98,15 @@ pub struct Sample {
     pub labels: BTreeMap<String, String>,
     pub value: f64,
     pub timestamp: Option<f64>,
+    pub exemplar: Option<Exemplar>,
+}
+
+/// An exemplar as the reference parser read it.
+#[derive(Debug, Clone)]
+pub struct Exemplar {
+    pub labels: BTreeMap<String, String>,
+    pub value: f64,
+    pub timestamp: Option<f64>,
 }
 
 /// One metric family as the reference parser read it.
@@ -103,6 +115,8 @@ pub struct Family {
     pub name: String,
     pub kind: String,
     pub help: String,
+    /// The unit; empty when there is none.
+    pub unit: String,
     pub samples: Vec<Sample>,
 }
 
@@ -130,20 +144,40 @@ pub fn parse_text(text: &str) -> Exposition {
 
 /// Parses with the reference parser, returning its error message on rejection.
 pub fn try_parse(format: &str, text: &str) -> Result<Exposition, String> {
+    exposition(&ask(format, text))
+}
+
+/// Parses each of `texts` with the reference parser, in one exchange with the
+/// worker: what [`try_parse`] answers for each.
+pub fn try_parse_many(format: &str, texts: &[String]) -> Vec<Result<Exposition, String>> {
+    let batch = serde_json::json!({ "format": format, "texts": texts }).to_string();
+    let reply = ask("batch", &batch);
+    let replies = reply.as_array().expect("a batch reply is a list");
+    assert_eq!(replies.len(), texts.len(), "one reply per text");
+    replies.iter().map(exposition).collect()
+}
+
+/// Sends one request to the worker and reads its JSON answer.
+fn ask(format: &str, payload: &str) -> serde_json::Value {
     let worker = worker().expect("the Python parser is not available");
     let mut worker = worker
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    writeln!(worker.stdin, "{format} {}", text.len()).unwrap();
-    worker.stdin.write_all(text.as_bytes()).unwrap();
+    writeln!(worker.stdin, "{format} {}", payload.len()).unwrap();
+    worker.stdin.write_all(payload.as_bytes()).unwrap();
     worker.stdin.flush().unwrap();
     let mut line = String::new();
     worker.stdout.read_line(&mut line).unwrap();
-    let reply: serde_json::Value = serde_json::from_str(&line).expect("worker reply is JSON");
+    serde_json::from_str(&line).expect("worker reply is JSON")
+}
+
+/// The exposition in one worker answer, or the parser's error message.
+fn exposition(reply: &serde_json::Value) -> Result<Exposition, String> {
     if reply["ok"] != true {
         return Err(reply["error"].as_str().unwrap_or("?").to_owned());
     }
     let number = |v: &serde_json::Value| v.as_str().map(parse_float);
+    let labels = |v: &serde_json::Value| serde_json::from_value(v.clone()).unwrap();
     let families = reply["families"]
         .as_array()
         .unwrap()
@@ -152,20 +186,166 @@ pub fn try_parse(format: &str, text: &str) -> Result<Exposition, String> {
             name: f["name"].as_str().unwrap().to_owned(),
             kind: f["type"].as_str().unwrap().to_owned(),
             help: f["help"].as_str().unwrap_or("").to_owned(),
+            unit: f["unit"].as_str().unwrap_or("").to_owned(),
             samples: f["samples"]
                 .as_array()
                 .unwrap()
                 .iter()
                 .map(|s| Sample {
                     name: s["name"].as_str().unwrap().to_owned(),
-                    labels: serde_json::from_value(s["labels"].clone()).unwrap(),
+                    labels: labels(&s["labels"]),
                     value: number(&s["value"]).unwrap(),
                     timestamp: number(&s["timestamp"]),
+                    exemplar: s["exemplar"].as_object().map(|e| Exemplar {
+                        labels: labels(&e["labels"]),
+                        value: number(&e["value"]).unwrap(),
+                        timestamp: number(&e["timestamp"]),
+                    }),
                 })
                 .collect(),
         })
         .collect();
     Ok(Exposition { families })
+}
+
+/// Checks that `ours`, what `promhttp::parse` read from an exposition, is what the
+/// reference parser read from it (`theirs`): the same families (name, type, help,
+/// unit) with the same samples (name, labels, value NaN-aware, timestamp,
+/// exemplar), up to the samples the reference parser drops (see
+/// [`python_keeps`]) and the last bits of timestamps (see [`close`]).
+pub fn compare_with_reference(ours: &[MetricFamily], theirs: &Exposition) -> Result<(), String> {
+    if ours.len() != theirs.families.len() {
+        let names = |v: Vec<&str>| v.join(", ");
+        return Err(format!(
+            "families: [{}] here, [{}] in Python",
+            names(ours.iter().map(|f| f.name.as_str()).collect()),
+            names(theirs.families.iter().map(|f| f.name.as_str()).collect()),
+        ));
+    }
+    for (o, t) in ours.iter().zip(&theirs.families) {
+        let head = |f: &str, a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| {
+            Err(format!(
+                "family `{}`: {f} {a:?} here, {b:?} in Python",
+                o.name
+            ))
+        };
+        if o.name != t.name {
+            return head("name", &o.name, &t.name);
+        }
+        if o.metric_type.as_str() != t.kind {
+            return head("type", &o.metric_type, &t.kind);
+        }
+        if o.help != t.help {
+            return head("help", &o.help, &t.help);
+        }
+        if o.unit.as_deref().unwrap_or("") != t.unit {
+            return head("unit", &o.unit, &t.unit);
+        }
+        let kept = python_keeps(o);
+        if kept.len() != t.samples.len() {
+            return head("samples", &kept, &t.samples);
+        }
+        for (s, ts) in kept.into_iter().zip(&t.samples) {
+            if !same_sample(s, ts) {
+                return head("sample", s, ts);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn same_sample(s: &family::Sample, t: &Sample) -> bool {
+    s.name == t.name
+        && label_map(&s.labels).is_some_and(|m| m == t.labels)
+        && same_number(s.value, t.value)
+        && close(s.timestamp, t.timestamp)
+        && match (&s.exemplar, &t.exemplar) {
+            (None, None) => true,
+            (Some(a), Some(b)) => same_exemplar(a, b),
+            _ => false,
+        }
+}
+
+fn same_exemplar(a: &family::Exemplar, b: &Exemplar) -> bool {
+    label_map(&a.labels).is_some_and(|m| m == b.labels)
+        && same_number(a.value, b.value)
+        && close(a.timestamp, b.timestamp)
+}
+
+/// The labels as a map, `None` if a name repeats.
+fn label_map(labels: &[(String, String)]) -> Option<BTreeMap<String, String>> {
+    let map: BTreeMap<String, String> = labels.iter().cloned().collect();
+    (map.len() == labels.len()).then_some(map)
+}
+
+fn same_number(a: f64, b: f64) -> bool {
+    a == b || (a.is_nan() && b.is_nan())
+}
+
+/// Timestamps agree to the last bits: Python adds whole seconds and nanoseconds
+/// in floating point, where this parser rounds the decimal once. And Python reads
+/// a timestamp in (-1, 0), written `-0.5`, as 0.5 (divergence 3 of
+/// `tests/exposition_gen`: the sign of `int("-0")` is lost); mutations can write one.
+fn close(a: Option<f64>, b: Option<f64>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) if a > -1.0 && a < 0.0 && b == -a => true,
+        (Some(a), Some(b)) => (a - b).abs() <= 4.0 * f64::EPSILON * a.abs().max(1.0),
+        _ => false,
+    }
+}
+
+/// The samples of `family` that the Python parser keeps (divergence 2 of
+/// `tests/exposition_gen`): it drops a sample of a series its metric (its "group") has
+/// written before when the sample before has the same timestamp, which loses the
+/// second and later samples of a metric's later points. This parser keeps every
+/// sample (and refuses a series repeated without timestamps, which Python also
+/// drops: that case is never generated).
+fn python_keeps(family: &MetricFamily) -> Vec<&family::Sample> {
+    let mut kept = Vec::new();
+    let mut previous: Option<(family::Labels, Option<f64>)> = None;
+    let mut seen: HashSet<(String, Vec<(String, String)>)> = HashSet::new();
+    for s in &family.samples {
+        let group = python_group(family, s);
+        let same_group = previous.as_ref().is_some_and(|(g, _)| *g == group);
+        let same_time = previous.as_ref().is_some_and(|(_, t)| *t == s.timestamp);
+        if !same_group {
+            seen.clear();
+        }
+        let mut labels = s.labels.clone();
+        labels.sort();
+        let series = (s.name.clone(), labels);
+        if !(same_group && same_time && seen.contains(&series)) {
+            kept.push(s);
+        }
+        seen.insert(series);
+        previous = Some((group, s.timestamp));
+    }
+    kept
+}
+
+/// The Python parser's metric of a sample: its labels but the one that tells the
+/// samples of a point apart, and one metric for a whole info family.
+fn python_group(family: &MetricFamily, s: &family::Sample) -> Vec<(String, String)> {
+    let point_label = match family.metric_type {
+        MetricType::Info => return Vec::new(),
+        MetricType::Summary if s.name == family.name => Some("quantile"),
+        MetricType::StateSet => Some(family.name.as_str()),
+        MetricType::Histogram | MetricType::GaugeHistogram
+            if s.name.strip_prefix(family.name.as_str()) == Some("_bucket") =>
+        {
+            Some("le")
+        }
+        _ => None,
+    };
+    let mut labels: Vec<(String, String)> = s
+        .labels
+        .iter()
+        .filter(|(k, _)| Some(k.as_str()) != point_label)
+        .cloned()
+        .collect();
+    labels.sort();
+    labels
 }
 
 fn parse_float(s: &str) -> f64 {

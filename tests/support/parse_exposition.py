@@ -6,6 +6,10 @@ exposition text, where <format> is "openmetrics" (the strict OpenMetrics 1.0
 parser) or "text" (the Prometheus text 0.0.4 parser), and answers each with one
 JSON line: {"ok": true, "families": [...]} or {"ok": false, "error": "..."}.
 Sample values are sent as strings so that +Inf and NaN survive JSON.
+
+A request with <format> "batch" carries JSON instead, {"format": "openmetrics"
+or "text", "texts": [...]}, and is answered with one JSON line: the list of the
+answers to each text, in order.
 """
 import json
 import sys
@@ -14,6 +18,24 @@ from prometheus_client.openmetrics.parser import (
     text_string_to_metric_families as parse_openmetrics,
 )
 from prometheus_client.parser import text_string_to_metric_families as parse_text
+
+
+def number(v):
+    """A value or timestamp as a string; an integer beyond float64 is infinite."""
+    try:
+        return repr(float(v))
+    except OverflowError:
+        return "inf" if v > 0 else "-inf"
+
+
+def exemplar(e):
+    if e is None:
+        return None
+    return {
+        "labels": e.labels,
+        "value": number(e.value),
+        "timestamp": None if e.timestamp is None else number(e.timestamp),
+    }
 
 
 def families(fmt, text):
@@ -30,15 +52,22 @@ def families(fmt, text):
                     {
                         "name": s.name,
                         "labels": s.labels,
-                        "value": repr(float(s.value)),
-                        "timestamp": None if s.timestamp is None else repr(float(s.timestamp)),
-                        "exemplar": s.exemplar is not None,
+                        "value": number(s.value),
+                        "timestamp": None if s.timestamp is None else number(s.timestamp),
+                        "exemplar": exemplar(s.exemplar),
                     }
                     for s in family.samples
                 ],
             }
         )
     return out
+
+
+def answer(fmt, text):
+    try:
+        return {"ok": True, "families": families(fmt, text)}
+    except Exception as err:  # the parser's verdict, passed on verbatim
+        return {"ok": False, "error": f"{type(err).__name__}: {err}"}
 
 
 def main():
@@ -49,10 +78,11 @@ def main():
             return
         fmt, length = header.decode().split()
         text = stdin.read(int(length)).decode("utf-8")
-        try:
-            reply = {"ok": True, "families": families(fmt, text)}
-        except Exception as err:  # the parser's verdict, passed on verbatim
-            reply = {"ok": False, "error": f"{type(err).__name__}: {err}"}
+        if fmt == "batch":
+            batch = json.loads(text)
+            reply = [answer(batch["format"], t) for t in batch["texts"]]
+        else:
+            reply = answer(fmt, text)
         sys.stdout.write(json.dumps(reply) + "\n")
         sys.stdout.flush()
 

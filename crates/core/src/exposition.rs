@@ -339,7 +339,9 @@ pub fn openmetrics_to_text(openmetrics: &str) -> String {
     let mut help: Option<(&str, &str)> = None;
     // The family being written: its name and OpenMetrics type.
     let mut family: (&str, &str) = ("", "");
-    for line in openmetrics.lines() {
+    // Split at `\n` alone: `lines()` would also drop a carriage return that ends
+    // HELP text.
+    for line in openmetrics.split('\n') {
         if let Some(rest) = line.strip_prefix("# HELP ") {
             let (name, text) = rest.split_once(' ').unwrap_or((rest, ""));
             help = Some((name, text));
@@ -569,6 +571,10 @@ mod tests {
             "g 1 1700000000250\n",
         );
         assert_eq!(openmetrics_to_text(om), expected);
+        assert_eq!(
+            openmetrics_to_text("# HELP cr Ends in CR\r\n# TYPE cr gauge\ncr 1\n# EOF\n"),
+            "# HELP cr Ends in CR\r\n# TYPE cr gauge\ncr 1\n"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The framework-free core of [promhttp](https://docs.rs/promhttp): a cheap-to-clone
 //! [`Registry`], the [`HttpMetrics`] set that the axum and actix-web adapters record
-//! into, and exposition in OpenMetrics 1.0 and Prometheus text 0.0.4.
+//! into, and exposition in OpenMetrics 1.0 and Prometheus text 0.0.4, with strict
+//! parsers for both in [`parse`].
 //!
 //! ```
 //! use promhttp_core::{Format, HttpMethod, HttpMetrics, Registry};

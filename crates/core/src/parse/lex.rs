@@ -6,6 +6,7 @@
 //! any of this panic.
 
 use std::cmp::Ordering;
+use std::collections::HashSet;
 
 use super::{ParseError, Rule};
 use crate::family::Labels;
@@ -229,6 +230,7 @@ impl<'a> Cursor<'a> {
             return Err(self.unexpected(Rule::LabelSet, "`{`"));
         }
         let mut labels: Vec<Label> = Vec::new();
+        let mut names: HashSet<&str> = HashSet::new();
         if text {
             self.skip_blanks();
         }
@@ -259,7 +261,7 @@ impl<'a> Cursor<'a> {
                 self.skip_blanks();
             }
             let value = self.quoted(dialect)?;
-            if labels.iter().any(|l| l.name == name) {
+            if !names.insert(name) {
                 return Err(self.error_at(
                     at,
                     Rule::DuplicateLabel,

@@ -64,7 +64,9 @@ struct Family {
     family: MetricFamily,
     help: bool,
     typed: bool,
-    /// The line and column of the `# UNIT` value, once seen.
+    /// Whether a `# UNIT` line was seen.
+    unit_line: bool,
+    /// The line and column of a non-empty unit.
     unit: Option<(usize, usize)>,
     has_samples: bool,
     /// The label sets of the metrics finished so far.
@@ -195,9 +197,10 @@ impl Parser {
                 }
             }
             Kind::Unit => {
-                if family.unit.is_some() {
+                if family.unit_line {
                     return Err(duplicate(&c, "UNIT", name));
                 }
+                family.unit_line = true;
                 if let Some((i, ch)) = value
                     .char_indices()
                     .find(|&(_, ch)| !(ch.is_ascii_alphanumeric() || ch == '_' || ch == ':'))
@@ -222,8 +225,8 @@ impl Parser {
                         format!("`{name}` does not end in `_{value}`"),
                     ));
                 }
-                family.unit = Some((number, col));
                 if !value.is_empty() {
+                    family.unit = Some((number, col));
                     family.family.unit = Some(value.to_owned());
                     check_unit_type(family.family.metric_type, number, col)?;
                 }
@@ -289,6 +292,7 @@ impl Parser {
             family: MetricFamily::new(name, MetricType::Unknown, ""),
             help: false,
             typed: false,
+            unit_line: false,
             unit: None,
             has_samples: false,
             seen: HashSet::new(),

@@ -150,8 +150,10 @@ fn om_units() {
         12,
         Rule::UnitNotAllowed,
     );
-    // An empty unit is no unit, for any type.
+    // An empty unit is no unit, for any type, before or after the type.
     let fams = om("# TYPE a info\n# UNIT a \n# EOF\n");
+    assert_eq!(fams[0].unit, None);
+    let fams = om("# UNIT a \n# TYPE a stateset\n# EOF\n");
     assert_eq!(fams[0].unit, None);
     let fams = om("# TYPE a_b_seconds gauge\n# UNIT a_b_seconds b_seconds\n# EOF\n");
     assert_eq!(fams[0].unit.as_deref(), Some("b_seconds"));
@@ -266,6 +268,35 @@ fn om_sample_names_per_type() {
 }
 
 // ---- OpenMetrics: tokens ----
+
+#[test]
+fn large_inputs_take_linear_time() {
+    // A label set of 50 000 labels, and one whose last name repeats the first.
+    let labels: Vec<String> = (0..50_000).map(|i| format!("l{i}=\"v\"")).collect();
+    let text = format!("a{{{}}} 1\n# EOF\n", labels.join(","));
+    let start = std::time::Instant::now();
+    assert_eq!(om(&text)[0].samples[0].labels.len(), 50_000);
+    let joined = labels.join(",");
+    let err = parse_openmetrics(&format!("a{{{joined},l0=\"x\"}} 1\n# EOF\n")).unwrap_err();
+    // The repeated name starts after `a{`, the labels and a comma.
+    let column = "a{".len() + joined.len() + ",".len() + 1;
+    assert_eq!(
+        (err.line(), err.column(), err.rule()),
+        (1, column, Rule::DuplicateLabel)
+    );
+    // 20 000 families and as many metrics in one family.
+    let many: String = (0..20_000)
+        .map(|i| format!("f{i} 1\ng{{i=\"{i}\"}} 1\n"))
+        .collect();
+    assert!(parse_openmetrics(&format!("{many}# EOF\n")).is_err());
+    let metrics: String = (0..20_000).map(|i| format!("g{{i=\"{i}\"}} 1\n")).collect();
+    assert_eq!(om(&format!("{metrics}# EOF\n"))[0].samples.len(), 20_000);
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(20),
+        "{:?}",
+        start.elapsed()
+    );
+}
 
 #[test]
 fn om_names() {
@@ -975,6 +1006,20 @@ fn om_where_the_python_parser_differs() {
     om_fails("a 1\na 2\n# EOF\n", 2, 1, Rule::DuplicateSeries);
     // Python keeps the first of two points with one timestamp; both are kept.
     assert_eq!(om("a 1 5\na 2 5\n# EOF\n")[0].samples.len(), 2);
+    // Python drops the second sample of a metric's second point: the
+    // specification's own example loses `foo_seconds_sum{a="bb"} 0 456`.
+    let example = concat!(
+        "# TYPE foo_seconds summary\n",
+        "# UNIT foo_seconds seconds\n",
+        "foo_seconds_count{a=\"bb\"} 0 123\n",
+        "foo_seconds_sum{a=\"bb\"} 0 123\n",
+        "foo_seconds_count{a=\"bb\"} 0 456\n",
+        "foo_seconds_sum{a=\"bb\"} 0 456\n",
+        "# EOF\n",
+    );
+    let fams = om(example);
+    assert_eq!(fams[0].samples.len(), 4);
+    assert_eq!(fams[0].samples[3].timestamp, Some(456.0));
     // Python takes a lone backslash at the end of HELP as itself.
     om_fails("# HELP a x\\\n# EOF\n", 1, 11, Rule::EscapedString);
     // Python allows `quantile` on `_count`, a `_created` without `_total`, a NaN
@@ -1009,6 +1054,15 @@ fn om_where_the_python_parser_differs() {
     assert_eq!(
         fams[0].samples[0].exemplar.as_ref().unwrap().labels,
         owned(&[("a", "x\"y")])
+    );
+    // Python skips a `"` (and what follows up to the next one) after the value.
+    om_fails("a 1 10000001\"\n# EOF\n", 1, 5, Rule::Timestamp);
+    // Python does not check the order of info timestamps.
+    om_fails(
+        "# TYPE a info\na_info{x=\"1\"} 1 5\na_info{x=\"1\"} 1 3\n# EOF\n",
+        3,
+        17,
+        Rule::TimestampOrder,
     );
     // Python groups every info sample into one metric, so it refuses timestamps on
     // some info label sets and not others; each label set is its own metric here.
