@@ -93,24 +93,20 @@ const STATUS: &str = r#"{"current_requests": 3, "pending_requests": 1, "total_up
 fn status_sidecar_exports_the_status_and_survives_every_failure() {
     require_python_parser!();
     let app = Upstream::start(json(STATUS));
-    let exporter = free_addr();
-    let (app_port, exporter_port) = (app.addr.port().to_string(), exporter.port().to_string());
+    let app_port = app.addr.port().to_string();
     let (_sidecar, line) = start_example(
         "status_sidecar",
         &[
             ("APP_HOST", "127.0.0.1"),
             ("APP_PORT", &app_port),
             ("EXPORTER_HOST", "127.0.0.1"),
-            ("EXPORTER_PORT", &exporter_port),
+            ("EXPORTER_PORT", "0"),
             ("POLLING_INTERVAL_SECONDS", "0.1"),
             ("POLL_TIMEOUT_SECONDS", "0.5"),
         ],
         &[],
     );
-    assert!(
-        line.contains(&format!("http://{exporter}/metrics")),
-        "{line}"
-    );
+    let exporter = common::served_addr(&line);
 
     let m = scrape_until(exporter, "a first poll", |m| {
         value(m, "app_up") == Some(1.0)
@@ -204,16 +200,13 @@ fn now() -> f64 {
 #[test]
 fn app_registry_counts_scrapes_probes_and_mirrors_its_own_services() {
     require_python_parser!();
-    let addr = free_addr();
     let started = now();
-    let (_app, _) = start_example(
+    let (_app, line) = start_example(
         "app_registry",
-        &[
-            ("BIND", &addr.to_string()),
-            ("PROBE_INTERVAL_SECONDS", "0.1"),
-        ],
+        &[("BIND", "127.0.0.1:0"), ("PROBE_INTERVAL_SECONDS", "0.1")],
         &[],
     );
+    let addr = common::served_addr(&line);
     let m = scrape_until(addr, "a successful probe and mirror", |m| {
         value(m, "probe_success") == Some(1.0)
             && value(m, "upstream_requests_total").unwrap_or(0.0) >= 2.0
@@ -255,17 +248,17 @@ fn app_registry_mirrors_resets_and_survives_bad_upstreams() {
     let closed = free_addr(); // nothing listens here: the probe fails
     let counter = CounterService::start(r#"{"launched": "2026-01-01T00:00:00Z", "requests": 10}"#);
     let t0 = 1_767_225_600.0; // 2026-01-01T00:00:00Z
-    let addr = free_addr();
-    let (_app, _) = start_example(
+    let (_app, line) = start_example(
         "app_registry",
         &[
-            ("BIND", &addr.to_string()),
+            ("BIND", "127.0.0.1:0"),
             ("PROBE_INTERVAL_SECONDS", "0.1"),
             ("DAYTIME_ADDR", &closed.to_string()),
             ("COUNTER_ADDR", &counter.addr.to_string()),
         ],
         &[],
     );
+    let addr = common::served_addr(&line);
     let mirrored = |requests: f64, created: f64| {
         move |m: &Exposition| {
             value(m, "upstream_requests_total") == Some(requests)
@@ -354,9 +347,8 @@ fn pod(m: &Exposition, app: &str, cluster: &str, namespace: &str, pod: &str) -> 
 fn api_poller_follows_the_pods_and_keeps_the_last_good_data() {
     require_python_parser!();
     let api = Upstream::start(json(PODS));
-    let addr = free_addr();
     let url = format!("http://{}/energy", api.addr);
-    let (_poller, _) = start_example(
+    let (_poller, line) = start_example(
         "api_poller",
         &[],
         &[
@@ -367,9 +359,10 @@ fn api_poller_follows_the_pods_and_keeps_the_last_good_data() {
             "--timeout",
             "500ms",
             "--bind",
-            &addr.to_string(),
+            "127.0.0.1:0",
         ],
     );
+    let addr = common::served_addr(&line);
     let m = scrape_until(addr, "a first poll", |m| {
         value(m, "energy_api_up") == Some(1.0)
     });
@@ -437,13 +430,10 @@ fn api_poller_follows_the_pods_and_keeps_the_last_good_data() {
 fn api_poller_polls_every_thirty_minutes_by_default() {
     require_python_parser!();
     let api = Upstream::start(json(PODS));
-    let addr = free_addr();
     let url = format!("http://{}/energy", api.addr);
-    let (_poller, line) = start_example(
-        "api_poller",
-        &[],
-        &["--url", &url, "--bind", &addr.to_string()],
-    );
+    let (_poller, line) =
+        start_example("api_poller", &[], &["--url", &url, "--bind", "127.0.0.1:0"]);
+    let addr = common::served_addr(&line);
     assert!(line.contains("every 1800s"), "{line}");
     scrape_until(addr, "the first poll", |m| {
         value(m, "energy_api_up") == Some(1.0)

@@ -9,14 +9,10 @@ use std::time::{Duration, Instant};
 
 use common::{free_addr, Running};
 
-/// Starts a demo example on `addr`.
-fn start_example(name: &str, addr: SocketAddr) -> Running {
-    let (running, line) = common::start_example(name, &[("BIND", &addr.to_string())], &[]);
-    assert!(
-        line.contains(&format!("http://{addr}/")),
-        "{name} printed {line:?}"
-    );
-    running
+/// Starts a demo example on a port the system picks; returns it and its address.
+fn start_example(name: &str) -> (Running, SocketAddr) {
+    let (running, line) = common::start_example(name, &[("BIND", "127.0.0.1:0")], &[]);
+    (running, common::served_addr(&line))
 }
 
 fn percent_encode(s: &str) -> String {
@@ -163,10 +159,8 @@ fn prometheus_scrapes_the_exact_request_counts_of_both_examples() {
     if !prometheus_installed() {
         return;
     }
-    let axum_addr = free_addr();
-    let actix_addr = free_addr();
-    let _axum = start_example("axum", axum_addr);
-    let _actix = start_example("actix", actix_addr);
+    let (_axum, axum_addr) = start_example("axum");
+    let (_actix, actix_addr) = start_example("actix");
 
     // Traffic: known routes, an echo, a streamed body and unmatched paths.
     let mut sent = 0.0;
@@ -271,27 +265,25 @@ fn prometheus_scrapes_the_exporter_examples() {
         "application/json",
         br#"{"current_requests": 3, "pending_requests": 1, "total_uptime": 99, "health": "healthy"}"#.to_vec(),
     ));
-    let (sidecar_addr, registry_addr) = (free_addr(), free_addr());
-    let (app_port, sidecar_port) = (app.addr.port().to_string(), sidecar_addr.port().to_string());
-    let _sidecar = common::start_example(
+    let app_port = app.addr.port().to_string();
+    let (_sidecar, sidecar_line) = common::start_example(
         "status_sidecar",
         &[
             ("APP_HOST", "127.0.0.1"),
             ("APP_PORT", &app_port),
             ("EXPORTER_HOST", "127.0.0.1"),
-            ("EXPORTER_PORT", &sidecar_port),
+            ("EXPORTER_PORT", "0"),
             ("POLLING_INTERVAL_SECONDS", "0.2"),
         ],
         &[],
     );
-    let _app_registry = common::start_example(
+    let (_app_registry, registry_line) = common::start_example(
         "app_registry",
-        &[
-            ("BIND", &registry_addr.to_string()),
-            ("PROBE_INTERVAL_SECONDS", "0.2"),
-        ],
+        &[("BIND", "127.0.0.1:0"), ("PROBE_INTERVAL_SECONDS", "0.2")],
         &[],
     );
+    let sidecar_addr = common::served_addr(&sidecar_line);
+    let registry_addr = common::served_addr(&registry_line);
     let (_prometheus, prometheus) = start_prometheus(
         "exporters",
         &[("sidecar", sidecar_addr), ("app", registry_addr)],

@@ -10,7 +10,7 @@ use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::{free_addr, start_example, Exposition, Reply, Upstream};
+use common::{start_example, Exposition, Reply, Upstream};
 
 const TEXT: &str = "# HELP exclude_me Dropped by name.
 # TYPE exclude_me gauge
@@ -70,13 +70,11 @@ fn scrape(addr: SocketAddr) -> Exposition {
 }
 
 fn start_relay(upstream: &Upstream, extra: &[&str]) -> (common::Running, SocketAddr) {
-    let addr = free_addr();
     let url = format!("http://{}/metrics", upstream.addr);
-    let port = addr.port().to_string();
-    let mut args = vec!["--service", "foo", "--url", &url, "--port", &port];
+    let mut args = vec!["--service", "foo", "--url", &url, "--port", "0"];
     args.extend_from_slice(extra);
-    let (relay, _) = start_example("relay", &[], &args);
-    (relay, addr)
+    let (relay, line) = start_example("relay", &[], &args);
+    (relay, common::served_addr(&line))
 }
 
 #[test]

@@ -688,6 +688,17 @@ pub fn start_example(name: &str, env: &[(&str, &str)], args: &[&str]) -> (Runnin
     (running, line)
 }
 
+/// The address in the `http://ADDR/...` URL an example printed: tests start the
+/// examples on port 0 and read the port the system gave them from here, so two
+/// tests can never race for one port.
+pub fn served_addr(line: &str) -> SocketAddr {
+    line.split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .and_then(|addr| addr.parse().ok())
+        .unwrap_or_else(|| panic!("no http://ADDR/ in {line:?}"))
+}
+
 /// Scrapes `addr` as Prometheus does and returns the OpenMetrics text.
 pub fn scrape_openmetrics(addr: SocketAddr) -> String {
     let res = http(
@@ -751,9 +762,11 @@ impl Upstream {
     pub fn start(reply: Reply) -> Self {
         use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
         use std::sync::Arc;
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        drop(listener);
+        // The first listener is kept (no window for another test to take the
+        // port); only `down` and `up` close and re-open it.
+        let first = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        first.set_nonblocking(true).unwrap();
+        let addr = first.local_addr().unwrap();
         let upstream = Self {
             addr,
             reply: Arc::new(Mutex::new(reply)),
@@ -766,7 +779,7 @@ impl Upstream {
             Arc::clone(&upstream.requests),
         );
         std::thread::spawn(move || {
-            let mut listener: Option<std::net::TcpListener> = None;
+            let mut listener: Option<std::net::TcpListener> = Some(first);
             loop {
                 if !listening.load(Ordering::SeqCst) {
                     listener = None;
