@@ -128,30 +128,41 @@ fn start_prometheus(name: &str, jobs: &[(&str, SocketAddr)]) -> (Prometheus, Soc
         ));
     }
     std::fs::write(dir.join("prometheus.yml"), config).unwrap();
-    let addr = free_addr();
-    let process = Running(
-        Command::new("prometheus")
-            .arg(format!(
-                "--config.file={}",
-                dir.join("prometheus.yml").display()
-            ))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("data").display()
-            ))
-            .arg(format!("--web.listen-address={addr}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    (
-        Prometheus {
-            _process: process,
-            _dir: dir,
-        },
-        addr,
-    )
+    // Prometheus cannot be told to pick its own port: a port found free may be
+    // taken by the time it binds, so a start that fails to listen is retried.
+    for _ in 0..5 {
+        let addr = free_addr();
+        let mut process = Running(
+            Command::new("prometheus")
+                .arg(format!(
+                    "--config.file={}",
+                    dir.join("prometheus.yml").display()
+                ))
+                .arg(format!(
+                    "--storage.tsdb.path={}",
+                    dir.join("data").display()
+                ))
+                .arg(format!("--web.listen-address={addr}"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline && process.0.try_wait().unwrap().is_none() {
+            if common::http(addr, "GET", "/-/healthy", &[], b"").is_ok_and(|r| r.status == 200) {
+                return (
+                    Prometheus {
+                        _process: process,
+                        _dir: dir,
+                    },
+                    addr,
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    panic!("Prometheus did not start listening in five tries");
 }
 
 #[test]
