@@ -36,7 +36,6 @@
 //! - `promhttp_collector_duration_seconds{collector}`: how long the last collection
 //!   took (the timeout, for one that overran it).
 
-use std::collections::BTreeSet;
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -123,30 +122,18 @@ impl Entry {
             .store(d.as_secs_f64().to_bits(), Ordering::Relaxed);
     }
 
-    /// Keeps the families that were declared and are valid; counts one error for any
-    /// that is not.
+    /// Keeps the families that pass [`check_family`]; counts one error for any that
+    /// do not.
     fn accept(&self, families: Vec<MetricFamily>, out: &mut Vec<MetricFamily>) {
+        let verdicts: Vec<_> = (0..families.len())
+            .map(|at| check_family(&self.declared, &families, at))
+            .collect();
         let mut bad: Option<String> = None;
-        let mut seen = BTreeSet::new();
-        for family in families {
-            let declared = self
-                .declared
-                .iter()
-                .any(|(n, t)| *n == family.name && *t == family.metric_type);
-            let problem = if !declared {
-                Some(format!(
-                    "it returned the {} family `{}`, which it did not declare",
-                    family.metric_type, family.name
-                ))
-            } else if !seen.insert(family.name.clone()) {
-                Some(format!("it returned the family `{}` twice", family.name))
-            } else {
-                family.validate().err().map(|e| e.to_string())
-            };
-            match problem {
-                None => out.push(family),
-                Some(p) => {
-                    bad.get_or_insert(p);
+        for (family, verdict) in families.into_iter().zip(verdicts) {
+            match verdict {
+                Ok(()) => out.push(family),
+                Err(problem) => {
+                    bad.get_or_insert(problem);
                 }
             }
         }
@@ -154,6 +141,30 @@ impl Entry {
             self.fail(&problem);
         }
     }
+}
+
+/// Why `families[at]`, returned by a collector or a poller, cannot be served: its
+/// name and type were not declared, an earlier family has its name, or it breaks
+/// [`MetricFamily::validate`].
+pub(crate) fn check_family(
+    declared: &[(String, MetricType)],
+    families: &[MetricFamily],
+    at: usize,
+) -> Result<(), String> {
+    let family = &families[at];
+    if !declared
+        .iter()
+        .any(|(n, t)| *n == family.name && *t == family.metric_type)
+    {
+        return Err(format!(
+            "it returned the {} family `{}`, which it did not declare",
+            family.metric_type, family.name
+        ));
+    }
+    if families[..at].iter().any(|f| f.name == family.name) {
+        return Err(format!("it returned the family `{}` twice", family.name));
+    }
+    family.validate().map_err(|e| e.to_string())
 }
 
 /// A collector's result as the scrape thread receives it.

@@ -597,7 +597,9 @@ fn push_number(out: &mut String, v: f64) {
     }
 }
 
-fn push_escaped(out: &mut String, s: &str) {
+/// Appends `s` with the OpenMetrics escapes for label values and help text:
+/// backslash, double quote and line feed.
+pub(crate) fn push_escaped(out: &mut String, s: &str) {
     for c in s.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -608,10 +610,8 @@ fn push_escaped(out: &mut String, s: &str) {
     }
 }
 
-fn push_labels(out: &mut String, labels: &[(String, String)]) {
-    if labels.is_empty() {
-        return;
-    }
+/// Writes `{k="v",...}`, braces included even for no labels (as exemplars need).
+fn push_label_set(out: &mut String, labels: &[(String, String)]) {
     out.push('{');
     for (i, (k, v)) in labels.iter().enumerate() {
         if i > 0 {
@@ -623,6 +623,13 @@ fn push_labels(out: &mut String, labels: &[(String, String)]) {
         out.push('"');
     }
     out.push('}');
+}
+
+/// Writes a sample's label set, nothing when it has no labels.
+fn push_labels(out: &mut String, labels: &[(String, String)]) {
+    if !labels.is_empty() {
+        push_label_set(out, labels);
+    }
 }
 
 /// Writes `families` in OpenMetrics text without the closing `# EOF`.
@@ -661,17 +668,8 @@ pub fn write_families(out: &mut String, families: &[MetricFamily]) {
             }
             if let Some(ex) = &sample.exemplar {
                 out.push_str(" # ");
-                out.push('{');
-                for (i, (k, v)) in ex.labels.iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    out.push_str(k);
-                    out.push_str("=\"");
-                    push_escaped(out, v);
-                    out.push('"');
-                }
-                out.push_str("} ");
+                push_label_set(out, &ex.labels);
+                out.push(' ');
                 push_number(out, ex.value);
                 if let Some(ts) = ex.timestamp {
                     out.push(' ');

@@ -51,7 +51,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{watch, Notify};
 
-use crate::collect::{CollectError, CollectorHandle};
+use crate::collect::{self, CollectError, CollectorHandle};
 use crate::family::{MetricFamily, MetricType};
 use crate::registry::{default_registry, Registry, RegistryError};
 
@@ -286,30 +286,15 @@ impl State {
         ]
     }
 
-    fn check(&self, families: &[MetricFamily]) -> Result<(), String> {
-        for (i, family) in families.iter().enumerate() {
-            if !self
-                .declared
-                .iter()
-                .any(|(n, t)| *n == family.name && *t == family.metric_type)
-            {
-                return Err(format!(
-                    "the fetch returned the {} family `{}`, which was not declared",
-                    family.metric_type, family.name
-                ));
-            }
-            if families[..i].iter().any(|f| f.name == family.name) {
-                return Err(format!("the fetch returned `{}` twice", family.name));
-            }
-            family.validate().map_err(|e| e.to_string())?;
-        }
-        Ok(())
-    }
-
     fn record(&self, outcome: Result<Vec<MetricFamily>, String>, took: Duration) {
         self.last_duration
             .store(took.as_secs_f64().to_bits(), Ordering::Relaxed);
-        let outcome = outcome.and_then(|f| self.check(&f).map(|()| f));
+        let outcome = outcome.and_then(|families| {
+            (0..families.len())
+                .try_for_each(|at| collect::check_family(&self.declared, &families, at))
+                .map(|()| families)
+                .map_err(|problem| format!("its families are unusable: {problem}"))
+        });
         let mut data = self.data.lock().unwrap_or_else(PoisonError::into_inner);
         match outcome {
             Ok(families) => {

@@ -222,8 +222,9 @@ impl Registry {
         };
         if !collectors.is_empty() {
             let families = collect::run(&collectors);
-            let body = openmetrics.len() - openmetrics.ends_with(EOF) as usize * EOF.len();
-            openmetrics.truncate(body);
+            if openmetrics.ends_with(EOF) {
+                openmetrics.truncate(openmetrics.len() - EOF.len());
+            }
             crate::family::write_families(&mut openmetrics, &families);
             openmetrics.push_str(EOF);
         }
@@ -288,29 +289,21 @@ fn collect_family_names() -> Vec<String> {
 
 /// The family name and every sample name a metric of `metric_type` called `name` writes.
 pub(crate) fn sample_names(name: &str, metric_type: MetricType) -> Vec<String> {
-    let suffixes: &[&str] = match metric_type {
-        MetricType::Counter => &["_total", "_created"],
-        MetricType::Histogram => &["_bucket", "_sum", "_count", "_created"],
-        MetricType::Info => &["_info"],
-        _ => &[],
+    use crate::family::MetricType as Family;
+    let family_type = match metric_type {
+        MetricType::Counter => Family::Counter,
+        MetricType::Gauge => Family::Gauge,
+        MetricType::Histogram => Family::Histogram,
+        MetricType::Info => Family::Info,
+        _ => Family::Unknown,
     };
-    std::iter::once(name.to_owned())
-        .chain(suffixes.iter().map(|s| format!("{name}{s}")))
-        .collect()
+    family_type.sample_names(name)
 }
 
 /// Escapes `help` for OpenMetrics; `prometheus-client` appends the full stop.
 fn escape_help(help: &str) -> String {
-    let help = help.strip_suffix('.').unwrap_or(help);
     let mut out = String::with_capacity(help.len());
-    for c in help.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '"' => out.push_str("\\\""),
-            _ => out.push(c),
-        }
-    }
+    crate::family::push_escaped(&mut out, help.strip_suffix('.').unwrap_or(help));
     out
 }
 
