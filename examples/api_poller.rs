@@ -27,6 +27,9 @@ use promhttp::family::{MetricFamily, MetricType};
 use promhttp::poller::Poller;
 use serde::Deserialize;
 
+#[allow(dead_code)]
+#[path = "support/config.rs"]
+mod config;
 #[path = "support/http_get.rs"]
 mod http_get;
 #[path = "support/logging.rs"]
@@ -71,10 +74,8 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         "h" => 3600.0,
         _ => return Err(format!("{text:?}: unknown unit {unit:?} (ms, s, m or h)")),
     };
-    Duration::try_from_secs_f64(number * scale)
-        .ok()
-        .filter(|d| !d.is_zero())
-        .ok_or_else(|| format!("{text:?} is not a positive duration"))
+    config::positive_seconds(text, number * scale)
+        .map_err(|_| format!("{text:?} is not a positive duration"))
 }
 
 /// One pod in the API's answer.

@@ -36,6 +36,8 @@ use serde::Deserialize;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+#[path = "support/config.rs"]
+mod config;
 #[path = "support/logging.rs"]
 mod logging;
 
@@ -220,16 +222,11 @@ where
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     logging::init();
-    let bind: SocketAddr = std::env::var("BIND")
-        .unwrap_or_else(|_| "127.0.0.1:3002".into())
-        .parse()?;
-    let interval = match std::env::var("PROBE_INTERVAL_SECONDS") {
-        Ok(v) => Duration::try_from_secs_f64(v.parse()?)
-            .ok()
-            .filter(|d| !d.is_zero())
-            .ok_or("PROBE_INTERVAL_SECONDS must be a positive number")?,
-        Err(_) => Duration::from_secs(5),
-    };
+    let bind: SocketAddr = config::env_or("BIND", "127.0.0.1:3002".parse()?)?;
+    let interval = config::positive_seconds(
+        "PROBE_INTERVAL_SECONDS",
+        config::env_or("PROBE_INTERVAL_SECONDS", 5.0)?,
+    )?;
     let timeout = interval.min(Duration::from_secs(2));
 
     let metrics = Metrics::new()?;

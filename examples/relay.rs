@@ -35,9 +35,13 @@ use axum::routing::any;
 use clap::Parser;
 use futures_util::future::{BoxFuture, FutureExt, Shared};
 use promhttp::family::{encode_families, MetricFamily, MetricType};
+use promhttp::names::{check_label_name, check_metric_name};
 use promhttp::Format;
 use regex::Regex;
 
+#[allow(dead_code)]
+#[path = "support/config.rs"]
+mod config;
 #[path = "support/http_get.rs"]
 mod http_get;
 #[path = "support/logging.rs"]
@@ -81,16 +85,8 @@ fn parse_label(text: &str) -> Result<(String, String), String> {
     let (name, value) = text
         .split_once('=')
         .ok_or_else(|| format!("{text:?} is not name=value"))?;
-    check_label_name(name)?;
+    check_label_name(name).map_err(|reason| format!("label name {name:?}: {reason}"))?;
     Ok((name.to_owned(), value.to_owned()))
-}
-
-fn check_label_name(name: &str) -> Result<(), String> {
-    let mut family = MetricFamily::gauge("x", "");
-    family.add_gauge([(name, "")], 0.0);
-    family
-        .validate()
-        .map_err(|e| format!("label name {name:?}: {}", e.reason))
 }
 
 /// Reads `old new` pairs, naming the line of any error.
@@ -107,12 +103,8 @@ fn read_renames(path: &PathBuf) -> Result<HashMap<String, String>, String> {
         let (Some(old), Some(new), None) = (words.next(), words.next(), words.next()) else {
             return Err(format!("{}:{}: expected `old new`", path.display(), i + 1));
         };
-        if MetricFamily::gauge(new, "").validate().is_err() {
-            return Err(format!(
-                "{}:{}: {new:?} is not a valid metric name",
-                path.display(),
-                i + 1
-            ));
+        if let Err(reason) = check_metric_name(new) {
+            return Err(format!("{}:{}: {new:?}: {reason}", path.display(), i + 1));
         }
         if renames.insert(old.to_owned(), new.to_owned()).is_some() {
             return Err(format!(
@@ -361,10 +353,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     logging::init();
     let args = Args::parse();
     http_get::check_url(&args.url)?;
-    let timeout = Duration::try_from_secs_f64(args.timeout)
-        .ok()
-        .filter(|d| !d.is_zero())
-        .ok_or("--timeout must be a positive number of seconds")?;
+    let timeout = config::positive_seconds("--timeout", args.timeout)?;
     let renames = match &args.rename {
         Some(path) => read_renames(path)?,
         None => HashMap::new(),

@@ -25,14 +25,16 @@
 //! numbers of a dead app would mislead.
 
 use std::net::SocketAddr;
-use std::str::FromStr;
-use std::time::Duration;
 
 use axum::routing::get;
 use promhttp::family::{MetricFamily, MetricType};
 use promhttp::poller::{Poller, Stale};
 use serde::Deserialize;
 
+use config::{env_or, positive_seconds};
+
+#[path = "support/config.rs"]
+mod config;
 #[path = "support/http_get.rs"]
 mod http_get;
 #[path = "support/logging.rs"]
@@ -52,26 +54,6 @@ struct Status {
 enum Health {
     Healthy,
     Unhealthy,
-}
-
-fn env_or<T: FromStr>(name: &str, default: T) -> Result<T, String>
-where
-    T::Err: std::fmt::Display,
-{
-    match std::env::var(name) {
-        Ok(v) => v
-            .trim()
-            .parse()
-            .map_err(|e| format!("{name}={v:?} is not valid: {e}")),
-        Err(_) => Ok(default),
-    }
-}
-
-fn seconds(name: &str, value: f64) -> Result<Duration, String> {
-    Duration::try_from_secs_f64(value)
-        .ok()
-        .filter(|d| !d.is_zero())
-        .ok_or_else(|| format!("{name} must be a positive number of seconds, not {value}"))
 }
 
 /// The families a poll returns, declared when the poller is built.
@@ -121,11 +103,11 @@ fn families(status: &Status) -> Vec<MetricFamily> {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     logging::init();
 
-    let interval = seconds(
+    let interval = positive_seconds(
         "POLLING_INTERVAL_SECONDS",
         env_or("POLLING_INTERVAL_SECONDS", 5.0)?,
     )?;
-    let timeout = seconds(
+    let timeout = positive_seconds(
         "POLL_TIMEOUT_SECONDS",
         env_or("POLL_TIMEOUT_SECONDS", interval.as_secs_f64().min(10.0))?,
     )?;

@@ -32,7 +32,7 @@ mod exposition;
 pub mod family;
 mod histogram;
 mod http;
-mod names;
+pub mod names;
 pub mod parse;
 pub mod poller;
 mod process;

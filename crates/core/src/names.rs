@@ -1,13 +1,29 @@
-//! The Prometheus naming rules, checked once at configuration time.
+//! The Prometheus naming rules, for exporters that take names from their users or
+//! their upstreams (a rename file, a `--label` flag). Every registration and
+//! [`MetricFamily::validate`](crate::family::MetricFamily::validate) applies them.
+//!
+//! ```
+//! use promhttp_core::names::{check_label_name, check_metric_name};
+//!
+//! assert!(check_metric_name("http_requests").is_ok());
+//! assert!(check_metric_name("http-requests").is_err());
+//! assert!(check_label_name("__name__").is_err()); // reserved
+//! ```
 
 /// Checks `name` against `[a-zA-Z_:][a-zA-Z0-9_:]*`.
-pub(crate) fn check_metric_name(name: &str) -> Result<(), &'static str> {
+///
+/// # Errors
+/// The rule broken, in words.
+pub fn check_metric_name(name: &str) -> Result<(), &'static str> {
     check(name, true)
         .map_err(|()| "metric names must match [a-zA-Z_:][a-zA-Z0-9_:]* (ASCII letters, digits, `_` and `:`, not starting with a digit)")
 }
 
 /// Checks `name` against `[a-zA-Z_][a-zA-Z0-9_]*` and the reserved `__` prefix.
-pub(crate) fn check_label_name(name: &str) -> Result<(), &'static str> {
+///
+/// # Errors
+/// The rule broken, in words.
+pub fn check_label_name(name: &str) -> Result<(), &'static str> {
     check(name, false).map_err(|()| {
         "label names must match [a-zA-Z_][a-zA-Z0-9_]* (ASCII letters, digits and `_`, not starting with a digit)"
     })?;
