@@ -100,6 +100,17 @@ fn render(c: &mut Criterion) {
         let pc = prometheus_client_registry(n);
         let prom = prometheus_crate_registry(n);
         let exporter = metrics_exporter(n);
+        let render_pc = || {
+            let mut s = String::new();
+            encode(&mut s, &pc).unwrap();
+            s
+        };
+        let render_prom = || {
+            let mut buf = Vec::new();
+            prometheus::Encoder::encode(&prometheus::TextEncoder::new(), &prom.gather(), &mut buf)
+                .unwrap();
+            buf
+        };
 
         let sizes = [
             ("promhttp_text", ours.encode(Format::Text).unwrap().len()),
@@ -107,21 +118,8 @@ fn render(c: &mut Criterion) {
                 "promhttp_openmetrics",
                 ours.encode(Format::OpenMetrics).unwrap().len(),
             ),
-            ("prometheus_client", {
-                let mut s = String::new();
-                encode(&mut s, &pc).unwrap();
-                s.len()
-            }),
-            ("prometheus_crate", {
-                let mut buf = Vec::new();
-                prometheus::Encoder::encode(
-                    &prometheus::TextEncoder::new(),
-                    &prom.gather(),
-                    &mut buf,
-                )
-                .unwrap();
-                buf.len()
-            }),
+            ("prometheus_client", render_pc().len()),
+            ("prometheus_crate", render_prom().len()),
             ("metrics_exporter_prometheus", exporter.render().len()),
         ];
         for (name, bytes) in sizes {
@@ -135,27 +133,12 @@ fn render(c: &mut Criterion) {
             b.iter(|| black_box(ours.encode(Format::Text).unwrap()))
         });
         group.bench_with_input(BenchmarkId::new("prometheus_client", n), &n, |b, _| {
-            b.iter(|| {
-                let mut s = String::new();
-                encode(&mut s, &pc).unwrap();
-                black_box(s)
-            })
+            b.iter(|| black_box(render_pc()))
         });
         group.bench_with_input(
             BenchmarkId::new("prometheus_crate_text_encoder", n),
             &n,
-            |b, _| {
-                b.iter(|| {
-                    let mut buf = Vec::new();
-                    prometheus::Encoder::encode(
-                        &prometheus::TextEncoder::new(),
-                        &prom.gather(),
-                        &mut buf,
-                    )
-                    .unwrap();
-                    black_box(buf)
-                })
-            },
+            |b, _| b.iter(|| black_box(render_prom())),
         );
         group.bench_with_input(
             BenchmarkId::new("metrics_exporter_prometheus", n),

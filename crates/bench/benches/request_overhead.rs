@@ -4,49 +4,11 @@
 //!
 //! `cargo bench -p promhttp-bench --bench request_overhead`
 
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
-
-use actix_web::body::MessageBody;
-use actix_web::dev::Service as _;
-use actix_web::{test as actix_test, web, App};
-use axum::body::Body;
-use axum::http::Request;
-use axum::routing::get;
-use axum::Router;
+use actix_web::{test as actix_test, App};
 use criterion::{criterion_group, criterion_main, Criterion};
 use http_body_util::BodyExt as _;
 use promhttp::{HttpMetrics, Registry};
-use tower::Service as _;
-
-/// Polls a future that never waits on I/O to completion, with no runtime.
-fn run<F: Future>(fut: F) -> F::Output {
-    let mut fut = pin!(fut);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
-            return out;
-        }
-    }
-}
-
-fn axum_routes() -> Router {
-    Router::new()
-        .route("/", get(|| async { "index" }))
-        .route("/users/{id}", get(|| async { "user" }))
-}
-
-fn axum_request(router: &mut Router) -> usize {
-    let req = Request::get("/users/42").body(Body::empty()).unwrap();
-    let res = run(router.call(req)).unwrap();
-    let mut body = pin!(res.into_body());
-    let mut len = 0;
-    while let Some(frame) = run(body.as_mut().frame()) {
-        len += frame.unwrap().into_data().map_or(0, |d| d.len());
-    }
-    len
-}
+use promhttp_bench::{actix_request, actix_routes, axum_request, axum_routes};
 
 fn axum_overhead(c: &mut Criterion) {
     let registry = Registry::new();
@@ -97,40 +59,24 @@ fn actix_overhead(c: &mut Criterion) {
         .registry(prometheus::Registry::new())
         .build()
         .unwrap();
-    let routes = |cfg: &mut web::ServiceConfig| {
-        cfg.route("/", web::get().to(|| async { "index" }))
-            .route("/users/{id}", web::get().to(|| async { "user" }));
-    };
-    let bare = system.block_on(actix_test::init_service(App::new().configure(routes)));
+    let bare = system.block_on(actix_test::init_service(App::new().configure(actix_routes)));
     let ours = system.block_on(actix_test::init_service(
         App::new()
             .wrap(promhttp::actix::Metrics::new(&metrics))
-            .configure(routes),
+            .configure(actix_routes),
     ));
     let theirs = system.block_on(actix_test::init_service(
-        App::new().wrap(peer).configure(routes),
+        App::new().wrap(peer).configure(actix_routes),
     ));
 
-    macro_rules! request {
-        ($app:expr) => {{
-            let req = actix_test::TestRequest::get().uri("/users/42").to_request();
-            let res = run($app.call(req)).unwrap();
-            let mut body = pin!(res.into_body());
-            let mut len = 0;
-            while let Some(chunk) = run(std::future::poll_fn(|cx| body.as_mut().poll_next(cx))) {
-                len += chunk.map_or(0, |c| c.len());
-            }
-            len
-        }};
-    }
     let mut group = c.benchmark_group("actix_request");
     system.block_on(async {
-        assert_eq!(request!(bare), 4);
-        assert_eq!(request!(ours), 4);
-        assert_eq!(request!(theirs), 4);
-        group.bench_function("bare", |b| b.iter(|| request!(bare)));
-        group.bench_function("promhttp", |b| b.iter(|| request!(ours)));
-        group.bench_function("actix_web_prom", |b| b.iter(|| request!(theirs)));
+        assert_eq!(actix_request(&bare), 4);
+        assert_eq!(actix_request(&ours), 4);
+        assert_eq!(actix_request(&theirs), 4);
+        group.bench_function("bare", |b| b.iter(|| actix_request(&bare)));
+        group.bench_function("promhttp", |b| b.iter(|| actix_request(&ours)));
+        group.bench_function("actix_web_prom", |b| b.iter(|| actix_request(&theirs)));
     });
     group.finish();
 }

@@ -5,49 +5,15 @@
 //!
 //! `cargo run --release -p promhttp-bench --example overhead_table`
 
-use std::future::Future;
-use std::pin::pin;
-use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::Service as _;
-use actix_web::{test as actix_test, web, App};
-use axum::body::Body;
-use axum::http::Request;
-use axum::routing::get;
+use actix_web::{test as actix_test, App};
 use axum::Router;
-use http_body_util::BodyExt as _;
 use promhttp::{HttpMetrics, Registry};
-use tower::Service as _;
+use promhttp_bench::{actix_request, actix_routes, axum_request, axum_routes};
 
 const ROUNDS: usize = 25;
 const PER_ROUND: u32 = 20_000;
-
-fn run<F: Future>(fut: F) -> F::Output {
-    let mut fut = pin!(fut);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
-            return out;
-        }
-    }
-}
-
-fn axum_routes() -> Router {
-    Router::new()
-        .route("/", get(|| async { "index" }))
-        .route("/users/{id}", get(|| async { "user" }))
-}
-
-fn axum_request(router: &mut Router) {
-    let req = Request::get("/users/42").body(Body::empty()).unwrap();
-    let res = run(router.call(req)).unwrap();
-    let mut body = pin!(res.into_body());
-    while let Some(frame) = run(body.as_mut().frame()) {
-        frame.unwrap();
-    }
-}
 
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
@@ -95,30 +61,20 @@ fn main() {
         .registry(prometheus::Registry::new())
         .build()
         .unwrap();
-    let routes = |cfg: &mut web::ServiceConfig| {
-        cfg.route("/", web::get().to(|| async { "index" }))
-            .route("/users/{id}", web::get().to(|| async { "user" }));
-    };
-    let bare = system.block_on(actix_test::init_service(App::new().configure(routes)));
+    let bare = system.block_on(actix_test::init_service(App::new().configure(actix_routes)));
     let ours = system.block_on(actix_test::init_service(
         App::new()
             .wrap(promhttp::actix::Metrics::new(&metrics))
-            .configure(routes),
+            .configure(actix_routes),
     ));
     let theirs = system.block_on(actix_test::init_service(
-        App::new().wrap(peer).configure(routes),
+        App::new().wrap(peer).configure(actix_routes),
     ));
     macro_rules! actix_round {
         ($app:expr) => {{
             let start = Instant::now();
             for _ in 0..PER_ROUND {
-                let req = actix_test::TestRequest::get().uri("/users/42").to_request();
-                let res = run($app.call(req)).unwrap();
-                let mut body = pin!(res.into_body());
-                while let Some(chunk) = run(std::future::poll_fn(|cx| body.as_mut().poll_next(cx)))
-                {
-                    chunk.unwrap_or_else(|_| panic!("body error"));
-                }
+                actix_request(&$app);
             }
             start.elapsed().as_nanos() as f64 / f64::from(PER_ROUND)
         }};
