@@ -586,6 +586,30 @@ macro_rules! catch_panic {
     };
 }
 
+/// Sends `GET /panic` to `app`, whose catch-panic middleware turns the panic into an
+/// error: actix-web answers 500, and the metrics count one 500.
+async fn assert_panic_answered_and_counted_as_500<S, B>(app: &S, registry: &Registry)
+where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+{
+    let err = app
+        .call(TestRequest::get().uri("/panic").to_request())
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(
+        err.as_response_error().status_code(),
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
+    let m = scrape(registry);
+    assert_eq!(m.value(REQUESTS, &labels("GET", "/panic", "500")), 1.0);
+    m.assert_books_balanced();
+}
+
 #[actix_web::test]
 async fn handler_panic_caught_outside_the_middleware_is_counted_as_500() {
     require_python_parser!();
@@ -597,18 +621,7 @@ async fn handler_panic_caught_outside_the_middleware_is_counted_as_500() {
             .configure(configure),
     )
     .await;
-    let err = app
-        .call(TestRequest::get().uri("/panic").to_request())
-        .await
-        .err()
-        .unwrap();
-    assert_eq!(
-        err.as_response_error().status_code(),
-        StatusCode::INTERNAL_SERVER_ERROR
-    );
-    let m = scrape(&registry);
-    assert_eq!(m.value(REQUESTS, &labels("GET", "/panic", "500")), 1.0);
-    m.assert_books_balanced();
+    assert_panic_answered_and_counted_as_500(&app, &registry).await;
 }
 
 #[actix_web::test]
@@ -622,16 +635,5 @@ async fn handler_panic_caught_inside_the_middleware_is_counted_as_500() {
             .configure(configure),
     )
     .await;
-    let err = app
-        .call(TestRequest::get().uri("/panic").to_request())
-        .await
-        .err()
-        .unwrap();
-    assert_eq!(
-        err.as_response_error().status_code(),
-        StatusCode::INTERNAL_SERVER_ERROR
-    );
-    let m = scrape(&registry);
-    assert_eq!(m.value(REQUESTS, &labels("GET", "/panic", "500")), 1.0);
-    m.assert_books_balanced();
+    assert_panic_answered_and_counted_as_500(&app, &registry).await;
 }

@@ -80,6 +80,56 @@ fn series_counts(registry: &Registry) -> [usize; 3] {
     ]
 }
 
+/// A registry with the test's series limit, and what it held a fifth of the way
+/// through the flood of requests.
+struct Flood {
+    registry: Registry,
+    metrics: HttpMetrics,
+    series_at_fifth: [usize; 3],
+    rss_at_fifth: Option<u64>,
+}
+
+impl Flood {
+    fn new() -> Self {
+        let registry = Registry::new();
+        let metrics = HttpMetrics::builder()
+            .registry(&registry)
+            .max_series(MAX_SERIES)
+            .build()
+            .unwrap();
+        Self {
+            registry,
+            metrics,
+            series_at_fifth: [0; 3],
+            rss_at_fifth: None,
+        }
+    }
+
+    /// Called after request `i`: notes the series and resident memory a fifth of
+    /// the way through.
+    fn after_request(&mut self, i: u64) {
+        if i == REQUESTS / 5 {
+            self.series_at_fifth = series_counts(&self.registry);
+            self.rss_at_fifth = rss_kib();
+        }
+    }
+
+    /// After the flood: resident memory grew by less than 4 MiB since the fifth,
+    /// and the exposition passes [`check`].
+    fn finish(self, framework: &str) {
+        if let (Some(before), Some(after)) = (self.rss_at_fifth, rss_kib()) {
+            assert!(
+                after < before + 4096,
+                "resident memory grew from {before} KiB to {after} KiB"
+            );
+            println!(
+                "{framework}: resident {before} KiB after 20% of the requests, {after} KiB after all"
+            );
+        }
+        check(&self.registry, REQUESTS, self.series_at_fifth);
+    }
+}
+
 /// Checks the exposition after the flood: bounded series, as many as at a fifth
 /// of it, the overflow series in use, nothing lost.
 fn check(registry: &Registry, sent: u64, at_a_fifth: [usize; 3]) {
@@ -132,12 +182,8 @@ async fn random_requests_through_axum_keep_series_bounded() {
     let _serial = SERIAL
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let registry = Registry::new();
-    let metrics = HttpMetrics::builder()
-        .registry(&registry)
-        .max_series(MAX_SERIES)
-        .build()
-        .unwrap();
+    let mut flood = Flood::new();
+    let metrics = flood.metrics.clone();
     let app = Router::new()
         .route(
             "/status/{code}",
@@ -149,7 +195,6 @@ async fn random_requests_through_axum_keep_series_bounded() {
         .layer(promhttp::axum::MetricsLayer::new(&metrics))
         .with_state(());
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let (mut rss_at_fifth, mut series_at_fifth) = (None, [0; 3]);
     for i in 0..REQUESTS {
         let (method, uri) = rng.request();
         let req = Request::builder()
@@ -159,19 +204,9 @@ async fn random_requests_through_axum_keep_series_bounded() {
             .unwrap();
         let res = app.clone().oneshot(req).await.unwrap();
         res.into_body().collect().await.unwrap();
-        if i == REQUESTS / 5 {
-            series_at_fifth = series_counts(&registry);
-            rss_at_fifth = rss_kib();
-        }
+        flood.after_request(i);
     }
-    if let (Some(before), Some(after)) = (rss_at_fifth, rss_kib()) {
-        assert!(
-            after < before + 4096,
-            "resident memory grew from {before} KiB to {after} KiB"
-        );
-        println!("axum: resident {before} KiB after 20% of the requests, {after} KiB after all");
-    }
-    check(&registry, REQUESTS, series_at_fifth);
+    flood.finish("axum");
 }
 
 #[actix_web::test]
@@ -184,12 +219,8 @@ async fn random_requests_through_actix_keep_series_bounded() {
     let _serial = SERIAL
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let registry = Registry::new();
-    let metrics = HttpMetrics::builder()
-        .registry(&registry)
-        .max_series(MAX_SERIES)
-        .build()
-        .unwrap();
+    let mut flood = Flood::new();
+    let metrics = flood.metrics.clone();
     let app = actix_test::init_service(
         App::new()
             .wrap(promhttp::actix::Metrics::new(&metrics))
@@ -205,7 +236,6 @@ async fn random_requests_through_actix_keep_series_bounded() {
     )
     .await;
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
-    let (mut rss_at_fifth, mut series_at_fifth) = (None, [0; 3]);
     for i in 0..REQUESTS {
         let (method, uri) = rng.request();
         let method = actix_web::http::Method::from_bytes(method.as_bytes()).unwrap();
@@ -215,17 +245,7 @@ async fn random_requests_through_actix_keep_series_bounded() {
             .to_request();
         let res = app.call(req).await.unwrap();
         let _ = actix_web::body::to_bytes(res.into_body()).await;
-        if i == REQUESTS / 5 {
-            series_at_fifth = series_counts(&registry);
-            rss_at_fifth = rss_kib();
-        }
+        flood.after_request(i);
     }
-    if let (Some(before), Some(after)) = (rss_at_fifth, rss_kib()) {
-        assert!(
-            after < before + 4096,
-            "resident memory grew from {before} KiB to {after} KiB"
-        );
-        println!("actix: resident {before} KiB after 20% of the requests, {after} KiB after all");
-    }
-    check(&registry, REQUESTS, series_at_fifth);
+    flood.finish("actix");
 }

@@ -21,16 +21,6 @@ fn metrics(addr: SocketAddr) -> Exposition {
     common::parse_openmetrics(&common::scrape_openmetrics(addr))
 }
 
-/// Both formats pass the reference parsers, and text 0.0.4 passes promtool.
-fn check_outputs(addr: SocketAddr) {
-    common::parse_openmetrics(&common::scrape_openmetrics(addr));
-    let text = common::scrape_text(addr);
-    common::parse_text(&text);
-    if let Some((ok, report)) = common::promtool_check_metrics(&text) {
-        assert!(ok, "promtool check metrics:\n{report}\n{text}");
-    }
-}
-
 /// Waits until `check` holds for a scrape of `addr`; returns that scrape.
 fn scrape_until(addr: SocketAddr, what: &str, check: impl Fn(&Exposition) -> bool) -> Exposition {
     wait_until(what, WAIT, || {
@@ -76,7 +66,7 @@ fn for_each_failure(
             value(m, &errors).unwrap() > before && value(m, &up) == Some(0.0)
         });
         check(&m, what);
-        check_outputs(addr);
+        common::check_outputs(addr);
         upstream.set(healthy.clone());
         upstream.up();
         scrape_until(addr, &format!("recovery after {what}"), |m| {
@@ -121,7 +111,7 @@ fn status_sidecar_exports_the_status_and_survives_every_failure() {
         Some(0.0)
     );
     assert_eq!(value(&m, "app_poll_errors_total"), Some(0.0));
-    check_outputs(exporter);
+    common::check_outputs(exporter);
 
     app.set(json(&STATUS.replace("\"healthy\"", "\"unhealthy\"")));
     scrape_until(exporter, "unhealthy", |m| {
@@ -239,7 +229,7 @@ fn app_registry_counts_scrapes_probes_and_mirrors_its_own_services() {
         created >= started - 1.0 && created <= now(),
         "created {created}, started {started}"
     );
-    check_outputs(addr);
+    common::check_outputs(addr);
 }
 
 #[test]
@@ -314,7 +304,7 @@ fn app_registry_mirrors_resets_and_survives_bad_upstreams() {
             "{what}: the value moved"
         );
     }
-    check_outputs(addr);
+    common::check_outputs(addr);
 }
 
 // --- api_poller ------------------------------------------------------------------
@@ -376,7 +366,7 @@ fn api_poller_follows_the_pods_and_keeps_the_last_good_data() {
         4,
         "the pod with no readings has no series"
     );
-    check_outputs(addr);
+    common::check_outputs(addr);
 
     // web-2 is gone upstream: its series goes; the others update.
     let fewer = PODS
@@ -444,7 +434,6 @@ fn api_poller_polls_every_thirty_minutes_by_default() {
 
 #[test]
 fn api_poller_refuses_bad_durations_and_urls() {
-    let binary = common::example_binary("api_poller");
     for (flag, value, expected) in [
         ("--interval", "10", "has no unit"),
         ("--interval", "1d", "unknown unit"),
@@ -467,12 +456,6 @@ fn api_poller_refuses_bad_durations_and_urls() {
         if !value.is_empty() {
             args.push(value);
         }
-        let out = std::process::Command::new(&binary)
-            .args(&args)
-            .output()
-            .unwrap();
-        assert!(!out.status.success(), "{flag} {value} was accepted");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains(expected), "{flag} {value}: {stderr}");
+        common::assert_refused("api_poller", &args, expected);
     }
 }

@@ -26,28 +26,30 @@ fn percent_encode(s: &str) -> String {
         .collect()
 }
 
+/// Runs an instant query: the series of its result, or Prometheus' error.
+fn query_result(prometheus: SocketAddr, promql: &str) -> Result<Vec<serde_json::Value>, String> {
+    let target = format!("/api/v1/query?query={}", percent_encode(promql));
+    let res = common::http(prometheus, "GET", &target, &[], b"").map_err(|e| e.to_string())?;
+    let json: serde_json::Value = serde_json::from_slice(&res.body).map_err(|e| e.to_string())?;
+    match json["data"]["result"].as_array() {
+        Some(result) if json["status"] == "success" => Ok(result.clone()),
+        _ => Err(json.to_string()),
+    }
+}
+
 /// Runs an instant PromQL query and returns the single value of its result, if any.
 fn query(prometheus: SocketAddr, promql: &str) -> Option<f64> {
-    let target = format!("/api/v1/query?query={}", percent_encode(promql));
-    let res = common::http(prometheus, "GET", &target, &[], b"").ok()?;
-    let json: serde_json::Value = serde_json::from_slice(&res.body).ok()?;
-    let result = json["data"]["result"].as_array()?;
+    let result = query_result(prometheus, promql).ok()?;
     assert!(
         result.len() <= 1,
-        "{promql} returned several series: {json}"
+        "{promql} returned several series: {result:?}"
     );
     result.first()?["value"][1].as_str()?.parse().ok()
 }
 
 /// Runs an instant query; the number of series it returns, or Prometheus' error.
 fn query_series(prometheus: SocketAddr, promql: &str) -> Result<usize, String> {
-    let target = format!("/api/v1/query?query={}", percent_encode(promql));
-    let res = common::http(prometheus, "GET", &target, &[], b"").map_err(|e| e.to_string())?;
-    let json: serde_json::Value = serde_json::from_slice(&res.body).map_err(|e| e.to_string())?;
-    if json["status"] != "success" {
-        return Err(json.to_string());
-    }
-    Ok(json["data"]["result"].as_array().map_or(0, Vec::len))
+    query_result(prometheus, promql).map(|result| result.len())
 }
 
 /// Every query of the Grafana dashboard in `deploy/` runs against the scraped demos,

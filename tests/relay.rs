@@ -6,7 +6,6 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::process::Command;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -147,11 +146,7 @@ fn relays_text_with_exclusions_labels_and_renames() {
             );
         }
     }
-    let text = common::scrape_text(addr);
-    common::parse_text(&text);
-    if let Some((ok, report)) = common::promtool_check_metrics(&text) {
-        assert!(ok, "promtool:\n{report}\n{text}");
-    }
+    common::check_outputs(addr);
     let _ = std::fs::remove_file(renames);
 }
 
@@ -288,15 +283,13 @@ fn every_upstream_failure_is_up_zero_in_a_whole_answer() {
             2,
             "{what}: only up and scrape_duration_seconds"
         );
-        let text = common::scrape_text(addr);
-        common::parse_text(&text);
+        common::check_outputs(addr);
         upstream.up();
     }
 }
 
 #[test]
 fn bad_arguments_are_clear_errors() {
-    let binary = common::example_binary("relay");
     let rename = std::env::temp_dir().join(format!("relay-bad-renames-{}", std::process::id()));
     std::fs::write(&rename, "good_name fine\nonly_one_word\n").unwrap();
     let base = [
@@ -317,19 +310,13 @@ fn bad_arguments_are_clear_errors() {
         ),
         (vec!["--timeout", "0"], "--timeout"),
     ] {
-        let out = Command::new(&binary)
-            .args(base)
-            .args(&extra)
-            .output()
-            .unwrap();
-        assert!(!out.status.success(), "{extra:?} was accepted");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains(expected), "{extra:?}: {stderr}");
+        let args: Vec<&str> = base.iter().copied().chain(extra).collect();
+        common::assert_refused("relay", &args, expected);
     }
-    let out = Command::new(&binary)
-        .args(["--service", "foo", "--url", "https://example.com/metrics"])
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&out.stderr).contains("only http://"));
+    common::assert_refused(
+        "relay",
+        &["--service", "foo", "--url", "https://example.com/metrics"],
+        "only http://",
+    );
     let _ = std::fs::remove_file(rename);
 }

@@ -699,6 +699,31 @@ pub fn served_addr(line: &str) -> SocketAddr {
         .unwrap_or_else(|| panic!("no http://ADDR/ in {line:?}"))
 }
 
+/// Runs the example `name` with `args`, which it must refuse: it exits with a
+/// failure before serving anything, and says `expected` on stderr. Returns stderr.
+pub fn assert_refused(name: &str, args: &[&str], expected: &str) -> String {
+    let out = Command::new(example_binary(name))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{name} {args:?} was accepted");
+    assert!(out.stdout.is_empty(), "{name} {args:?} started anyway");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(stderr.contains(expected), "{name} {args:?}: {stderr}");
+    stderr
+}
+
+/// Both formats served at `addr` pass the reference parsers, and text 0.0.4
+/// passes `promtool check metrics`.
+pub fn check_outputs(addr: SocketAddr) {
+    parse_openmetrics(&scrape_openmetrics(addr));
+    let text = scrape_text(addr);
+    parse_text(&text);
+    if let Some((ok, report)) = promtool_check_metrics(&text) {
+        assert!(ok, "promtool check metrics:\n{report}\n{text}");
+    }
+}
+
 /// Scrapes `addr` as Prometheus does and returns the OpenMetrics text.
 pub fn scrape_openmetrics(addr: SocketAddr) -> String {
     let res = http(
