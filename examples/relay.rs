@@ -23,7 +23,7 @@
 //! reason, never a 500 or a half-written body. Scrapes that arrive while a fetch is
 //! in flight share it: the upstream sees one request however many scrapers there are.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -117,6 +117,10 @@ fn read_renames(path: &PathBuf) -> Result<HashMap<String, String>, String> {
     Ok(renames)
 }
 
+/// The families the relay adds; an upstream family that would write one of these
+/// names is dropped.
+const OWN_FAMILIES: [&str; 2] = ["scrape_duration_seconds", "up"];
+
 /// What to do to the upstream's families.
 struct Rules {
     exclude: Vec<String>,
@@ -144,6 +148,8 @@ impl Rules {
     /// earlier one are dropped and logged.
     fn apply(&self, families: Vec<MetricFamily>) -> Vec<MetricFamily> {
         let mut out: Vec<MetricFamily> = Vec::with_capacity(families.len());
+        // Every sample name served so far, so a clash costs one look-up.
+        let mut taken: HashSet<String> = HashSet::new();
         for mut family in families {
             if self.excluded(&family.name) {
                 continue;
@@ -173,18 +179,23 @@ impl Rules {
                 // promtool (and people) want every family explained.
                 family.help = format!("{} from the relayed target (it gave no help).", family.name);
             }
-            let clash = out.iter().any(|f| {
-                f.metric_type
-                    .sample_names(&f.name)
-                    .iter()
-                    .any(|n| family.metric_type.sample_names(&family.name).contains(n))
-            });
-            match family.validate() {
-                Ok(()) if !clash => out.push(family),
-                Ok(()) => tracing::warn!(
+            let names = family.metric_type.sample_names(&family.name);
+            if let Some(own) = names.iter().find(|n| OWN_FAMILIES.contains(&n.as_str())) {
+                tracing::warn!("the upstream's own `{own}` is replaced by the relay's");
+                continue;
+            }
+            if names.iter().any(|n| taken.contains(n)) {
+                tracing::warn!(
                     "dropping `{}`: its name clashes with another family",
                     family.name
-                ),
+                );
+                continue;
+            }
+            match family.validate() {
+                Ok(()) => {
+                    taken.extend(names);
+                    out.push(family);
+                }
                 Err(e) => tracing::warn!("dropping a family: {e}"),
             }
         }
@@ -296,27 +307,19 @@ impl Relay {
         };
         let mut labels = Vec::new();
         self.rules.label(&mut labels);
+        let [duration, up] = OWN_FAMILIES;
         let mut gauge = |name: &str, help: &str, v: f64| {
-            if families.iter().any(|f| {
-                f.metric_type
-                    .sample_names(&f.name)
-                    .iter()
-                    .any(|n| n == name)
-            }) {
-                families.retain(|f| f.name != name);
-                tracing::warn!("the upstream's own `{name}` is replaced by the relay's");
-            }
             let mut f = MetricFamily::gauge(name, help);
             f.add_gauge(labels.iter().map(|(k, v)| (k.as_str(), v.as_str())), v);
             families.push(f);
         };
         gauge(
-            "scrape_duration_seconds",
+            duration,
             "How long fetching and parsing the upstream took.",
             took.as_secs_f64(),
         );
         gauge(
-            "up",
+            up,
             "Whether the upstream was fetched and parsed (1) or not (0).",
             if result.is_ok() { 1.0 } else { 0.0 },
         );

@@ -191,14 +191,16 @@ fn relays_openmetrics_and_json_by_content_type() {
     upstream.set(Reply::Answer(
         200,
         "application/json",
-        br#"{"queue_depth": 3, "ready": true, "name": "x", "nested": {"a": 1}, "bad-name": 2}"#
+        br#"{"queue_depth": 3, "ready": true, "name": "x", "nested": {"a": 1}, "bad-name": 2, "up": 5}"#
             .to_vec(),
     ));
     let m = scrape(addr);
     assert_eq!(m.value("queue_depth", &foo), 3.0);
     assert_eq!(m.value("ready", &foo), 1.0);
     assert!(m.family("name").is_none() && m.family("nested").is_none());
+    // The upstream's own `up` gives way to the relay's (one series, value 1).
     assert_eq!(m.value("up", &foo), 1.0);
+    assert_eq!(m.samples("up").count(), 1);
 }
 
 #[test]

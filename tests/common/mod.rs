@@ -745,7 +745,7 @@ pub fn scrape_text(addr: SocketAddr) -> String {
     res.text()
 }
 
-/// Calls `probe` every 20 ms until it returns `Some`, for at most `limit`; panics
+/// Calls `probe` every 20 ms until it returns `Ok`, for at most `limit`; panics
 /// naming `what` with the last `Err` otherwise.
 pub fn wait_until<T>(
     what: &str,
