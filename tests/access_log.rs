@@ -57,12 +57,20 @@ impl Exporter {
         }
     }
 
-    /// One scrape in OpenMetrics, parsed by the reference parser.
+    /// One scrape in OpenMetrics, parsed by the reference parser. Every scrape,
+    /// even one taken while lines are being counted, must add up: each line read
+    /// is one request or malformed.
     fn scrape(&self) -> Exposition {
         let accept = [("Accept", common::PROMETHEUS_ACCEPT)];
         let res = common::http(self.addr, "GET", "/metrics", &accept, b"").unwrap();
         assert_eq!(res.status, 200);
-        common::parse_openmetrics(&res.text())
+        let m = common::parse_openmetrics(&res.text());
+        assert_eq!(
+            m.value("log_lines_read_total", &[]),
+            m.sum("http_requests_total") + m.value("log_lines_malformed_total", &[]),
+            "a scrape that does not add up"
+        );
+        m
     }
 
     /// Scrapes until `counter` (a sample without labels) reaches `at_least`,

@@ -1,121 +1,185 @@
 //! The exported metrics and how each event of the follower is counted.
+//!
+//! The counts live under one lock, taken once per event by the follower and once
+//! per scrape by a collector that writes them all, so that every scrape is a
+//! snapshot between two events: `log_lines_read_total` is never ahead of the
+//! request counters it sums, even for a moment.
 
-use std::fmt;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use promhttp::prometheus_client::encoding::{EncodeLabel as _, EncodeLabelSet, LabelSetEncoder};
-use promhttp::prometheus_client::metrics::counter::Counter;
-use promhttp::prometheus_client::metrics::family::Family;
+use promhttp::family::{MetricFamily, MetricType};
 use promhttp::{HttpMethod, Registry, RegistryError};
 
 use crate::follow::Event;
 use crate::format::{LineFormat, Request};
 
-/// The labels of the request families: `method` (ten values at most) and
-/// `status` (100 to 599).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct RequestLabels {
-    method: HttpMethod,
-    status: u16,
+/// The collector's name, in `promhttp_collector_errors_total{collector}`.
+const COLLECTOR: &str = "access_log";
+
+/// `(name, help)` of each family, in the order they are served.
+const REQUESTS: (&str, &str) = (
+    "http_requests",
+    "Requests in the access log, by method and status",
+);
+const RESPONSE_BYTES: (&str, &str) = (
+    "http_response_bytes",
+    "Response body bytes in the access log (a size of - counts as 0), by method and status",
+);
+const LINES_READ: (&str, &str) = (
+    "log_lines_read",
+    "Lines read from the access log, malformed ones included",
+);
+const MALFORMED: (&str, &str) = (
+    "log_lines_malformed",
+    "Lines that are no request: not in the format, not UTF-8, a status outside 100-599, \
+     a bad size, longer than 64 KiB, or cut off by a truncation",
+);
+const ROTATIONS: (&str, &str) = (
+    "log_file_rotations",
+    "Times reading moved on to a new file at the log path (rotation by rename, or replacement)",
+);
+const TRUNCATIONS: (&str, &str) = (
+    "log_file_truncations",
+    "Times the log file was found shorter than what had been read, and read again from its start",
+);
+const FAMILIES: [(&str, &str); 6] = [
+    REQUESTS,
+    RESPONSE_BYTES,
+    LINES_READ,
+    MALFORMED,
+    ROTATIONS,
+    TRUNCATIONS,
+];
+
+/// Everything counted so far. Every line read is either one request or malformed:
+/// `lines_read == sum(requests) + malformed`.
+#[derive(Debug, Default, Clone)]
+struct Counts {
+    /// `(method, status)` (ten methods, statuses 100 to 599) -> `(requests, bytes)`.
+    requests: BTreeMap<(HttpMethod, u16), (u64, u64)>,
+    lines_read: u64,
+    malformed: u64,
+    rotations: u64,
+    truncations: u64,
 }
 
-impl EncodeLabelSet for RequestLabels {
-    fn encode(&self, encoder: &mut LabelSetEncoder<'_>) -> fmt::Result {
-        ("method", self.method.as_str()).encode(encoder.encode_label())?;
-        ("status", self.status).encode(encoder.encode_label())
-    }
-}
-
-/// Everything the exporter counts. Every line read is either one request or
-/// malformed: `log_lines_read_total == sum(http_requests_total) +
-/// log_lines_malformed_total`.
-#[derive(Debug, Clone)]
-pub(crate) struct Metrics {
-    requests: Family<RequestLabels, Counter>,
-    response_bytes: Family<RequestLabels, Counter>,
-    lines_read: Counter,
-    malformed: Counter,
-    rotations: Counter,
-    truncations: Counter,
-}
-
-impl Metrics {
-    /// Creates the metrics and registers them in `registry`.
-    pub(crate) fn register(registry: &Registry) -> Result<Self, RegistryError> {
-        let metrics = Self {
-            requests: Family::default(),
-            response_bytes: Family::default(),
-            lines_read: Counter::default(),
-            malformed: Counter::default(),
-            rotations: Counter::default(),
-            truncations: Counter::default(),
-        };
-        registry.register(
-            "http_requests",
-            "Requests in the access log, by method and status",
-            metrics.requests.clone(),
-        )?;
-        registry.register(
-            "http_response_bytes",
-            "Response body bytes in the access log (a size of - counts as 0), by method and status",
-            metrics.response_bytes.clone(),
-        )?;
-        registry.register(
-            "log_lines_read",
-            "Lines read from the access log, malformed ones included",
-            metrics.lines_read.clone(),
-        )?;
-        registry.register(
-            "log_lines_malformed",
-            "Lines that are no request: not in the format, not UTF-8, a status outside 100-599, \
-             a bad size, longer than 64 KiB, or cut off by a truncation",
-            metrics.malformed.clone(),
-        )?;
-        registry.register(
-            "log_file_rotations",
-            "Times reading moved on to a new file at the log path (rotation by rename, or replacement)",
-            metrics.rotations.clone(),
-        )?;
-        registry.register(
-            "log_file_truncations",
-            "Times the log file was found shorter than what had been read, and read again from its start",
-            metrics.truncations.clone(),
-        )?;
-        Ok(metrics)
-    }
-
-    /// Counts one event of the follower, parsing lines with `format`.
-    pub(crate) fn record(&self, format: &LineFormat, event: Event<'_>) {
-        match event {
-            Event::Line(line) => {
-                self.lines_read.inc();
-                match format.parse(line) {
-                    Some(request) => self.request(request),
-                    None => {
-                        self.malformed.inc();
-                    }
-                }
+impl Counts {
+    fn record(&mut self, request: Option<Request>) {
+        self.lines_read += 1;
+        match request {
+            Some(request) => {
+                let (requests, bytes) = self
+                    .requests
+                    .entry((request.method, request.status))
+                    .or_default();
+                *requests += 1;
+                // 16 EiB of responses would wrap; they stop there instead.
+                *bytes = bytes.saturating_add(request.bytes);
             }
-            Event::Dropped => {
-                self.lines_read.inc();
-                self.malformed.inc();
-            }
-            Event::Rotated => {
-                self.rotations.inc();
-            }
-            Event::Truncated => {
-                self.truncations.inc();
-            }
+            None => self.malformed += 1,
         }
     }
 
-    fn request(&self, request: Request) {
-        let labels = RequestLabels {
-            method: request.method,
-            status: request.status,
+    /// The six families of this snapshot.
+    fn families(&self) -> Vec<MetricFamily> {
+        let [requests, bytes, lines, malformed, rotations, truncations] =
+            FAMILIES.map(|(name, help)| MetricFamily::counter(name, help));
+        let (mut requests, mut bytes) = (requests, bytes);
+        for (&(method, status), &(count, sum)) in &self.requests {
+            let status = status.to_string();
+            let labels = [("method", method.as_str()), ("status", status.as_str())];
+            requests.add_counter(labels, count as f64, None);
+            bytes.add_counter(labels, sum as f64, None);
+        }
+        let single = |mut family: MetricFamily, value: u64| {
+            family.add_counter(std::iter::empty::<(&str, &str)>(), value as f64, None);
+            family
         };
-        self.requests.get_or_create(&labels).inc();
-        self.response_bytes
-            .get_or_create(&labels)
-            .inc_by(request.bytes);
+        vec![
+            requests,
+            bytes,
+            single(lines, self.lines_read),
+            single(malformed, self.malformed),
+            single(rotations, self.rotations),
+            single(truncations, self.truncations),
+        ]
+    }
+}
+
+/// Everything the exporter counts, shared by the follower and the scrapes.
+#[derive(Debug, Clone)]
+pub(crate) struct Metrics {
+    counts: Arc<Mutex<Counts>>,
+}
+
+impl Metrics {
+    /// Creates the metrics and registers them in `registry`, served from a
+    /// consistent snapshot on every scrape.
+    pub(crate) fn register(registry: &Registry) -> Result<Self, RegistryError> {
+        let metrics = Self {
+            counts: Arc::default(),
+        };
+        let snapshot = metrics.clone();
+        FAMILIES
+            .iter()
+            .fold(registry.collector(COLLECTOR), |builder, (name, _)| {
+                builder.family(*name, MetricType::Counter)
+            })
+            // Copying a few hundred numbers needs no thread or timeout.
+            .inline()
+            .register(move || Ok(snapshot.lock().families()))?;
+        Ok(metrics)
+    }
+
+    /// Counts one event of the follower, parsing lines with `format` before the
+    /// lock is taken.
+    pub(crate) fn record(&self, format: &LineFormat, event: Event<'_>) {
+        match event {
+            Event::Line(line) => {
+                let request = format.parse(line);
+                self.lock().record(request);
+            }
+            Event::Dropped => self.lock().record(None),
+            Event::Rotated => self.lock().rotations += 1,
+            Event::Truncated => self.lock().truncations += 1,
+        }
+    }
+
+    /// The counts; a panic elsewhere while they were held leaves them whole (each
+    /// update is a few additions), so a poisoned lock is used as it is.
+    fn lock(&self) -> MutexGuard<'_, Counts> {
+        self.counts.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::format::Builtin;
+    use promhttp::Format;
+
+    #[test]
+    fn every_scrape_sums_up() {
+        let registry = Registry::new();
+        let metrics = Metrics::register(&registry).unwrap();
+        let format = LineFormat::builtin(Builtin::Auto);
+        let line = br#"192.0.2.1 - - [10/Oct/2024:13:55:36 -0700] "GET / HTTP/1.1" 200 1234"#;
+        metrics.record(&format, Event::Line(line));
+        metrics.record(&format, Event::Line(line));
+        metrics.record(&format, Event::Line(b"junk"));
+        metrics.record(&format, Event::Dropped);
+        metrics.record(&format, Event::Rotated);
+        let text = registry.encode(Format::OpenMetrics).unwrap();
+        for expected in [
+            "http_requests_total{method=\"GET\",status=\"200\"} 2\n",
+            "http_response_bytes_total{method=\"GET\",status=\"200\"} 2468\n",
+            "log_lines_read_total 4\n",
+            "log_lines_malformed_total 2\n",
+            "log_file_rotations_total 1\n",
+            "log_file_truncations_total 0\n",
+        ] {
+            assert!(text.contains(expected), "{expected:?} missing from\n{text}");
+        }
     }
 }
