@@ -42,10 +42,11 @@
 //!
 //! A failed poll is logged through `tracing` and counted; the loop goes on. What
 //! scrapes see of the last good data after a failure is the [`Stale`] policy.
+//! Each scrape shows one poll whole: the data, `_up` and the error count are
+//! updated together, so a scrape never pairs one poll's data with another's `_up`.
 
 use std::fmt;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -198,11 +199,7 @@ impl PollerBuilder {
             name: self.name.clone(),
             declared: self.families.clone(),
             stale: self.stale,
-            data: Mutex::new(None),
-            up: AtomicU64::new(0),
-            errors: AtomicU64::new(0),
-            last_success: AtomicU64::new(0f64.to_bits()),
-            last_duration: AtomicU64::new(0f64.to_bits()),
+            outcome: Mutex::new(Outcome::default()),
         });
         let own = state.own_names();
         let mut builder = registry.collector(&self.name).inline().unreported();
@@ -264,12 +261,24 @@ struct State {
     name: String,
     declared: Vec<(String, MetricType)>,
     stale: Stale,
+    /// Updated once per poll and read once per scrape, under one lock, so that a
+    /// scrape never shows the data of one poll beside the `up` of another.
+    outcome: Mutex<Outcome>,
+}
+
+/// What the polls so far have left.
+#[derive(Default)]
+struct Outcome {
     /// The last good data and when it was fetched.
-    data: Mutex<Option<(Vec<MetricFamily>, Instant)>>,
-    up: AtomicU64,
-    errors: AtomicU64,
-    last_success: AtomicU64,
-    last_duration: AtomicU64,
+    data: Option<(Vec<MetricFamily>, Instant)>,
+    /// Whether the last poll succeeded.
+    up: bool,
+    /// Failed polls.
+    errors: u64,
+    /// When the last successful poll ended, in seconds since the Unix epoch (0: never).
+    last_success: f64,
+    /// How long the last poll took, in seconds.
+    last_duration: f64,
 }
 
 impl State {
@@ -287,43 +296,40 @@ impl State {
     }
 
     fn record(&self, outcome: Result<Vec<MetricFamily>, String>, took: Duration) {
-        self.last_duration
-            .store(took.as_secs_f64().to_bits(), Ordering::Relaxed);
         let outcome = outcome.and_then(|families| {
             (0..families.len())
                 .try_for_each(|at| collect::check_family(&self.declared, &families, at))
                 .map(|()| families)
                 .map_err(|problem| format!("its families are unusable: {problem}"))
         });
-        let mut data = self.data.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut state = self.outcome.lock().unwrap_or_else(PoisonError::into_inner);
+        state.last_duration = took.as_secs_f64();
         match outcome {
             Ok(families) => {
-                *data = Some((families, Instant::now()));
-                let now = SystemTime::now()
+                state.data = Some((families, Instant::now()));
+                state.last_success = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
                     .map_or(0.0, |d| d.as_secs_f64());
-                self.last_success.store(now.to_bits(), Ordering::Relaxed);
-                self.up.store(1, Ordering::Relaxed);
+                state.up = true;
             }
             Err(reason) => {
                 if self.stale == Stale::Drop {
-                    *data = None;
+                    state.data = None;
                 }
-                self.up.store(0, Ordering::Relaxed);
-                self.errors.fetch_add(1, Ordering::Relaxed);
+                state.up = false;
+                state.errors += 1;
+                drop(state);
                 tracing::warn!(poller = %self.name, "poll failed: {reason}");
             }
         }
     }
 
     fn families(&self) -> Vec<MetricFamily> {
-        let mut out = {
-            let data = self.data.lock().unwrap_or_else(PoisonError::into_inner);
-            match (&*data, self.stale) {
-                (Some((_, at)), Stale::DropAfter(d)) if at.elapsed() > d => Vec::new(),
-                (Some((families, _)), _) => families.clone(),
-                (None, _) => Vec::new(),
-            }
+        let state = self.outcome.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut out = match (&state.data, self.stale) {
+            (Some((_, at)), Stale::DropAfter(d)) if at.elapsed() > d => Vec::new(),
+            (Some((families, _)), _) => families.clone(),
+            (None, _) => Vec::new(),
         };
         let [up, errors, last, duration] = self.own_names().map(|(n, _)| n);
         let gauge = |name: String, help: &str, v: f64| {
@@ -331,26 +337,24 @@ impl State {
             f.add_gauge::<&str, &str>([], v);
             f
         };
-        #[allow(clippy::cast_precision_loss)]
-        let load = |a: &AtomicU64| a.load(Ordering::Relaxed) as f64;
-        let bits = |a: &AtomicU64| f64::from_bits(a.load(Ordering::Relaxed));
         out.push(gauge(
             up,
             "Whether the last poll succeeded (1) or not (0).",
-            load(&self.up),
+            f64::from(u8::from(state.up)),
         ));
         let mut e = MetricFamily::counter(errors, "Polls that failed, timed out or panicked.");
-        e.add_counter::<&str, &str>([], load(&self.errors), None);
+        #[allow(clippy::cast_precision_loss)]
+        e.add_counter::<&str, &str>([], state.errors as f64, None);
         out.push(e);
         out.push(gauge(
             last,
             "When the last successful poll ended, in seconds since the Unix epoch (0: never).",
-            bits(&self.last_success),
+            state.last_success,
         ));
         out.push(gauge(
             duration,
             "How long the last poll took.",
-            bits(&self.last_duration),
+            state.last_duration,
         ));
         out
     }
@@ -419,7 +423,7 @@ mod tests {
     use super::*;
     use crate::family::test_value as value;
     use crate::Format;
-    use std::sync::atomic::AtomicUsize;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     fn runtime() -> tokio::runtime::Runtime {
         tokio::runtime::Builder::new_current_thread()
@@ -521,6 +525,66 @@ mod tests {
             assert_eq!(value(&text, "up_level "), None, "{text}");
             poller.stop().await;
         });
+    }
+
+    #[test]
+    fn every_scrape_shows_one_poll_whole() {
+        // Polls alternate success and failure 1 ms apart while another thread
+        // scrapes: under `Stale::Drop` the data is there exactly when `up` is 1,
+        // and each failure is counted in the same scrape that shows it.
+        let registry = Registry::new();
+        let polls = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&polls);
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let scraper = {
+            let (registry, done) = (registry.clone(), Arc::clone(&done));
+            std::thread::spawn(move || {
+                let mut scrapes = 0u32;
+                while !done.load(Ordering::SeqCst) {
+                    let text = registry.encode(Format::OpenMetrics).unwrap();
+                    let (Some(up), Some(errors)) = (
+                        value(&text, "up_up "),
+                        value(&text, "up_poll_errors_total "),
+                    ) else {
+                        continue;
+                    };
+                    let level = value(&text, "up_level ");
+                    assert_eq!(level.is_some(), up == 1.0, "{text}");
+                    if let Some(level) = level {
+                        // Poll n (from 0) succeeds when even, with level n; the
+                        // failures before it are the odd numbers below n.
+                        assert_eq!(errors, (level / 2.0).floor(), "{text}");
+                    }
+                    scrapes += 1;
+                }
+                scrapes
+            })
+        };
+        runtime().block_on(async {
+            let poller = Poller::builder("up")
+                .registry(&registry)
+                .family("up_level", MetricType::Gauge)
+                .interval(Duration::from_millis(1))
+                .stale(Stale::Drop)
+                .spawn(move || {
+                    let n = counter.fetch_add(1, Ordering::SeqCst);
+                    async move {
+                        if n % 2 == 1 {
+                            return Err("odd".into());
+                        }
+                        let mut f = MetricFamily::gauge("up_level", "Level.");
+                        #[allow(clippy::cast_precision_loss)]
+                        f.add_gauge::<&str, &str>([], n as f64);
+                        Ok(vec![f])
+                    }
+                })
+                .unwrap();
+            poller.wait_for_polls(200).await;
+            poller.stop().await;
+        });
+        done.store(true, Ordering::SeqCst);
+        let scrapes = scraper.join().expect("a scrape did not add up");
+        assert!(scrapes >= 20, "only {scrapes} scrapes during 200 polls");
     }
 
     #[test]
