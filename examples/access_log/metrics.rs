@@ -2,8 +2,8 @@
 //!
 //! The counts live under one lock, taken once per event by the follower and once
 //! per scrape by a collector that writes them all, so that every scrape is a
-//! snapshot between two events: `log_lines_read_total` is never ahead of the
-//! request counters it sums, even for a moment.
+//! snapshot between two events. `log_lines_read_total` is summed from that
+//! snapshot's request and malformed counts, so it always equals their sum.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -18,47 +18,40 @@ use crate::format::{LineFormat, Request};
 const COLLECTOR: &str = "access_log";
 
 /// `(name, help)` of each family, in the order they are served.
-const REQUESTS: (&str, &str) = (
-    "http_requests",
-    "Requests in the access log, by method and status",
-);
-const RESPONSE_BYTES: (&str, &str) = (
-    "http_response_bytes",
-    "Response body bytes in the access log (a size of - counts as 0), by method and status",
-);
-const LINES_READ: (&str, &str) = (
-    "log_lines_read",
-    "Lines read from the access log, malformed ones included",
-);
-const MALFORMED: (&str, &str) = (
-    "log_lines_malformed",
-    "Lines that are no request: not in the format, not UTF-8, a status outside 100-599, \
-     a bad size, longer than 64 KiB, or cut off by a truncation",
-);
-const ROTATIONS: (&str, &str) = (
-    "log_file_rotations",
-    "Times reading moved on to a new file at the log path (rotation by rename, or replacement)",
-);
-const TRUNCATIONS: (&str, &str) = (
-    "log_file_truncations",
-    "Times the log file was found shorter than what had been read, and read again from its start",
-);
 const FAMILIES: [(&str, &str); 6] = [
-    REQUESTS,
-    RESPONSE_BYTES,
-    LINES_READ,
-    MALFORMED,
-    ROTATIONS,
-    TRUNCATIONS,
+    (
+        "http_requests",
+        "Requests in the access log, by method and status",
+    ),
+    (
+        "http_response_bytes",
+        "Response body bytes in the access log (a size of - counts as 0), by method and status",
+    ),
+    (
+        "log_lines_read",
+        "Lines read from the access log, malformed ones included",
+    ),
+    (
+        "log_lines_malformed",
+        "Lines that are no request: not in the format, not UTF-8, a status outside 100-599, \
+         a bad size, longer than 64 KiB, or cut off by a truncation",
+    ),
+    (
+        "log_file_rotations",
+        "Times reading moved on to a new file at the log path (rotation by rename, or replacement)",
+    ),
+    (
+        "log_file_truncations",
+        "Times the log file was found shorter than what had been read, and read again from its start",
+    ),
 ];
 
-/// Everything counted so far. Every line read is either one request or malformed:
-/// `lines_read == sum(requests) + malformed`.
-#[derive(Debug, Default, Clone)]
+/// Everything counted so far. Every line read is either one request or malformed,
+/// so the lines read are not kept but summed from those two.
+#[derive(Debug, Default)]
 struct Counts {
     /// `(method, status)` (ten methods, statuses 100 to 599) -> `(requests, bytes)`.
     requests: BTreeMap<(HttpMethod, u16), (u64, u64)>,
-    lines_read: u64,
     malformed: u64,
     rotations: u64,
     truncations: u64,
@@ -66,7 +59,6 @@ struct Counts {
 
 impl Counts {
     fn record(&mut self, request: Option<Request>) {
-        self.lines_read += 1;
         match request {
             Some(request) => {
                 let (requests, bytes) = self
@@ -83,23 +75,24 @@ impl Counts {
 
     /// The six families of this snapshot.
     fn families(&self) -> Vec<MetricFamily> {
-        let [requests, bytes, lines, malformed, rotations, truncations] =
+        let [mut requests, mut bytes, lines, malformed, rotations, truncations] =
             FAMILIES.map(|(name, help)| MetricFamily::counter(name, help));
-        let (mut requests, mut bytes) = (requests, bytes);
+        let mut lines_read = self.malformed;
         for (&(method, status), &(count, sum)) in &self.requests {
             let status = status.to_string();
             let labels = [("method", method.as_str()), ("status", status.as_str())];
             requests.add_counter(labels, count as f64, None);
             bytes.add_counter(labels, sum as f64, None);
+            lines_read += count;
         }
         let single = |mut family: MetricFamily, value: u64| {
-            family.add_counter(std::iter::empty::<(&str, &str)>(), value as f64, None);
+            family.add_counter::<&str, &str>([], value as f64, None);
             family
         };
         vec![
             requests,
             bytes,
-            single(lines, self.lines_read),
+            single(lines, lines_read),
             single(malformed, self.malformed),
             single(rotations, self.rotations),
             single(truncations, self.truncations),
