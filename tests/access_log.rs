@@ -61,10 +61,7 @@ impl Exporter {
     /// even one taken while lines are being counted, must add up: each line read
     /// is one request or malformed.
     fn scrape(&self) -> Exposition {
-        let accept = [("Accept", common::PROMETHEUS_ACCEPT)];
-        let res = common::http(self.addr, "GET", "/metrics", &accept, b"").unwrap();
-        assert_eq!(res.status, 200);
-        let m = common::parse_openmetrics(&res.text());
+        let m = common::scrape_parsed(self.addr);
         assert_eq!(
             m.value("log_lines_read_total", &[]),
             m.sum("http_requests_total") + m.value("log_lines_malformed_total", &[]),

@@ -17,14 +17,10 @@ fn json(body: &str) -> Reply {
     Reply::Answer(200, "application/json", body.as_bytes().to_vec())
 }
 
-fn metrics(addr: SocketAddr) -> Exposition {
-    common::parse_openmetrics(&common::scrape_openmetrics(addr))
-}
-
 /// Waits until `check` holds for a scrape of `addr`; returns that scrape.
 fn scrape_until(addr: SocketAddr, what: &str, check: impl Fn(&Exposition) -> bool) -> Exposition {
     wait_until(what, WAIT, || {
-        let m = metrics(addr);
+        let m = common::scrape_parsed(addr);
         if check(&m) {
             Ok(m)
         } else {
@@ -57,7 +53,7 @@ fn for_each_failure(
         format!("{poller}_up"),
     );
     for (what, reply) in failures {
-        let before = value(&metrics(addr), &errors).unwrap();
+        let before = value(&common::scrape_parsed(addr), &errors).unwrap();
         upstream.set(reply);
         if what == "down" {
             upstream.down();
@@ -203,7 +199,7 @@ fn app_registry_counts_scrapes_probes_and_mirrors_its_own_services() {
     });
     // Every GET of /metrics counts itself before it is encoded.
     let hits = value(&m, "hits_total").unwrap();
-    let next = metrics(addr);
+    let next = common::scrape_parsed(addr);
     assert_eq!(value(&next, "hits_total"), Some(hits + 1.0));
     // HEAD is not a scrape of the values.
     assert_eq!(
@@ -212,7 +208,10 @@ fn app_registry_counts_scrapes_probes_and_mirrors_its_own_services() {
             .status,
         200
     );
-    assert_eq!(value(&metrics(addr), "hits_total"), Some(hits + 2.0));
+    assert_eq!(
+        value(&common::scrape_parsed(addr), "hits_total"),
+        Some(hits + 2.0)
+    );
     let level = value(&next, "level").unwrap();
     assert!((0.0..=100.0).contains(&level), "level {level}");
 
@@ -292,7 +291,7 @@ fn app_registry_mirrors_resets_and_survives_bad_upstreams() {
             r#"{"launched": "2026-02-01T12:30:00+01:00", "requests": -1}"#,
         ),
     ] {
-        let before = value(&metrics(addr), "upstream_poll_errors_total").unwrap();
+        let before = value(&common::scrape_parsed(addr), "upstream_poll_errors_total").unwrap();
         counter.set(document);
         let m = scrape_until(addr, what, |m| {
             value(m, "upstream_poll_errors_total").unwrap() > before

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use common::{start_example, Exposition, Reply, Upstream};
+use common::{start_example, Reply, Upstream};
 
 const TEXT: &str = "# HELP exclude_me Dropped by name.
 # TYPE exclude_me gauge
@@ -64,10 +64,6 @@ fn text_reply(body: &str) -> Reply {
     )
 }
 
-fn scrape(addr: SocketAddr) -> Exposition {
-    common::parse_openmetrics(&common::scrape_openmetrics(addr))
-}
-
 fn start_relay(upstream: &Upstream, extra: &[&str]) -> (common::Running, SocketAddr) {
     let url = format!("http://{}/metrics", upstream.addr);
     let mut args = vec!["--service", "foo", "--url", &url, "--port", "0"];
@@ -101,7 +97,7 @@ fn relays_text_with_exclusions_labels_and_renames() {
             renames.to_str().unwrap(),
         ],
     );
-    let m = scrape(addr);
+    let m = common::scrape_parsed(addr);
     for gone in [
         "exclude_me",
         "go_goroutines",
@@ -159,7 +155,7 @@ fn relays_openmetrics_and_json_by_content_type() {
         OPENMETRICS.as_bytes().to_vec(),
     ));
     let (_relay, addr) = start_relay(&upstream, &[]);
-    let m = scrape(addr);
+    let m = common::scrape_parsed(addr);
     let foo = [("service", "foo")];
     assert_eq!(
         m.value("jobs_total", &[("queue", "a"), ("service", "foo")]),
@@ -194,7 +190,7 @@ fn relays_openmetrics_and_json_by_content_type() {
         br#"{"queue_depth": 3, "ready": true, "name": "x", "nested": {"a": 1}, "bad-name": 2, "up": 5}"#
             .to_vec(),
     ));
-    let m = scrape(addr);
+    let m = common::scrape_parsed(addr);
     assert_eq!(m.value("queue_depth", &foo), 3.0);
     assert_eq!(m.value("ready", &foo), 1.0);
     assert!(m.family("name").is_none() && m.family("nested").is_none());
@@ -238,7 +234,7 @@ fn every_upstream_failure_is_up_zero_in_a_whole_answer() {
     let upstream = Upstream::start(text_reply(TEXT));
     let (_relay, addr) = start_relay(&upstream, &["--timeout", "0.3"]);
     let foo = [("service", "foo")];
-    assert_eq!(scrape(addr).value("up", &foo), 1.0);
+    assert_eq!(common::scrape_parsed(addr).value("up", &foo), 1.0);
     let failures = [
         (
             "HTTP 500",

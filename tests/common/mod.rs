@@ -738,6 +738,11 @@ pub fn scrape_openmetrics(addr: SocketAddr) -> String {
     res.text()
 }
 
+/// Scrapes `addr` in OpenMetrics and reads it with the reference parser.
+pub fn scrape_parsed(addr: SocketAddr) -> Exposition {
+    parse_openmetrics(&scrape_openmetrics(addr))
+}
+
 /// Scrapes `addr` in text 0.0.4.
 pub fn scrape_text(addr: SocketAddr) -> String {
     let res = http(addr, "GET", "/metrics", &[], b"").unwrap();
