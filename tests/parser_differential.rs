@@ -52,9 +52,7 @@ struct Tally {
 
 #[test]
 fn valid_expositions_are_read_alike() {
-    if !common::python_parser_available() {
-        return;
-    }
+    require_python_parser!();
     let tally = Tally::default();
     runner(600)
         .run(&vec(exposition(), BATCH), |batch| {
@@ -73,9 +71,7 @@ fn valid_expositions_are_read_alike() {
 
 #[test]
 fn broken_expositions_are_refused_alike() {
-    if !common::python_parser_available() {
-        return;
-    }
+    require_python_parser!();
     let tally = Tally::default();
     runner(1200)
         .run(&vec((exposition(), mutation()), BATCH), |batch| {
