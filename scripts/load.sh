@@ -2,9 +2,10 @@
 # HTTP load comparison on loopback, bounded in time.
 #
 # Each variant of crates/bench/examples/load_target.rs (bare axum and actix-web,
-# promhttp, and the peers) serves the demo routes on one worker thread pinned to
-# CPU 0; wrk (one thread, 32 connections) pinned to CPU 1 sends GET /users/{id}
-# with random ids for DURATION seconds. Variants run interleaved, ROUNDS times
+# promhttp, and the peers) serves the 20-route benchmark app on one worker thread
+# pinned to CPU 0; wrk (one thread, 32 connections) pinned to CPU 1 sends GETs
+# spread over eight of its routes (static, parameterised, nested, wildcard), with
+# random ids, for DURATION seconds. Variants run interleaved, ROUNDS times
 # each, so that drift on a shared machine hits them all alike; the table shows
 # each variant's median requests per second and its ratio to the bare framework.
 #
@@ -25,8 +26,20 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"; [ -n "${SERVER:-}" ] && kill "$SERVER" 2>/dev/null || true' EXIT
 cat > "$WORK/users.lua" <<'LUA'
 math.randomseed(42)
+local n = 0
+local paths = {
+  function(id) return "/" end,
+  function(id) return "/users/" .. id end,
+  function(id) return "/users/" .. id .. "/posts/" .. (id % 97) end,
+  function(id) return "/api/v1/items/" .. id end,
+  function(id) return "/api/v1/orders/" .. id .. "/lines/" .. (id % 13) end,
+  function(id) return "/admin/users/" .. id end,
+  function(id) return "/static/css/site" .. (id % 7) .. ".css" end,
+  function(id) return "/health" end,
+}
 request = function()
-  return wrk.format("GET", "/users/" .. math.random(1, 1000000))
+  n = n + 1
+  return wrk.format("GET", paths[(n % #paths) + 1](math.random(1, 1000000)))
 end
 LUA
 

@@ -192,8 +192,9 @@ async fn status_label_is_the_numeric_code() {
     for code in ["201", "418", "503", "503"] {
         send!(app, "GET", &format!("/status/{code}"));
     }
-    // actix-web answers a method no route of the resource accepts with 404 (its
-    // default service); the route label is still the resource's pattern.
+    // `App::route` puts the route's method guard on the resource, so actix-web
+    // answers a method the resource does not accept from its default service
+    // (404): no resource matched, and the request is unmatched.
     send!(app, "POST", "/users/1");
     send!(app, "GET", "/fail"); // handler error
     let m = scrape(&registry);
@@ -209,10 +210,7 @@ async fn status_label_is_the_numeric_code() {
         m.value(REQUESTS, &labels("GET", "/status/{code}", "503")),
         2.0
     );
-    assert_eq!(
-        m.value(REQUESTS, &labels("POST", "/users/{id}", "404")),
-        1.0
-    );
+    assert_eq!(m.value(REQUESTS, &labels("POST", "unmatched", "404")), 1.0);
     assert_eq!(m.value(REQUESTS, &labels("GET", "/fail", "502")), 1.0);
     m.assert_books_balanced();
 }
@@ -230,14 +228,14 @@ async fn in_flight_counts_a_request_until_its_client_disconnects_and_then_499() 
     })
     .await;
     let m = scrape(&registry);
-    assert_eq!(
-        m.value(IN_FLIGHT, &[("method", "GET"), ("route", "/pending")]),
-        1.0
-    );
-    assert!(m.get(REQUESTS, &labels("GET", "/pending", "499")).is_none());
+    // actix-web routes inside the middleware: in flight by method alone.
+    assert_eq!(m.value(IN_FLIGHT, &[("method", "GET")]), 1.0);
+    assert_eq!(m.samples(IN_FLIGHT).count(), 1);
+    assert_eq!(m.sum(REQUESTS), 0.0);
     drop(fut); // the client went away
     let m = scrape(&registry);
-    assert_eq!(m.value(REQUESTS, &labels("GET", "/pending", "499")), 1.0);
+    // The route is read from the response, and there was none.
+    assert_eq!(m.value(REQUESTS, &labels("GET", "unmatched", "499")), 1.0);
     m.assert_books_balanced();
 }
 
@@ -250,7 +248,8 @@ async fn future_dropped_before_its_first_poll_is_counted_once() {
     let fut = app.call(TestRequest::get().uri("/users/1").to_request());
     drop(fut);
     let m = scrape(&registry);
-    assert_eq!(m.value(REQUESTS, &labels("GET", "/users/{id}", "499")), 1.0);
+    // No response, so no route read from it.
+    assert_eq!(m.value(REQUESTS, &labels("GET", "unmatched", "499")), 1.0);
     assert_eq!(m.sum(REQUESTS), 1.0);
     m.assert_books_balanced();
 }
@@ -263,10 +262,7 @@ async fn streamed_body_is_timed_until_its_end() {
         test::init_service(App::new().wrap(Metrics::new(&metrics)).configure(configure)).await;
     let res = test::call_service(&app, TestRequest::get().uri("/stream").to_request()).await;
     let m = scrape(&registry);
-    assert_eq!(
-        m.value(IN_FLIGHT, &[("method", "GET"), ("route", "/stream")]),
-        1.0
-    );
+    assert_eq!(m.value(IN_FLIGHT, &[("method", "GET")]), 1.0);
     assert!(m.get(REQUESTS, &labels("GET", "/stream", "200")).is_none());
     let body = body_bytes(res).await;
     assert_eq!(body.iter().filter(|&&b| b == b'\n').count(), 10);
@@ -356,7 +352,8 @@ async fn handler_panic_is_counted_as_500() {
         .await;
     assert!(caught.is_err());
     let m = scrape(&registry);
-    assert_eq!(m.value(REQUESTS, &labels("GET", "/panic", "500")), 1.0);
+    // The panic left no response to read the route from.
+    assert_eq!(m.value(REQUESTS, &labels("GET", "unmatched", "500")), 1.0);
     m.assert_books_balanced();
 }
 
@@ -384,30 +381,130 @@ async fn every_request_is_counted_once_under_concurrency() {
     m.assert_books_balanced();
 }
 
+/// The test routes and `/metrics`, whose scrapes are left unrecorded.
+fn app_serving_its_metrics_unrecorded(
+    registry: &Registry,
+) -> App<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let metrics = HttpMetrics::builder()
+        .registry(registry)
+        .ignore_route("/metrics")
+        .build()
+        .unwrap();
+    App::new()
+        .wrap(Metrics::new(&metrics))
+        .configure(configure)
+        .route(
+            "/metrics",
+            web::get().to(metrics_handler_with(registry.clone())),
+        )
+}
+
 #[actix_web::test]
 async fn ignored_route_is_not_recorded() {
     require_python_parser!();
     let registry = Registry::new();
-    let metrics = HttpMetrics::builder()
-        .registry(&registry)
-        .ignore_route("/metrics")
-        .build()
-        .unwrap();
-    let app = test::init_service(
-        App::new()
-            .wrap(Metrics::new(&metrics))
-            .configure(configure)
-            .route(
-                "/metrics",
-                web::get().to(metrics_handler_with(registry.clone())),
-            ),
-    )
-    .await;
+    let app = test::init_service(app_serving_its_metrics_unrecorded(&registry)).await;
     send!(app, "GET", "/metrics");
     send!(app, "GET", "/users/1");
     let m = scrape(&registry);
     assert_eq!(m.sum(REQUESTS), 1.0);
     assert!(m.label_values().all(|v| v != "/metrics"));
+    m.assert_books_balanced();
+}
+
+#[actix_web::test]
+async fn ignored_route_without_parameters_is_never_in_flight() {
+    require_python_parser!();
+    let registry = Registry::new();
+    let app = test::init_service(app_serving_its_metrics_unrecorded(&registry)).await;
+    send!(app, "GET", "/users/1");
+    // The scrape is served while the middleware runs: told apart by its path
+    // before routing, it raised no gauge.
+    let (_, _, _, body) = scrape_via(&app, Method::GET, Some(common::PROMETHEUS_ACCEPT)).await;
+    let m = parse_openmetrics(&body);
+    assert_eq!(m.value(IN_FLIGHT, &[("method", "GET")]), 0.0);
+    assert_eq!(m.sum(REQUESTS), 1.0);
+    assert!(m.label_values().all(|v| v != "/metrics"));
+}
+
+#[actix_web::test]
+async fn ignored_route_with_parameters_is_in_flight_while_served_and_never_counted() {
+    require_python_parser!();
+    let registry = Registry::new();
+    let metrics = HttpMetrics::builder()
+        .registry(&registry)
+        .ignore_route("/quiet/{id}")
+        .build()
+        .unwrap();
+    let app = test::init_service(
+        App::new()
+            .wrap(Metrics::new(&metrics))
+            .route("/quiet/{id}", web::get().to(stream)),
+    )
+    .await;
+    let res = test::call_service(&app, TestRequest::get().uri("/quiet/7").to_request()).await;
+    // Which route a path with a parameter belongs to is only known after
+    // routing: the request shows in flight until its body ends...
+    assert_eq!(
+        scrape(&registry).value(IN_FLIGHT, &[("method", "GET")]),
+        1.0
+    );
+    assert_eq!(
+        body_bytes(res)
+            .await
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count(),
+        10
+    );
+    // ...and is never counted.
+    let m = scrape(&registry);
+    assert_eq!(m.value(IN_FLIGHT, &[("method", "GET")]), 0.0);
+    assert_eq!(m.samples(REQUESTS).count(), 0);
+    assert_eq!(m.samples(COUNT).count(), 0);
+}
+
+#[actix_web::test]
+async fn percent_encoded_path_gets_the_route_that_served_it() {
+    require_python_parser!();
+    let (registry, metrics) = new_metrics();
+    let app =
+        test::init_service(App::new().wrap(Metrics::new(&metrics)).configure(configure)).await;
+    // actix-web decodes `%75` (`u`) before routing, so `/users/{id}` answers.
+    let (status, body) = send!(app, "GET", "/%75sers/1");
+    assert_eq!((status, &body[..]), (StatusCode::OK, &b"1"[..]));
+    let (status, _) = send!(app, "GET", "/api/%69tems/2");
+    assert_eq!(status, StatusCode::OK);
+    let m = scrape(&registry);
+    assert_eq!(m.value(REQUESTS, &labels("GET", "/users/{id}", "200")), 1.0);
+    assert_eq!(
+        m.value(REQUESTS, &labels("GET", "/api/items/{id}", "200")),
+        1.0
+    );
+    assert_eq!(m.sum(REQUESTS), 2.0);
+}
+
+#[actix_web::test]
+async fn path_of_a_scope_with_nothing_at_its_root_is_unmatched() {
+    require_python_parser!();
+    let (registry, metrics) = new_metrics();
+    let app =
+        test::init_service(App::new().wrap(Metrics::new(&metrics)).configure(configure)).await;
+    // Routing consumes all of `/api` (the scope) and matches no resource in it:
+    // the one case where the route is looked for again, and not found.
+    for path in ["/api", "/api/", "/api/nothing/here"] {
+        assert_eq!(send!(app, "GET", path).0, StatusCode::NOT_FOUND, "{path}");
+    }
+    let m = scrape(&registry);
+    assert_eq!(m.value(REQUESTS, &labels("GET", "unmatched", "404")), 3.0);
     m.assert_books_balanced();
 }
 
@@ -464,11 +561,8 @@ async fn metrics_route_negotiates_the_format_and_both_parse() {
         parsed.value(REQUESTS, &labels("GET", "/users/{id}", "200")),
         1.0
     );
-    // The scrape in progress is in flight on the metrics route itself.
-    assert_eq!(
-        parsed.value(IN_FLIGHT, &[("method", "GET"), ("route", "/metrics")]),
-        1.0
-    );
+    // The scrape in progress is in flight, by method alone.
+    assert_eq!(parsed.value(IN_FLIGHT, &[("method", "GET")]), 1.0);
 
     for accept in [None, Some("text/plain;version=0.0.4"), Some("*/*")] {
         let (_, content_type, _, text) = scrape_via(&app, Method::GET, accept).await;
@@ -561,7 +655,7 @@ async fn client_that_disconnects_from_a_real_server_is_counted_as_499() {
     actix_web::rt::task::spawn_blocking(move || common::send_and_disconnect(addr, "/pending"))
         .await
         .unwrap();
-    let l = labels("GET", "/pending", "499");
+    let l = labels("GET", "unmatched", "499");
     let m = common::eventually(|| scrape(&registry), |m| m.get(REQUESTS, &l).is_some()).await;
     assert_eq!(m.value(REQUESTS, &l), 1.0);
     m.assert_books_balanced();
@@ -587,7 +681,9 @@ macro_rules! catch_panic {
 }
 
 /// Sends `GET /panic` to `app`, whose catch-panic middleware turns the panic into an
-/// error: actix-web answers 500, and the metrics count one 500.
+/// error: actix-web answers 500, and the metrics count one 500. Neither a panic
+/// nor an error brings a response (with its request) back to the middleware, so
+/// the route is not known: `unmatched`.
 async fn assert_panic_answered_and_counted_as_500<S, B>(app: &S, registry: &Registry)
 where
     S: actix_web::dev::Service<
@@ -606,7 +702,7 @@ where
         StatusCode::INTERNAL_SERVER_ERROR
     );
     let m = scrape(registry);
-    assert_eq!(m.value(REQUESTS, &labels("GET", "/panic", "500")), 1.0);
+    assert_eq!(m.value(REQUESTS, &labels("GET", "unmatched", "500")), 1.0);
     m.assert_books_balanced();
 }
 

@@ -24,19 +24,33 @@
 //!
 //! # When is a request counted
 //!
-//! - **Request enters the middleware**: `http_server_requests_in_flight{method,route}`
-//!   goes up and the clock starts. The route is actix-web's
-//!   [`match_pattern`](actix_web::HttpRequest::match_pattern) (scopes included); a
-//!   request that matched no resource (the default service) is recorded as
-//!   `route="unmatched"`.
+//! - **Request enters the middleware**: `http_server_requests_in_flight{method}`
+//!   goes up and the clock starts. The in-flight gauge has no `route` label here:
+//!   actix-web routes a request inside the service the middleware wraps, so the
+//!   route is not known yet, and finding it before routing would mean matching
+//!   the path against every resource (what
+//!   [`match_pattern`](actix_web::HttpRequest::match_pattern) does before
+//!   routing, several hundred nanoseconds per request). OpenTelemetry's
+//!   `http.server.active_requests` leaves the route out for the same reason. A
+//!   request to an ignored route without parameters
+//!   ([`HttpMetricsBuilder::ignore_route`](promhttp_core::HttpMetricsBuilder::ignore_route)),
+//!   told by its path, raises no gauge at all.
+//! - **The response comes back through the middleware**: the route is read from
+//!   the response's request, after routing, where actix-web has recorded the
+//!   resource it routed to: `match_pattern` then walks that resource's scopes
+//!   instead of matching the path again. A request that no resource matched (the
+//!   default service, a 404 included) is `route="unmatched"`, found without
+//!   matching its path again, so a flood of 404s costs no more than hits.
 //! - **Response body ends** (its last chunk is read, it fails, or it is dropped; a
 //!   response without a body ends with its head): in-flight goes down,
 //!   `http_server_requests_total{method,route,status}` goes up and the duration is
-//!   observed in `http_server_request_duration_seconds`.
+//!   observed in `http_server_request_duration_seconds`. A request to an ignored
+//!   route with parameters showed in flight while it ran and is not counted.
 //! - **The response future is dropped before the handler answered** (the client
 //!   went away): recorded as status `499`; if the handler panicked, as `500`. An
 //!   error returned through the middleware is recorded with the status of its
-//!   error response.
+//!   error response. None of these brings a response back, so the route is not
+//!   known: they are counted under `route="unmatched"`.
 //!
 //! Each request is recorded exactly once, and in-flight returns to where it was.
 //!
@@ -48,6 +62,17 @@
 //!
 //! Wrapping the whole `App` records `/metrics` scrapes too; leave them out with
 //! [`HttpMetricsBuilder::ignore_route`](promhttp_core::HttpMetricsBuilder::ignore_route).
+//!
+//! Two limits of telling requests apart without matching their path again:
+//!
+//! - An ignored route is recognised before routing by comparing the request's
+//!   path (as the router will match it, percent-decoding included) with the
+//!   ignored templates that have no parameters. One with parameters is only
+//!   known after routing, hence the in-flight rule above.
+//! - A path equal to a scope's own path with no resource at the scope's root
+//!   (`GET /api` with `web::scope("/api")` holding only `/items`) is consumed by
+//!   routing without matching a resource; for it, and only for it,
+//!   `match_pattern` matches the path again (to find nothing: `unmatched`).
 
 mod handler;
 mod middleware;

@@ -3,6 +3,7 @@
 
 use std::future::{ready, Future, Ready};
 use std::pin::Pin;
+use std::rc::Rc;
 use std::task::{ready, Context, Poll};
 
 use actix_web::body::{BodySize, MessageBody};
@@ -43,16 +44,23 @@ where
     fn new_transform(&self, service: S) -> Self::Future {
         ready(Ok(MetricsMiddleware {
             service,
-            metrics: self.metrics.clone(),
+            metrics: Rc::new(self.metrics.clone()),
         }))
     }
 }
 
 /// The service made by the [`Metrics`] transform.
+///
+/// actix-web routes a request inside the service this middleware wraps, so the
+/// route is not known when the request enters: the in-flight gauge is labelled by
+/// method alone, and the route is read after routing, from the response's
+/// request. Nothing here matches the path against the app's resources.
 #[derive(Debug)]
 pub struct MetricsMiddleware<S> {
     service: S,
-    metrics: HttpMetrics,
+    /// Shared with the response futures of this worker (actix-web runs each
+    /// worker's services on one thread).
+    metrics: Rc<HttpMetrics>,
 }
 
 impl<S, B> Service<ServiceRequest> for MetricsMiddleware<S>
@@ -67,19 +75,53 @@ where
     forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        // The in-flight gauge is labelled by route, so the route is needed before
-        // the request moves on. actix-web routes it inside the inner service and
-        // offers no way back to it afterwards, so `match_pattern` matches the path
-        // against the app's resources here: most of this middleware's cost.
-        let route = req.match_pattern();
+        // The path as the router will match it: an ignored route without
+        // parameters is left out here, before it raises any gauge.
         let guard = self
             .metrics
-            .route(route.as_deref())
-            .start(HttpMethod::from_token(req.method().as_str()));
+            .start_unrouted(method_of(req.method()), req.match_info().as_str());
         ResponseFuture {
             inner: self.service.call(req),
             guard,
+            metrics: Rc::clone(&self.metrics),
         }
+    }
+}
+
+/// The recorded method: comparisons of `Method` against its constants are integer
+/// compares, cheaper than matching on the method's text.
+#[inline]
+fn method_of(method: &actix_web::http::Method) -> HttpMethod {
+    use actix_web::http::Method as M;
+    if *method == M::GET {
+        HttpMethod::Get
+    } else if *method == M::POST {
+        HttpMethod::Post
+    } else {
+        HttpMethod::from_token(method.as_str())
+    }
+}
+
+/// The route template of a routed request: `None` when no resource matched (the
+/// default service).
+///
+/// actix-web records the resource it routed a request to, and `match_pattern`
+/// then walks the resource tree by index instead of matching the path again; but
+/// for a request that no resource matched it matches the path against every
+/// resource with regular expressions. A request a resource matched has had its
+/// whole path consumed by routing, and one that matched nothing has not (its
+/// path still holds at least the part after the last matching scope), so
+/// `match_pattern` is only asked when nothing is left: a flood of 404s costs no
+/// re-match. The one exception is a path equal to a scope's own path (`/api`
+/// for `web::scope("/api")`) with no resource at the scope's root: nothing is
+/// left of it, no resource matched, and `match_pattern` matches it again to find
+/// nothing.
+#[inline]
+fn routed_pattern(req: &actix_web::HttpRequest) -> Option<String> {
+    if req.match_info().unprocessed().is_empty() {
+        req.match_pattern()
+    } else {
+        None
     }
 }
 
@@ -87,11 +129,14 @@ pin_project! {
     /// The response future of [`MetricsMiddleware`].
     ///
     /// Dropped before the inner service answers, it records the request as
-    /// cancelled (status 499), or as 500 when the handler panicked.
+    /// cancelled (status 499), or as 500 when the handler panicked. The route is
+    /// read from the response, so such a request, and one whose inner service
+    /// failed instead of answering, is counted under `route="unmatched"`.
     pub struct ResponseFuture<F> {
         #[pin]
         inner: F,
         guard: Option<RequestGuard>,
+        metrics: Rc<HttpMetrics>,
     }
 }
 
@@ -111,11 +156,17 @@ where
         let guard = this.guard.take();
         Poll::Ready(match result {
             Ok(response) => {
-                let guard = guard.map(|g| g.with_status(response.status().as_u16()));
+                let guard = guard.map(|mut guard| {
+                    if let Some(route) = routed_pattern(response.request()) {
+                        guard.set_route(this.metrics.route(Some(&route)));
+                    }
+                    guard.with_status(response.status().as_u16())
+                });
                 Ok(response.map_body(|_, body| ResponseBody::new(body, guard)))
             }
             Err(err) => {
-                // actix-web turns the error into a response with this status.
+                // actix-web turns the error into a response with this status. The
+                // request it belonged to is gone: its route is not known.
                 let status = err.as_response_error().status_code().as_u16();
                 drop(guard.map(|g| g.with_status(status)));
                 Err(err)

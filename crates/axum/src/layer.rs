@@ -65,20 +65,51 @@ struct State {
     metrics: HttpMetrics,
     /// axum's `Router::layer` wraps each route on its own, so one service (and its
     /// clones) nearly always sees one route: its handle is kept here and the
-    /// registry's route map is not consulted per request.
-    route: OnceLock<RouteHandle>,
+    /// set's route table is not consulted per request. axum hands every request
+    /// of a route the same `MatchedPath` (one shared string), which is kept too:
+    /// while it is held its address cannot be reused, so an equal address is the
+    /// same route, and most requests are told apart without comparing text.
+    route: OnceLock<(Option<MatchedPath>, RouteHandle)>,
 }
 
 impl State {
     #[inline]
-    fn start(&self, route: Option<&str>, method: HttpMethod) -> Option<RequestGuard> {
-        match self.route.get() {
-            Some(handle) if handle.is_for(route) => handle.start(method),
-            Some(_) => self.metrics.route(route).start(method),
-            None => self
-                .route
-                .get_or_init(|| self.metrics.route(route))
-                .start(method),
+    fn start(&self, matched: Option<&MatchedPath>, method: HttpMethod) -> Option<RequestGuard> {
+        let Some((seen, handle)) = self.route.get() else {
+            return self.first_start(matched, method);
+        };
+        let same = match (seen, matched) {
+            (Some(seen), Some(matched)) => {
+                std::ptr::eq(seen.as_str(), matched.as_str()) || seen.as_str() == matched.as_str()
+            }
+            (None, None) => true,
+            _ => false,
+        };
+        if same {
+            handle.start(method)
+        } else {
+            self.metrics
+                .route(matched.map(MatchedPath::as_str))
+                .start(method)
+        }
+    }
+
+    #[cold]
+    fn first_start(
+        &self,
+        matched: Option<&MatchedPath>,
+        method: HttpMethod,
+    ) -> Option<RequestGuard> {
+        let (_, handle) = self.route.get_or_init(|| {
+            let route = matched.map(MatchedPath::as_str);
+            (matched.cloned(), self.metrics.route(route))
+        });
+        if handle.is_for(matched.map(MatchedPath::as_str)) {
+            handle.start(method)
+        } else {
+            self.metrics
+                .route(matched.map(MatchedPath::as_str))
+                .start(method)
         }
     }
 }
@@ -98,12 +129,10 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let route = req
-            .extensions()
-            .get::<MatchedPath>()
-            .map(MatchedPath::as_str);
         let method = method_of(req.method());
-        let guard = self.state.start(route, method);
+        let guard = self
+            .state
+            .start(req.extensions().get::<MatchedPath>(), method);
         ResponseFuture {
             inner: self.inner.call(req),
             guard,

@@ -23,7 +23,10 @@
 //! - **Request enters the layer**: `http_server_requests_in_flight{method,route}`
 //!   goes up and the clock starts. The route is axum's [`MatchedPath`] (nested
 //!   routers included); a request that matched no route (404 fallback,
-//!   `nest_service`) is recorded as `route="unmatched"`.
+//!   `nest_service`) is recorded as `route="unmatched"`. axum routes a request
+//!   before `Router::layer` layers run, so the route is known here and labels the
+//!   in-flight gauge (the actix-web middleware, which runs before routing, labels
+//!   it by method alone).
 //! - **Response body ends** (its last frame is read, it fails, or it is dropped; a
 //!   body that is empty from the start ends with the response head): in-flight goes
 //!   down, `http_server_requests_total{method,route,status}` goes up and the

@@ -1,38 +1,13 @@
-//! A server for the HTTP load comparison (`scripts/load.sh`): the demo routes
-//! (`GET /`, `GET /users/{id}`, `POST /echo`) on one worker thread, bare or with
-//! a metrics middleware.
+//! A server for the HTTP load comparison (`scripts/load.sh`): the 20-route app of
+//! `promhttp_bench` (the one the in-process benchmarks measure) on one worker
+//! thread, bare or with a metrics middleware.
 //!
 //! `load_target <variant> <addr>` where variant is one of `axum-bare`,
 //! `axum-promhttp`, `axum-prometheus`, `actix-bare`, `actix-promhttp`,
 //! `actix-web-prom`.
 
-use axum::body::Bytes;
-use axum::routing::{get, post};
-use axum::Router;
 use promhttp::{HttpMetrics, Registry};
-
-fn axum_routes() -> Router {
-    Router::new()
-        .route("/", get(|| async { "index" }))
-        .route(
-            "/users/{id}",
-            get(|axum::extract::Path(id): axum::extract::Path<String>| async move { id }),
-        )
-        .route("/echo", post(|body: Bytes| async move { body }))
-}
-
-fn actix_routes(cfg: &mut actix_web::web::ServiceConfig) {
-    use actix_web::web;
-    cfg.route("/", web::get().to(|| async { "index" }))
-        .route(
-            "/users/{id}",
-            web::get().to(|id: web::Path<String>| async move { id.into_inner() }),
-        )
-        .route(
-            "/echo",
-            web::post().to(|body: web::Bytes| async move { body }),
-        );
-}
+use promhttp_bench::{actix_app as actix_routes, axum_app as axum_routes};
 
 fn main() -> std::io::Result<()> {
     let args: Vec<String> = std::env::args().collect();

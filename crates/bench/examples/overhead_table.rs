@@ -1,26 +1,50 @@
 //! Per-request cost of each middleware, in process on one thread, measured
 //! interleaved: every round times each variant in turn, and the table shows each
 //! variant's median over the rounds, so that drift on a shared machine hits all
-//! variants alike. The same setup as `benches/request_overhead.rs`.
+//! variants alike. The app and the request mix are `promhttp_bench`'s (20 routes,
+//! requests spread over eight of them), as in `benches/request_overhead.rs`.
 //!
 //! `cargo run --release -p promhttp-bench --example overhead_table`
+//!
+//! `ROUNDS` and `PER_ROUND` (environment) change the number of rounds (default
+//! 25) and of requests per variant and round (default 20,000).
 
 use std::time::Instant;
 
 use actix_web::{test as actix_test, App};
 use axum::Router;
 use promhttp::{HttpMetrics, Registry};
-use promhttp_bench::{actix_request, actix_routes, axum_request, axum_routes};
+use promhttp_bench::{actix_app, actix_request, axum_app, axum_request, PATHS, ROUTES};
 
-const ROUNDS: usize = 25;
-const PER_ROUND: u32 = 20_000;
+fn env_or(name: &str, default: u32) -> u32 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
 
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
     xs[xs.len() / 2]
 }
 
+/// The least of the rounds: on a shared machine, the round least disturbed.
+fn least(xs: &[f64]) -> f64 {
+    xs.iter().copied().fold(f64::INFINITY, f64::min)
+}
+
+/// Times `per_round` requests of the mix through `request`, in ns per request.
+fn round(per_round: u32, mut request: impl FnMut(&str) -> usize) -> f64 {
+    let start = Instant::now();
+    for i in 0..per_round {
+        std::hint::black_box(request(PATHS[i as usize % PATHS.len()]));
+    }
+    start.elapsed().as_nanos() as f64 / f64::from(per_round)
+}
+
 fn main() {
+    let rounds = env_or("ROUNDS", 25) as usize;
+    let per_round = env_or("PER_ROUND", 20_000);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -30,29 +54,37 @@ fn main() {
     let metrics = HttpMetrics::builder().registry(&registry).build().unwrap();
     let (peer_layer, _handle) = axum_prometheus::PrometheusMetricLayer::pair();
     let mut axum: Vec<(&str, Router)> = vec![
-        ("bare", axum_routes()),
+        ("bare", axum_app()),
         (
             "identity layer",
-            axum_routes().layer(tower::layer::util::Identity::new()),
+            axum_app().layer(tower::layer::util::Identity::new()),
+        ),
+        (
+            "body wrapper only (no metrics)",
+            axum_app().layer(tower::util::MapResponseLayer::new(
+                |res: axum::response::Response| {
+                    use http_body_util::BodyExt as _;
+                    res.map(|body| body.map_frame(|frame| frame))
+                },
+            )),
         ),
         (
             "promhttp",
-            axum_routes().layer(promhttp::axum::MetricsLayer::new(&metrics)),
+            axum_app().layer(promhttp::axum::MetricsLayer::new(&metrics)),
         ),
-        ("axum-prometheus 0.10", axum_routes().layer(peer_layer)),
+        ("axum-prometheus 0.10", axum_app().layer(peer_layer)),
     ];
     for (_, router) in &mut axum {
+        // What `axum::serve` does once: build every route's service now.
         *router = std::mem::take(router).with_state(());
-        axum_request(router);
+        for path in PATHS {
+            axum_request(router, path);
+        }
     }
     let mut axum_times: Vec<Vec<f64>> = vec![Vec::new(); axum.len()];
-    for _ in 0..ROUNDS {
+    for _ in 0..rounds {
         for (i, (_, router)) in axum.iter_mut().enumerate() {
-            let start = Instant::now();
-            for _ in 0..PER_ROUND {
-                axum_request(router);
-            }
-            axum_times[i].push(start.elapsed().as_nanos() as f64 / f64::from(PER_ROUND));
+            axum_times[i].push(round(per_round, |path| axum_request(router, path)));
         }
     }
 
@@ -61,59 +93,86 @@ fn main() {
         .registry(prometheus::Registry::new())
         .build()
         .unwrap();
-    let bare = system.block_on(actix_test::init_service(App::new().configure(actix_routes)));
+    let bare = system.block_on(actix_test::init_service(App::new().configure(actix_app)));
     let ours = system.block_on(actix_test::init_service(
         App::new()
             .wrap(promhttp::actix::Metrics::new(&metrics))
-            .configure(actix_routes),
+            .configure(actix_app),
     ));
     let theirs = system.block_on(actix_test::init_service(
-        App::new().wrap(peer).configure(actix_routes),
+        App::new().wrap(peer).configure(actix_app),
     ));
-    macro_rules! actix_round {
-        ($app:expr) => {{
-            let start = Instant::now();
-            for _ in 0..PER_ROUND {
-                actix_request(&$app);
-            }
-            start.elapsed().as_nanos() as f64 / f64::from(PER_ROUND)
-        }};
-    }
     let actix_names = ["bare", "promhttp", "actix-web-prom 0.10"];
     let mut actix_times: Vec<Vec<f64>> = vec![Vec::new(); 3];
     system.block_on(async {
-        for _ in 0..ROUNDS {
-            actix_times[0].push(actix_round!(bare));
-            actix_times[1].push(actix_round!(ours));
-            actix_times[2].push(actix_round!(theirs));
+        for path in PATHS {
+            actix_request(&bare, path);
+            actix_request(&ours, path);
+            actix_request(&theirs, path);
+        }
+        for _ in 0..rounds {
+            actix_times[0].push(round(per_round, |path| actix_request(&bare, path)));
+            actix_times[1].push(round(per_round, |path| actix_request(&ours, path)));
+            actix_times[2].push(round(per_round, |path| actix_request(&theirs, path)));
         }
     });
 
-    let axum_med: Vec<f64> = axum_times.into_iter().map(median).collect();
-    println!("| axum (GET /users/{{id}}, body read) | ns/request | added vs bare | added vs identity layer |");
+    println!(
+        "{ROUTES}-route app, requests spread over {} routes, body read to the end; \
+         {rounds} interleaved rounds of {per_round} requests per variant. \
+         `median` is the median round, `least` the fastest round (the one least \
+         disturbed by the rest of a shared machine); the added costs are taken \
+         from each in turn.\n",
+        PATHS.len()
+    );
+    let axum_names: Vec<&str> = axum.iter().map(|(name, _)| *name).collect();
+    print_table(
+        "axum",
+        &axum_names,
+        &axum_times,
+        1,
+        3,
+        4,
+        "the identity layer",
+    );
+    println!();
+    print_table("actix-web", &actix_names, &actix_times, 0, 1, 2, "bare");
+}
+
+/// Prints one framework's table: each variant's median and fastest round, and
+/// the cost promhttp and the peer add over the `base` variant, taken from each.
+fn print_table(
+    framework: &str,
+    names: &[&str],
+    times: &[Vec<f64>],
+    base: usize,
+    ours: usize,
+    peer: usize,
+    base_name: &str,
+) {
+    let stats: Vec<[f64; 2]> = times
+        .iter()
+        .map(|t| [median(t.clone()), least(t)])
+        .collect();
+    println!("| {framework} | median ns/request | least ns/request | added vs {base_name} (median / least) |");
     println!("|---|---|---|---|");
-    for ((name, _), t) in axum.iter().zip(&axum_med) {
+    for (name, [med, low]) in names.iter().zip(&stats) {
         println!(
-            "| {name} | {t:.0} | {:+.0} | {:+.0} |",
-            t - axum_med[0],
-            t - axum_med[1]
+            "| {name} | {med:.0} | {low:.0} | {:+.0} / {:+.0} |",
+            med - stats[base][0],
+            low - stats[base][1]
         );
     }
-    let (ours_axum, peer_axum) = (axum_med[2] - axum_med[1], axum_med[3] - axum_med[1]);
-    println!(
-        "\npromhttp's added cost is {:.3} of axum-prometheus's (both against the identity layer)\n",
-        ours_axum / peer_axum
-    );
-
-    let actix_med: Vec<f64> = actix_times.into_iter().map(median).collect();
-    println!("| actix-web (GET /users/{{id}}, body read) | ns/request | added vs bare |");
-    println!("|---|---|---|");
-    for (name, t) in actix_names.iter().zip(&actix_med) {
-        println!("| {name} | {t:.0} | {:+.0} |", t - actix_med[0]);
+    for (label, pick) in [("median", 0), ("least", 1)] {
+        let (added, peer_added) = (
+            stats[ours][pick] - stats[base][pick],
+            stats[peer][pick] - stats[base][pick],
+        );
+        println!(
+            "{framework} ({label}): promhttp adds {added:.0} ns over {base_name}, {} {peer_added:.0} ns; ratio {:.3} (1/{:.0})",
+            names[peer],
+            added / peer_added,
+            peer_added / added
+        );
     }
-    println!(
-        "\npromhttp's added cost is {:.3} of actix-web-prom's",
-        (actix_med[1] - actix_med[0]) / (actix_med[2] - actix_med[0])
-    );
-    println!("\n{ROUNDS} interleaved rounds of {PER_ROUND} requests per variant; medians.");
 }

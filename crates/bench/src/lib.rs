@@ -1,7 +1,13 @@
 //! Benchmarks of promhttp; see `benches/` and BENCHMARKS.md.
 //!
-//! The apps and the request loops that `benches/request_overhead.rs` and
-//! `examples/overhead_table.rs` both measure, so the two always measure the same.
+//! The apps and the request loops that `benches/request_overhead.rs`,
+//! `examples/overhead_table.rs` and `examples/load_target.rs` measure, so that
+//! all three always measure the same thing.
+//!
+//! The app is one of realistic size, the same in both frameworks: 20 routes,
+//! static and parameterised, two levels of nested routers (axum) or scopes
+//! (actix-web), and a wildcard tail route. [`PATHS`] spreads the requests over
+//! eight of them.
 
 use std::future::Future;
 use std::pin::pin;
@@ -10,9 +16,10 @@ use std::task::{Context, Poll, Waker};
 use actix_web::body::MessageBody;
 use actix_web::dev::ServiceResponse;
 use actix_web::{test as actix_test, web};
-use axum::body::Body;
+use axum::body::{Body, Bytes};
+use axum::extract::Path;
 use axum::http::Request;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use http_body_util::BodyExt as _;
 use tower::Service as _;
@@ -28,17 +35,78 @@ pub fn run<F: Future>(fut: F) -> F::Output {
     }
 }
 
-/// The axum app measured: an index and a templated route.
-pub fn axum_routes() -> Router {
-    Router::new()
-        .route("/", get(|| async { "index" }))
-        .route("/users/{id}", get(|| async { "user" }))
+/// The request mix: eight of the app's routes, each answered 200 with a short
+/// body, in both frameworks.
+pub const PATHS: [&str; 8] = [
+    "/",
+    "/users/42",
+    "/users/42/posts/7",
+    "/api/v1/items/3",
+    "/api/v1/orders/9/lines/2",
+    "/admin/users/5",
+    "/static/css/site.css",
+    "/health",
+];
+
+/// The route templates of [`PATHS`], in the same order (axum's spelling).
+pub const TEMPLATES: [&str; 8] = [
+    "/",
+    "/users/{id}",
+    "/users/{id}/posts/{post}",
+    "/api/v1/items/{id}",
+    "/api/v1/orders/{id}/lines/{line}",
+    "/admin/users/{id}",
+    "/static/{*path}",
+    "/health",
+];
+
+/// The number of routes in each app.
+pub const ROUTES: usize = 20;
+
+async fn one(Path(id): Path<String>) -> String {
+    id
 }
 
-/// `GET /users/42` through `router`, its body read to the end; the body's length.
-pub fn axum_request(router: &mut Router) -> usize {
-    let req = Request::get("/users/42").body(Body::empty()).unwrap();
+async fn two(Path((a, b)): Path<(String, String)>) -> String {
+    format!("{a}/{b}")
+}
+
+/// The axum app measured: [`ROUTES`] routes, `/api/v1` and `/admin` nested.
+pub fn axum_app() -> Router {
+    let v1 = Router::new()
+        .route("/items", get(|| async { "items" }))
+        .route("/items/{id}", get(one))
+        .route("/orders", get(|| async { "orders" }))
+        .route("/orders/{id}", get(one))
+        .route("/orders/{id}/lines/{line}", get(two));
+    let api = Router::new()
+        .nest("/v1", v1)
+        .route("/v2/search", get(|| async { "search" }));
+    let admin = Router::new()
+        .route("/stats", get(|| async { "stats" }))
+        .route("/users/{id}", get(one));
+    Router::new()
+        .route("/", get(|| async { "index" }))
+        .route("/health", get(|| async { "ok" }))
+        .route("/about", get(|| async { "about" }))
+        .route("/version", get(|| async { "1.0" }))
+        .route("/login", post(|| async { "in" }))
+        .route("/logout", post(|| async { "out" }))
+        .route("/users", get(|| async { "users" }))
+        .route("/users/{id}", get(one))
+        .route("/users/{id}/posts", get(one))
+        .route("/users/{id}/posts/{post}", get(two))
+        .route("/echo", post(|body: Bytes| async move { body }))
+        .route("/static/{*path}", get(one))
+        .nest("/api", api)
+        .nest("/admin", admin)
+}
+
+/// `GET path` through `router`, its body read to the end; the body's length.
+pub fn axum_request(router: &mut Router, path: &str) -> usize {
+    let req = Request::get(path).body(Body::empty()).unwrap();
     let res = run(router.call(req)).unwrap();
+    assert!(res.status().is_success(), "{path}: {}", res.status());
     let mut body = pin!(res.into_body());
     let mut len = 0;
     while let Some(frame) = run(body.as_mut().frame()) {
@@ -47,14 +115,54 @@ pub fn axum_request(router: &mut Router) -> usize {
     len
 }
 
-/// The actix-web app measured, the same routes as [`axum_routes`].
-pub fn actix_routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/", web::get().to(|| async { "index" }))
-        .route("/users/{id}", web::get().to(|| async { "user" }));
+async fn actix_one(id: web::Path<String>) -> String {
+    id.into_inner()
 }
 
-/// `GET /users/42` through `app`, its body read to the end; the body's length.
-pub fn actix_request<S, B>(app: &S) -> usize
+async fn actix_two(ids: web::Path<(String, String)>) -> String {
+    let (a, b) = ids.into_inner();
+    format!("{a}/{b}")
+}
+
+/// The actix-web app measured, the same [`ROUTES`] routes as [`axum_app`]:
+/// `/api/v1` and `/admin` are scopes.
+pub fn actix_app(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(|| async { "index" }))
+        .route("/health", web::get().to(|| async { "ok" }))
+        .route("/about", web::get().to(|| async { "about" }))
+        .route("/version", web::get().to(|| async { "1.0" }))
+        .route("/login", web::post().to(|| async { "in" }))
+        .route("/logout", web::post().to(|| async { "out" }))
+        .route("/users", web::get().to(|| async { "users" }))
+        .route("/users/{id}", web::get().to(actix_one))
+        .route("/users/{id}/posts", web::get().to(actix_one))
+        .route("/users/{id}/posts/{post}", web::get().to(actix_two))
+        .route(
+            "/echo",
+            web::post().to(|body: web::Bytes| async move { body }),
+        )
+        .route("/static/{path:.*}", web::get().to(actix_one))
+        .service(
+            web::scope("/api")
+                .service(
+                    web::scope("/v1")
+                        .route("/items", web::get().to(|| async { "items" }))
+                        .route("/items/{id}", web::get().to(actix_one))
+                        .route("/orders", web::get().to(|| async { "orders" }))
+                        .route("/orders/{id}", web::get().to(actix_one))
+                        .route("/orders/{id}/lines/{line}", web::get().to(actix_two)),
+                )
+                .route("/v2/search", web::get().to(|| async { "search" })),
+        )
+        .service(
+            web::scope("/admin")
+                .route("/stats", web::get().to(|| async { "stats" }))
+                .route("/users/{id}", web::get().to(actix_one)),
+        );
+}
+
+/// `GET path` through `app`, its body read to the end; the body's length.
+pub fn actix_request<S, B>(app: &S, path: &str) -> usize
 where
     S: actix_web::dev::Service<
         actix_http::Request,
@@ -63,8 +171,9 @@ where
     >,
     B: MessageBody,
 {
-    let req = actix_test::TestRequest::get().uri("/users/42").to_request();
+    let req = actix_test::TestRequest::get().uri(path).to_request();
     let res = run(app.call(req)).unwrap();
+    assert!(res.status().is_success(), "{path}: {}", res.status());
     let mut body = pin!(res.into_body());
     let mut len = 0;
     while let Some(chunk) = run(std::future::poll_fn(|cx| body.as_mut().poll_next(cx))) {

@@ -2,7 +2,10 @@
 //! the HTTP metric set records each request into.
 
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicU64,
+    Ordering::{Acquire, Relaxed, Release},
+};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -295,12 +298,15 @@ impl Cells {
         ) else {
             return;
         };
+        // The count is written with `Release` (free on x86): a reader that sees it
+        // with `Acquire` also sees what this thread did before, such as lowering
+        // an in-flight gauge (see `http::series`).
         let wrapped = if slot == SHARED_SHARD {
-            count.fetch_add(1, Relaxed);
+            count.fetch_add(1, Release);
             sum.fetch_add(nanos, Relaxed).checked_add(nanos).is_none()
         } else {
             // This thread is the shard's only writer: no locked instruction.
-            count.store(count.load(Relaxed) + 1, Relaxed);
+            count.store(count.load(Relaxed) + 1, Release);
             let (new_sum, wrapped) = sum.load(Relaxed).overflowing_add(nanos);
             sum.store(new_sum, Relaxed);
             wrapped
@@ -325,7 +331,7 @@ impl Cells {
         for i in 0..=EXCLUSIVE_SHARDS {
             let shard = self.shard(i);
             for (total, cell) in buckets.iter_mut().zip(shard) {
-                *total += cell.load(Relaxed);
+                *total += cell.load(Acquire);
             }
             let sum = shard.get(self.buckets).map_or(0, |c| c.load(Relaxed));
             let wraps = shard.get(self.buckets + 1).map_or(0, |c| c.load(Relaxed));

@@ -149,10 +149,6 @@ impl HttpMetricsBuilder {
         if self.max_series == 0 {
             return Err(BuildError::InvalidMaxSeries);
         }
-        // The clock calibrates itself on first use (up to 200 ms): here, not on the
-        // first request.
-        let _ = quanta::Instant::now();
-
         let registry = self.registry.unwrap_or_else(|| default_registry().clone());
         let names = Names {
             requests: format!("{prefix}http_server_requests"),
@@ -172,6 +168,12 @@ impl HttpMetricsBuilder {
             names: names.clone(),
             const_labels: self.const_labels,
             bounds,
+            ignored_paths: self
+                .ignored
+                .iter()
+                .filter(|route| !route.contains('{'))
+                .cloned()
+                .collect(),
             ignored: self.ignored,
             routes: Default::default(),
         });

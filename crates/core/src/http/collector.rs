@@ -1,7 +1,7 @@
 //! Encodes a metric set through `prometheus-client`'s encoder on every scrape.
 
 use std::fmt;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::Ordering::{Acquire, Relaxed};
 use std::sync::Arc;
 
 use prometheus_client::collector::Collector;
@@ -42,12 +42,12 @@ impl Collector for HttpCollector {
         routes.push(Arc::clone(&shared.unmatched));
         routes.sort_by(|a, b| a.route.cmp(&b.route));
 
-        // Read every series once, so all three families show the same numbers.
+        // Read every count once, so all three families show the same numbers, and
+        // every count before any in-flight gauge, so that no request shows both
+        // counted and in flight (see `series`).
         let mut rows = Vec::new();
-        let mut in_flight = Vec::new();
         for route in &routes {
             for (method, series) in route.methods() {
-                in_flight.push((Arc::clone(&route.route), method, series.in_flight()));
                 let first = rows.len();
                 series.for_each_series(|s| {
                     rows.push(Row {
@@ -59,18 +59,34 @@ impl Collector for HttpCollector {
                 rows[first..].sort_by_key(|r| r.series.status);
             }
         }
+        let limits = &shared.limits;
+        let overflow_route: Arc<str> = Arc::clone(&shared.overflow.route);
+        let overflow = limits.overflow.snapshot();
+        let folded_requests = limits.folded_requests.load(Acquire);
+
+        // The gauges: by method alone (requests started before routing), then by
+        // method and route.
+        let mut in_flight: Vec<(Option<Arc<str>>, HttpMethod, i64)> = HttpMethod::ALL
+            .into_iter()
+            .zip(&limits.method_in_flight)
+            .filter_map(|(method, gauge)| Some((None, method, gauge.read()?)))
+            .collect();
+        for route in &routes {
+            for (method, series) in route.methods() {
+                if let Some(value) = series.in_flight() {
+                    in_flight.push((Some(Arc::clone(&route.route)), method, value));
+                }
+            }
+        }
         let mut status_labels: Vec<String> =
             rows.iter().map(|r| r.series.status.to_string()).collect();
 
         // The overflow series, once anything was folded into them.
-        let limits = &shared.limits;
-        let overflow_route: Arc<str> = Arc::clone(&shared.overflow.route);
         let folded_in_flight = limits.folded_in_flight.load(Relaxed);
         if folded_in_flight > 0 {
-            let value = limits.overflow_in_flight.load(Relaxed);
-            in_flight.push((Arc::clone(&overflow_route), HttpMethod::Other, value));
+            let value = limits.overflow_in_flight.load(Acquire);
+            in_flight.push((Some(Arc::clone(&overflow_route)), HttpMethod::Other, value));
         }
-        let overflow = limits.overflow.snapshot();
         if overflow.cells.count > 0 {
             rows.push(Row {
                 route: overflow_route,
@@ -83,12 +99,14 @@ impl Collector for HttpCollector {
         fn labels<'a>(
             const_labels: &'a [(String, String)],
             method: HttpMethod,
-            route: &'a str,
+            route: Option<&'a str>,
             status: Option<&'a str>,
         ) -> Vec<(&'a str, &'a str)> {
             let mut labels: Vec<(&str, &str)> = Vec::with_capacity(3 + const_labels.len());
             labels.push(("method", method.as_str()));
-            labels.push(("route", route));
+            if let Some(route) = route {
+                labels.push(("route", route));
+            }
             if let Some(status) = status {
                 labels.push(("status", status));
             }
@@ -100,7 +118,7 @@ impl Collector for HttpCollector {
         let mut family =
             encoder.encode_descriptor(&names.requests, REQUESTS_HELP, None, MetricType::Counter)?;
         for (row, status) in rows.iter().zip(&status_labels) {
-            let labels = labels(const_labels, row.method, &row.route, Some(status));
+            let labels = labels(const_labels, row.method, Some(&row.route), Some(status));
             family
                 .encode_family(&labels)?
                 .encode_counter::<NoLabelSet, _, u64>(&row.series.cells.count, None)?;
@@ -109,7 +127,7 @@ impl Collector for HttpCollector {
         let mut family =
             encoder.encode_descriptor(&names.in_flight, IN_FLIGHT_HELP, None, MetricType::Gauge)?;
         for (route, method, value) in &in_flight {
-            let labels = labels(const_labels, *method, route, None);
+            let labels = labels(const_labels, *method, route.as_deref(), None);
             family.encode_family(&labels)?.encode_gauge(value)?;
         }
 
@@ -122,7 +140,7 @@ impl Collector for HttpCollector {
         for (row, status) in rows.iter().zip(&status_labels) {
             let cells = &row.series.cells;
             let buckets = shared.bounds.with_counts(&cells.buckets);
-            let labels = labels(const_labels, row.method, &row.route, Some(status));
+            let labels = labels(const_labels, row.method, Some(&row.route), Some(status));
             family
                 .encode_family(&labels)?
                 .encode_histogram::<NoLabelSet>(cells.sum_seconds, cells.count, &buckets, None)?;
@@ -130,7 +148,6 @@ impl Collector for HttpCollector {
 
         let mut family =
             encoder.encode_descriptor(&names.overflow, OVERFLOW_HELP, None, MetricType::Counter)?;
-        let folded_requests = limits.folded_requests.load(Relaxed);
         let requests_total = format!("{}_total", names.requests);
         for (metric, value) in [
             (requests_total.as_str(), folded_requests),

@@ -8,8 +8,6 @@ mod series;
 use std::fmt;
 use std::sync::Arc;
 
-use quanta::Instant;
-
 pub use builder::{BuildError, HttpMetricsBuilder};
 
 use crate::registry::{default_registry, Registry};
@@ -131,7 +129,7 @@ impl fmt::Display for HttpMethod {
 /// | name | type | labels |
 /// |---|---|---|
 /// | `http_server_requests_total` | counter | `method`, `route`, `status` |
-/// | `http_server_requests_in_flight` | gauge | `method`, `route` |
+/// | `http_server_requests_in_flight` | gauge | `method`, `route` (requests started from a [`RouteHandle`]); `method` (requests started with [`HttpMetrics::start_unrouted`]) |
 /// | `http_server_request_duration_seconds` | histogram | `method`, `route`, `status` |
 ///
 /// `requests_total` and the histogram's `_count` (and its `+Inf` bucket) are one
@@ -172,6 +170,9 @@ pub(crate) struct Shared {
     pub(crate) const_labels: Vec<(String, String)>,
     pub(crate) bounds: crate::histogram::Bounds,
     pub(crate) ignored: Vec<String>,
+    /// The ignored routes without parameters: a path equal to one of them is that
+    /// route, which is how requests are left out before routing.
+    pub(crate) ignored_paths: Vec<String>,
     pub(crate) routes: routes::RouteTable,
     pub(crate) unmatched: Arc<RouteEntry>,
     /// Where every route past the limit goes.
@@ -299,24 +300,77 @@ impl RouteHandle {
     #[must_use]
     #[inline]
     pub fn start(&self, method: HttpMethod) -> Option<RequestGuard> {
-        if self.entry.ignored {
+        let entry = &self.entry;
+        if entry.ignored {
             return None;
         }
-        let folded = match self.entry.method(method) {
+        let gauge = match entry.method(method) {
             Some(series) => {
                 series.request_started();
-                false
+                Gauge::Route
             }
             None => {
-                self.entry.limits.overflow_started();
-                true
+                entry.limits.overflow_started();
+                Gauge::Overflow
             }
         };
         Some(RequestGuard {
-            entry: Arc::clone(&self.entry),
+            start: entry.limits.clock.raw(),
+            entry: Arc::clone(entry),
             method,
-            folded,
-            start: Instant::now(),
+            gauge,
+            status: None,
+            status_if_unfinished: STATUS_CLIENT_CLOSED,
+        })
+    }
+}
+
+impl HttpMetrics {
+    /// Starts recording a request whose route is not known yet, for frameworks
+    /// that route after the middleware runs (actix-web): raises the in-flight
+    /// gauge of `method` alone, `{method}` without `route`, and starts the clock.
+    /// Once routed, [`RequestGuard::set_route`] gives the route the request is
+    /// counted under; a request that never gets one (its future was dropped, its
+    /// handler panicked) is counted under [`UNMATCHED_ROUTE`].
+    ///
+    /// `path` is the request path as the router matches it. Returns `None` when it
+    /// is an ignored route without parameters; an ignored route with parameters
+    /// can only be told once routed, so such a request shows in flight while it
+    /// runs and is left out of the counts by [`RequestGuard::set_route`].
+    ///
+    /// ```
+    /// use promhttp_core::{Format, HttpMethod, HttpMetrics, Registry};
+    ///
+    /// let registry = Registry::new();
+    /// let metrics = HttpMetrics::builder().registry(&registry).build()?;
+    /// let mut request = metrics.start_unrouted(HttpMethod::Get, "/users/7").unwrap();
+    /// // ... the framework routes the request to `/users/{id}` and answers ...
+    /// request.set_route(metrics.route(Some("/users/{id}")));
+    /// request.set_status(200);
+    /// let text = registry.encode(Format::Text)?;
+    /// assert!(text.contains("http_server_requests_in_flight{method=\"GET\"} 1\n"));
+    /// drop(request);
+    /// let text = registry.encode(Format::Text)?;
+    /// assert!(text.contains("http_server_requests_in_flight{method=\"GET\"} 0\n"));
+    /// assert!(text.contains(
+    ///     "http_server_requests_total{method=\"GET\",route=\"/users/{id}\",status=\"200\"} 1\n"
+    /// ));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    #[inline]
+    pub fn start_unrouted(&self, method: HttpMethod, path: &str) -> Option<RequestGuard> {
+        let shared = &*self.shared;
+        if shared.ignored_paths.iter().any(|p| p == path) {
+            return None;
+        }
+        let limits = &shared.limits;
+        limits.method_in_flight[method.index()].up();
+        Some(RequestGuard {
+            start: limits.clock.raw(),
+            entry: Arc::clone(&shared.unmatched),
+            method,
+            gauge: Gauge::Method,
             status: None,
             status_if_unfinished: STATUS_CLIENT_CLOSED,
         })
@@ -360,13 +414,27 @@ pub const STATUS_PANICKED: u16 = 500;
 /// }
 /// ```
 pub struct RequestGuard {
+    /// The route the request is counted under.
     entry: Arc<RouteEntry>,
     method: HttpMethod,
-    /// Started in the overflow series: the (method, route) pair was over the limit.
-    folded: bool,
-    start: Instant,
+    /// Which in-flight gauge went up.
+    gauge: Gauge,
+    /// The clock's raw reading at the start.
+    start: u64,
     status: Option<u16>,
     status_if_unfinished: u16,
+}
+
+/// The in-flight gauge a request raised when it started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Gauge {
+    /// Its (method, route) gauge in `entry`.
+    Route,
+    /// The overflow series: the (method, route) pair was over the limit. The
+    /// request is counted in the overflow series too.
+    Overflow,
+    /// Its method's gauge: the route was not known yet.
+    Method,
 }
 
 impl fmt::Debug for RequestGuard {
@@ -380,6 +448,20 @@ impl fmt::Debug for RequestGuard {
 }
 
 impl RequestGuard {
+    /// Sets the route of a request started with [`HttpMetrics::start_unrouted`],
+    /// once the framework has routed it: the request is counted under it (left
+    /// out of the counts if the route is ignored). Its in-flight gauge stays the
+    /// method's.
+    ///
+    /// A guard started from a [`RouteHandle`] already has its route, whose
+    /// in-flight gauge it raised; for it this does nothing.
+    #[inline]
+    pub fn set_route(&mut self, route: RouteHandle) {
+        if self.gauge == Gauge::Method {
+            self.entry = route.entry;
+        }
+    }
+
     /// Sets the status the request will be recorded with.
     #[inline]
     pub fn set_status(&mut self, status: u16) {
@@ -417,23 +499,36 @@ impl RequestGuard {
 }
 
 impl Drop for RequestGuard {
-    #[inline]
+    #[inline(never)]
     fn drop(&mut self) {
+        let entry = &*self.entry;
+        let limits = &*entry.limits;
+        let nanos = limits.clock.delta_as_nanos(self.start, limits.clock.raw());
         let status = match self.status {
             Some(status) => status,
             None if std::thread::panicking() => STATUS_PANICKED,
             None => self.status_if_unfinished,
         };
-        let elapsed = Instant::now().saturating_duration_since(self.start);
-        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
-        let series = if self.folded {
-            None
-        } else {
-            self.entry.method(self.method)
+        // The gauge goes down before the request is counted (see `series`).
+        match self.gauge {
+            Gauge::Route => {
+                if let Some(series) = entry.existing_method(self.method) {
+                    series.request_ended();
+                }
+            }
+            Gauge::Overflow => limits.overflow_ended(),
+            Gauge::Method => limits.method_in_flight[self.method.index()].down(),
+        }
+        if entry.ignored {
+            return;
+        }
+        let series = match self.gauge {
+            Gauge::Overflow => None,
+            Gauge::Route | Gauge::Method => entry.method(self.method),
         };
         match series {
-            Some(series) => series.request_finished(status, nanos),
-            None => self.entry.limits.overflow_finished(nanos),
+            Some(series) => series.count(status, nanos),
+            None => limits.observe_overflow(nanos),
         }
     }
 }

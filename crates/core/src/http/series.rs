@@ -9,8 +9,22 @@
 //! Every new series first takes a ticket from [`Limits`]. Past the limit the
 //! request is folded into the one overflow series of its family instead, and
 //! counted as folded: nothing is lost from the totals.
+//!
+//! # What a scrape sees
+//!
+//! A finishing request lowers its in-flight gauge first and is then counted, the
+//! count being written with `Release` ordering; a scrape reads every count first
+//! (with `Acquire`) and every in-flight gauge after. A scrape that sees a request
+//! counted therefore also sees its gauge lowered: no request is ever both counted
+//! and in flight in one scrape. (One that finishes while a scrape runs may be in
+//! neither: it is counted by the next scrape.) The gauges themselves are changed
+//! with read-modify-writes, so a gauge read never shows a request lowered that it
+//! does not also show raised: it is never negative.
 
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicBool, AtomicI64, AtomicU64, AtomicUsize,
+    Ordering::{AcqRel, Acquire, Relaxed},
+};
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use super::{HttpMethod, OVERFLOW_ROUTE, UNMATCHED_ROUTE};
@@ -30,12 +44,47 @@ pub(crate) struct Limits {
     pub(crate) overflow: Series,
     /// The overflow series of the in-flight gauge.
     pub(crate) overflow_in_flight: AtomicI64,
+    /// The in-flight gauges by method alone, for requests started before their
+    /// route is known (actix-web): one per method, outside the series limit.
+    pub(crate) method_in_flight: [MethodGauge; 10],
     /// Observations folded into the overflow series, per family.
     pub(crate) folded_requests: AtomicU64,
     pub(crate) folded_in_flight: AtomicU64,
     warned: AtomicBool,
     /// For the warning: the name of the set's counter family.
     name: String,
+    /// The clock requests are timed with.
+    pub(crate) clock: quanta::Clock,
+}
+
+/// The in-flight gauge of one method, for requests whose route is not known when
+/// they start.
+#[derive(Default)]
+pub(crate) struct MethodGauge {
+    value: AtomicI64,
+    /// Whether any request was ever started on it: only those are exposed.
+    used: AtomicBool,
+}
+
+impl MethodGauge {
+    #[inline]
+    pub(crate) fn up(&self) {
+        if !self.used.load(Relaxed) {
+            self.used.store(true, Relaxed);
+        }
+        self.value.fetch_add(1, AcqRel);
+    }
+
+    #[inline]
+    pub(crate) fn down(&self) {
+        self.value.fetch_sub(1, AcqRel);
+    }
+
+    /// The value, if the gauge was ever used.
+    pub(crate) fn read(&self) -> Option<i64> {
+        let value = self.value.load(Acquire);
+        self.used.load(Relaxed).then_some(value)
+    }
 }
 
 impl Limits {
@@ -48,10 +97,12 @@ impl Limits {
             pairs: AtomicUsize::new(0),
             triples: AtomicUsize::new(0),
             overflow_in_flight: AtomicI64::new(0),
+            method_in_flight: Default::default(),
             folded_requests: AtomicU64::new(0),
             folded_in_flight: AtomicU64::new(0),
             warned: AtomicBool::new(false),
             name,
+            clock: quanta::Clock::new(),
         }
     }
 
@@ -89,16 +140,17 @@ impl Limits {
 
     /// Records a request that started in the overflow in-flight series.
     pub(crate) fn overflow_started(&self) {
-        self.overflow_in_flight.fetch_add(1, Relaxed);
+        self.overflow_in_flight.fetch_add(1, AcqRel);
         self.folded_in_flight.fetch_add(1, Relaxed);
     }
 
-    pub(crate) fn overflow_finished(&self, nanos: u64) {
-        self.overflow_in_flight.fetch_sub(1, Relaxed);
-        self.observe_overflow(nanos);
+    pub(crate) fn overflow_ended(&self) {
+        self.overflow_in_flight.fetch_sub(1, AcqRel);
     }
 
-    fn observe_overflow(&self, nanos: u64) {
+    /// Counts a request in the overflow series of `requests_total` and the
+    /// histogram.
+    pub(crate) fn observe_overflow(&self, nanos: u64) {
         self.overflow.observe(&self.bounds_ns, nanos);
         self.folded_requests.fetch_add(1, Relaxed);
     }
@@ -174,6 +226,12 @@ impl RouteEntry {
         Some(&**series)
     }
 
+    /// The method's series if it exists, without creating it.
+    #[inline]
+    pub(crate) fn existing_method(&self, method: HttpMethod) -> Option<&MethodSeries> {
+        self.methods[method.index()].get().map(|s| &**s)
+    }
+
     /// The methods seen so far, in label order.
     pub(crate) fn methods(&self) -> impl Iterator<Item = (HttpMethod, &MethodSeries)> {
         HttpMethod::ALL
@@ -186,13 +244,23 @@ impl RouteEntry {
 #[derive(Default)]
 pub(crate) struct MethodSeries {
     in_flight: AtomicI64,
+    /// Whether a request was ever started with its route known: only then is the
+    /// (method, route) in-flight gauge exposed.
+    routed: AtomicBool,
     statuses: [OnceLock<Series>; INLINE_STATUSES],
     more: RwLock<Vec<Series>>,
 }
 
 impl MethodSeries {
-    pub(crate) fn in_flight(&self) -> i64 {
-        self.in_flight.load(Relaxed)
+    /// The (method, route) in-flight gauge, if requests were ever started on it.
+    pub(crate) fn in_flight(&self) -> Option<i64> {
+        let value = self.in_flight.load(Acquire);
+        self.routed.load(Relaxed).then_some(value)
+    }
+
+    #[inline]
+    pub(crate) fn request_ended(&self) {
+        self.in_flight.fetch_sub(1, AcqRel);
     }
 
     /// Calls `f` with every series, in no particular order.
@@ -217,14 +285,17 @@ pub(crate) struct MethodRef<'a> {
 impl MethodRef<'_> {
     #[inline]
     pub(crate) fn request_started(&self) {
-        self.series.in_flight.fetch_add(1, Relaxed);
+        let series = self.series;
+        if !series.routed.load(Relaxed) {
+            series.routed.store(true, Relaxed);
+        }
+        series.in_flight.fetch_add(1, AcqRel);
     }
 
-    /// Ends a request: in-flight goes down first, so that a scrape that sees the
-    /// request counted never also sees it in flight.
+    /// Counts an ended request: call it after its in-flight gauge went down (see
+    /// the module docs).
     #[inline]
-    pub(crate) fn request_finished(&self, status: u16, nanos: u64) {
-        self.series.in_flight.fetch_sub(1, Relaxed);
+    pub(crate) fn count(&self, status: u16, nanos: u64) {
         let bounds = &self.limits.bounds_ns;
         if !self.with_series(status, |series| series.observe(bounds, nanos)) {
             self.limits.observe_overflow(nanos);
@@ -344,7 +415,8 @@ mod tests {
         for round in 0..3 {
             for status in 100..140u16 {
                 method.request_started();
-                method.request_finished(status, u64::from(status) % 30);
+                method.series.request_ended();
+                method.count(status, u64::from(status) % 30);
             }
             let mut seen = Vec::new();
             entry.methods[0]
@@ -355,6 +427,6 @@ mod tests {
             let expected: Vec<_> = (100..140u16).map(|s| (s, round + 1)).collect();
             assert_eq!(seen, expected);
         }
-        assert_eq!(entry.methods[0].get().unwrap().in_flight(), 0);
+        assert_eq!(entry.methods[0].get().unwrap().in_flight(), Some(0));
     }
 }
