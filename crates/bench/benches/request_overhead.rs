@@ -7,7 +7,6 @@
 
 use actix_web::{test as actix_test, App};
 use criterion::{criterion_group, criterion_main, Criterion};
-use http_body_util::BodyExt as _;
 use promhttp::{HttpMetrics, Registry};
 use promhttp_bench::{actix_app, actix_request, axum_app, axum_request, PATHS};
 
@@ -36,10 +35,8 @@ fn axum_overhead(c: &mut Criterion) {
         // Any layer that wraps the response body makes axum box it again: this is
         // that floor, with no metrics at all.
         (
-            "body_wrapper_only",
-            axum_app().layer(tower::util::MapResponseLayer::new(
-                |res: axum::response::Response| res.map(|body| body.map_frame(|frame| frame)),
-            )),
+            "body_watching_wrapper",
+            axum_app().layer(promhttp_bench::body_watching_layer()),
         ),
         (
             "promhttp",

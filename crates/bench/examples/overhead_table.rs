@@ -60,13 +60,8 @@ fn main() {
             axum_app().layer(tower::layer::util::Identity::new()),
         ),
         (
-            "body wrapper only (no metrics)",
-            axum_app().layer(tower::util::MapResponseLayer::new(
-                |res: axum::response::Response| {
-                    use http_body_util::BodyExt as _;
-                    res.map(|body| body.map_frame(|frame| frame))
-                },
-            )),
+            "body-watching wrapper, no metrics",
+            axum_app().layer(promhttp_bench::body_watching_layer()),
         ),
         (
             "promhttp",

@@ -19,10 +19,48 @@ use actix_web::{test as actix_test, web};
 use axum::body::{Body, Bytes};
 use axum::extract::Path;
 use axum::http::Request;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use http_body_util::BodyExt as _;
 use tower::Service as _;
+
+/// The floor of any layer that watches the response body in an axum `Router`:
+/// the response body wrapped in a body that forwards everything (size hint
+/// included, so that axum still sets `content-length`), no metrics. axum boxes
+/// the wrapped body again, as it does promhttp's.
+pub fn body_watching_layer() -> tower::util::MapResponseLayer<fn(Response) -> Response<Forwarding>>
+{
+    tower::util::MapResponseLayer::new(|res: Response| res.map(|inner| Forwarding { inner }))
+}
+
+pin_project_lite::pin_project! {
+    /// A response body that forwards every call to the one it wraps.
+    pub struct Forwarding {
+        #[pin]
+        inner: Body,
+    }
+}
+
+impl http_body::Body for Forwarding {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
+        self.project().inner.poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        http_body::Body::is_end_stream(&self.inner)
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::Body::size_hint(&self.inner)
+    }
+}
 
 /// Polls a future that never waits on I/O to completion, with no runtime.
 pub fn run<F: Future>(fut: F) -> F::Output {
