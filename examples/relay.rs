@@ -34,7 +34,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use clap::Parser;
 use futures_util::future::{BoxFuture, FutureExt, Shared};
-use promhttp::family::{encode_families, MetricFamily, MetricType};
+use promhttp::family::{MetricFamily, MetricType};
 use promhttp::names::{check_label_name, check_metric_name};
 use promhttp::Format;
 use regex::Regex;
@@ -295,7 +295,7 @@ impl Relay {
         fetched
     }
 
-    async fn scrape(self: Arc<Self>) -> String {
+    async fn scrape(self: Arc<Self>) -> Vec<MetricFamily> {
         let fetched = self.fetched().await;
         let (result, took) = &*fetched;
         let mut families = match result {
@@ -323,7 +323,7 @@ impl Relay {
             "Whether the upstream was fetched and parsed (1) or not (0).",
             if result.is_ok() { 1.0 } else { 0.0 },
         );
-        encode_families(&families)
+        families
     }
 }
 
@@ -339,11 +339,12 @@ async fn serve(relay: Arc<Relay>, method: Method, headers: HeaderMap) -> Respons
         Ok(format) => format,
         Err(e) => return (StatusCode::NOT_ACCEPTABLE, e.to_string()).into_response(),
     };
-    let openmetrics = relay.scrape().await;
-    let body = match format {
-        Format::Text => promhttp::openmetrics_to_text(&openmetrics),
-        _ => openmetrics,
-    };
+    let families = relay.scrape().await;
+    let mut encoder = promhttp::encode::Encoder::new(format.dialect());
+    for family in &families {
+        encoder.write_family(family);
+    }
+    let body = encoder.finish();
     let mut response = ([(header::CONTENT_TYPE, format.content_type())], body).into_response();
     if method == Method::HEAD {
         *response.body_mut() = axum::body::Body::empty();

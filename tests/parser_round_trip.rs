@@ -12,8 +12,10 @@
 
 mod common;
 mod exposition_gen;
+mod proto;
 
 use exposition_gen::{hostile, same_families, Draw};
+use promhttp::encode::{Dialect, Encoder};
 use promhttp::family::{encode_families, Exemplar, Labels, MetricFamily, MetricType, Sample};
 use promhttp::parse::{parse_openmetrics, parse_text};
 use promhttp::prometheus_client::metrics::counter::Counter;
@@ -22,7 +24,7 @@ use promhttp::prometheus_client::metrics::family::Family;
 use promhttp::prometheus_client::metrics::gauge::Gauge;
 use promhttp::prometheus_client::metrics::histogram::Histogram;
 use promhttp::prometheus_client::metrics::info::Info;
-use promhttp::{openmetrics_to_text, Format, HttpMethod, HttpMetrics, Registry};
+use promhttp::{Format, HttpMethod, HttpMetrics, Registry};
 use proptest::prelude::*;
 
 fn pairs(labels: &[(&str, &str)]) -> Labels {
@@ -50,7 +52,49 @@ fn exemplar(labels: &[(&str, &str)], value: f64) -> Option<Exemplar> {
     })
 }
 
-/// What text 0.0.4 keeps of `families`, as `openmetrics_to_text` writes them and
+/// `families` in text 0.0.4, as the encoder writes them.
+fn text_of(families: &[MetricFamily]) -> String {
+    let mut encoder = Encoder::new(Dialect::Text);
+    for family in families {
+        encoder.write_family(family);
+    }
+    String::from_utf8(encoder.finish()).unwrap()
+}
+
+/// `families` in the protobuf format, as the encoder writes them.
+fn protobuf_of(families: &[MetricFamily]) -> Vec<u8> {
+    let mut encoder = Encoder::new(Dialect::Protobuf);
+    for family in families {
+        encoder.write_family(family);
+    }
+    encoder.finish()
+}
+
+/// What the protobuf format keeps of `families`, as the encoder writes them and
+/// Prometheus reads them: timestamps to the millisecond; info families are
+/// gauges named `<name>_info`, state sets gauges (the format has neither type).
+fn protobuf_view(families: &[MetricFamily]) -> Vec<MetricFamily> {
+    families
+        .iter()
+        .map(|f| {
+            let mut t = f.clone();
+            for s in &mut t.samples {
+                s.timestamp = s.timestamp.map(|ts| (ts * 1000.0).round() / 1000.0);
+            }
+            match f.metric_type {
+                MetricType::Info => {
+                    t.name = format!("{}_info", f.name);
+                    t.metric_type = MetricType::Gauge;
+                }
+                MetricType::StateSet => t.metric_type = MetricType::Gauge,
+                _ => {}
+            }
+            t
+        })
+        .collect()
+}
+
+/// What text 0.0.4 keeps of `families`, as the encoder writes them and
 /// `parse_text` reads them: no units, exemplars or `_created` samples; HELP text
 /// without the spaces and tabs it starts with (separators in that format);
 /// timestamps to the millisecond; info families are gauges named `<name>_info`,
@@ -329,8 +373,8 @@ fn every_type() -> Vec<MetricFamily> {
         vec![
             sample("queue_age_bucket", &[("le", "-1.0")], 1.0),
             sample("queue_age_bucket", &[("le", "+Inf")], 3.0),
-            sample("queue_age_gcount", &[], 3.0),
             sample("queue_age_gsum", &[], -4.0),
+            sample("queue_age_gcount", &[], 3.0),
         ],
     );
     let mut summary = family(
@@ -340,8 +384,8 @@ fn every_type() -> Vec<MetricFamily> {
         vec![
             sample("rpc_seconds", &[("quantile", "0.5")], 0.25),
             sample("rpc_seconds", &[("quantile", "0.99")], f64::NAN),
-            sample("rpc_seconds_count", &[], 10.0),
             sample("rpc_seconds_sum", &[], 4.5),
+            sample("rpc_seconds_count", &[], 10.0),
             sample("rpc_seconds_created", &[], 1_000.0),
         ],
     );
@@ -379,9 +423,12 @@ fn check_round_trip(families: &[MetricFamily]) {
     let om = encode_families(families);
     let read = parse_openmetrics(&om).unwrap_or_else(|e| panic!("{e}\n{om}"));
     assert_same(&read, families, &om);
-    let text = openmetrics_to_text(&om);
+    let text = text_of(families);
     let read = parse_text(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     assert_same(&read, &text_view(families), &text);
+    let protobuf = protobuf_of(families);
+    let read = proto::as_families(&proto::decode(&protobuf));
+    assert_same(&read, &protobuf_view(families), &format!("{protobuf:?}"));
 
     let registry = Registry::new();
     let mut builder = registry.collector("round_trip").inline();
@@ -395,6 +442,11 @@ fn check_round_trip(families: &[MetricFamily]) {
     let mut read = parse_openmetrics(&om).unwrap_or_else(|e| panic!("{e}\n{om}"));
     read.retain(ours);
     assert_same(&read, families, &om);
+    let mut protobuf = Vec::new();
+    registry.encode_to(Format::Protobuf, &mut protobuf).unwrap();
+    let mut read = proto::as_families(&proto::decode(&protobuf));
+    read.retain(ours);
+    assert_same(&read, &protobuf_view(families), &format!("{protobuf:?}"));
     let text = registry.encode(Format::Text).unwrap();
     let mut read = parse_text(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     read.retain(ours);
@@ -500,8 +552,8 @@ fn random_family(index: usize, help: &str, values: &[String], seeds: &[u32]) -> 
                         with(labels.clone(), "+Inf"),
                         low + high,
                     ),
-                    Sample::new(format!("{name}_gcount"), labels.clone(), low + high),
-                    Sample::new(format!("{name}_gsum"), labels, -amount(&mut d)),
+                    Sample::new(format!("{name}_gsum"), labels.clone(), -amount(&mut d)),
+                    Sample::new(format!("{name}_gcount"), labels, low + high),
                 ]);
             }
             MetricType::Summary => {

@@ -868,8 +868,41 @@ impl Exposition {
     }
 }
 
-/// Whether two readings of an exposition are the same, NaN equal to NaN.
+/// A family as the encoder writes it, whatever form it was read in: every sample's
+/// labels in name order, `le` and `quantile` values in canonical form (`0.25` for
+/// `000.25`, `1.0` for `1`), and the samples in (name, labels, timestamp) order,
+/// since the encoder writes each point's samples in canonical order.
+pub(crate) fn canonical(families: &[MetricFamily]) -> Vec<MetricFamily> {
+    let mut out = families.to_vec();
+    for family in &mut out {
+        for sample in &mut family.samples {
+            for (k, v) in &mut sample.labels {
+                if k == "le" || k == "quantile" {
+                    let n: f64 = match v.as_str() {
+                        "+Inf" => f64::INFINITY,
+                        "-Inf" => f64::NEG_INFINITY,
+                        other => other.parse().unwrap_or(f64::NAN),
+                    };
+                    *v = promhttp::family::format_bound(n);
+                }
+            }
+            sample.labels.sort();
+        }
+        family.samples.sort_by(|s, t| {
+            (&s.name, &s.labels).cmp(&(&t.name, &t.labels)).then(
+                s.timestamp
+                    .partial_cmp(&t.timestamp)
+                    .unwrap_or(std::cmp::Ordering::Equal),
+            )
+        });
+    }
+    out
+}
+
+/// Whether two readings of an exposition are the same once in canonical form
+/// (see [`canonical`]), NaN equal to NaN.
 pub(crate) fn same_families(a: &[MetricFamily], b: &[MetricFamily]) -> bool {
+    let (a, b) = (canonical(a), canonical(b));
     let number = |x: f64, y: f64| x == y || (x.is_nan() && y.is_nan());
     let exemplar = |x: &Option<Exemplar>, y: &Option<Exemplar>| match (x, y) {
         (None, None) => true,

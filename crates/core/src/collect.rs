@@ -425,8 +425,8 @@ impl<'r> CollectorBuilder<'r> {
     }
 }
 
-/// A registered collector; [`CollectorHandle::unregister`] takes it out again.
-/// Dropping the handle leaves the collector registered.
+/// A registered collector or family source; [`CollectorHandle::unregister`]
+/// takes it out again. Dropping the handle leaves it registered.
 #[derive(Debug)]
 pub struct CollectorHandle {
     registry: Registry,
@@ -434,9 +434,15 @@ pub struct CollectorHandle {
 }
 
 impl CollectorHandle {
-    /// Removes the collector from its registry and frees its names.
+    pub(crate) fn new(registry: Registry, id: u64) -> Self {
+        Self { registry, id }
+    }
+}
+
+impl CollectorHandle {
+    /// Removes the collector (or source) from its registry and frees its names.
     pub fn unregister(self) {
-        self.registry.remove_scrape_collector(self.id);
+        self.registry.unregister(self.id);
     }
 }
 

@@ -1,11 +1,9 @@
 //! Exposition formats, content negotiation and the framework-free scrape answer.
 //!
-//! `prometheus-client` encodes OpenMetrics 1.0 text. Prometheus text 0.0.4 is derived
-//! from that output line by line ([`openmetrics_to_text`]): `# EOF`, `# UNIT` and
-//! `_created` samples are dropped, exemplars are cut, counter families are named
-//! after their `_total` sample, info and state-set families become gauges and
-//! unknown ones untyped, and timestamps go from seconds to milliseconds.
+//! Each format is written by the [encoder](crate::encode) in its own dialect;
+//! none is derived from another's output.
 
+use crate::encode::Dialect;
 use crate::registry::Registry;
 
 /// An exposition format promhttp can serve.
@@ -19,6 +17,9 @@ pub enum Format {
     OpenMetricsV0,
     /// Prometheus text format 0.0.4 (`text/plain; version=0.0.4`).
     Text,
+    /// The Prometheus protobuf format: length-delimited
+    /// `io.prometheus.client.MetricFamily` messages.
+    Protobuf,
 }
 
 impl Format {
@@ -29,6 +30,19 @@ impl Format {
             Self::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
             Self::OpenMetricsV0 => "application/openmetrics-text; version=0.0.1; charset=utf-8",
             Self::Text => "text/plain; version=0.0.4; charset=utf-8",
+            Self::Protobuf => {
+                "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
+            }
+        }
+    }
+
+    /// The encoder dialect that writes this format.
+    #[must_use]
+    pub const fn dialect(self) -> Dialect {
+        match self {
+            Self::OpenMetrics | Self::OpenMetricsV0 => Dialect::OpenMetrics,
+            Self::Text => Dialect::Text,
+            Self::Protobuf => Dialect::Protobuf,
         }
     }
 
@@ -146,6 +160,7 @@ impl Offer {
             (Format::Text, false) => 2,
             (Format::OpenMetrics, false) => 1,
             (Format::OpenMetricsV0, false) => 0,
+            (Format::Protobuf, _) => 0,
         }
     }
 }
@@ -262,7 +277,7 @@ pub struct ScrapeResponse {
     /// The `Content-Type` header value.
     pub content_type: &'static str,
     /// The body; empty for `HEAD`.
-    pub body: String,
+    pub body: Vec<u8>,
     /// Other response headers: `Allow` on 405, `WWW-Authenticate` on 401,
     /// `Retry-After` on 503.
     pub headers: Vec<(&'static str, &'static str)>,
@@ -286,7 +301,7 @@ impl Registry {
                 return ScrapeResponse {
                     status: 405,
                     content_type: PLAIN,
-                    body: "405 Method Not Allowed: use GET or HEAD\n".into(),
+                    body: b"405 Method Not Allowed: use GET or HEAD\n".to_vec(),
                     headers: vec![("allow", "GET, HEAD")],
                 }
             }
@@ -298,9 +313,9 @@ impl Registry {
                     status: 406,
                     content_type: PLAIN,
                     body: if head {
-                        String::new()
+                        Vec::new()
                     } else {
-                        NOT_ACCEPTABLE_BODY.into()
+                        NOT_ACCEPTABLE_BODY.as_bytes().to_vec()
                     },
                     headers: Vec::new(),
                 }
@@ -310,12 +325,13 @@ impl Registry {
             return ScrapeResponse {
                 status: 200,
                 content_type: format.content_type(),
-                body: String::new(),
+                body: Vec::new(),
                 headers: Vec::new(),
             };
         }
-        match self.encode(format) {
-            Ok(body) => ScrapeResponse {
+        let mut body = Vec::new();
+        match self.encode_to(format, &mut body) {
+            Ok(()) => ScrapeResponse {
                 status: 200,
                 content_type: format.content_type(),
                 body,
@@ -324,148 +340,11 @@ impl Registry {
             Err(err) => ScrapeResponse {
                 status: 500,
                 content_type: PLAIN,
-                body: format!("500 Internal Server Error: {err}\n"),
+                body: format!("500 Internal Server Error: {err}\n").into_bytes(),
                 headers: Vec::new(),
             },
         }
     }
-}
-
-/// Converts OpenMetrics text (as `prometheus-client` writes it) to Prometheus text
-/// format 0.0.4.
-#[must_use]
-pub fn openmetrics_to_text(openmetrics: &str) -> String {
-    let mut out = String::with_capacity(openmetrics.len());
-    let mut help: Option<(&str, &str)> = None;
-    // The family being written: its name and OpenMetrics type.
-    let mut family: (&str, &str) = ("", "");
-    // Split at `\n` alone: `lines()` would also drop a carriage return that ends
-    // HELP text.
-    for line in openmetrics.split('\n') {
-        if let Some(rest) = line.strip_prefix("# HELP ") {
-            let (name, text) = rest.split_once(' ').unwrap_or((rest, ""));
-            help = Some((name, text));
-        } else if let Some(rest) = line.strip_prefix("# TYPE ") {
-            let (name, om_type) = rest.split_once(' ').unwrap_or((rest, "unknown"));
-            family = (name, om_type);
-            let (suffix, text_type) = match om_type {
-                "counter" => ("_total", Some("counter")),
-                "info" => ("_info", Some("gauge")),
-                "stateset" => ("", Some("gauge")),
-                "gauge" | "histogram" | "summary" => ("", Some(om_type)),
-                // gaugehistogram and unknown have no 0.0.4 type of their own.
-                _ => ("", None),
-            };
-            if let Some((help_name, text)) = help.take().filter(|(n, _)| *n == name) {
-                push_line(&mut out, &["# HELP ", help_name, suffix, " "]);
-                push_help_text(&mut out, text);
-                out.push('\n');
-            }
-            push_line(
-                &mut out,
-                &[
-                    "# TYPE ",
-                    name,
-                    suffix,
-                    " ",
-                    text_type.unwrap_or("untyped"),
-                    "\n",
-                ],
-            );
-        } else if line.starts_with('#') || line.is_empty() {
-            // `# UNIT`, `# EOF` and comments have no place in 0.0.4.
-        } else {
-            push_sample(&mut out, line, family);
-        }
-    }
-    out
-}
-
-fn push_line(out: &mut String, parts: &[&str]) {
-    for part in parts {
-        out.push_str(part);
-    }
-}
-
-/// Re-escapes OpenMetrics HELP text for 0.0.4, which escapes only `\\` and `\n`.
-fn push_help_text(out: &mut String, text: &str) {
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        match (c, c == '\\') {
-            (_, true) => match chars.next() {
-                Some('"') => out.push('"'),
-                Some('n') => out.push_str("\\n"),
-                Some(other) => {
-                    out.push('\\');
-                    out.push(other);
-                }
-                None => out.push_str("\\\\"),
-            },
-            (c, false) => out.push(c),
-        }
-    }
-}
-
-fn push_sample(out: &mut String, line: &str, (family, om_type): (&str, &str)) {
-    let name_end = line.find(['{', ' ']).unwrap_or(line.len());
-    let name = &line[..name_end];
-    if matches!(om_type, "counter" | "histogram" | "summary")
-        && name.strip_prefix(family) == Some("_created")
-    {
-        return;
-    }
-    // Fast path: with no `#` on the line there is no exemplar, so the label set
-    // ends at the last `}` (a value and a timestamp are numbers); a line with
-    // nothing but one value after it is already valid 0.0.4.
-    if !line.as_bytes().contains(&b'#') {
-        let labels_end = line.rfind('}').map_or(name_end, |i| i + 1);
-        if !line[labels_end..].trim_start().contains(' ') {
-            out.push_str(line);
-            out.push('\n');
-            return;
-        }
-    }
-    let labels_end = if line[name_end..].starts_with('{') {
-        match closing_brace(&line[name_end..]) {
-            Some(i) => name_end + i + 1,
-            None => return, // Not a sample line prometheus-client could have written.
-        }
-    } else {
-        name_end
-    };
-    out.push_str(&line[..labels_end]);
-    // The rest is ` value [timestamp] [# exemplar]`.
-    let rest = &line[labels_end..];
-    let rest = rest.split(" # ").next().unwrap_or(rest);
-    let mut fields = rest.split_ascii_whitespace();
-    if let Some(value) = fields.next() {
-        out.push(' ');
-        out.push_str(value);
-    }
-    if let Some(ts) = fields.next() {
-        if let Ok(seconds) = ts.parse::<f64>() {
-            out.push(' ');
-            // Text 0.0.4 timestamps are integer milliseconds.
-            out.push_str(&format!("{}", (seconds * 1000.0).round() as i64));
-        }
-    }
-    out.push('\n');
-}
-
-/// Index of the `}` that closes the label set opening at `s[0]`.
-fn closing_brace(s: &str) -> Option<usize> {
-    let mut quoted = false;
-    let mut escaped = false;
-    for (i, b) in s.bytes().enumerate() {
-        match b {
-            _ if escaped => escaped = false,
-            b'\\' if quoted => escaped = true,
-            b'"' => quoted = !quoted,
-            b'}' if !quoted => return Some(i),
-            _ => {}
-        }
-    }
-    None
 }
 
 #[cfg(test)]
@@ -541,43 +420,6 @@ mod tests {
     }
 
     #[test]
-    fn converts_openmetrics_to_text() {
-        let om = concat!(
-            "# HELP reqs Requests \\\"served\\\" \\\\ ok.\n",
-            "# TYPE reqs counter\n",
-            "reqs_total{a=\"x # {y}\"} 3 # {trace_id=\"1\"} 1.0 1.5\n",
-            "reqs_created{a=\"x # {y}\"} 1.5\n",
-            "# HELP lat Latency.\n",
-            "# TYPE lat_seconds histogram\n",
-            "# UNIT lat_seconds seconds\n",
-            "lat_seconds_sum 1.5\n",
-            "lat_seconds_bucket{le=\"+Inf\"} 2\n",
-            "# TYPE build info\n",
-            "build_info{v=\"1\"} 1\n",
-            "# TYPE g gauge\n",
-            "g 1 1700000000.25\n",
-            "# EOF\n",
-        );
-        let expected = concat!(
-            "# HELP reqs_total Requests \"served\" \\\\ ok.\n",
-            "# TYPE reqs_total counter\n",
-            "reqs_total{a=\"x # {y}\"} 3\n",
-            "# TYPE lat_seconds histogram\n",
-            "lat_seconds_sum 1.5\n",
-            "lat_seconds_bucket{le=\"+Inf\"} 2\n",
-            "# TYPE build_info gauge\n",
-            "build_info{v=\"1\"} 1\n",
-            "# TYPE g gauge\n",
-            "g 1 1700000000250\n",
-        );
-        assert_eq!(openmetrics_to_text(om), expected);
-        assert_eq!(
-            openmetrics_to_text("# HELP cr Ends in CR\r\n# TYPE cr gauge\ncr 1\n# EOF\n"),
-            "# HELP cr Ends in CR\r\n# TYPE cr gauge\ncr 1\n"
-        );
-    }
-
-    #[test]
     fn scrape_answers_every_method_without_panicking() {
         let registry = Registry::new();
         let get = registry.scrape("GET", None);
@@ -597,6 +439,6 @@ mod tests {
         let json = registry.scrape("GET", Some(b"application/json"));
         assert_eq!(json.status, 406);
         let om = registry.scrape("GET", Some(b"application/openmetrics-text"));
-        assert_eq!(om.body, "# EOF\n");
+        assert_eq!(om.body, b"# EOF\n");
     }
 }

@@ -30,7 +30,7 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::names;
@@ -318,7 +318,8 @@ impl MetricFamily {
     }
 
     /// Adds one histogram: `buckets` are (upper bound, cumulative count) pairs in
-    /// increasing order without `+Inf`, which is added with `count`.
+    /// increasing order without `+Inf`, which is added with `count`; then `_sum`,
+    /// `_count` and `_created`, in the order the encoder writes them.
     pub fn add_histogram<K: Into<String>, V: Into<String>>(
         &mut self,
         labels_: impl IntoIterator<Item = (K, V)>,
@@ -341,17 +342,17 @@ impl MetricFamily {
                 ..Sample::default()
             });
         }
+        self.samples.push(Sample {
+            name: format!("{}_sum", self.name),
+            labels: base.clone(),
+            value: sum,
+            ..Sample::default()
+        });
         #[allow(clippy::cast_precision_loss)]
         self.samples.push(Sample {
             name: format!("{}_count", self.name),
             labels: base.clone(),
             value: count as f64,
-            ..Sample::default()
-        });
-        self.samples.push(Sample {
-            name: format!("{}_sum", self.name),
-            labels: base.clone(),
-            value: sum,
             ..Sample::default()
         });
         if let Some(created) = created {
@@ -564,17 +565,17 @@ impl fmt::Display for FamilyError {
 impl std::error::Error for FamilyError {}
 
 /// Formats a number as OpenMetrics writes it: integers without a fraction, `NaN`,
-/// `+Inf`, `-Inf`, and other values in Rust's shortest round-trip form.
+/// `+Inf`, `-Inf`, and other values in their shortest round-trip form.
 #[must_use]
 pub fn format_number(v: f64) -> String {
-    let mut out = String::new();
-    push_number(&mut out, v);
-    out
+    let mut out = Vec::new();
+    crate::encode::push_number(&mut out, v);
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// Formats a bucket bound (`le`) or quantile label the way OpenMetrics asks for
 /// canonical numbers: integers with `.0` (`1.0`, not `1`), `+Inf`, and other values
-/// in Rust's shortest round-trip form.
+/// in their shortest round-trip form.
 #[must_use]
 pub fn format_bound(v: f64) -> String {
     let mut out = format_number(v);
@@ -582,19 +583,6 @@ pub fn format_bound(v: f64) -> String {
         out.push_str(".0");
     }
     out
-}
-
-#[allow(clippy::cast_possible_truncation)]
-fn push_number(out: &mut String, v: f64) {
-    if v.is_nan() {
-        out.push_str("NaN");
-    } else if v.is_infinite() {
-        out.push_str(if v > 0.0 { "+Inf" } else { "-Inf" });
-    } else if v.fract() == 0.0 && v.abs() < 1e15 {
-        let _ = write!(out, "{}", v as i64);
-    } else {
-        let _ = write!(out, "{v:?}");
-    }
 }
 
 /// Appends `s` with the OpenMetrics escapes for label values and help text:
@@ -610,84 +598,18 @@ pub(crate) fn push_escaped(out: &mut String, s: &str) {
     }
 }
 
-/// Writes `{k="v",...}`, braces included even for no labels (as exemplars need).
-fn push_label_set(out: &mut String, labels: &[(String, String)]) {
-    out.push('{');
-    for (i, (k, v)) in labels.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(k);
-        out.push_str("=\"");
-        push_escaped(out, v);
-        out.push('"');
-    }
-    out.push('}');
-}
-
-/// Writes a sample's label set, nothing when it has no labels.
-fn push_labels(out: &mut String, labels: &[(String, String)]) {
-    if !labels.is_empty() {
-        push_label_set(out, labels);
-    }
-}
-
-/// Writes `families` in OpenMetrics text without the closing `# EOF`.
+/// `families` as a complete OpenMetrics exposition, ending in `# EOF`, written by
+/// the [encoder](crate::encode) as a scrape writes them.
 ///
 /// The families are written as given: call [`MetricFamily::validate`] first for
 /// families from an untrusted source.
-pub fn write_families(out: &mut String, families: &[MetricFamily]) {
-    for family in families {
-        if !family.help.is_empty() {
-            out.push_str("# HELP ");
-            out.push_str(&family.name);
-            out.push(' ');
-            push_escaped(out, &family.help);
-            out.push('\n');
-        }
-        out.push_str("# TYPE ");
-        out.push_str(&family.name);
-        out.push(' ');
-        out.push_str(family.metric_type.as_str());
-        out.push('\n');
-        if let Some(unit) = &family.unit {
-            out.push_str("# UNIT ");
-            out.push_str(&family.name);
-            out.push(' ');
-            out.push_str(unit);
-            out.push('\n');
-        }
-        for sample in &family.samples {
-            out.push_str(&sample.name);
-            push_labels(out, &sample.labels);
-            out.push(' ');
-            push_number(out, sample.value);
-            if let Some(ts) = sample.timestamp {
-                out.push(' ');
-                push_number(out, ts);
-            }
-            if let Some(ex) = &sample.exemplar {
-                out.push_str(" # ");
-                push_label_set(out, &ex.labels);
-                out.push(' ');
-                push_number(out, ex.value);
-                if let Some(ts) = ex.timestamp {
-                    out.push(' ');
-                    push_number(out, ts);
-                }
-            }
-            out.push('\n');
-        }
-    }
-}
-
-/// `families` as a complete OpenMetrics exposition, ending in `# EOF`.
 #[must_use]
 pub fn encode_families(families: &[MetricFamily]) -> String {
-    let mut out = String::new();
-    write_families(&mut out, families);
-    out.push_str("# EOF\n");
-    out
+    let mut encoder = crate::encode::Encoder::new(crate::encode::Dialect::OpenMetrics);
+    for family in families {
+        encoder.write_family(family);
+    }
+    String::from_utf8(encoder.finish()).unwrap_or_default()
 }
 
 /// The value on the line of `text` that starts with `line_start` (unit tests only;
@@ -784,8 +706,8 @@ mod tests {
                 "# UNIT lat_seconds seconds\n",
                 "lat_seconds_bucket{le=\"0.5\"} 1\n",
                 "lat_seconds_bucket{le=\"+Inf\"} 2\n",
-                "lat_seconds_count 2\n",
                 "lat_seconds_sum 0.75\n",
+                "lat_seconds_count 2\n",
                 "# HELP build B.\n",
                 "# TYPE build info\n",
                 "build_info{version=\"1.2\"} 1\n",

@@ -99,7 +99,13 @@ impl EncodeMetric for DurationHistogram {
     fn encode(&self, mut encoder: MetricEncoder<'_>) -> Result<(), fmt::Error> {
         let (bounds, cells) = &*self.inner;
         let snapshot = cells.snapshot();
-        let buckets = bounds.with_counts(&snapshot.buckets);
+        let buckets: Vec<(f64, u64)> = bounds
+            .seconds
+            .iter()
+            .copied()
+            .chain([f64::INFINITY])
+            .zip(snapshot.buckets.iter().copied())
+            .collect();
         encoder.encode_histogram::<NoLabelSet>(snapshot.sum_seconds, snapshot.count, &buckets, None)
     }
 
@@ -108,11 +114,34 @@ impl EncodeMetric for DurationHistogram {
     }
 }
 
-/// Histogram bounds, in seconds as configured and in nanoseconds for recording.
+impl crate::source::FamilySource for DurationHistogram {
+    fn metric_type(&self) -> crate::family::MetricType {
+        crate::family::MetricType::Histogram
+    }
+
+    fn encode(&self, descriptor: &crate::encode::Descriptor<'_>, out: &mut crate::encode::Encoder) {
+        let (bounds, cells) = &*self.inner;
+        let snapshot = cells.snapshot();
+        out.family(descriptor);
+        let buckets = bounds.buckets(&snapshot.buckets);
+        out.histogram(
+            &(),
+            buckets,
+            snapshot.count,
+            Some(snapshot.sum_seconds),
+            None,
+        );
+    }
+}
+
+/// Histogram bounds, in seconds as configured, in nanoseconds for recording and
+/// as the `le` label writes them.
 #[derive(Debug, Clone)]
 pub(crate) struct Bounds {
     pub(crate) seconds: Vec<f64>,
     pub(crate) nanos: Arc<[u64]>,
+    /// The canonical text of each bound (`0.005`, `1.0`), formatted once.
+    pub(crate) texts: Vec<String>,
 }
 
 impl Bounds {
@@ -141,19 +170,28 @@ impl Bounds {
             nanos.push(n);
         }
         Ok(Self {
+            texts: seconds
+                .iter()
+                .map(|&b| crate::family::format_bound(b))
+                .collect(),
             seconds,
             nanos: nanos.into(),
         })
     }
 
-    /// `(upper bound, count)` pairs for the encoder, `+Inf` last.
-    pub(crate) fn with_counts(&self, counts: &[u64]) -> Vec<(f64, u64)> {
-        self.seconds
-            .iter()
-            .copied()
-            .chain([f64::INFINITY])
-            .zip(counts.iter().copied())
-            .collect()
+    /// The finite buckets of `counts` (per bucket, `+Inf` last, as
+    /// [`CellsSnapshot::buckets`] holds them), cumulative, for the encoder.
+    pub(crate) fn buckets<'a>(
+        &'a self,
+        counts: &'a [u64],
+    ) -> impl Iterator<Item = crate::encode::Bucket<'a>> + 'a {
+        self.seconds.iter().zip(&self.texts).zip(counts).scan(
+            0u64,
+            |total, ((&upper, text), &n)| {
+                *total += n;
+                Some(crate::encode::Bucket::new(upper, *total).with_text(text))
+            },
+        )
     }
 }
 

@@ -18,7 +18,7 @@
 //!     "http_server_requests_total{method=\"_OTHER\",route=\"unmatched\",status=\"404\"} 1\n"
 //! ));
 //! assert!(text.contains(
-//!     "http_server_request_duration_seconds_bucket{le=\"+Inf\",method=\"_OTHER\",route=\"unmatched\",status=\"404\"} 1\n"
+//!     "http_server_request_duration_seconds_bucket{method=\"_OTHER\",route=\"unmatched\",status=\"404\",le=\"+Inf\"} 1\n"
 //! ));
 //! assert!(text.ends_with("# EOF\n"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
@@ -27,6 +27,7 @@
 //! Everything here is also re-exported by the `promhttp` facade crate.
 
 pub mod collect;
+pub mod encode;
 mod endpoint;
 mod exposition;
 pub mod family;
@@ -42,7 +43,7 @@ pub mod source;
 pub use endpoint::{
     EndpointError, MetricsEndpoint, ScrapeFailure, ScrapePermit, DEFAULT_MAX_CONCURRENT_SCRAPES,
 };
-pub use exposition::{openmetrics_to_text, Format, NotAcceptable, ScrapeResponse};
+pub use exposition::{Format, NotAcceptable, ScrapeResponse};
 pub use histogram::DurationHistogram;
 pub use http::{
     BuildError, HttpMethod, HttpMetrics, HttpMetricsBuilder, RequestGuard, RouteHandle,

@@ -16,12 +16,12 @@
 //! files and the collector writes nothing. A value that cannot be read is left
 //! out of that scrape rather than written as a wrong number.
 
-use std::fmt;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
-use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
-use prometheus_client::metrics::MetricType;
+use crate::encode::{Descriptor, Encoder};
+use crate::family::MetricType;
+use crate::registry::Source;
 
 use crate::registry::{Registry, RegistryError};
 
@@ -100,8 +100,11 @@ impl ProcessCollector {
     ) -> Result<(), RegistryError> {
         let names = FAMILIES
             .iter()
-            .flat_map(|(name, _, kind)| crate::registry::sample_names(name, *kind));
-        registry.register_collector(names, ProcessCollector { follows_switch })
+            .flat_map(|(name, _, kind)| kind.sample_names(name))
+            .collect();
+        registry
+            .add_source(names, Arc::new(ProcessCollector { follows_switch }))
+            .map(|_| ())
     }
 }
 
@@ -171,10 +174,10 @@ fn read() -> Reading {
     Reading::default()
 }
 
-impl Collector for ProcessCollector {
-    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), fmt::Error> {
+impl Source for ProcessCollector {
+    fn encode(&self, out: &mut Encoder) {
         if self.follows_switch && !ENABLED.load(Ordering::Relaxed) {
-            return Ok(());
+            return;
         }
         let r = read();
         let values = [
@@ -188,13 +191,12 @@ impl Collector for ProcessCollector {
         ];
         for ((name, help, kind), value) in FAMILIES.iter().zip(values) {
             let Some(value) = value else { continue };
-            let mut family = encoder.encode_descriptor(name, help, None, *kind)?;
+            out.family(&Descriptor::new(name, *kind, help));
             match kind {
-                MetricType::Counter => family.encode_counter::<NoLabelSet, _, f64>(&value, None)?,
-                _ => family.encode_gauge(&value)?,
+                MetricType::Counter => out.counter(&(), value, None, None),
+                _ => out.gauge(&(), value),
             }
         }
-        Ok(())
     }
 }
 

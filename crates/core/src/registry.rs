@@ -6,10 +6,11 @@ use std::sync::{Arc, LazyLock, OnceLock, PoisonError, RwLock};
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::text;
-use prometheus_client::metrics::MetricType;
 
 use crate::collect::{self, CollectorBuilder};
-use crate::exposition::{self, Format};
+use crate::encode::{Dialect, Encoder};
+use crate::exposition::Format;
+use crate::family::MetricType;
 use crate::http::HttpMetrics;
 use crate::names;
 
@@ -58,12 +59,31 @@ struct Inner {
 
 #[derive(Default)]
 struct State {
-    registry: prometheus_client::registry::Registry,
+    /// `prometheus-client` metrics and collectors, encoded by that crate and read
+    /// back into the family model on every scrape (the bridge).
+    bridged: prometheus_client::registry::Registry,
+    has_bridged: bool,
+    /// What writes itself into the encoder, in registration order.
+    sources: Vec<SourceEntry>,
     /// Every family name and every sample name taken so far.
     taken: BTreeSet<String>,
     /// Scrape-time collectors, in registration order.
     collectors: Vec<Arc<collect::Entry>>,
     next_collector_id: u64,
+}
+
+/// Something registered that writes its families into an [`Encoder`] itself on
+/// every scrape: the HTTP metric set, the process metrics, the metric types of
+/// [`crate::source`] and [`crate::DurationHistogram`].
+pub(crate) trait Source: Send + Sync + 'static {
+    /// Writes the source's families.
+    fn encode(&self, out: &mut Encoder);
+}
+
+struct SourceEntry {
+    id: u64,
+    source: Arc<dyn Source>,
+    reserved: Vec<String>,
 }
 
 impl fmt::Debug for Registry {
@@ -125,7 +145,8 @@ impl Registry {
         let taken = sample_names(name, metric.metric_type());
         let mut state = self.write();
         state.reserve(taken)?;
-        state.registry.register(name, escape_help(help), metric);
+        state.bridged.register(name, escape_help(help), metric);
+        state.has_bridged = true;
         Ok(())
     }
 
@@ -156,8 +177,35 @@ impl Registry {
         }
         let mut state = self.write();
         state.reserve(names)?;
-        state.registry.register_collector(Box::new(collector));
+        state.bridged.register_collector(Box::new(collector));
+        state.has_bridged = true;
         Ok(())
+    }
+
+    /// Registers a source that writes its own families, reserving `names` (every
+    /// family and sample name it writes); returns the id that
+    /// [`Registry::unregister`] takes.
+    pub(crate) fn add_source(
+        &self,
+        names: Vec<String>,
+        source: Arc<dyn Source>,
+    ) -> Result<u64, RegistryError> {
+        for name in &names {
+            names::check_metric_name(name).map_err(|reason| RegistryError::InvalidName {
+                name: name.clone(),
+                reason,
+            })?;
+        }
+        let mut state = self.write();
+        state.reserve(names.clone())?;
+        let id = state.next_collector_id;
+        state.next_collector_id += 1;
+        state.sources.push(SourceEntry {
+            id,
+            source,
+            reserved: names,
+        });
+        Ok(id)
     }
 
     /// Starts registering a scrape-time collector named `name` (the value of its
@@ -188,8 +236,16 @@ impl Registry {
         Ok(id)
     }
 
-    pub(crate) fn remove_scrape_collector(&self, id: u64) {
+    /// Removes the collector or source with this id and frees its names.
+    pub(crate) fn unregister(&self, id: u64) {
         let mut state = self.write();
+        if let Some(at) = state.sources.iter().position(|e| e.id == id) {
+            let entry = state.sources.remove(at);
+            for name in &entry.reserved {
+                state.taken.remove(name);
+            }
+            return;
+        }
         let Some(at) = state.collectors.iter().position(|e| e.id == id) else {
             return;
         };
@@ -204,34 +260,72 @@ impl Registry {
         }
     }
 
-    /// Encodes every registered family in `format`.
+    /// Encodes every registered family in `format`, as text: OpenMetrics or
+    /// Prometheus text 0.0.4 (for the protobuf format, see
+    /// [`Registry::encode_to`]).
     ///
     /// Scrape-time collectors run during the call (see [`crate::collect`]), so it
     /// may block for up to the longest collector timeout: call it from a thread
     /// that may block (the framework handlers do).
     ///
     /// # Errors
-    /// [`EncodeError`] when a registered metric or collector failed to encode; no
-    /// partial output is returned then.
+    /// [`EncodeError`] when a registered `prometheus-client` metric or collector
+    /// failed to encode, or for [`Format::Protobuf`], which is not text; no partial
+    /// output is returned then.
     pub fn encode(&self, format: Format) -> Result<String, EncodeError> {
-        let mut openmetrics = String::with_capacity(4096);
-        let collectors = {
-            let state = self.read();
-            text::encode(&mut openmetrics, &state.registry).map_err(|_| EncodeError)?;
-            state.collectors.clone()
-        };
-        if !collectors.is_empty() {
-            let families = collect::run(&collectors);
-            if openmetrics.ends_with(EOF) {
-                openmetrics.truncate(openmetrics.len() - EOF.len());
-            }
-            crate::family::write_families(&mut openmetrics, &families);
-            openmetrics.push_str(EOF);
+        if format.dialect() == Dialect::Protobuf {
+            return Err(EncodeError);
         }
-        Ok(match format {
-            Format::OpenMetrics | Format::OpenMetricsV0 => openmetrics,
-            Format::Text => exposition::openmetrics_to_text(&openmetrics),
-        })
+        let mut out = Vec::new();
+        self.encode_to(format, &mut out)?;
+        String::from_utf8(out).map_err(|_| EncodeError)
+    }
+
+    /// Encodes every registered family in `format` into `out` (cleared first, its
+    /// allocation reused), in any of the formats, protobuf included.
+    ///
+    /// # Errors
+    /// As [`Registry::encode`], but every format is accepted.
+    pub fn encode_to(&self, format: Format, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        let mut encoder = Encoder::with_buffer(format.dialect(), std::mem::take(out));
+        let (sources, collectors, bridged) = {
+            let state = self.read();
+            let bridged = if state.has_bridged {
+                let mut openmetrics = String::with_capacity(1024);
+                text::encode(&mut openmetrics, &state.bridged).map_err(|_| EncodeError)?;
+                Some(openmetrics)
+            } else {
+                None
+            };
+            let sources: Vec<Arc<dyn Source>> = state
+                .sources
+                .iter()
+                .map(|e| Arc::clone(&e.source))
+                .collect();
+            (sources, state.collectors.clone(), bridged)
+        };
+        if let Some(openmetrics) = bridged {
+            // prometheus-client writes valid OpenMetrics; read back, its families
+            // go through the same writers as everything else.
+            let families =
+                crate::parse::parse_openmetrics(&openmetrics).map_err(|err| {
+                    tracing::error!(%err, "promhttp: a prometheus-client metric wrote an exposition that does not parse");
+                    EncodeError
+                })?;
+            for family in &families {
+                encoder.write_family(family);
+            }
+        }
+        for source in &sources {
+            source.encode(&mut encoder);
+        }
+        if !collectors.is_empty() {
+            for family in &collect::run(&collectors) {
+                encoder.write_family(family);
+            }
+        }
+        *out = encoder.finish();
+        Ok(())
     }
 
     /// Whether `self` and `other` are handles on the same registry.
@@ -279,23 +373,25 @@ impl State {
     }
 }
 
-const EOF: &str = "# EOF\n";
-
 fn collect_family_names() -> Vec<String> {
     let mut names = crate::family::MetricType::Counter.sample_names(collect::COLLECTOR_ERRORS);
     names.push(collect::COLLECTOR_DURATION.to_owned());
     names
 }
 
-/// The family name and every sample name a metric of `metric_type` called `name` writes.
-pub(crate) fn sample_names(name: &str, metric_type: MetricType) -> Vec<String> {
-    use crate::family::MetricType as Family;
+/// The family name and every sample name a `prometheus-client` metric of
+/// `metric_type` called `name` writes.
+pub(crate) fn sample_names(
+    name: &str,
+    metric_type: prometheus_client::metrics::MetricType,
+) -> Vec<String> {
+    use prometheus_client::metrics::MetricType as Client;
     let family_type = match metric_type {
-        MetricType::Counter => Family::Counter,
-        MetricType::Gauge => Family::Gauge,
-        MetricType::Histogram => Family::Histogram,
-        MetricType::Info => Family::Info,
-        _ => Family::Unknown,
+        Client::Counter => MetricType::Counter,
+        Client::Gauge => MetricType::Gauge,
+        Client::Histogram => MetricType::Histogram,
+        Client::Info => MetricType::Info,
+        _ => MetricType::Unknown,
     };
     family_type.sample_names(name)
 }

@@ -40,18 +40,59 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::collect::CollectorHandle;
+use crate::encode::{Descriptor, Encoder};
 use crate::family::{MetricFamily, MetricType};
 use crate::names;
-use crate::registry::{Registry, RegistryError};
+use crate::registry::{Registry, RegistryError, Source};
 
-/// A metric that writes its samples from its own state at scrape time; implemented
-/// by the types of this module, and open to yours.
+/// A metric that writes one family from its own state at scrape time; implemented
+/// by the types of this module and by [`DurationHistogram`](crate::DurationHistogram),
+/// and open to yours.
+///
+/// Implement [`write`](FamilySource::write) to add samples to an owned
+/// [`MetricFamily`] (checked with [`MetricFamily::validate`] on every scrape, and
+/// left out with a warning when it breaks a rule), or
+/// [`encode`](FamilySource::encode) to write points straight into the encoder.
 pub trait FamilySource: Send + Sync + 'static {
     /// The family's type.
     fn metric_type(&self) -> MetricType;
 
     /// Adds the current samples to `family` (whose name, type and help are set).
-    fn write(&self, family: &mut MetricFamily);
+    /// Unused when [`encode`](FamilySource::encode) is implemented.
+    fn write(&self, family: &mut MetricFamily) {
+        let _ = family;
+    }
+
+    /// Writes the family: opens it with `descriptor` and writes its points. The
+    /// default builds an owned family with [`write`](FamilySource::write).
+    fn encode(&self, descriptor: &Descriptor<'_>, out: &mut Encoder) {
+        let mut family = MetricFamily::new(
+            descriptor.name(),
+            descriptor.metric_type(),
+            descriptor.help(),
+        );
+        self.write(&mut family);
+        match family.validate() {
+            Ok(()) => out.write_family(&family),
+            Err(err) => {
+                tracing::warn!(%err, "promhttp: a family source wrote an invalid family; it is left out of this scrape");
+            }
+        }
+    }
+}
+
+/// A registered family source: its name and help, written on every scrape.
+struct Registered<S> {
+    name: String,
+    help: String,
+    source: S,
+}
+
+impl<S: FamilySource> Source for Registered<S> {
+    fn encode(&self, out: &mut Encoder) {
+        let descriptor = Descriptor::new(&self.name, self.source.metric_type(), &self.help);
+        self.source.encode(&descriptor, out);
+    }
 }
 
 impl Registry {
@@ -68,17 +109,20 @@ impl Registry {
         help: &str,
         source: impl FamilySource,
     ) -> Result<CollectorHandle, RegistryError> {
-        let metric_type = source.metric_type();
-        let (family_name, help) = (name.to_owned(), help.to_owned());
-        self.collector(name)
-            .family(name, metric_type)
-            .inline()
-            .unreported()
-            .register(move || {
-                let mut family = MetricFamily::new(family_name.clone(), metric_type, help.clone());
-                source.write(&mut family);
-                Ok(vec![family])
-            })
+        names::check_metric_name(name).map_err(|reason| RegistryError::InvalidName {
+            name: name.to_owned(),
+            reason,
+        })?;
+        let reserved = source.metric_type().sample_names(name);
+        let id = self.add_source(
+            reserved,
+            Arc::new(Registered {
+                name: name.to_owned(),
+                help: help.to_owned(),
+                source,
+            }),
+        )?;
+        Ok(CollectorHandle::new(self.clone(), id))
     }
 }
 
@@ -163,10 +207,11 @@ impl FamilySource for StateSet {
         MetricType::StateSet
     }
 
-    fn write(&self, family: &mut MetricFamily) {
+    fn encode(&self, descriptor: &Descriptor<'_>, out: &mut Encoder) {
+        out.family(descriptor);
         let current = self.inner.current.load(Ordering::Relaxed);
         let states = self.inner.states.iter().enumerate();
-        family.add_stateset::<&str, &str, _>([], states.map(|(i, s)| (s.as_str(), i == current)));
+        out.stateset(&(), states.map(|(i, s)| (s.as_str(), i == current)));
     }
 }
 
@@ -229,8 +274,9 @@ impl FamilySource for Info {
         MetricType::Info
     }
 
-    fn write(&self, family: &mut MetricFamily) {
-        family.add_info(self.labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    fn encode(&self, descriptor: &Descriptor<'_>, out: &mut Encoder) {
+        out.family(descriptor);
+        out.info(&*self.labels);
     }
 }
 
@@ -394,9 +440,10 @@ impl FamilySource for MirroredCounter {
         MetricType::Counter
     }
 
-    fn write(&self, family: &mut MetricFamily) {
+    fn encode(&self, descriptor: &Descriptor<'_>, out: &mut Encoder) {
         let m = *self.lock();
-        family.add_counter::<&str, &str>([], m.value, Some(m.created));
+        out.family(descriptor);
+        out.counter(&(), m.value, Some(m.created), None);
     }
 }
 
@@ -565,15 +612,33 @@ impl FamilySource for SyncedGaugeFamily {
         MetricType::Gauge
     }
 
-    fn write(&self, family: &mut MetricFamily) {
+    fn encode(&self, descriptor: &Descriptor<'_>, out: &mut Encoder) {
+        out.family(descriptor);
         let series = self
             .inner
             .series
             .read()
             .unwrap_or_else(PoisonError::into_inner);
         for (values, &value) in series.iter() {
-            let labels = self.inner.label_names.iter().zip(values);
-            family.add_gauge(labels.map(|(k, v)| (k.as_str(), v.as_str())), value);
+            let labels = Zipped {
+                names: &self.inner.label_names,
+                values,
+            };
+            out.gauge(&labels, value);
+        }
+    }
+}
+
+/// Label names and values side by side.
+struct Zipped<'a> {
+    names: &'a [String],
+    values: &'a [String],
+}
+
+impl crate::encode::LabelSet for Zipped<'_> {
+    fn visit(&self, f: &mut dyn FnMut(&str, &str)) {
+        for (k, v) in self.names.iter().zip(self.values) {
+            f(k, v);
         }
     }
 }

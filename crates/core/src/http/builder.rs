@@ -186,7 +186,7 @@ impl HttpMetricsBuilder {
         .concat();
         // The registry owns the collector, which owns the series: the metrics stay
         // exposed for as long as the registry lives, whoever else holds a handle.
-        registry.register_collector(taken, HttpCollector(Arc::clone(&shared)))?;
+        registry.add_source(taken, Arc::new(HttpCollector(Arc::clone(&shared))))?;
         Ok(HttpMetrics { shared, registry })
     }
 }

@@ -1,15 +1,14 @@
-//! Encodes a metric set through `prometheus-client`'s encoder on every scrape.
+//! Writes a metric set into the encoder on every scrape, straight from its series:
+//! no string or list per sample.
 
-use std::fmt;
 use std::sync::atomic::Ordering::{Acquire, Relaxed};
 use std::sync::Arc;
 
-use prometheus_client::collector::Collector;
-use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
-use prometheus_client::metrics::MetricType;
-
-use super::series::SeriesSnapshot;
-use super::{HttpMethod, Shared};
+use super::series::{RouteEntry, SeriesSnapshot};
+use super::{HttpMethod, Shared, OVERFLOW_ROUTE};
+use crate::encode::{Descriptor, Encoder, LabelSet};
+use crate::family::MetricType;
+use crate::registry::Source;
 
 /// HELP texts, written once: they are also the docs of the metric table.
 pub(crate) const REQUESTS_HELP: &str =
@@ -23,22 +22,41 @@ pub(crate) const DURATION_HELP: &str =
 
 pub(crate) struct HttpCollector(pub(crate) Arc<Shared>);
 
-impl fmt::Debug for HttpCollector {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("HttpCollector")
-    }
-}
-
+/// One series as read for this scrape.
 struct Row {
     route: Arc<str>,
     method: HttpMethod,
     series: SeriesSnapshot,
 }
 
-impl Collector for HttpCollector {
-    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), fmt::Error> {
+/// The labels of one series: method, route and status as the set has them, then
+/// the constant labels.
+struct Labels<'a> {
+    method: HttpMethod,
+    route: Option<&'a str>,
+    status: Option<&'a str>,
+    consts: &'a [(String, String)],
+}
+
+impl LabelSet for Labels<'_> {
+    fn visit(&self, f: &mut dyn FnMut(&str, &str)) {
+        f("method", self.method.as_str());
+        if let Some(route) = self.route {
+            f("route", route);
+        }
+        if let Some(status) = self.status {
+            f("status", status);
+        }
+        for (k, v) in self.consts {
+            f(k, v);
+        }
+    }
+}
+
+impl Source for HttpCollector {
+    fn encode(&self, out: &mut Encoder) {
         let shared = &self.0;
-        let mut routes = shared.routes.entries();
+        let mut routes: Vec<Arc<RouteEntry>> = shared.routes.entries();
         routes.push(Arc::clone(&shared.unmatched));
         routes.sort_by(|a, b| a.route.cmp(&b.route));
 
@@ -54,18 +72,24 @@ impl Collector for HttpCollector {
                         route: Arc::clone(&route.route),
                         method,
                         series: s.snapshot(),
-                    })
+                    });
                 });
                 rows[first..].sort_by_key(|r| r.series.status);
             }
         }
         let limits = &shared.limits;
-        let overflow_route: Arc<str> = Arc::clone(&shared.overflow.route);
         let overflow = limits.overflow.snapshot();
         let folded_requests = limits.folded_requests.load(Acquire);
+        if overflow.cells.count > 0 {
+            rows.push(Row {
+                route: Arc::clone(&shared.overflow.route),
+                method: HttpMethod::Other,
+                series: overflow,
+            });
+        }
 
         // The gauges: by method alone (requests started before routing), then by
-        // method and route.
+        // method and route, then the overflow series once anything went there.
         let mut in_flight: Vec<(Option<Arc<str>>, HttpMethod, i64)> = HttpMethod::ALL
             .into_iter()
             .zip(&limits.method_in_flight)
@@ -78,88 +102,95 @@ impl Collector for HttpCollector {
                 }
             }
         }
-        let mut status_labels: Vec<String> =
-            rows.iter().map(|r| r.series.status.to_string()).collect();
-
-        // The overflow series, once anything was folded into them.
         let folded_in_flight = limits.folded_in_flight.load(Relaxed);
         if folded_in_flight > 0 {
             let value = limits.overflow_in_flight.load(Acquire);
-            in_flight.push((Some(Arc::clone(&overflow_route)), HttpMethod::Other, value));
+            let route = Arc::clone(&shared.overflow.route);
+            in_flight.push((Some(route), HttpMethod::Other, value));
         }
-        if overflow.cells.count > 0 {
-            rows.push(Row {
-                route: overflow_route,
-                method: HttpMethod::Other,
-                series: overflow,
-            });
-            status_labels.push(super::OVERFLOW_ROUTE.to_owned());
-        }
-        let const_labels = &shared.const_labels;
-        fn labels<'a>(
-            const_labels: &'a [(String, String)],
-            method: HttpMethod,
-            route: Option<&'a str>,
-            status: Option<&'a str>,
-        ) -> Vec<(&'a str, &'a str)> {
-            let mut labels: Vec<(&str, &str)> = Vec::with_capacity(3 + const_labels.len());
-            labels.push(("method", method.as_str()));
-            if let Some(route) = route {
-                labels.push(("route", route));
-            }
-            if let Some(status) = status {
-                labels.push(("status", status));
-            }
-            labels.extend(const_labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-            labels
-        }
+
+        let consts = shared.const_labels.as_slice();
         let names = &shared.names;
+        let mut status = itoa::Buffer::new();
 
-        let mut family =
-            encoder.encode_descriptor(&names.requests, REQUESTS_HELP, None, MetricType::Counter)?;
-        for (row, status) in rows.iter().zip(&status_labels) {
-            let labels = labels(const_labels, row.method, Some(&row.route), Some(status));
-            family
-                .encode_family(&labels)?
-                .encode_counter::<NoLabelSet, _, u64>(&row.series.cells.count, None)?;
+        out.family(&Descriptor::new(
+            &names.requests,
+            MetricType::Counter,
+            REQUESTS_HELP,
+        ));
+        for row in &rows {
+            let text = status_text(&row.series, &mut status);
+            let labels = Labels {
+                method: row.method,
+                route: Some(&row.route),
+                status: Some(text),
+                consts,
+            };
+            #[allow(clippy::cast_precision_loss)]
+            out.counter(&labels, row.series.cells.count as f64, None, None);
         }
 
-        let mut family =
-            encoder.encode_descriptor(&names.in_flight, IN_FLIGHT_HELP, None, MetricType::Gauge)?;
+        out.family(&Descriptor::new(
+            &names.in_flight,
+            MetricType::Gauge,
+            IN_FLIGHT_HELP,
+        ));
         for (route, method, value) in &in_flight {
-            let labels = labels(const_labels, *method, route.as_deref(), None);
-            family.encode_family(&labels)?.encode_gauge(value)?;
+            let labels = Labels {
+                method: *method,
+                route: route.as_deref(),
+                status: None,
+                consts,
+            };
+            #[allow(clippy::cast_precision_loss)]
+            out.gauge(&labels, *value as f64);
         }
 
-        let mut family = encoder.encode_descriptor(
-            &names.duration,
-            DURATION_HELP,
-            None,
-            MetricType::Histogram,
-        )?;
-        for (row, status) in rows.iter().zip(&status_labels) {
+        out.family(
+            &Descriptor::new(&names.duration, MetricType::Histogram, DURATION_HELP).unit("seconds"),
+        );
+        for row in &rows {
+            let text = status_text(&row.series, &mut status);
+            let labels = Labels {
+                method: row.method,
+                route: Some(&row.route),
+                status: Some(text),
+                consts,
+            };
             let cells = &row.series.cells;
-            let buckets = shared.bounds.with_counts(&cells.buckets);
-            let labels = labels(const_labels, row.method, Some(&row.route), Some(status));
-            family
-                .encode_family(&labels)?
-                .encode_histogram::<NoLabelSet>(cells.sum_seconds, cells.count, &buckets, None)?;
+            let buckets = shared.bounds.buckets(&cells.buckets);
+            out.histogram(&labels, buckets, cells.count, Some(cells.sum_seconds), None);
         }
 
-        let mut family =
-            encoder.encode_descriptor(&names.overflow, OVERFLOW_HELP, None, MetricType::Counter)?;
+        out.family(&Descriptor::new(
+            &names.overflow,
+            MetricType::Counter,
+            OVERFLOW_HELP,
+        ));
         let requests_total = format!("{}_total", names.requests);
         for (metric, value) in [
             (requests_total.as_str(), folded_requests),
             (names.in_flight.as_str(), folded_in_flight),
             (names.duration.as_str(), folded_requests),
         ] {
-            let mut labels = vec![("metric", metric)];
-            labels.extend(const_labels.iter().map(|(k, v)| (k.as_str(), v.as_str())));
-            family
-                .encode_family(&labels)?
-                .encode_counter::<NoLabelSet, _, u64>(&value, None)?;
+            let metric = [("metric", metric)];
+            #[allow(clippy::cast_precision_loss)]
+            out.counter(
+                &crate::encode::Chain(&metric, consts),
+                value as f64,
+                None,
+                None,
+            );
         }
-        Ok(())
+    }
+}
+
+/// The `status` label of a series: its code, or `overflow` for the overflow
+/// series (status 0).
+fn status_text<'b>(series: &SeriesSnapshot, buffer: &'b mut itoa::Buffer) -> &'b str {
+    if series.status == 0 {
+        OVERFLOW_ROUTE
+    } else {
+        buffer.format(series.status)
     }
 }

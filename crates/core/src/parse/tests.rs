@@ -908,8 +908,8 @@ fn om_reads_every_type_into_families() {
         "q_count 4 10\n",
         "# TYPE g gaugehistogram\n",
         "g_bucket{le=\"+Inf\"} 0\n",
-        "g_gcount 0\n",
         "g_gsum 0\n",
+        "g_gcount 0\n",
         "# TYPE build info\n",
         "build_info{version=\"2.0\"} 1\n",
         "# UNIT wait_seconds seconds\n",
@@ -917,8 +917,8 @@ fn om_reads_every_type_into_families() {
         "# HELP wait_seconds Waiting.\n",
         "wait_seconds_bucket{le=\"0.25\"} 1\n",
         "wait_seconds_bucket{le=\"+Inf\"} 3\n",
-        "wait_seconds_count 3\n",
         "wait_seconds_sum 1.5\n",
+        "wait_seconds_count 3\n",
         "# TYPE state stateset\n",
         "state{state=\"on\"} 0\n",
         "state{state=\"off\"} 1\n",
@@ -943,8 +943,8 @@ fn om_reads_every_type_into_families() {
     let mut g = MetricFamily::new("g", MetricType::GaugeHistogram, "");
     g.samples = vec![
         Sample::new("g_bucket", [("le", "+Inf")], 0.0),
-        Sample::new("g_gcount", Vec::<(&str, &str)>::new(), 0.0),
         Sample::new("g_gsum", Vec::<(&str, &str)>::new(), 0.0),
+        Sample::new("g_gcount", Vec::<(&str, &str)>::new(), 0.0),
     ];
     let mut build = MetricFamily::new("build", MetricType::Info, "");
     build.add_info([("version", "2.0")]);

@@ -1,0 +1,315 @@
+//! The Prometheus protobuf dialect, written by hand: the messages of
+//! `io/prometheus/client/metrics.proto` (client_model) need only varints, 64-bit
+//! doubles and length-delimited fields, and writing them directly keeps the
+//! encoder free of per-sample allocation and the build free of `protoc`.
+//!
+//! A nested message's length is only known once it is written, so each nesting
+//! level is written into its own buffer and copied, prefixed with its length,
+//! into its parent when it ends. The buffers are kept between families.
+
+use super::{Bucket, Descriptor, Histogram, LabelSet, Summary};
+use crate::family::{Exemplar, MetricType};
+
+/// Wire types.
+const VARINT: u32 = 0;
+const FIXED64: u32 = 1;
+const LEN: u32 = 2;
+
+/// `MetricFamily` fields.
+mod family {
+    pub(super) const NAME: u32 = 1;
+    pub(super) const HELP: u32 = 2;
+    pub(super) const TYPE: u32 = 3;
+    pub(super) const METRIC: u32 = 4;
+    pub(super) const UNIT: u32 = 5;
+}
+
+/// `Metric` fields.
+mod metric {
+    pub(super) const LABEL: u32 = 1;
+    pub(super) const GAUGE: u32 = 2;
+    pub(super) const COUNTER: u32 = 3;
+    pub(super) const SUMMARY: u32 = 4;
+    pub(super) const UNTYPED: u32 = 5;
+    pub(super) const TIMESTAMP_MS: u32 = 6;
+    pub(super) const HISTOGRAM: u32 = 7;
+}
+
+/// The `MetricType` enum.
+const fn type_number(t: MetricType) -> u64 {
+    match t {
+        MetricType::Counter => 0,
+        MetricType::Gauge | MetricType::Info | MetricType::StateSet => 1,
+        MetricType::Summary => 2,
+        MetricType::Unknown => 3,
+        MetricType::Histogram => 4,
+        MetricType::GaugeHistogram => 5,
+    }
+}
+
+/// The nesting levels being written: level 0 is the family message.
+#[derive(Debug, Default)]
+pub(super) struct Buffers {
+    levels: Vec<Vec<u8>>,
+    depth: usize,
+}
+
+impl Buffers {
+    fn cur(&mut self) -> &mut Vec<u8> {
+        if self.levels.len() <= self.depth {
+            self.levels.resize_with(self.depth + 1, Vec::new);
+        }
+        &mut self.levels[self.depth]
+    }
+
+    /// Bytes written into the family not yet flushed.
+    pub(super) fn pending(&self) -> usize {
+        self.levels.first().map_or(0, Vec::len)
+    }
+
+    /// Starts a nested message.
+    fn begin(&mut self) {
+        self.depth += 1;
+        self.cur().clear();
+    }
+
+    /// Ends the nested message as field `field` of its parent.
+    fn end(&mut self, field: u32) {
+        let depth = self.depth;
+        self.depth -= 1;
+        let (parents, children) = self.levels.split_at_mut(depth);
+        let (parent, child) = (&mut parents[depth - 1], &children[0]);
+        tag(parent, field, LEN);
+        varint(parent, child.len() as u64);
+        parent.extend_from_slice(child);
+    }
+
+    /// The family's name, help, type and unit.
+    pub(super) fn header(&mut self, d: &Descriptor<'_>, written: &str) {
+        self.depth = 0;
+        let out = self.cur();
+        out.clear();
+        string(out, family::NAME, written);
+        if !d.help.is_empty() {
+            string(out, family::HELP, d.help);
+        }
+        tag(out, family::TYPE, VARINT);
+        varint(out, type_number(d.metric_type));
+        if let Some(unit) = d.unit.filter(|u| !u.is_empty()) {
+            string(out, family::UNIT, unit);
+        }
+    }
+
+    /// Appends the family, length first, to `out`.
+    pub(super) fn flush(&mut self, out: &mut Vec<u8>) {
+        self.depth = 0;
+        let family = self.cur();
+        varint(out, family.len() as u64);
+        out.extend_from_slice(family);
+        family.clear();
+    }
+
+    /// Starts a `Metric` with its labels.
+    fn begin_metric(&mut self, labels: &dyn LabelSet) {
+        self.begin();
+        self.labels(metric::LABEL, labels);
+    }
+
+    /// Ends a `Metric`: its timestamp, then the message into the family.
+    fn end_metric(&mut self, timestamp: Option<f64>) {
+        if let Some(ts) = timestamp {
+            let out = self.cur();
+            tag(out, metric::TIMESTAMP_MS, VARINT);
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            varint(out, (ts * 1000.0).round() as i64 as u64);
+        }
+        self.end(family::METRIC);
+    }
+
+    /// `LabelPair` messages, as field `field`.
+    fn labels(&mut self, field: u32, labels: &dyn LabelSet) {
+        labels.visit(&mut |k, v| {
+            self.begin();
+            let out = self.cur();
+            string(out, 1, k);
+            string(out, 2, v);
+            self.end(field);
+        });
+    }
+
+    fn exemplar(&mut self, field: u32, ex: &Exemplar) {
+        self.begin();
+        self.labels(1, &ex.labels);
+        double(self.cur(), 2, ex.value);
+        if let Some(ts) = ex.timestamp {
+            self.timestamp(3, ts);
+        }
+        self.end(field);
+    }
+
+    /// A `google.protobuf.Timestamp` from seconds since the Unix epoch.
+    fn timestamp(&mut self, field: u32, seconds: f64) {
+        let whole = seconds.floor();
+        #[allow(clippy::cast_possible_truncation)]
+        let (secs, mut nanos) = (whole as i64, ((seconds - whole) * 1e9).round() as i64);
+        let secs = if nanos >= 1_000_000_000 {
+            nanos -= 1_000_000_000;
+            secs + 1
+        } else {
+            secs
+        };
+        self.begin();
+        let out = self.cur();
+        if secs != 0 {
+            tag(out, 1, VARINT);
+            #[allow(clippy::cast_sign_loss)]
+            varint(out, secs as u64);
+        }
+        if nanos != 0 {
+            tag(out, 2, VARINT);
+            #[allow(clippy::cast_sign_loss)]
+            varint(out, nanos as u64);
+        }
+        self.end(field);
+    }
+
+    pub(super) fn counter(
+        &mut self,
+        labels: &dyn LabelSet,
+        total: f64,
+        created: Option<f64>,
+        exemplar: Option<&Exemplar>,
+        timestamp: Option<f64>,
+    ) {
+        self.begin_metric(labels);
+        self.begin();
+        double(self.cur(), 1, total);
+        if let Some(ex) = exemplar {
+            self.exemplar(2, ex);
+        }
+        if let Some(created) = created {
+            self.timestamp(3, created);
+        }
+        self.end(metric::COUNTER);
+        self.end_metric(timestamp);
+    }
+
+    /// A gauge, untyped, info or state-set point.
+    pub(super) fn single(
+        &mut self,
+        t: MetricType,
+        labels: &dyn LabelSet,
+        value: f64,
+        timestamp: Option<f64>,
+    ) {
+        self.begin_metric(labels);
+        self.begin();
+        double(self.cur(), 1, value);
+        self.end(if t == MetricType::Unknown {
+            metric::UNTYPED
+        } else {
+            metric::GAUGE
+        });
+        self.end_metric(timestamp);
+    }
+
+    pub(super) fn histogram<'b>(
+        &mut self,
+        labels: &dyn LabelSet,
+        buckets: impl IntoIterator<Item = Bucket<'b>>,
+        h: &Histogram<'_>,
+        timestamp: Option<f64>,
+    ) {
+        self.begin_metric(labels);
+        self.begin();
+        let out = self.cur();
+        tag(out, 1, VARINT);
+        varint(out, h.count);
+        if let Some(sum) = h.sum {
+            double(out, 2, sum);
+        }
+        for b in buckets {
+            self.begin();
+            let out = self.cur();
+            tag(out, 1, VARINT);
+            varint(out, b.cumulative);
+            double(out, 2, b.upper);
+            if let Some(ex) = b.exemplar {
+                self.exemplar(3, ex);
+            }
+            self.end(3);
+        }
+        if let Some(ex) = h.inf_exemplar {
+            // The `+Inf` bucket is implied by the count, and written only to carry
+            // its exemplar.
+            self.begin();
+            let out = self.cur();
+            tag(out, 1, VARINT);
+            varint(out, h.count);
+            double(out, 2, f64::INFINITY);
+            self.exemplar(3, ex);
+            self.end(3);
+        }
+        if let Some(created) = h.created {
+            self.timestamp(15, created);
+        }
+        self.end(metric::HISTOGRAM);
+        self.end_metric(timestamp);
+    }
+
+    pub(super) fn summary(
+        &mut self,
+        labels: &dyn LabelSet,
+        quantiles: impl IntoIterator<Item = (f64, f64)>,
+        s: &Summary,
+        timestamp: Option<f64>,
+    ) {
+        self.begin_metric(labels);
+        self.begin();
+        let out = self.cur();
+        if let Some(count) = s.count {
+            tag(out, 1, VARINT);
+            varint(out, count);
+        }
+        if let Some(sum) = s.sum {
+            double(out, 2, sum);
+        }
+        for (q, v) in quantiles {
+            self.begin();
+            let out = self.cur();
+            double(out, 1, q);
+            double(out, 2, v);
+            self.end(3);
+        }
+        if let Some(created) = s.created {
+            self.timestamp(4, created);
+        }
+        self.end(metric::SUMMARY);
+        self.end_metric(timestamp);
+    }
+}
+
+fn tag(out: &mut Vec<u8>, field: u32, wire: u32) {
+    varint(out, u64::from((field << 3) | wire));
+}
+
+fn varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        #[allow(clippy::cast_possible_truncation)]
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    #[allow(clippy::cast_possible_truncation)]
+    out.push(v as u8);
+}
+
+fn string(out: &mut Vec<u8>, field: u32, s: &str) {
+    tag(out, field, LEN);
+    varint(out, s.len() as u64);
+    out.extend_from_slice(s.as_bytes());
+}
+
+fn double(out: &mut Vec<u8>, field: u32, v: f64) {
+    tag(out, field, FIXED64);
+    out.extend_from_slice(&v.to_le_bytes());
+}
