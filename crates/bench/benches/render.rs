@@ -1,5 +1,6 @@
 //! `/metrics` render cost for 1,000 and 10,000 histogram series (labels method,
-//! route, status; the default 14 buckets): promhttp's `HttpMetrics` against
+//! route, status; the default 14 buckets): promhttp's `HttpMetrics` (in each of
+//! its three formats) against
 //! prometheus-client's own `Family<_, Histogram>`, the `prometheus` crate's
 //! `TextEncoder` (what actix-web-prom serves) and metrics-exporter-prometheus
 //! (what axum-prometheus serves), side by side. The byte size of each output is
@@ -11,53 +12,9 @@ use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use prometheus_client::encoding::text::encode;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::histogram::Histogram;
-use promhttp::{Format, HttpMethod, HttpMetrics, Registry, DEFAULT_BUCKETS};
+use promhttp::{Format, DEFAULT_BUCKETS};
 
-const STATUSES: [u16; 10] = [200, 201, 204, 301, 304, 400, 401, 404, 500, 503];
-
-/// (route, status) for `n` series.
-fn series(n: usize) -> impl Iterator<Item = (String, u16)> {
-    (0..n).map(|i| {
-        (
-            format!("/api/v1/resource{}/{{id}}", i / 10),
-            STATUSES[i % 10],
-        )
-    })
-}
-
-fn promhttp_registry(n: usize) -> Registry {
-    let registry = Registry::new();
-    let metrics = HttpMetrics::builder().registry(&registry).build().unwrap();
-    for (route, status) in series(n) {
-        let mut guard = metrics.route(Some(&route)).start(HttpMethod::Get).unwrap();
-        guard.set_status(status);
-    }
-    registry
-}
-
-type Labels = Vec<(&'static str, String)>;
-
-fn prometheus_client_registry(n: usize) -> prometheus_client::registry::Registry {
-    let mut registry = prometheus_client::registry::Registry::default();
-    let family: Family<Labels, Histogram> =
-        Family::new_with_constructor(|| Histogram::new(DEFAULT_BUCKETS));
-    registry.register(
-        "http_server_request_duration_seconds",
-        "Latency",
-        family.clone(),
-    );
-    for (route, status) in series(n) {
-        let labels = vec![
-            ("method", "GET".to_owned()),
-            ("route", route),
-            ("status", status.to_string()),
-        ];
-        family.get_or_create(&labels).observe(0.003);
-    }
-    registry
-}
+use promhttp_bench::render::{prometheus_client_registry, promhttp_registry, series};
 
 fn prometheus_crate_registry(n: usize) -> prometheus::Registry {
     let registry = prometheus::Registry::new();
@@ -131,6 +88,13 @@ fn render(c: &mut Criterion) {
         });
         group.bench_with_input(BenchmarkId::new("promhttp_text", n), &n, |b, _| {
             b.iter(|| black_box(ours.encode(Format::Text).unwrap()))
+        });
+        let mut buffer = Vec::new();
+        group.bench_with_input(BenchmarkId::new("promhttp_protobuf", n), &n, |b, _| {
+            b.iter(|| {
+                ours.encode_to(Format::Protobuf, &mut buffer).unwrap();
+                black_box(buffer.len())
+            })
         });
         group.bench_with_input(BenchmarkId::new("prometheus_client", n), &n, |b, _| {
             b.iter(|| black_box(render_pc()))

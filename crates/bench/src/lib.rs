@@ -221,3 +221,68 @@ where
     }
     len
 }
+
+/// The registries the render benchmarks encode: `n` histogram series labelled
+/// method, route and status, with the default 14 buckets, one observation each.
+pub mod render {
+    use promhttp::{HttpMethod, HttpMetrics, Registry, DEFAULT_BUCKETS};
+
+    const STATUSES: [u16; 10] = [200, 201, 204, 301, 304, 400, 401, 404, 500, 503];
+
+    /// (route, status) for `n` series.
+    pub fn series(n: usize) -> impl Iterator<Item = (String, u16)> {
+        (0..n).map(|i| {
+            (
+                format!("/api/v1/resource{}/{{id}}", i / 10),
+                STATUSES[i % 10],
+            )
+        })
+    }
+
+    /// promhttp's HTTP metric set with `n` series.
+    pub fn promhttp_registry(n: usize) -> Registry {
+        let registry = Registry::new();
+        let metrics = HttpMetrics::builder()
+            .registry(&registry)
+            .max_series(n.max(1))
+            .build()
+            .unwrap();
+        for (route, status) in series(n) {
+            let mut guard = metrics.route(Some(&route)).start(HttpMethod::Get).unwrap();
+            guard.set_status(status);
+        }
+        registry
+    }
+
+    type Labels = Vec<(&'static str, String)>;
+
+    /// prometheus-client's `Family<_, Histogram>` with the same `n` series.
+    pub fn prometheus_client_registry(n: usize) -> prometheus_client::registry::Registry {
+        use prometheus_client::metrics::family::Family;
+        use prometheus_client::metrics::histogram::Histogram;
+        let mut registry = prometheus_client::registry::Registry::default();
+        let family: Family<Labels, Histogram> =
+            Family::new_with_constructor(|| Histogram::new(DEFAULT_BUCKETS));
+        registry.register(
+            "http_server_request_duration_seconds",
+            "Latency",
+            family.clone(),
+        );
+        for (route, status) in series(n) {
+            let labels = vec![
+                ("method", "GET".to_owned()),
+                ("route", route),
+                ("status", status.to_string()),
+            ];
+            family.get_or_create(&labels).observe(0.003);
+        }
+        registry
+    }
+
+    /// prometheus-client's OpenMetrics encoder on `registry`.
+    pub fn prometheus_client_text(registry: &prometheus_client::registry::Registry) -> String {
+        let mut s = String::new();
+        prometheus_client::encoding::text::encode(&mut s, registry).unwrap();
+        s
+    }
+}

@@ -364,23 +364,33 @@ impl Cells {
     /// Reads the cells. The count is the sum of the bucket counts read, so the
     /// `+Inf` bucket and `_count` agree in every reading.
     pub(crate) fn snapshot(&self) -> CellsSnapshot {
-        let mut buckets = vec![0u64; self.buckets];
+        let mut buckets = Vec::with_capacity(self.buckets);
+        let (count, sum_seconds) = self.read_into(&mut buckets);
+        CellsSnapshot {
+            buckets,
+            count,
+            sum_seconds,
+        }
+    }
+
+    /// Reads the cells, appending the bucket counts (per bucket, `+Inf` last) to
+    /// `buckets`, and returns the count and the sum in seconds: a scrape reads
+    /// every series into one buffer instead of one list each.
+    pub(crate) fn read_into(&self, buckets: &mut Vec<u64>) -> (u64, f64) {
+        let start = buckets.len();
+        buckets.resize(start + self.buckets, 0);
+        let mine = &mut buckets[start..];
         let mut sum_ns = 0.0;
         for i in 0..=EXCLUSIVE_SHARDS {
             let shard = self.shard(i);
-            for (total, cell) in buckets.iter_mut().zip(shard) {
+            for (total, cell) in mine.iter_mut().zip(shard) {
                 *total += cell.load(Acquire);
             }
             let sum = shard.get(self.buckets).map_or(0, |c| c.load(Relaxed));
             let wraps = shard.get(self.buckets + 1).map_or(0, |c| c.load(Relaxed));
             sum_ns += wraps as f64 * 18_446_744_073_709_551_616.0 + sum as f64;
         }
-        let count = buckets.iter().sum();
-        CellsSnapshot {
-            buckets,
-            count,
-            sum_seconds: sum_ns / 1e9,
-        }
+        (mine.iter().sum(), sum_ns / 1e9)
     }
 }
 

@@ -53,6 +53,8 @@ pub struct Registry {
 #[derive(Default)]
 struct Inner {
     state: RwLock<State>,
+    /// The encoder's working buffers, reused by the next scrape.
+    spare: std::sync::Mutex<crate::encode::Spare>,
     default_http: OnceLock<HttpMetrics>,
     scrape_failures: OnceLock<crate::endpoint::Failures>,
 }
@@ -287,7 +289,13 @@ impl Registry {
     /// # Errors
     /// As [`Registry::encode`], but every format is accepted.
     pub fn encode_to(&self, format: Format, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-        let mut encoder = Encoder::with_buffer(format.dialect(), std::mem::take(out));
+        let spare = self
+            .inner
+            .spare
+            .try_lock()
+            .map(|mut spare| std::mem::take(&mut *spare))
+            .unwrap_or_default();
+        let mut encoder = Encoder::with_spare(format.dialect(), std::mem::take(out), spare);
         let (sources, collectors, bridged) = {
             let state = self.read();
             let bridged = if state.has_bridged {
@@ -324,7 +332,11 @@ impl Registry {
                 encoder.write_family(family);
             }
         }
-        *out = encoder.finish();
+        let (bytes, spare) = encoder.finish_keeping();
+        *out = bytes;
+        if let Ok(mut slot) = self.inner.spare.try_lock() {
+            *slot = spare;
+        }
         Ok(())
     }
 

@@ -234,6 +234,8 @@ pub struct Encoder {
     dialect: Dialect,
     out: Vec<u8>,
     open: Option<Open>,
+    /// A point's labels, rendered once for its samples (text dialects).
+    scratch: Vec<u8>,
     proto: protobuf::Buffers,
 }
 
@@ -253,8 +255,29 @@ impl Encoder {
             dialect,
             out: buffer,
             open: None,
+            scratch: Vec::new(),
             proto: protobuf::Buffers::default(),
         }
+    }
+
+    /// Like [`Encoder::with_buffer`], with the working buffers a finished encoder
+    /// gave back ([`Encoder::finish_keeping`]).
+    pub(crate) fn with_spare(dialect: Dialect, buffer: Vec<u8>, spare: Spare) -> Self {
+        let mut encoder = Self::with_buffer(dialect, buffer);
+        encoder.scratch = spare.scratch;
+        encoder.proto = spare.proto;
+        encoder
+    }
+
+    /// Ends the exposition and returns it with the working buffers, for the next
+    /// encoder to reuse.
+    pub(crate) fn finish_keeping(mut self) -> (Vec<u8>, Spare) {
+        self.end();
+        let spare = Spare {
+            scratch: std::mem::take(&mut self.scratch),
+            proto: std::mem::take(&mut self.proto),
+        };
+        (self.out, spare)
     }
 
     /// The dialect being written.
@@ -289,7 +312,7 @@ impl Encoder {
         match self.dialect {
             Dialect::OpenMetrics => text::om_header(&mut self.out, d),
             Dialect::Text => text::text_header(&mut self.out, d, &written),
-            Dialect::Protobuf => self.proto.header(d, &written),
+            Dialect::Protobuf => self.proto.header(&mut self.out, d, &written),
         }
         self.open = Some(Open {
             metric_type: d.metric_type,
@@ -325,19 +348,16 @@ impl Encoder {
         match self.dialect {
             Dialect::OpenMetrics => {
                 let name = &open.name;
-                let mut p = text::Point::om(&mut self.out, labels, timestamp);
+                let mut p =
+                    text::Point::new(&mut self.out, &mut self.scratch, labels, timestamp, true);
                 p.sample(name, "_total", total, exemplar);
                 if let Some(created) = created {
                     p.sample(name, "_created", created, None);
                 }
             }
             Dialect::Text => {
-                text::Point::text(&mut self.out, labels, timestamp).sample(
-                    &open.written,
-                    "",
-                    total,
-                    None,
-                );
+                text::Point::new(&mut self.out, &mut self.scratch, labels, timestamp, false)
+                    .sample(&open.written, "", total, None);
             }
             Dialect::Protobuf => self
                 .proto
@@ -376,14 +396,18 @@ impl Encoder {
             ""
         };
         match self.dialect {
-            Dialect::OpenMetrics => text::Point::om(&mut self.out, labels, timestamp)
-                .sample(&open.name, suffix, value, None),
-            Dialect::Text => text::Point::text(&mut self.out, labels, timestamp).sample(
-                &open.written,
-                "",
-                value,
-                None,
-            ),
+            Dialect::OpenMetrics => {
+                text::Point::new(&mut self.out, &mut self.scratch, labels, timestamp, true)
+                    .sample(&open.name, suffix, value, None);
+            }
+            Dialect::Text => {
+                text::Point::new(&mut self.out, &mut self.scratch, labels, timestamp, false).sample(
+                    &open.written,
+                    "",
+                    value,
+                    None,
+                )
+            }
             Dialect::Protobuf => self.proto.single(metric_type, labels, value, timestamp),
         }
     }
@@ -414,10 +438,12 @@ impl Encoder {
             let value = if on { 1.0 } else { 0.0 };
             match self.dialect {
                 Dialect::OpenMetrics => {
-                    text::Point::om(&mut self.out, &all, timestamp).sample(name, "", value, None)
+                    text::Point::new(&mut self.out, &mut self.scratch, &all, timestamp, true)
+                        .sample(name, "", value, None);
                 }
                 Dialect::Text => {
-                    text::Point::text(&mut self.out, &all, timestamp).sample(name, "", value, None)
+                    text::Point::new(&mut self.out, &mut self.scratch, &all, timestamp, false)
+                        .sample(name, "", value, None);
                 }
                 Dialect::Protobuf => self.proto.single(MetricType::Gauge, &all, value, timestamp),
             }
@@ -491,7 +517,8 @@ impl Encoder {
             Dialect::OpenMetrics | Dialect::Text => {
                 let om = self.dialect == Dialect::OpenMetrics;
                 let (name, out) = (&open.name, &mut self.out);
-                text::histogram(out, om, name, labels, buckets, h, timestamp);
+                let scratch = &mut self.scratch;
+                text::histogram(out, scratch, om, name, labels, buckets, h, timestamp);
             }
             Dialect::Protobuf => self.proto.histogram(labels, buckets, h, timestamp),
         }
@@ -530,7 +557,8 @@ impl Encoder {
             Dialect::OpenMetrics | Dialect::Text => {
                 let om = self.dialect == Dialect::OpenMetrics;
                 let (name, out) = (&open.name, &mut self.out);
-                text::summary(out, om, name, labels, quantiles, s, timestamp);
+                let scratch = &mut self.scratch;
+                text::summary(out, scratch, om, name, labels, quantiles, s, timestamp);
             }
             Dialect::Protobuf => self.proto.summary(labels, quantiles, s, timestamp),
         }
@@ -545,11 +573,15 @@ impl Encoder {
     /// Ends the exposition (OpenMetrics' `# EOF`) and returns it.
     #[must_use]
     pub fn finish(mut self) -> Vec<u8> {
+        self.end();
+        self.out
+    }
+
+    fn end(&mut self) {
         self.end_family();
         if self.dialect == Dialect::OpenMetrics {
             self.out.extend_from_slice(b"# EOF\n");
         }
-        self.out
     }
 }
 
@@ -573,6 +605,13 @@ struct Summary {
 /// The open family, if it is of `metric_type`.
 fn open_of(open: &Option<Open>, metric_type: MetricType) -> Option<&Open> {
     open.as_ref().filter(|o| o.metric_type == metric_type)
+}
+
+/// An encoder's working buffers, kept between scrapes.
+#[derive(Debug, Default)]
+pub(crate) struct Spare {
+    scratch: Vec<u8>,
+    proto: protobuf::Buffers,
 }
 
 /// A histogram point's scalars, as the writers take them.

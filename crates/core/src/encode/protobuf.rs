@@ -5,7 +5,10 @@
 //!
 //! A nested message's length is only known once it is written, so each nesting
 //! level is written into its own buffer and copied, prefixed with its length,
-//! into its parent when it ends. The buffers are kept between families.
+//! into its parent when it ends. The buffers are kept between families. The
+//! family itself, the one message whose size grows with the number of series, is
+//! written straight into the output after room for its length, which is filled
+//! in (and the room closed up) when the family ends.
 
 use super::{Bucket, Descriptor, Histogram, LabelSet, Summary};
 use crate::family::{Exemplar, MetricType};
@@ -47,11 +50,17 @@ const fn type_number(t: MetricType) -> u64 {
     }
 }
 
-/// The nesting levels being written: level 0 is the family message.
+/// The room left for a family's length: five varint bytes, up to 32 GiB.
+const LENGTH_ROOM: usize = 5;
+
+/// The nesting levels being written: level 0 is the family message, which is the
+/// output itself while a family is open.
 #[derive(Debug, Default)]
 pub(super) struct Buffers {
     levels: Vec<Vec<u8>>,
     depth: usize,
+    /// Where the open family starts in the output (its length's room).
+    family_start: usize,
 }
 
 impl Buffers {
@@ -62,7 +71,7 @@ impl Buffers {
         &mut self.levels[self.depth]
     }
 
-    /// Bytes written into the family not yet flushed.
+    /// Bytes of the output held here while a family is open.
     pub(super) fn pending(&self) -> usize {
         self.levels.first().map_or(0, Vec::len)
     }
@@ -84,11 +93,14 @@ impl Buffers {
         parent.extend_from_slice(child);
     }
 
-    /// The family's name, help, type and unit.
-    pub(super) fn header(&mut self, d: &Descriptor<'_>, written: &str) {
+    /// Opens a family in `output` (held here until [`Buffers::flush`]): its name,
+    /// help, type and unit.
+    pub(super) fn header(&mut self, output: &mut Vec<u8>, d: &Descriptor<'_>, written: &str) {
         self.depth = 0;
+        self.family_start = output.len();
         let out = self.cur();
-        out.clear();
+        std::mem::swap(out, output);
+        out.extend_from_slice(&[0; LENGTH_ROOM]);
         string(out, family::NAME, written);
         if !d.help.is_empty() {
             string(out, family::HELP, d.help);
@@ -100,13 +112,19 @@ impl Buffers {
         }
     }
 
-    /// Appends the family, length first, to `out`.
-    pub(super) fn flush(&mut self, out: &mut Vec<u8>) {
+    /// Ends the family: writes its length into the room before it, closes up the
+    /// room left over, and gives the output back.
+    pub(super) fn flush(&mut self, output: &mut Vec<u8>) {
         self.depth = 0;
-        let family = self.cur();
-        varint(out, family.len() as u64);
-        out.extend_from_slice(family);
-        family.clear();
+        let start = self.family_start;
+        let out = self.cur();
+        let body = start + LENGTH_ROOM;
+        let mut bytes = [0u8; 10];
+        let n = varint_bytes(&mut bytes, (out.len() - body) as u64).min(LENGTH_ROOM);
+        out[start..start + n].copy_from_slice(&bytes[..n]);
+        out.copy_within(body.., start + n);
+        out.truncate(out.len() - (LENGTH_ROOM - n));
+        std::mem::swap(out, output);
     }
 
     /// Starts a `Metric` with its labels.
@@ -126,14 +144,16 @@ impl Buffers {
         self.end(family::METRIC);
     }
 
-    /// `LabelPair` messages, as field `field`.
+    /// `LabelPair` messages, as field `field`, each written in place: its size
+    /// is known before it is written.
     fn labels(&mut self, field: u32, labels: &dyn LabelSet) {
+        let out = self.cur();
         labels.visit(&mut |k, v| {
-            self.begin();
-            let out = self.cur();
+            let size = string_size(1, k) + string_size(2, v);
+            tag(out, field, LEN);
+            varint(out, size as u64);
             string(out, 1, k);
             string(out, 2, v);
-            self.end(field);
         });
     }
 
@@ -229,15 +249,23 @@ impl Buffers {
             double(out, 2, sum);
         }
         for b in buckets {
-            self.begin();
-            let out = self.cur();
-            tag(out, 1, VARINT);
-            varint(out, b.cumulative);
-            double(out, 2, b.upper);
             if let Some(ex) = b.exemplar {
+                self.begin();
+                let out = self.cur();
+                tag(out, 1, VARINT);
+                varint(out, b.cumulative);
+                double(out, 2, b.upper);
                 self.exemplar(3, ex);
+                self.end(3);
+            } else {
+                // Without an exemplar a bucket's size is known: written in place.
+                let out = self.cur();
+                tag(out, 3, LEN);
+                varint(out, (1 + varint_size(b.cumulative) + 9) as u64);
+                tag(out, 1, VARINT);
+                varint(out, b.cumulative);
+                double(out, 2, b.upper);
             }
-            self.end(3);
         }
         if let Some(ex) = h.inf_exemplar {
             // The `+Inf` bucket is implied by the count, and written only to carry
@@ -274,12 +302,12 @@ impl Buffers {
         if let Some(sum) = s.sum {
             double(out, 2, sum);
         }
+        let out = self.cur();
         for (q, v) in quantiles {
-            self.begin();
-            let out = self.cur();
+            tag(out, 3, LEN);
+            varint(out, 18);
             double(out, 1, q);
             double(out, 2, v);
-            self.end(3);
         }
         if let Some(created) = s.created {
             self.timestamp(4, created);
@@ -293,14 +321,40 @@ fn tag(out: &mut Vec<u8>, field: u32, wire: u32) {
     varint(out, u64::from((field << 3) | wire));
 }
 
-fn varint(out: &mut Vec<u8>, mut v: u64) {
+fn varint(out: &mut Vec<u8>, v: u64) {
+    let mut bytes = [0u8; 10];
+    let n = varint_bytes(&mut bytes, v);
+    out.extend_from_slice(&bytes[..n]);
+}
+
+/// Writes `v` as a varint into `bytes`; how many bytes it took.
+fn varint_bytes(bytes: &mut [u8; 10], mut v: u64) -> usize {
+    let mut n = 0;
     while v >= 0x80 {
         #[allow(clippy::cast_possible_truncation)]
-        out.push((v as u8) | 0x80);
+        {
+            bytes[n] = (v as u8) | 0x80;
+        }
         v >>= 7;
+        n += 1;
     }
     #[allow(clippy::cast_possible_truncation)]
-    out.push(v as u8);
+    {
+        bytes[n] = v as u8;
+    }
+    n + 1
+}
+
+/// The size of a varint.
+const fn varint_size(v: u64) -> usize {
+    let bits = 64 - (v | 1).leading_zeros() as usize;
+    bits.div_ceil(7)
+}
+
+/// The size of a string field (tags below 16 take one byte).
+const fn string_size(field: u32, s: &str) -> usize {
+    let _ = field;
+    1 + varint_size(s.len() as u64) + s.len()
 }
 
 fn string(out: &mut Vec<u8>, field: u32, s: &str) {

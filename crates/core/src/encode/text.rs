@@ -112,11 +112,26 @@ fn push_labels(
     }
 }
 
-/// The labels and timestamp shared by the samples of one point, and how to
-/// write them.
-pub(super) struct Point<'o, 'l> {
+/// Renders `labels` once as the start of a label set, `{k="v",k2="v2"` without
+/// the closing brace (nothing when there are none), for the samples of a point
+/// to copy.
+fn render_prefix(scratch: &mut Vec<u8>, labels: &dyn LabelSet) {
+    scratch.clear();
+    labels.visit(&mut |k, v| {
+        scratch.push(if scratch.is_empty() { b'{' } else { b',' });
+        scratch.extend_from_slice(k.as_bytes());
+        scratch.extend_from_slice(b"=\"");
+        push_escaped(scratch, v, true);
+        scratch.push(b'"');
+    });
+}
+
+/// The labels (rendered once) and timestamp shared by the samples of one point,
+/// and how to write them.
+pub(super) struct Point<'o> {
     out: &'o mut Vec<u8>,
-    labels: &'l dyn LabelSet,
+    /// The point's labels, rendered by [`render_prefix`].
+    labels: &'o [u8],
     timestamp: Option<f64>,
     om: bool,
 }
@@ -128,22 +143,22 @@ enum Value {
     Count(u64),
 }
 
-impl<'o, 'l> Point<'o, 'l> {
-    pub(super) fn om(out: &'o mut Vec<u8>, labels: &'l dyn LabelSet, ts: Option<f64>) -> Self {
+impl<'o> Point<'o> {
+    /// A point whose samples `out` is written into, its labels rendered into
+    /// `scratch`; OpenMetrics if `om`, else text 0.0.4.
+    pub(super) fn new(
+        out: &'o mut Vec<u8>,
+        scratch: &'o mut Vec<u8>,
+        labels: &dyn LabelSet,
+        timestamp: Option<f64>,
+        om: bool,
+    ) -> Self {
+        render_prefix(scratch, labels);
         Self {
             out,
-            labels,
-            timestamp: ts,
-            om: true,
-        }
-    }
-
-    pub(super) fn text(out: &'o mut Vec<u8>, labels: &'l dyn LabelSet, ts: Option<f64>) -> Self {
-        Self {
-            out,
-            labels,
-            timestamp: ts,
-            om: false,
+            labels: scratch,
+            timestamp,
+            om,
         }
     }
 
@@ -163,7 +178,23 @@ impl<'o, 'l> Point<'o, 'l> {
         let out = &mut *self.out;
         out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(suffix.as_bytes());
-        push_labels(out, self.labels, extra, false);
+        match (self.labels.is_empty(), extra) {
+            (true, None) => {}
+            (false, None) => {
+                out.extend_from_slice(self.labels);
+                out.push(b'}');
+            }
+            (empty, Some((k, v))) => {
+                out.extend_from_slice(if empty { b"{" } else { self.labels });
+                if !empty {
+                    out.push(b',');
+                }
+                out.extend_from_slice(k.as_bytes());
+                out.extend_from_slice(b"=\"");
+                out.extend_from_slice(v);
+                out.extend_from_slice(b"\"}");
+            }
+        }
         out.push(b' ');
         match value {
             Value::Number(v) => push_number(out, v),
@@ -233,8 +264,10 @@ impl BoundText {
 }
 
 /// A (gauge) histogram point in either text dialect.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn histogram<'b>(
     out: &mut Vec<u8>,
+    scratch: &mut Vec<u8>,
     om: bool,
     name: &str,
     labels: &dyn LabelSet,
@@ -242,12 +275,7 @@ pub(super) fn histogram<'b>(
     h: &Histogram<'_>,
     timestamp: Option<f64>,
 ) {
-    let mut p = Point {
-        out,
-        labels,
-        timestamp,
-        om,
-    };
+    let mut p = Point::new(out, scratch, labels, timestamp, om);
     for b in buckets {
         let formatted;
         let le: &[u8] = match b.upper_text {
@@ -287,8 +315,10 @@ pub(super) fn histogram<'b>(
 }
 
 /// A summary point in either text dialect.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn summary(
     out: &mut Vec<u8>,
+    scratch: &mut Vec<u8>,
     om: bool,
     name: &str,
     labels: &dyn LabelSet,
@@ -296,12 +326,7 @@ pub(super) fn summary(
     s: &Summary,
     timestamp: Option<f64>,
 ) {
-    let mut p = Point {
-        out,
-        labels,
-        timestamp,
-        om,
-    };
+    let mut p = Point::new(out, scratch, labels, timestamp, om);
     for (q, v) in quantiles {
         let text = BoundText::new(q);
         p.write(

@@ -19,6 +19,8 @@ const OWN_LABELS: [&str; 4] = ["method", "route", "status", "le"];
 #[derive(Clone)]
 pub(crate) struct Names {
     pub(crate) requests: String,
+    /// The sample name of `requests`, `<requests>_total`.
+    pub(crate) requests_total: String,
     pub(crate) in_flight: String,
     pub(crate) duration: String,
     pub(crate) overflow: String,
@@ -152,6 +154,7 @@ impl HttpMetricsBuilder {
         let registry = self.registry.unwrap_or_else(|| default_registry().clone());
         let names = Names {
             requests: format!("{prefix}http_server_requests"),
+            requests_total: format!("{prefix}http_server_requests_total"),
             in_flight: format!("{prefix}http_server_requests_in_flight"),
             duration: format!("{prefix}http_server_request_duration_seconds"),
             overflow: format!("{prefix}promhttp_series_overflow"),
@@ -186,7 +189,7 @@ impl HttpMetricsBuilder {
         .concat();
         // The registry owns the collector, which owns the series: the metrics stay
         // exposed for as long as the registry lives, whoever else holds a handle.
-        registry.add_source(taken, Arc::new(HttpCollector(Arc::clone(&shared))))?;
+        registry.add_source(taken, Arc::new(HttpCollector::new(Arc::clone(&shared))))?;
         Ok(HttpMetrics { shared, registry })
     }
 }

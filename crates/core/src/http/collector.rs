@@ -2,11 +2,11 @@
 //! no string or list per sample.
 
 use std::sync::atomic::Ordering::{Acquire, Relaxed};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
-use super::series::{RouteEntry, SeriesSnapshot};
+use super::series::{RouteEntry, SeriesReading};
 use super::{HttpMethod, Shared, OVERFLOW_ROUTE};
-use crate::encode::{Descriptor, Encoder, LabelSet};
+use crate::encode::{Chain, Descriptor, Encoder, LabelSet};
 use crate::family::MetricType;
 use crate::registry::Source;
 
@@ -20,13 +20,39 @@ pub(crate) const OVERFLOW_HELP: &str =
 pub(crate) const DURATION_HELP: &str =
     "Time from a request entering the service until its response body ended, in seconds.";
 
-pub(crate) struct HttpCollector(pub(crate) Arc<Shared>);
+pub(crate) struct HttpCollector {
+    shared: Arc<Shared>,
+    /// The buffers of the last scrape, reused by the next: a scrape allocates
+    /// nothing that grows with the number of series once they have reached
+    /// their size. A scrape that finds them in use by another brings its own.
+    scratch: Mutex<Scratch>,
+}
+
+impl HttpCollector {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Self {
+            shared,
+            scratch: Mutex::default(),
+        }
+    }
+}
+
+#[derive(Default)]
+struct Scratch {
+    routes: Vec<Arc<RouteEntry>>,
+    rows: Vec<Row>,
+    /// The bucket counts of every row, one after the other.
+    buckets: Vec<u64>,
+    /// (route index, or none for the gauges by method alone; method; value)
+    in_flight: Vec<(Option<usize>, HttpMethod, i64)>,
+}
 
 /// One series as read for this scrape.
 struct Row {
-    route: Arc<str>,
+    /// Index into the scrape's routes; `None` for the overflow series.
+    route: Option<usize>,
     method: HttpMethod,
-    series: SeriesSnapshot,
+    series: SeriesReading,
 }
 
 /// The labels of one series: method, route and status as the set has them, then
@@ -55,34 +81,56 @@ impl LabelSet for Labels<'_> {
 
 impl Source for HttpCollector {
     fn encode(&self, out: &mut Encoder) {
-        let shared = &self.0;
-        let mut routes: Vec<Arc<RouteEntry>> = shared.routes.entries();
-        routes.push(Arc::clone(&shared.unmatched));
-        routes.sort_by(|a, b| a.route.cmp(&b.route));
+        let mut held = self.scratch.try_lock();
+        let mut own = Scratch::default();
+        let scratch: &mut Scratch = match held.as_deref_mut() {
+            Ok(scratch) => scratch,
+            Err(_) => &mut own,
+        };
+        self.read(scratch);
+        self.write(scratch, out);
+        scratch.routes.clear();
+    }
+}
 
-        // Read every count once, so all three families show the same numbers, and
-        // every count before any in-flight gauge, so that no request shows both
-        // counted and in flight (see `series`).
-        let mut rows = Vec::new();
-        for route in &routes {
+impl HttpCollector {
+    /// Reads every count once, so all three families show the same numbers, and
+    /// every count before any in-flight gauge, so that no request shows both
+    /// counted and in flight (see `series`).
+    fn read(&self, scratch: &mut Scratch) {
+        let shared = &self.shared;
+        let Scratch {
+            routes,
+            rows,
+            buckets,
+            in_flight,
+        } = scratch;
+        routes.clear();
+        rows.clear();
+        buckets.clear();
+        in_flight.clear();
+        shared.routes.entries_into(routes);
+        routes.push(Arc::clone(&shared.unmatched));
+        routes.sort_unstable_by(|a, b| a.route.cmp(&b.route));
+
+        for (at, route) in routes.iter().enumerate() {
             for (method, series) in route.methods() {
                 let first = rows.len();
                 series.for_each_series(|s| {
                     rows.push(Row {
-                        route: Arc::clone(&route.route),
+                        route: Some(at),
                         method,
-                        series: s.snapshot(),
+                        series: s.read_into(buckets),
                     });
                 });
-                rows[first..].sort_by_key(|r| r.series.status);
+                rows[first..].sort_unstable_by_key(|r| r.series.status);
             }
         }
         let limits = &shared.limits;
-        let overflow = limits.overflow.snapshot();
-        let folded_requests = limits.folded_requests.load(Acquire);
-        if overflow.cells.count > 0 {
+        let overflow = limits.overflow.read_into(buckets);
+        if overflow.count > 0 {
             rows.push(Row {
-                route: Arc::clone(&shared.overflow.route),
+                route: None,
                 method: HttpMethod::Other,
                 series: overflow,
             });
@@ -90,25 +138,30 @@ impl Source for HttpCollector {
 
         // The gauges: by method alone (requests started before routing), then by
         // method and route, then the overflow series once anything went there.
-        let mut in_flight: Vec<(Option<Arc<str>>, HttpMethod, i64)> = HttpMethod::ALL
-            .into_iter()
-            .zip(&limits.method_in_flight)
-            .filter_map(|(method, gauge)| Some((None, method, gauge.read()?)))
-            .collect();
-        for route in &routes {
+        in_flight.extend(
+            HttpMethod::ALL
+                .into_iter()
+                .zip(&limits.method_in_flight)
+                .filter_map(|(method, gauge)| Some((None, method, gauge.read()?))),
+        );
+        for (at, route) in routes.iter().enumerate() {
             for (method, series) in route.methods() {
                 if let Some(value) = series.in_flight() {
-                    in_flight.push((Some(Arc::clone(&route.route)), method, value));
+                    in_flight.push((Some(at), method, value));
                 }
             }
         }
-        let folded_in_flight = limits.folded_in_flight.load(Relaxed);
-        if folded_in_flight > 0 {
-            let value = limits.overflow_in_flight.load(Acquire);
-            let route = Arc::clone(&shared.overflow.route);
-            in_flight.push((Some(route), HttpMethod::Other, value));
-        }
+    }
 
+    fn write(&self, scratch: &Scratch, out: &mut Encoder) {
+        let shared = &self.shared;
+        let limits = &shared.limits;
+        let folded_requests = limits.folded_requests.load(Acquire);
+        let folded_in_flight = limits.folded_in_flight.load(Relaxed);
+        let route_of = |at: Option<usize>| -> &str {
+            at.and_then(|at| scratch.routes.get(at))
+                .map_or(OVERFLOW_ROUTE, |r| &r.route)
+        };
         let consts = shared.const_labels.as_slice();
         let names = &shared.names;
         let mut status = itoa::Buffer::new();
@@ -118,16 +171,15 @@ impl Source for HttpCollector {
             MetricType::Counter,
             REQUESTS_HELP,
         ));
-        for row in &rows {
-            let text = status_text(&row.series, &mut status);
+        for row in &scratch.rows {
             let labels = Labels {
                 method: row.method,
-                route: Some(&row.route),
-                status: Some(text),
+                route: Some(route_of(row.route)),
+                status: Some(status_text(row.series.status, &mut status)),
                 consts,
             };
             #[allow(clippy::cast_precision_loss)]
-            out.counter(&labels, row.series.cells.count as f64, None, None);
+            out.counter(&labels, row.series.count as f64, None, None);
         }
 
         out.family(&Descriptor::new(
@@ -135,31 +187,42 @@ impl Source for HttpCollector {
             MetricType::Gauge,
             IN_FLIGHT_HELP,
         ));
-        for (route, method, value) in &in_flight {
+        for &(route, method, value) in &scratch.in_flight {
             let labels = Labels {
-                method: *method,
-                route: route.as_deref(),
+                method,
+                route: route.map(|at| route_of(Some(at))),
                 status: None,
                 consts,
             };
             #[allow(clippy::cast_precision_loss)]
-            out.gauge(&labels, *value as f64);
+            out.gauge(&labels, value as f64);
+        }
+        if folded_in_flight > 0 {
+            let labels = Labels {
+                method: HttpMethod::Other,
+                route: Some(OVERFLOW_ROUTE),
+                status: None,
+                consts,
+            };
+            #[allow(clippy::cast_precision_loss)]
+            out.gauge(&labels, limits.overflow_in_flight.load(Acquire) as f64);
         }
 
         out.family(
             &Descriptor::new(&names.duration, MetricType::Histogram, DURATION_HELP).unit("seconds"),
         );
-        for row in &rows {
-            let text = status_text(&row.series, &mut status);
+        let width = shared.bounds.nanos.len() + 1;
+        for row in &scratch.rows {
             let labels = Labels {
                 method: row.method,
-                route: Some(&row.route),
-                status: Some(text),
+                route: Some(route_of(row.route)),
+                status: Some(status_text(row.series.status, &mut status)),
                 consts,
             };
-            let cells = &row.series.cells;
-            let buckets = shared.bounds.buckets(&cells.buckets);
-            out.histogram(&labels, buckets, cells.count, Some(cells.sum_seconds), None);
+            let r = &row.series;
+            let counts = scratch.buckets.get(r.at..r.at + width).unwrap_or(&[]);
+            let buckets = shared.bounds.buckets(counts);
+            out.histogram(&labels, buckets, r.count, Some(r.sum_seconds), None);
         }
 
         out.family(&Descriptor::new(
@@ -167,30 +230,24 @@ impl Source for HttpCollector {
             MetricType::Counter,
             OVERFLOW_HELP,
         ));
-        let requests_total = format!("{}_total", names.requests);
         for (metric, value) in [
-            (requests_total.as_str(), folded_requests),
+            (names.requests_total.as_str(), folded_requests),
             (names.in_flight.as_str(), folded_in_flight),
             (names.duration.as_str(), folded_requests),
         ] {
             let metric = [("metric", metric)];
             #[allow(clippy::cast_precision_loss)]
-            out.counter(
-                &crate::encode::Chain(&metric, consts),
-                value as f64,
-                None,
-                None,
-            );
+            out.counter(&Chain(&metric, consts), value as f64, None, None);
         }
     }
 }
 
 /// The `status` label of a series: its code, or `overflow` for the overflow
 /// series (status 0).
-fn status_text<'b>(series: &SeriesSnapshot, buffer: &'b mut itoa::Buffer) -> &'b str {
-    if series.status == 0 {
+fn status_text(status: u16, buffer: &mut itoa::Buffer) -> &str {
+    if status == 0 {
         OVERFLOW_ROUTE
     } else {
-        buffer.format(series.status)
+        buffer.format(status)
     }
 }

@@ -94,13 +94,16 @@ impl RouteTable {
     }
 
     /// Every entry, in no particular order.
+    #[cfg(test)]
     pub(crate) fn entries(&self) -> Vec<Arc<RouteEntry>> {
-        let mut out: Vec<_> = self
-            .slots
-            .iter()
-            .filter_map(OnceLock::get)
-            .cloned()
-            .collect();
+        let mut out = Vec::new();
+        self.entries_into(&mut out);
+        out
+    }
+
+    /// Appends every entry to `out`, in no particular order.
+    pub(crate) fn entries_into(&self, out: &mut Vec<Arc<RouteEntry>>) {
+        out.extend(self.slots.iter().filter_map(OnceLock::get).cloned());
         out.extend(
             self.more
                 .read()
@@ -108,7 +111,6 @@ impl RouteTable {
                 .values()
                 .cloned(),
         );
-        out
     }
 }
 

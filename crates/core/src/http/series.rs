@@ -28,7 +28,7 @@ use std::sync::atomic::{
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use super::{HttpMethod, OVERFLOW_ROUTE, UNMATCHED_ROUTE};
-use crate::histogram::{Cells, CellsSnapshot};
+use crate::histogram::Cells;
 
 const INLINE_STATUSES: usize = 16;
 
@@ -375,13 +375,6 @@ pub(crate) struct Series {
     cells: Cells,
 }
 
-/// One consistent reading of a [`Series`]: `+Inf`, `_count` and
-/// `requests_total` are all `cells.count`.
-pub(crate) struct SeriesSnapshot {
-    pub(crate) status: u16,
-    pub(crate) cells: CellsSnapshot,
-}
-
 impl Series {
     fn new(status: u16, bounds: usize) -> Self {
         Self {
@@ -395,12 +388,29 @@ impl Series {
         self.cells.observe(bounds_ns, nanos);
     }
 
-    pub(crate) fn snapshot(&self) -> SeriesSnapshot {
-        SeriesSnapshot {
+    /// Reads the series, its bucket counts appended to `buckets` (see
+    /// [`Cells::read_into`]).
+    pub(crate) fn read_into(&self, buckets: &mut Vec<u64>) -> SeriesReading {
+        let at = buckets.len();
+        let (count, sum_seconds) = self.cells.read_into(buckets);
+        SeriesReading {
             status: self.status,
-            cells: self.cells.snapshot(),
+            at,
+            count,
+            sum_seconds,
         }
     }
+}
+
+/// One consistent reading of a [`Series`] (`+Inf`, `_count` and `requests_total`
+/// are all `count`) whose bucket counts are in a buffer shared by the series of
+/// a scrape, from `at`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SeriesReading {
+    pub(crate) status: u16,
+    pub(crate) at: usize,
+    pub(crate) count: u64,
+    pub(crate) sum_seconds: f64,
 }
 
 #[cfg(test)]
@@ -422,7 +432,7 @@ mod tests {
             entry.methods[0]
                 .get()
                 .unwrap()
-                .for_each_series(|s| seen.push((s.status, s.snapshot().cells.count)));
+                .for_each_series(|s| seen.push((s.status, s.read_into(&mut Vec::new()).count)));
             seen.sort_unstable();
             let expected: Vec<_> = (100..140u16).map(|s| (s, round + 1)).collect();
             assert_eq!(seen, expected);
