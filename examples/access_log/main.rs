@@ -46,7 +46,7 @@ mod unix {
     use clap::Parser;
     use promhttp::Registry;
 
-    use crate::follow::{Follower, Start};
+    use crate::follow::{Event, Follower, Start};
     use crate::format::{Builtin, LineFormat};
     use crate::metrics::Metrics;
 
@@ -136,7 +136,8 @@ mod unix {
     }
 
     /// Polls the file forever. An I/O error is reported once until a poll
-    /// succeeds again; the file is retried at every interval.
+    /// succeeds again; the file is retried at every interval. Something other
+    /// than a regular file at the path is reported each time it appears.
     fn follow_forever(
         mut follower: Follower,
         format: &LineFormat,
@@ -144,8 +145,21 @@ mod unix {
         interval: Duration,
     ) {
         let mut last_error = None;
+        let path = follower.path().to_owned();
         loop {
-            match follower.poll(&mut |event| metrics.record(format, event)) {
+            let result = follower.poll(&mut |event| {
+                if let Event::NotRegular(kind) = event {
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "access_log: {} is {}, not a regular file: it is not read; \
+                         waiting for a regular file there",
+                        path.display(),
+                        kind.noun()
+                    );
+                }
+                metrics.record(format, event);
+            });
+            match result {
                 Ok(()) => last_error = None,
                 Err(err) => {
                     let message = err.to_string();
