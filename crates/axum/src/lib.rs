@@ -37,13 +37,22 @@
 //!
 //! Each request is recorded exactly once, and in-flight returns to where it was.
 //!
+//! # A listener of its own
+//!
+//! [`serve`] and [`MetricsServer`] run a metrics-only HTTP/1.1 server, off the
+//! public listener. It closes a connection that has not sent a complete request
+//! head within [`DEFAULT_HEADER_READ_TIMEOUT`] (10 s) of opening or of its
+//! previous response, which `axum::serve` does not do: slow senders and idle
+//! connections cannot hold its sockets.
+//!
 //! [`MatchedPath`]: axum::extract::MatchedPath
 
 mod handler;
 mod layer;
+mod server;
 
 pub use handler::{
-    metrics_endpoint, metrics_handler, metrics_handler_with, serve, serve_on, ScrapeFuture,
-    ScrapeHandler,
+    metrics_endpoint, metrics_handler, metrics_handler_with, ScrapeFuture, ScrapeHandler,
 };
 pub use layer::{Metrics, MetricsLayer, ResponseBody, ResponseFuture};
+pub use server::{serve, serve_on, MetricsServer, DEFAULT_HEADER_READ_TIMEOUT};
