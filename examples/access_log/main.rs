@@ -41,8 +41,6 @@ mod unix {
     use std::process::ExitCode;
     use std::time::Duration;
 
-    use axum::routing::get;
-    use axum::Router;
     use clap::Parser;
     use promhttp::Registry;
 
@@ -126,11 +124,9 @@ mod unix {
                 "access_log: serving http://{addr}/metrics, following {}",
                 args.file.display()
             );
-            let app = Router::new().route(
-                "/metrics",
-                get(promhttp::axum::metrics_handler_with(registry)),
-            );
-            axum::serve(listener, app).await?;
+            // The metrics-only listener, which closes connections that are slow to
+            // send their request head or left idle.
+            promhttp::axum::serve_on(listener, &registry).await?;
             Ok(())
         })
     }
