@@ -161,6 +161,39 @@ async fn unmatched_path_uses_one_label() {
 }
 
 #[tokio::test]
+async fn percent_encoded_path_gets_the_route_that_answered_it() {
+    require_python_parser!();
+    let f = fixture();
+    // axum matches the path as sent and decodes only the captured parameters: an
+    // encoded parameter is served by its route and labelled with it ...
+    assert_eq!(
+        f.send("GET", "/users/%31").await,
+        (StatusCode::OK, Bytes::from("1"))
+    );
+    assert_eq!(f.send("GET", "/api/items/%32").await.0, StatusCode::OK);
+    // ... and an encoded letter of a template's literal part matches no route:
+    // the fallback answers 404, under `unmatched`, whatever route it spells.
+    for uri in [
+        "/%75sers/1",
+        "/api/%69tems/2",
+        "/%61pi/items/2",
+        "/%2Fusers/1",
+    ] {
+        assert_eq!(f.send("GET", uri).await.0, StatusCode::NOT_FOUND, "{uri}");
+    }
+    let m = f.scrape();
+    assert_eq!(m.value(REQUESTS, &labels("GET", "/users/{id}", "200")), 1.0);
+    assert_eq!(
+        m.value(REQUESTS, &labels("GET", "/api/items/{id}", "200")),
+        1.0
+    );
+    assert_eq!(m.value(REQUESTS, &labels("GET", "unmatched", "404")), 4.0);
+    assert_eq!(m.samples(REQUESTS).count(), 3);
+    assert!(m.label_values().all(|v| !v.contains('%')));
+    m.assert_books_balanced();
+}
+
+#[tokio::test]
 async fn nest_service_is_recorded_as_unmatched() {
     require_python_parser!();
     let f = fixture();
