@@ -702,3 +702,46 @@ async fn client_that_disconnects_from_a_real_server_is_counted_as_499() {
     m.assert_books_balanced();
     server.abort();
 }
+
+/// An upload handler that keeps what arrived: when the body could not be read
+/// whole it does more work (here, it yields to the runtime once) and answers
+/// `202`; `201` when it could.
+async fn keep_partial_upload(body: Body) -> StatusCode {
+    match body.collect().await {
+        Ok(_) => StatusCode::CREATED,
+        Err(_) => {
+            tokio::task::yield_now().await;
+            StatusCode::ACCEPTED
+        }
+    }
+}
+
+#[tokio::test]
+async fn upload_cut_mid_body_is_counted_with_the_status_the_handler_answered() {
+    require_python_parser!();
+    let registry = Registry::new();
+    let metrics = HttpMetrics::builder().registry(&registry).build().unwrap();
+    let app = Router::new()
+        .route("/echo", post(|body: Bytes| async move { body }))
+        .route("/upload", post(keep_partial_upload))
+        .layer(MetricsLayer::new(&metrics));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(axum::serve(listener, app).into_future());
+    tokio::task::spawn_blocking(move || {
+        common::send_cut_upload(addr, "/echo");
+        common::send_cut_upload(addr, "/upload");
+    })
+    .await
+    .unwrap();
+    // hyper runs the handlers to their answer although no client is left to
+    // read it: the `Bytes` extractor's 400, the partial upload's 202. Neither is
+    // a 499, which means the request was dropped before its handler answered.
+    let scrape = || parse_openmetrics(&registry.encode(Format::OpenMetrics).unwrap());
+    let m = common::eventually(scrape, |m| m.sum(REQUESTS) == 2.0).await;
+    assert_eq!(m.value(REQUESTS, &labels("POST", "/echo", "400")), 1.0);
+    assert_eq!(m.value(REQUESTS, &labels("POST", "/upload", "202")), 1.0);
+    assert_eq!(m.sum(REQUESTS), 2.0);
+    m.assert_books_balanced();
+    server.abort();
+}

@@ -569,6 +569,20 @@ pub fn send_and_disconnect(addr: SocketAddr, target: &str) {
     drop(stream);
 }
 
+/// Starts a `POST target` announcing a 100,000-byte body, sends 5,000 bytes of
+/// it and closes the connection: an upload cut mid-body.
+pub fn send_cut_upload(addr: SocketAddr, target: &str) {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    write!(
+        stream,
+        "POST {target} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 100000\r\n\r\n"
+    )
+    .unwrap();
+    stream.write_all(&[b'x'; 5_000]).unwrap();
+    stream.flush().unwrap();
+    drop(stream);
+}
+
 /// Scrapes until `done` holds for the exposition (servers close their books a
 /// moment after the client has read the answer), giving up after five seconds;
 /// returns the last scrape either way.

@@ -34,6 +34,13 @@
 //! - **The response future is dropped before the handler answered** (the client
 //!   went away, a timeout fired): recorded as status `499`; if the handler
 //!   panicked, as `500`. If the inner service returns an error, `500`.
+//! - **The client leaves while sending the request body** (an upload cut
+//!   mid-body): the handler's read of the body fails and hyper still runs the
+//!   handler to its answer, so the request is recorded with the status the
+//!   handler answers (`400` from an extractor such as `Bytes`, or whatever a
+//!   handler that keeps partial uploads returns), although no client is left to
+//!   read it. The status says what the server answered; `499` means it answered
+//!   nothing.
 //!
 //! Each request is recorded exactly once, and in-flight returns to where it was.
 //!
