@@ -3,10 +3,19 @@
 //! Routes: `GET /`, `GET /users/{id}`, `POST /echo` (echoes the body), `GET /stream`
 //! (10 chunks over about one second) and `GET /metrics`. Listens on `$BIND`,
 //! default `127.0.0.1:3001`.
+//!
+//! A connection must send a complete request head within
+//! `$HEADER_READ_TIMEOUT_SECONDS` (default 5, actix-web's own default) of opening
+//! (`408` past it) and a kept-alive connection may idle as long between requests:
+//! that bounds slow senders (slowloris) and idle connections alike.
+
+#[path = "support/config.rs"]
+mod config;
 
 use std::io::Write as _;
 use std::time::Duration;
 
+use actix_web::http::KeepAlive;
 use actix_web::web::{self, Bytes};
 use actix_web::{App, HttpResponse, HttpServer};
 use promhttp::actix::{metrics_handler, Metrics};
@@ -41,6 +50,9 @@ async fn stream() -> HttpResponse {
 #[actix_web::main]
 async fn main() -> std::io::Result<()> {
     let bind = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1:3001".into());
+    let header_read_timeout = config::env_or("HEADER_READ_TIMEOUT_SECONDS", 5.0)
+        .and_then(|s| config::positive_seconds("HEADER_READ_TIMEOUT_SECONDS", s))
+        .map_err(std::io::Error::other)?;
     let metrics = HttpMetrics::builder()
         .ignore_route("/metrics")
         .build()
@@ -55,6 +67,8 @@ async fn main() -> std::io::Result<()> {
             .route("/metrics", web::get().to(metrics_handler))
     })
     .workers(2)
+    .client_request_timeout(header_read_timeout)
+    .keep_alive(KeepAlive::Timeout(header_read_timeout))
     .bind(&bind)?;
     for addr in server.addrs() {
         // A closed terminal is no reason to stop serving: print errors are ignored.

@@ -28,6 +28,9 @@ use common::{Exposition, Running, TempDir};
 /// How often the exporter under test polls its file.
 const POLL: Duration = Duration::from_millis(20);
 
+/// Times the path was found naming something other than a regular file.
+const NOT_REGULAR: &str = "log_file_not_regular_total";
+
 /// The exporter under test.
 struct Exporter {
     _process: Running,
@@ -73,19 +76,34 @@ impl Exporter {
     /// Scrapes until `counter` (a sample without labels) reaches `at_least`,
     /// failing after ten seconds; returns that scrape.
     fn wait_for(&self, counter: &str, at_least: u64) -> Exposition {
+        self.wait_for_series(counter, &[], at_least)
+    }
+
+    /// Scrapes until the series `name{labels}` exists and reaches `at_least`,
+    /// failing after ten seconds; returns that scrape.
+    fn wait_for_series(&self, name: &str, labels: &[(&str, &str)], at_least: u64) -> Exposition {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let m = self.scrape();
-            let value = m.value(counter, &[]);
-            if value >= at_least as f64 {
+            let value = m.get(name, labels);
+            if value.is_some_and(|v| v >= at_least as f64) {
                 return m;
             }
             assert!(
                 Instant::now() < deadline,
-                "{counter} is {value}, still short of {at_least}"
+                "{name}{labels:?} is {value:?}, still short of {at_least}"
             );
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+
+    /// Waits until the exporter has reported the path as naming a `kind` (once)
+    /// and checks that it has read no line since `lines`.
+    fn wait_for_not_regular(&self, kind: &str, lines: u64) -> Exposition {
+        let m = self.wait_for_series(NOT_REGULAR, &[("kind", kind)], 1);
+        assert_eq!(m.value(NOT_REGULAR, &[("kind", kind)]), 1.0);
+        assert_eq!(m.value("log_lines_read_total", &[]), lines as f64);
+        m
     }
 
     /// Waits until the exporter has read `lines` lines and checks it read no more.
@@ -397,4 +415,83 @@ fn a_regex_without_the_named_groups_is_refused_with_their_names() {
         stderr.contains("named groups method, status and bytes"),
         "{stderr}"
     );
+}
+
+fn mkfifo(path: &Path) {
+    let status = Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(status.success(), "mkfifo {}", path.display());
+}
+
+#[test]
+fn a_directory_moved_over_the_log_is_reported_and_reading_resumes_when_a_file_is_back() {
+    require_python_parser!();
+    let dir = TempDir::new("access-log-directory");
+    let log = dir.join("access.log");
+    let mut writer = Writer::new(log.clone());
+    let exporter = Exporter::start(&log, &[]);
+    writer.write_lines(100);
+    exporter.wait_for_lines(100);
+    // `mv access.log access.log.1; mkdir access.log`: the server goes on writing
+    // to the renamed file, which is still read.
+    std::fs::rename(&log, dir.join("access.log.1")).unwrap();
+    std::fs::create_dir(&log).unwrap();
+    exporter.wait_for_not_regular("directory", 100);
+    writer.write_lines(100);
+    exporter.wait_for_lines(200);
+    // A regular file is back: reading moves on to it, one rotation.
+    std::fs::remove_dir(&log).unwrap();
+    writer.file = open_append(&log);
+    writer.write_lines(100);
+    let m = exporter.wait_for_lines(300);
+    assert_counts(&m, &writer);
+    assert_eq!(m.value("log_file_rotations_total", &[]), 1.0);
+    assert_eq!(m.value(NOT_REGULAR, &[("kind", "directory")]), 1.0);
+}
+
+#[test]
+fn a_fifo_at_start_up_neither_blocks_it_nor_is_read() {
+    require_python_parser!();
+    let dir = TempDir::new("access-log-fifo-start");
+    let log = dir.join("access.log");
+    mkfifo(&log);
+    // The start-up line comes (the port is open) although nobody writes to the FIFO.
+    let exporter = Exporter::start(&log, &[]);
+    exporter.wait_for_not_regular("fifo", 0);
+    std::fs::remove_file(&log).unwrap();
+    let mut writer = Writer::new(log.clone());
+    writer.write_lines(50);
+    let m = exporter.wait_for_lines(50);
+    assert_counts(&m, &writer);
+}
+
+#[test]
+fn a_fifo_appearing_at_the_path_is_reported_and_reading_resumes_with_a_file() {
+    require_python_parser!();
+    let dir = TempDir::new("access-log-fifo-later");
+    let log = dir.join("access.log");
+    let exporter = Exporter::start(&log, &[]);
+    mkfifo(&log);
+    exporter.wait_for_not_regular("fifo", 0);
+    std::fs::remove_file(&log).unwrap();
+    let mut writer = Writer::new(log.clone());
+    writer.write_lines(50);
+    let m = exporter.wait_for_lines(50);
+    assert_counts(&m, &writer);
+}
+
+#[test]
+fn a_symlink_to_dev_urandom_is_reported_and_never_read() {
+    require_python_parser!();
+    let dir = TempDir::new("access-log-urandom");
+    let log = dir.join("access.log");
+    std::os::unix::fs::symlink("/dev/urandom", &log).unwrap();
+    let exporter = Exporter::start(&log, &["--from-start"]);
+    exporter.wait_for_not_regular("char_device", 0);
+    // Not one line was read from the device: a file put in its place is read
+    // from its start and the lines read are exactly its lines.
+    std::fs::remove_file(&log).unwrap();
+    let mut writer = Writer::new(log.clone());
+    writer.write_lines(50);
+    let m = exporter.wait_for_lines(50);
+    assert_counts(&m, &writer);
 }

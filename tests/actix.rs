@@ -733,3 +733,74 @@ async fn handler_panic_caught_inside_the_middleware_is_counted_as_500() {
     .await;
     assert_panic_answered_and_counted_as_500(&app, &registry).await;
 }
+
+/// An upload handler that keeps what arrived: when the body could not be read
+/// whole it does more work (here, it yields to the runtime once) and answers
+/// `202`; `201` when it could.
+async fn keep_partial_upload(body: web::Payload) -> HttpResponse {
+    match body.to_bytes().await {
+        Ok(_) => HttpResponse::Created().finish(),
+        Err(_) => {
+            actix_web::rt::task::yield_now().await;
+            HttpResponse::Accepted().finish()
+        }
+    }
+}
+
+/// An upload handler that, once the body fails, waits for ever: it ends only
+/// when the server drops it.
+async fn wait_after_a_cut_upload(body: web::Payload) -> HttpResponse {
+    let _ = body.to_bytes().await;
+    pending::<HttpResponse>().await
+}
+
+fn upload_routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/echo", web::post().to(|body: Bytes| async move { body }))
+        .route("/upload", web::post().to(keep_partial_upload))
+        .route("/wait", web::post().to(wait_after_a_cut_upload));
+}
+
+#[actix_web::test]
+async fn upload_cut_mid_body_is_counted_with_the_status_the_handler_answered() {
+    require_python_parser!();
+    let (registry, metrics) = new_metrics();
+    let (addr, handle) = start_actix!(HttpServer::new(move || App::new()
+        .wrap(Metrics::new(&metrics))
+        .configure(upload_routes)));
+    actix_web::rt::task::spawn_blocking(move || {
+        common::send_cut_upload(addr, "/echo");
+        common::send_cut_upload(addr, "/upload");
+    })
+    .await
+    .unwrap();
+    // With half-closed connections allowed (actix-web's default) the handlers
+    // run to their answer although no client is left to read it: the `Bytes`
+    // extractor's 400, the partial upload's 202.
+    let m = common::eventually(|| scrape(&registry), |m| m.sum(REQUESTS) == 2.0).await;
+    assert_eq!(m.value(REQUESTS, &labels("POST", "/echo", "400")), 1.0);
+    assert_eq!(m.value(REQUESTS, &labels("POST", "/upload", "202")), 1.0);
+    assert_eq!(m.sum(REQUESTS), 2.0);
+    m.assert_books_balanced();
+    handle.stop(false).await;
+}
+
+#[actix_web::test]
+async fn upload_cut_mid_body_without_half_closed_connections_drops_a_working_handler_as_499() {
+    require_python_parser!();
+    let (registry, metrics) = new_metrics();
+    let (addr, handle) = start_actix!(HttpServer::new(move || App::new()
+        .wrap(Metrics::new(&metrics))
+        .configure(upload_routes))
+    .h1_allow_half_closed(false));
+    actix_web::rt::task::spawn_blocking(move || common::send_cut_upload(addr, "/wait"))
+        .await
+        .unwrap();
+    // A handler still working when actix-web sees the client gone is dropped:
+    // no response, so 499 under `unmatched`.
+    let l = labels("POST", "unmatched", "499");
+    let m = common::eventually(|| scrape(&registry), |m| m.get(REQUESTS, &l).is_some()).await;
+    assert_eq!(m.value(REQUESTS, &l), 1.0);
+    assert_eq!(m.sum(REQUESTS), 1.0);
+    m.assert_books_balanced();
+    handle.stop(false).await;
+}

@@ -161,6 +161,39 @@ async fn unmatched_path_uses_one_label() {
 }
 
 #[tokio::test]
+async fn percent_encoded_path_gets_the_route_that_answered_it() {
+    require_python_parser!();
+    let f = fixture();
+    // axum matches the path as sent and decodes only the captured parameters: an
+    // encoded parameter is served by its route and labelled with it ...
+    assert_eq!(
+        f.send("GET", "/users/%31").await,
+        (StatusCode::OK, Bytes::from("1"))
+    );
+    assert_eq!(f.send("GET", "/api/items/%32").await.0, StatusCode::OK);
+    // ... and an encoded letter of a template's literal part matches no route:
+    // the fallback answers 404, under `unmatched`, whatever route it spells.
+    for uri in [
+        "/%75sers/1",
+        "/api/%69tems/2",
+        "/%61pi/items/2",
+        "/%2Fusers/1",
+    ] {
+        assert_eq!(f.send("GET", uri).await.0, StatusCode::NOT_FOUND, "{uri}");
+    }
+    let m = f.scrape();
+    assert_eq!(m.value(REQUESTS, &labels("GET", "/users/{id}", "200")), 1.0);
+    assert_eq!(
+        m.value(REQUESTS, &labels("GET", "/api/items/{id}", "200")),
+        1.0
+    );
+    assert_eq!(m.value(REQUESTS, &labels("GET", "unmatched", "404")), 4.0);
+    assert_eq!(m.samples(REQUESTS).count(), 3);
+    assert!(m.label_values().all(|v| !v.contains('%')));
+    m.assert_books_balanced();
+}
+
+#[tokio::test]
 async fn nest_service_is_recorded_as_unmatched() {
     require_python_parser!();
     let f = fixture();
@@ -666,6 +699,49 @@ async fn client_that_disconnects_from_a_real_server_is_counted_as_499() {
     let l = labels("GET", "/pending", "499");
     let m = common::eventually(|| f.scrape(), |m| m.get(REQUESTS, &l).is_some()).await;
     assert_eq!(m.value(REQUESTS, &l), 1.0);
+    m.assert_books_balanced();
+    server.abort();
+}
+
+/// An upload handler that keeps what arrived: when the body could not be read
+/// whole it does more work (here, it yields to the runtime once) and answers
+/// `202`; `201` when it could.
+async fn keep_partial_upload(body: Body) -> StatusCode {
+    match body.collect().await {
+        Ok(_) => StatusCode::CREATED,
+        Err(_) => {
+            tokio::task::yield_now().await;
+            StatusCode::ACCEPTED
+        }
+    }
+}
+
+#[tokio::test]
+async fn upload_cut_mid_body_is_counted_with_the_status_the_handler_answered() {
+    require_python_parser!();
+    let registry = Registry::new();
+    let metrics = HttpMetrics::builder().registry(&registry).build().unwrap();
+    let app = Router::new()
+        .route("/echo", post(|body: Bytes| async move { body }))
+        .route("/upload", post(keep_partial_upload))
+        .layer(MetricsLayer::new(&metrics));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(axum::serve(listener, app).into_future());
+    tokio::task::spawn_blocking(move || {
+        common::send_cut_upload(addr, "/echo");
+        common::send_cut_upload(addr, "/upload");
+    })
+    .await
+    .unwrap();
+    // hyper runs the handlers to their answer although no client is left to
+    // read it: the `Bytes` extractor's 400, the partial upload's 202. Neither is
+    // a 499, which means the request was dropped before its handler answered.
+    let scrape = || parse_openmetrics(&registry.encode(Format::OpenMetrics).unwrap());
+    let m = common::eventually(scrape, |m| m.sum(REQUESTS) == 2.0).await;
+    assert_eq!(m.value(REQUESTS, &labels("POST", "/echo", "400")), 1.0);
+    assert_eq!(m.value(REQUESTS, &labels("POST", "/upload", "202")), 1.0);
+    assert_eq!(m.sum(REQUESTS), 2.0);
     m.assert_books_balanced();
     server.abort();
 }

@@ -1,8 +1,13 @@
 //! Following a log file by polling, as `tail -F` does.
+//!
+//! Only regular files are read. What the path names is looked at (`stat`, through
+//! symlinks) before it is opened, and the open itself cannot block (`O_NONBLOCK`)
+//! and is checked again (`fstat`), so a directory, a FIFO or a device at the path
+//! is reported ([`Event::NotRegular`]) and never read.
 
-use std::fs::File;
+use std::fs::{File, FileType, Metadata, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// The longest line kept whole; a longer one is skipped up to its newline and
@@ -23,6 +28,69 @@ pub(crate) enum Event<'a> {
     Rotated,
     /// The file shrank below what was read: it is read again from its start.
     Truncated,
+    /// The path names something other than a regular file, which is not read
+    /// (reported once each time such a thing appears at the path). The file being
+    /// read, if any, stays open and is read as after a rename; reading moves on
+    /// once a regular file is back at the path.
+    NotRegular(Kind),
+}
+
+/// What the path names when it is not a regular file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Directory,
+    Fifo,
+    Socket,
+    CharDevice,
+    BlockDevice,
+    /// A type this code does not know (none on Linux).
+    Other,
+}
+
+impl Kind {
+    /// The kind of a file type, `None` for a regular file.
+    fn of(file_type: FileType) -> Option<Self> {
+        let kind = if file_type.is_file() {
+            return None;
+        } else if file_type.is_dir() {
+            Self::Directory
+        } else if file_type.is_fifo() {
+            Self::Fifo
+        } else if file_type.is_socket() {
+            Self::Socket
+        } else if file_type.is_char_device() {
+            Self::CharDevice
+        } else if file_type.is_block_device() {
+            Self::BlockDevice
+        } else {
+            Self::Other
+        };
+        Some(kind)
+    }
+
+    /// What it is called in messages.
+    pub(crate) fn noun(self) -> &'static str {
+        match self {
+            Self::Directory => "a directory",
+            Self::Fifo => "a FIFO",
+            Self::Socket => "a socket",
+            Self::CharDevice => "a character device",
+            Self::BlockDevice => "a block device",
+            Self::Other => "a file of an unknown type",
+        }
+    }
+
+    /// Its name as a label value.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Directory => "directory",
+            Self::Fifo => "fifo",
+            Self::Socket => "socket",
+            Self::CharDevice => "char_device",
+            Self::BlockDevice => "block_device",
+            Self::Other => "other",
+        }
+    }
 }
 
 /// Where reading starts in the file found at start-up. A file that appears later
@@ -44,17 +112,6 @@ struct Open {
     id: (u64, u64),
     /// How far it has been read.
     offset: u64,
-}
-
-impl Open {
-    fn new(file: File) -> io::Result<Self> {
-        let meta = file.metadata()?;
-        Ok(Self {
-            file,
-            id: (meta.dev(), meta.ino()),
-            offset: 0,
-        })
-    }
 }
 
 /// The line being read, across reads and polls.
@@ -119,28 +176,36 @@ impl LineBuffer {
 #[derive(Debug)]
 pub(crate) struct Follower {
     path: PathBuf,
-    /// `None` while the path names no file that could be opened.
+    /// `None` while the path names no regular file that could be opened.
     open: Option<Open>,
+    /// The `(device, inode)` of the thing other than a regular file last reported
+    /// at the path, so that it is reported once; cleared when the path names a
+    /// regular file or nothing.
+    reported: Option<(u64, u64)>,
     line: LineBuffer,
     buf: Box<[u8]>,
 }
 
 impl Follower {
     /// Opens `path` and places the reader at `start`. A missing file is not an
-    /// error: it is waited for.
+    /// error: it is waited for; nor is something other than a regular file at the
+    /// path, which the first poll reports.
     pub(crate) fn new(path: impl Into<PathBuf>, start: Start) -> io::Result<Self> {
         let mut follower = Self {
             path: path.into(),
             open: None,
+            reported: None,
             line: LineBuffer::default(),
             buf: vec![0; 64 * 1024].into_boxed_slice(),
         };
-        if let Some(mut open) = follower.open_path()? {
+        if let Some(mut open) = follower.open_regular(&mut |_| {})? {
             if start == Start::End {
                 open.offset = start_of_last_line(&mut open.file)?;
             }
             follower.open = Some(open);
         }
+        // Anything else at the path is reported by the first poll.
+        follower.reported = None;
         Ok(follower)
     }
 
@@ -158,7 +223,7 @@ impl Follower {
     pub(crate) fn poll(&mut self, emit: &mut impl FnMut(Event<'_>)) -> io::Result<()> {
         loop {
             let Some(mut open) = self.open.take() else {
-                self.open = self.open_path()?;
+                self.open = self.open_regular(emit)?;
                 if self.open.is_none() {
                     return Ok(());
                 }
@@ -192,18 +257,17 @@ impl Follower {
             emit(Event::Truncated);
         }
         self.drain(open, emit)?;
-        match std::fs::metadata(&self.path) {
+        match self.look(emit)? {
             // Another file, and the writer has begun it. While it is empty the old
             // one may still be written to: logrotate creates the new file before
             // the server is told to reopen its log.
-            Ok(meta) if (meta.dev(), meta.ino()) != open.id && meta.len() > 0 => {}
-            Ok(_) => return Ok(None),
-            // Renamed away and not re-created yet: the writer may still append to
-            // the old file, so it stays open.
-            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(err) => return Err(err),
+            Some(meta) if (meta.dev(), meta.ino()) != open.id && meta.len() > 0 => {}
+            // Renamed away and not re-created yet, or replaced by something that
+            // is not read: the writer may still append to the old file, so it
+            // stays open.
+            _ => return Ok(None),
         }
-        let Some(next) = self.open_path()? else {
+        let Some(next) = self.open_regular(emit)? else {
             return Ok(None);
         };
         // What was appended to the old file between the read and the switch.
@@ -211,12 +275,60 @@ impl Follower {
         Ok(Some(next))
     }
 
-    fn open_path(&self) -> io::Result<Option<Open>> {
-        match File::open(&self.path) {
-            Ok(file) => Open::new(file).map(Some),
-            Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(err) => Err(err),
+    /// What the path names (`stat`, through symlinks) if it is a regular file;
+    /// `None` if it names nothing, and also if it names something else, which is
+    /// then reported, once until the path changes.
+    fn look(&mut self, emit: &mut impl FnMut(Event<'_>)) -> io::Result<Option<Metadata>> {
+        let meta = match std::fs::metadata(&self.path) {
+            Ok(meta) => meta,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                self.reported = None;
+                return Ok(None);
+            }
+            Err(err) => return Err(err),
+        };
+        Ok(self.regular(meta, emit))
+    }
+
+    /// `meta` if it is a regular file's; otherwise reports it (once) and `None`.
+    fn regular(&mut self, meta: Metadata, emit: &mut impl FnMut(Event<'_>)) -> Option<Metadata> {
+        let Some(kind) = Kind::of(meta.file_type()) else {
+            self.reported = None;
+            return Some(meta);
+        };
+        let id = (meta.dev(), meta.ino());
+        if self.reported != Some(id) {
+            self.reported = Some(id);
+            emit(Event::NotRegular(kind));
         }
+        None
+    }
+
+    /// Opens the path if it names a regular file. Nothing else is opened: should
+    /// a FIFO or a device replace the file between the look and the open, the open
+    /// does not wait (`O_NONBLOCK`, which changes nothing for a regular file) and
+    /// the check after it closes it again.
+    fn open_regular(&mut self, emit: &mut impl FnMut(Event<'_>)) -> io::Result<Option<Open>> {
+        if self.look(emit)?.is_none() {
+            return Ok(None);
+        }
+        let file = match OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(&self.path)
+        {
+            Ok(file) => file,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(err) => return Err(err),
+        };
+        let Some(meta) = self.regular(file.metadata()?, emit) else {
+            return Ok(None);
+        };
+        Ok(Some(Open {
+            file,
+            id: (meta.dev(), meta.ino()),
+            offset: 0,
+        }))
     }
 
     /// Reads `open` to its current end, reporting every completed line.
@@ -260,8 +372,10 @@ fn start_of_last_line(file: &mut File) -> io::Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::fs::OpenOptions;
     use std::io::Write;
+    use std::process::Command;
+    use std::sync::mpsc;
+    use std::time::Duration;
 
     /// A temporary directory removed on drop.
     struct TempDir(PathBuf);
@@ -423,5 +537,124 @@ mod tests {
         let max = "m".repeat(MAX_LINE_BYTES);
         append(&dir.log(), &format!("{max}\n"));
         assert_eq!(poll(&mut follower), [max]);
+    }
+
+    /// Runs `f` on a thread of its own and returns its result, failing the test
+    /// if that takes over ten seconds: an open or a read that blocks (the thread
+    /// is left behind).
+    fn within<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (done, result) = mpsc::channel();
+        std::thread::spawn(move || done.send(f()));
+        result
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("{what} did not return: it blocked or spun"))
+    }
+
+    /// A follower started within the bound of [`within`].
+    fn start(path: PathBuf, at: Start) -> Follower {
+        within("Follower::new", move || Follower::new(path, at).unwrap())
+    }
+
+    /// [`poll`] within the bound of [`within`].
+    fn poll_within(follower: Follower) -> (Follower, Vec<String>) {
+        within("poll", move || {
+            let mut follower = follower;
+            let seen = poll(&mut follower);
+            (follower, seen)
+        })
+    }
+
+    fn mkfifo(path: &Path) {
+        let status = Command::new("mkfifo").arg(path).status().unwrap();
+        assert!(status.success(), "mkfifo {}", path.display());
+    }
+
+    #[test]
+    fn a_directory_replacing_the_file_is_reported_and_the_old_file_read_until_a_file_is_back() {
+        let dir = TempDir::new("directory");
+        let rotated = dir.0.join("access.log.1");
+        append(&dir.log(), "");
+        let follower = start(dir.log(), Start::End);
+        append(&dir.log(), "a\n");
+        // `mv access.log access.log.1; mkdir access.log`
+        std::fs::rename(dir.log(), &rotated).unwrap();
+        std::fs::create_dir(dir.log()).unwrap();
+        append(&rotated, "b\n");
+        let (follower, seen) = poll_within(follower);
+        assert_eq!(seen, ["a", "b", "<NotRegular(Directory)>"]);
+        // Reported once; the old file is still read.
+        append(&rotated, "c\n");
+        let (follower, seen) = poll_within(follower);
+        assert_eq!(seen, ["c"]);
+        // A regular file is back: the old one is read to its end, then the new one.
+        std::fs::remove_dir(dir.log()).unwrap();
+        append(&rotated, "d\n");
+        append(&dir.log(), "e\n");
+        let (follower, seen) = poll_within(follower);
+        assert_eq!(seen, ["d", "<Rotated>", "e"]);
+        // And a directory appearing again is reported again.
+        std::fs::rename(dir.log(), dir.0.join("access.log.2")).unwrap();
+        std::fs::create_dir(dir.log()).unwrap();
+        let (_, seen) = poll_within(follower);
+        assert_eq!(seen, ["<NotRegular(Directory)>"]);
+    }
+
+    #[test]
+    fn a_fifo_at_start_up_is_reported_never_opened_and_a_file_in_its_place_is_read() {
+        let dir = TempDir::new("fifo-start");
+        mkfifo(&dir.log());
+        let follower = start(dir.log(), Start::End);
+        let (follower, seen) = poll_within(follower);
+        assert_eq!(seen, ["<NotRegular(Fifo)>"]);
+        let (follower, seen) = poll_within(follower);
+        assert!(seen.is_empty(), "{seen:?}");
+        std::fs::remove_file(dir.log()).unwrap();
+        append(&dir.log(), "first\n");
+        let (_, seen) = poll_within(follower);
+        assert_eq!(seen, ["first"]);
+    }
+
+    #[test]
+    fn a_fifo_appearing_later_is_reported_and_reading_resumes_with_a_file() {
+        let dir = TempDir::new("fifo-later");
+        let follower = start(dir.log(), Start::End);
+        mkfifo(&dir.log());
+        let (follower, seen) = poll_within(follower);
+        assert_eq!(seen, ["<NotRegular(Fifo)>"]);
+        std::fs::remove_file(dir.log()).unwrap();
+        append(&dir.log(), "x\n");
+        let (follower, seen) = poll_within(follower);
+        assert_eq!(seen, ["x"]);
+        // Replacing the file being read: the old one stays, as after a rename.
+        std::fs::rename(dir.log(), dir.0.join("access.log.1")).unwrap();
+        mkfifo(&dir.log());
+        append(&dir.0.join("access.log.1"), "y\n");
+        let (_, seen) = poll_within(follower);
+        assert_eq!(seen, ["y", "<NotRegular(Fifo)>"]);
+    }
+
+    #[test]
+    fn devices_and_sockets_are_not_read_and_symlinks_to_files_are() {
+        let dir = TempDir::new("devices");
+        // `/dev/urandom` never ends and has no newlines to speak of; `/dev/zero`
+        // has none at all.
+        std::os::unix::fs::symlink("/dev/urandom", dir.log()).unwrap();
+        let follower = start(dir.log(), Start::Beginning);
+        let (follower, seen) = poll_within(follower);
+        assert_eq!(seen, ["<NotRegular(CharDevice)>"]);
+        std::fs::remove_file(dir.log()).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", dir.log()).unwrap();
+        let (follower, seen) = poll_within(follower);
+        assert_eq!(seen, ["<NotRegular(CharDevice)>"]);
+        std::fs::remove_file(dir.log()).unwrap();
+        let _socket = std::os::unix::net::UnixListener::bind(dir.log()).unwrap();
+        let (follower, seen) = poll_within(follower);
+        assert_eq!(seen, ["<NotRegular(Socket)>"]);
+        std::fs::remove_file(dir.log()).unwrap();
+        let target = dir.0.join("current");
+        append(&target, "via a symlink\n");
+        std::os::unix::fs::symlink(&target, dir.log()).unwrap();
+        let (_, seen) = poll_within(follower);
+        assert_eq!(seen, ["via a symlink"]);
     }
 }

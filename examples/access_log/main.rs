@@ -41,12 +41,10 @@ mod unix {
     use std::process::ExitCode;
     use std::time::Duration;
 
-    use axum::routing::get;
-    use axum::Router;
     use clap::Parser;
     use promhttp::Registry;
 
-    use crate::follow::{Follower, Start};
+    use crate::follow::{Event, Follower, Start};
     use crate::format::{Builtin, LineFormat};
     use crate::metrics::Metrics;
 
@@ -126,17 +124,16 @@ mod unix {
                 "access_log: serving http://{addr}/metrics, following {}",
                 args.file.display()
             );
-            let app = Router::new().route(
-                "/metrics",
-                get(promhttp::axum::metrics_handler_with(registry)),
-            );
-            axum::serve(listener, app).await?;
+            // The metrics-only listener, which closes connections that are slow to
+            // send their request head or left idle.
+            promhttp::axum::serve_on(listener, &registry).await?;
             Ok(())
         })
     }
 
     /// Polls the file forever. An I/O error is reported once until a poll
-    /// succeeds again; the file is retried at every interval.
+    /// succeeds again; the file is retried at every interval. Something other
+    /// than a regular file at the path is reported each time it appears.
     fn follow_forever(
         mut follower: Follower,
         format: &LineFormat,
@@ -144,8 +141,21 @@ mod unix {
         interval: Duration,
     ) {
         let mut last_error = None;
+        let path = follower.path().to_owned();
         loop {
-            match follower.poll(&mut |event| metrics.record(format, event)) {
+            let result = follower.poll(&mut |event| {
+                if let Event::NotRegular(kind) = event {
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "access_log: {} is {}, not a regular file: it is not read; \
+                         waiting for a regular file there",
+                        path.display(),
+                        kind.noun()
+                    );
+                }
+                metrics.record(format, event);
+            });
+            match result {
                 Ok(()) => last_error = None,
                 Err(err) => {
                     let message = err.to_string();

@@ -18,7 +18,7 @@ use crate::format::{LineFormat, Request};
 const COLLECTOR: &str = "access_log";
 
 /// `(name, help)` of each family, in the order they are served.
-const FAMILIES: [(&str, &str); 6] = [
+const FAMILIES: [(&str, &str); 7] = [
     (
         "http_requests",
         "Requests in the access log, by method and status",
@@ -44,6 +44,11 @@ const FAMILIES: [(&str, &str); 6] = [
         "log_file_truncations",
         "Times the log file was found shorter than what had been read, and read again from its start",
     ),
+    (
+        "log_file_not_regular",
+        "Times the log path was found naming something other than a regular file (a directory, \
+         FIFO, socket or device), which is not read, by kind",
+    ),
 ];
 
 /// Everything counted so far. Every line read is either one request or malformed,
@@ -55,6 +60,8 @@ struct Counts {
     malformed: u64,
     rotations: u64,
     truncations: u64,
+    /// By [`Kind::as_str`](crate::follow::Kind::as_str) (six values).
+    not_regular: BTreeMap<&'static str, u64>,
 }
 
 impl Counts {
@@ -73,9 +80,9 @@ impl Counts {
         }
     }
 
-    /// The six families of this snapshot.
+    /// The seven families of this snapshot.
     fn families(&self) -> Vec<MetricFamily> {
-        let [mut requests, mut bytes, lines, malformed, rotations, truncations] =
+        let [mut requests, mut bytes, lines, malformed, rotations, truncations, mut not_regular] =
             FAMILIES.map(|(name, help)| MetricFamily::counter(name, help));
         let mut lines_read = self.malformed;
         for (&(method, status), &(count, sum)) in &self.requests {
@@ -84,6 +91,9 @@ impl Counts {
             requests.add_counter(labels, count as f64, None);
             bytes.add_counter(labels, sum as f64, None);
             lines_read += count;
+        }
+        for (&kind, &count) in &self.not_regular {
+            not_regular.add_counter([("kind", kind)], count as f64, None);
         }
         let single = |mut family: MetricFamily, value: u64| {
             family.add_counter::<&str, &str>([], value as f64, None);
@@ -96,6 +106,7 @@ impl Counts {
             single(malformed, self.malformed),
             single(rotations, self.rotations),
             single(truncations, self.truncations),
+            not_regular,
         ]
     }
 }
@@ -136,6 +147,9 @@ impl Metrics {
             Event::Dropped => self.lock().record(None),
             Event::Rotated => self.lock().rotations += 1,
             Event::Truncated => self.lock().truncations += 1,
+            Event::NotRegular(kind) => {
+                *self.lock().not_regular.entry(kind.as_str()).or_default() += 1;
+            }
         }
     }
 
@@ -149,6 +163,7 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::follow::Kind;
     use crate::format::Builtin;
     use promhttp::Format;
 
@@ -163,6 +178,7 @@ mod tests {
         metrics.record(&format, Event::Line(b"junk"));
         metrics.record(&format, Event::Dropped);
         metrics.record(&format, Event::Rotated);
+        metrics.record(&format, Event::NotRegular(Kind::Fifo));
         let text = registry.encode(Format::OpenMetrics).unwrap();
         for expected in [
             "http_requests_total{method=\"GET\",status=\"200\"} 2\n",
@@ -171,6 +187,7 @@ mod tests {
             "log_lines_malformed_total 2\n",
             "log_file_rotations_total 1\n",
             "log_file_truncations_total 0\n",
+            "log_file_not_regular_total{kind=\"fifo\"} 1\n",
         ] {
             assert!(text.contains(expected), "{expected:?} missing from\n{text}");
         }

@@ -569,6 +569,20 @@ pub fn send_and_disconnect(addr: SocketAddr, target: &str) {
     drop(stream);
 }
 
+/// Starts a `POST target` announcing a 100,000-byte body, sends 5,000 bytes of
+/// it and closes the connection: an upload cut mid-body.
+pub fn send_cut_upload(addr: SocketAddr, target: &str) {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    write!(
+        stream,
+        "POST {target} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: 100000\r\n\r\n"
+    )
+    .unwrap();
+    stream.write_all(&[b'x'; 5_000]).unwrap();
+    stream.flush().unwrap();
+    drop(stream);
+}
+
 /// Scrapes until `done` holds for the exposition (servers close their books a
 /// moment after the client has read the answer), giving up after five seconds;
 /// returns the last scrape either way.
@@ -879,13 +893,22 @@ fn answer(mut conn: TcpStream, reply: Reply) {
 
 /// Starts `command` with its stdout piped and waits for the first line it prints
 /// (the examples print their URL once they listen); an empty line means it exited
-/// first.
+/// first. A process that prints nothing for 60 seconds (stuck before listening)
+/// fails the test and is killed.
 pub fn start_and_read_line(command: &mut Command) -> (Running, String) {
     let mut child = command.stdout(Stdio::piped()).spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
     let running = Running(child);
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let (sender, first_line) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let read = BufReader::new(stdout).read_line(&mut line);
+        let _ = sender.send(read.map(|_| line));
+    });
+    let line = first_line
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap_or_else(|_| panic!("{command:?} printed no line within 60 s"))
+        .unwrap();
     (running, line)
 }
 

@@ -51,6 +51,13 @@
 //!   error returned through the middleware is recorded with the status of its
 //!   error response. None of these brings a response back, so the route is not
 //!   known: they are counted under `route="unmatched"`.
+//! - **The client leaves while sending the request body** (an upload cut
+//!   mid-body): the handler's read of the payload fails and, with half-closed
+//!   connections allowed (below), the handler runs to its answer, so the request
+//!   is recorded with the status the handler answers (`400` from an extractor
+//!   such as `Bytes`, or whatever a handler that keeps partial uploads returns),
+//!   although no client is left to read it. The status says what the server
+//!   answered; `499` means it answered nothing.
 //!
 //! Each request is recorded exactly once, and in-flight returns to where it was.
 //!
@@ -58,7 +65,8 @@
 //! client that left from one that only closed its sending side: the handler runs
 //! to completion and the request is recorded with the status it produced. With
 //! [`HttpServer::h1_allow_half_closed(false)`](actix_web::HttpServer::h1_allow_half_closed)
-//! actix-web drops the request when the client goes away, and it is recorded as 499.
+//! actix-web drops the request when the client goes away, and it is recorded as
+//! 499; that includes a handler still at work after an upload was cut.
 //!
 //! Wrapping the whole `App` records `/metrics` scrapes too; leave them out with
 //! [`HttpMetricsBuilder::ignore_route`](promhttp_core::HttpMetricsBuilder::ignore_route).

@@ -1,14 +1,11 @@
-//! The `/metrics` handlers and the separate metrics listener.
+//! The `/metrics` handlers.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::OnceLock;
 
 use axum::body::Body;
 use axum::response::Response;
-use axum::routing::any;
-use axum::Router;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use promhttp_core::{default_registry, MetricsEndpoint, Registry, ScrapeResponse};
@@ -70,42 +67,6 @@ pub trait ScrapeHandler:
 impl<F> ScrapeHandler for F where
     F: Fn(Method, HeaderMap) -> ScrapeFuture + Clone + Send + Sync + 'static
 {
-}
-
-/// Runs a metrics-only HTTP server on `addr`: `/metrics` served by `endpoint`,
-/// `404` elsewhere. For keeping metrics off the public listener.
-///
-/// ```no_run
-/// # async fn run() -> std::io::Result<()> {
-/// let registry = promhttp_core::Registry::new();
-/// // Beside the app's own server, on an internal port:
-/// tokio::spawn(promhttp_axum::serve("127.0.0.1:9100".parse().unwrap(), &registry));
-/// # Ok(()) }
-/// ```
-///
-/// # Errors
-/// When binding `addr` or accepting connections fails.
-pub fn serve(
-    addr: SocketAddr,
-    endpoint: impl Into<MetricsEndpoint>,
-) -> impl Future<Output = std::io::Result<()>> + Send + 'static {
-    let endpoint = endpoint.into();
-    async move {
-        let listener = tokio::net::TcpListener::bind(addr).await?;
-        serve_on(listener, endpoint).await
-    }
-}
-
-/// Like [`serve`], on a listener the caller bound.
-///
-/// # Errors
-/// When accepting connections fails.
-pub fn serve_on(
-    listener: tokio::net::TcpListener,
-    endpoint: impl Into<MetricsEndpoint>,
-) -> impl Future<Output = std::io::Result<()>> + Send + 'static {
-    let app = Router::new().route("/metrics", any(metrics_endpoint(endpoint)));
-    std::future::IntoFuture::into_future(axum::serve(listener, app))
 }
 
 async fn scrape(endpoint: &MetricsEndpoint, method: &Method, headers: &HeaderMap) -> Response {

@@ -34,16 +34,32 @@
 //! - **The response future is dropped before the handler answered** (the client
 //!   went away, a timeout fired): recorded as status `499`; if the handler
 //!   panicked, as `500`. If the inner service returns an error, `500`.
+//! - **The client leaves while sending the request body** (an upload cut
+//!   mid-body): the handler's read of the body fails and hyper still runs the
+//!   handler to its answer, so the request is recorded with the status the
+//!   handler answers (`400` from an extractor such as `Bytes`, or whatever a
+//!   handler that keeps partial uploads returns), although no client is left to
+//!   read it. The status says what the server answered; `499` means it answered
+//!   nothing.
 //!
 //! Each request is recorded exactly once, and in-flight returns to where it was.
+//!
+//! # A listener of its own
+//!
+//! [`serve`] and [`MetricsServer`] run a metrics-only HTTP/1.1 server, off the
+//! public listener. It closes a connection that has not sent a complete request
+//! head within [`DEFAULT_HEADER_READ_TIMEOUT`] (10 s) of opening or of its
+//! previous response, which `axum::serve` does not do: slow senders and idle
+//! connections cannot hold its sockets.
 //!
 //! [`MatchedPath`]: axum::extract::MatchedPath
 
 mod handler;
 mod layer;
+mod server;
 
 pub use handler::{
-    metrics_endpoint, metrics_handler, metrics_handler_with, serve, serve_on, ScrapeFuture,
-    ScrapeHandler,
+    metrics_endpoint, metrics_handler, metrics_handler_with, ScrapeFuture, ScrapeHandler,
 };
 pub use layer::{Metrics, MetricsLayer, ResponseBody, ResponseFuture};
+pub use server::{serve, serve_on, MetricsServer, DEFAULT_HEADER_READ_TIMEOUT};
