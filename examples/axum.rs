@@ -62,7 +62,10 @@ async fn main() -> std::io::Result<()> {
         .route("/echo", post(echo))
         .route("/stream", get(stream))
         .layer(MetricsLayer::new(&metrics))
-        .route("/metrics", get(metrics_handler));
+        .route("/metrics", get(metrics_handler))
+        // Finished once, as `axum::serve` does: the routes and their layers are
+        // built here, not on every request.
+        .with_state(());
 
     let listener = tokio::net::TcpListener::bind(&bind).await?;
     let addr = listener.local_addr()?;

@@ -126,7 +126,11 @@ impl MetricsServer {
     }
 
     async fn run(self, listener: TcpListener) -> io::Result<()> {
-        let app = Router::new().route("/metrics", any(metrics_endpoint(self.endpoint)));
+        // Finished once, as `axum::serve` does: its routes are built here, not
+        // on every request.
+        let app = Router::new()
+            .route("/metrics", any(metrics_endpoint(self.endpoint)))
+            .with_state(());
         let mut http = http1::Builder::new();
         http.timer(TokioTimer::new())
             .header_read_timeout(self.header_read_timeout);
