@@ -2,11 +2,11 @@
 
 use std::sync::OnceLock;
 
-use actix_web::http::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use actix_web::http::header::{HeaderValue, ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_TYPE};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use futures_util::future::LocalBoxFuture;
-use promhttp_core::{default_registry, MetricsEndpoint, Registry, ScrapeResponse};
+use promhttp_core::{default_registry, MetricsEndpoint, Registry, ScrapeRequest, ScrapeResponse};
 
 /// Serves the process registry ([`default_registry`]) in the format the scraper
 /// asks for: `.route("/metrics", web::get().to(metrics_handler))`.
@@ -49,29 +49,14 @@ pub fn metrics_endpoint(
 }
 
 async fn scrape(endpoint: &MetricsEndpoint, req: &HttpRequest) -> HttpResponse {
-    let authorization = req.headers().get(AUTHORIZATION).map(HeaderValue::as_bytes);
-    let permit = match endpoint.admit(authorization) {
-        Ok(permit) => permit,
-        Err(refusal) => return into_response(refusal),
+    let header = |name| req.headers().get(name).map(HeaderValue::as_bytes);
+    let request = ScrapeRequest {
+        method: req.method().as_str(),
+        accept: header(ACCEPT),
+        accept_encoding: header(ACCEPT_ENCODING),
+        authorization: header(AUTHORIZATION),
     };
-    // Encoding runs on the blocking pool: a large registry or a slow collector
-    // never stalls the worker's other connections.
-    let accept = req.headers().get(ACCEPT).map(|v| v.as_bytes().to_vec());
-    let method = req.method().as_str().to_owned();
-    let encoding = actix_web::web::block(move || permit.scrape(&method, accept.as_deref()));
-    let finished = match endpoint.scrape_timeout() {
-        Some(timeout) => match actix_web::rt::time::timeout(timeout, encoding).await {
-            Ok(finished) => finished,
-            Err(_elapsed) => return into_response(endpoint.timed_out()),
-        },
-        None => encoding.await,
-    };
-    match finished {
-        Ok(response) => into_response(response),
-        Err(_blocking) => {
-            HttpResponse::InternalServerError().body("500 Internal Server Error: encoding failed\n")
-        }
-    }
+    into_response(endpoint.respond(&request).await)
 }
 
 fn into_response(scrape: ScrapeResponse) -> HttpResponse {

@@ -6,9 +6,9 @@ use std::sync::OnceLock;
 
 use axum::body::Body;
 use axum::response::Response;
-use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use http::header::{ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
-use promhttp_core::{default_registry, MetricsEndpoint, Registry, ScrapeResponse};
+use promhttp_core::{default_registry, MetricsEndpoint, Registry, ScrapeRequest, ScrapeResponse};
 
 /// Serves the process registry ([`default_registry`]) in the format the scraper
 /// asks for. Mount it with `.route("/metrics", get(metrics_handler))`.
@@ -70,32 +70,14 @@ impl<F> ScrapeHandler for F where
 }
 
 async fn scrape(endpoint: &MetricsEndpoint, method: &Method, headers: &HeaderMap) -> Response {
-    let authorization = headers.get(AUTHORIZATION).map(HeaderValue::as_bytes);
-    let permit = match endpoint.admit(authorization) {
-        Ok(permit) => permit,
-        Err(refusal) => return into_response(refusal),
+    let header = |name| headers.get(name).map(HeaderValue::as_bytes);
+    let request = ScrapeRequest {
+        method: method.as_str(),
+        accept: header(ACCEPT),
+        accept_encoding: header(ACCEPT_ENCODING),
+        authorization: header(AUTHORIZATION),
     };
-    // Encoding runs on the blocking pool: a large registry or a slow collector
-    // never stalls the runtime's workers.
-    let accept = headers.get(ACCEPT).map(|v| v.as_bytes().to_vec());
-    let method = method.as_str().to_owned();
-    let encoding = tokio::task::spawn_blocking(move || permit.scrape(&method, accept.as_deref()));
-    let finished = match endpoint.scrape_timeout() {
-        Some(timeout) => match tokio::time::timeout(timeout, encoding).await {
-            Ok(finished) => finished,
-            Err(_elapsed) => return into_response(endpoint.timed_out()),
-        },
-        None => encoding.await,
-    };
-    match finished {
-        Ok(response) => into_response(response),
-        Err(_panicked) => {
-            let mut response =
-                Response::new(Body::from("500 Internal Server Error: encoding panicked\n"));
-            *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-            response
-        }
-    }
+    into_response(endpoint.respond(&request).await)
 }
 
 fn into_response(scrape: ScrapeResponse) -> Response {

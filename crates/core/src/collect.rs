@@ -35,6 +35,13 @@
 //! - `promhttp_collector_errors_total{collector}`: failed collections;
 //! - `promhttp_collector_duration_seconds{collector}`: how long the last collection
 //!   took (the timeout, for one that overran it).
+//!
+//! Scrapes that overlap (a pair of Prometheus servers, curl during a scrape)
+//! share one run of the collectors: a scrape that starts while a run is under way
+//! waits for it and serves its families, so each collector runs once and no
+//! scrape finds it busy. A collection that overran its timeout and still runs on
+//! its thread when the next run starts is not started twice: that run counts an
+//! error for it.
 
 use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};

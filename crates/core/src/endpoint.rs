@@ -9,11 +9,29 @@ use std::time::Duration;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 
-use crate::exposition::ScrapeResponse;
+use crate::exposition::{Plan, ScrapeResponse};
 use crate::registry::Registry;
 
 /// The default limit on scrapes served at the same time.
 pub const DEFAULT_MAX_CONCURRENT_SCRAPES: usize = 16;
+
+/// The smallest body a [`MetricsEndpoint`] compresses by default, in bytes:
+/// below it gzip's own header and the time spent outweigh the bytes saved.
+pub const DEFAULT_COMPRESSION_THRESHOLD: usize = 1024;
+
+/// A scrape as a framework adapter passes it on: the request's method and the
+/// headers that decide the answer.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ScrapeRequest<'a> {
+    /// The request method (`GET`, `HEAD`, ...).
+    pub method: &'a str,
+    /// The `Accept` header, raw.
+    pub accept: Option<&'a [u8]>,
+    /// The `Accept-Encoding` header, raw.
+    pub accept_encoding: Option<&'a [u8]>,
+    /// The `Authorization` header, raw.
+    pub authorization: Option<&'a [u8]>,
+}
 
 /// Why a scrape was refused or failed: the `cause` label of
 /// `promhttp_metric_handler_errors_total`.
@@ -78,6 +96,7 @@ struct Inner {
     auth: Option<Auth>,
     max_concurrent: usize,
     timeout: Option<Duration>,
+    compression_threshold: usize,
     in_progress: AtomicUsize,
     failures: Failures,
 }
@@ -126,6 +145,7 @@ impl MetricsEndpoint {
                 auth: None,
                 max_concurrent: DEFAULT_MAX_CONCURRENT_SCRAPES,
                 timeout: None,
+                compression_threshold: DEFAULT_COMPRESSION_THRESHOLD,
                 in_progress: AtomicUsize::new(0),
                 failures: failures_of(registry),
             }),
@@ -141,6 +161,7 @@ impl MetricsEndpoint {
             }),
             max_concurrent: shared.max_concurrent,
             timeout: shared.timeout,
+            compression_threshold: shared.compression_threshold,
             in_progress: AtomicUsize::new(0),
             failures: shared.failures.clone(),
         });
@@ -197,6 +218,72 @@ impl MetricsEndpoint {
         self.with(|inner| inner.timeout = Some(timeout))
     }
 
+    /// Bodies smaller than this many bytes are sent uncompressed even to a scraper
+    /// that accepts gzip (default [`DEFAULT_COMPRESSION_THRESHOLD`]; `usize::MAX`
+    /// never compresses).
+    #[must_use]
+    pub fn compression_threshold(self, bytes: usize) -> Self {
+        self.with(|inner| inner.compression_threshold = bytes)
+    }
+
+    /// Answers a scrape, start to end; what both framework adapters call.
+    ///
+    /// In order: credentials (`401`), the concurrency limit (`503`), the method
+    /// (`405`) and the `Accept` header (`406`, see
+    /// [`ContentType::negotiate`](crate::ContentType::negotiate)); then the
+    /// registry is encoded on tokio's blocking pool, so that a large registry or
+    /// a slow collector never stalls the runtime, and gzipped when the scraper
+    /// accepts it and the body reaches the
+    /// [compression threshold](Self::compression_threshold). A scrape that
+    /// overruns the [timeout](Self::timeout) gets `503`; its permit is given back
+    /// when the encoding ends, so overrunning scrapes cannot pile up past the
+    /// limit. Every refusal and failure is counted in
+    /// `promhttp_metric_handler_errors_total`.
+    ///
+    /// Must be called inside a tokio runtime (axum's, or actix-web's, which is
+    /// tokio's).
+    pub async fn respond(&self, request: &ScrapeRequest<'_>) -> ScrapeResponse {
+        let permit = match self.admit(request.authorization) {
+            Ok(permit) => permit,
+            Err(refusal) => return refusal,
+        };
+        let plan = match Plan::of(request.method, request.accept, request.accept_encoding) {
+            Ok(plan) => plan,
+            Err(refusal) => return refusal,
+        };
+        if plan.head {
+            return plan.answer(Vec::new(), usize::MAX);
+        }
+        let threshold = self.inner.compression_threshold;
+        let encoding = tokio::task::spawn_blocking(move || {
+            let response = permit
+                .endpoint
+                .inner
+                .registry
+                .encode_answer(&plan, threshold);
+            if response.status == 500 {
+                permit.endpoint.count(ScrapeFailure::Encoding);
+            }
+            response
+        });
+        let finished = match self.inner.timeout {
+            Some(timeout) => match tokio::time::timeout(timeout, encoding).await {
+                Ok(finished) => finished,
+                Err(_elapsed) => return self.timed_out(),
+            },
+            None => encoding.await,
+        };
+        finished.unwrap_or_else(|_panicked| {
+            self.count(ScrapeFailure::Encoding);
+            ScrapeResponse {
+                status: 500,
+                content_type: PLAIN,
+                body: b"500 Internal Server Error: encoding panicked\n".to_vec(),
+                headers: Vec::new(),
+            }
+        })
+    }
+
     /// The timeout, if one is set.
     #[must_use]
     pub fn scrape_timeout(&self) -> Option<Duration> {
@@ -224,7 +311,7 @@ impl MetricsEndpoint {
             return Err(ScrapeResponse {
                 status: 401,
                 content_type: PLAIN,
-                body: "401 Unauthorized: this metrics endpoint requires credentials\n".into(),
+                body: b"401 Unauthorized: this metrics endpoint requires credentials\n".to_vec(),
                 headers: vec![("www-authenticate", challenge)],
             });
         }
@@ -358,7 +445,7 @@ fn unavailable(body: &str) -> ScrapeResponse {
     ScrapeResponse {
         status: 503,
         content_type: PLAIN,
-        body: body.into(),
+        body: body.as_bytes().to_vec(),
         headers: vec![("retry-after", "1")],
     }
 }

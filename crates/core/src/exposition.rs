@@ -17,23 +17,174 @@ pub enum Format {
     OpenMetricsV0,
     /// Prometheus text format 0.0.4 (`text/plain; version=0.0.4`).
     Text,
+    /// Prometheus text format 1.0.0 (`text/plain; version=1.0.0`): 0.0.4 with
+    /// names that may be quoted UTF-8. promhttp's names are always valid legacy
+    /// names, so the body is the same as 0.0.4's.
+    TextV1,
     /// The Prometheus protobuf format: length-delimited
     /// `io.prometheus.client.MetricFamily` messages.
     Protobuf,
 }
 
-impl Format {
-    /// The exact `Content-Type` header value for this format.
+/// How a scraper asks for names that are not valid legacy Prometheus names to
+/// be escaped (the `escaping` parameter of Prometheus 3's `Accept` header).
+///
+/// Every name promhttp writes is a valid legacy name, which no scheme changes
+/// (client_golang leaves such names as they are under every scheme, `dots`
+/// included), so the body does not depend on it: the scheme asked for is stated
+/// in the answer's `Content-Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Escaping {
+    /// `allow-utf-8`: names as they are.
+    AllowUtf8,
+    /// `underscores`.
+    Underscores,
+    /// `dots`.
+    Dots,
+    /// `values`.
+    Values,
+}
+
+impl Escaping {
+    fn parse(value: &str) -> Option<Self> {
+        Some(match value {
+            "allow-utf-8" => Self::AllowUtf8,
+            "underscores" => Self::Underscores,
+            "dots" => Self::Dots,
+            "values" => Self::Values,
+            _ => return None,
+        })
+    }
+}
+
+/// What a scrape is answered with: a [`Format`] and, when the scraper named one,
+/// an [`Escaping`] scheme. Its [`header`](ContentType::header) is the answer's
+/// `Content-Type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ContentType {
+    /// The format.
+    pub format: Format,
+    /// The escaping scheme the scraper asked for, stated in the header.
+    pub escaping: Option<Escaping>,
+}
+
+macro_rules! content_types {
+    ($format:expr, $escaping:expr, $($variant:ident => $base:literal,)*) => {
+        match ($format, $escaping) {
+            $(
+                (Format::$variant, None) => $base,
+                (Format::$variant, Some(Escaping::AllowUtf8)) => concat!($base, "; escaping=allow-utf-8"),
+                (Format::$variant, Some(Escaping::Underscores)) => concat!($base, "; escaping=underscores"),
+                (Format::$variant, Some(Escaping::Dots)) => concat!($base, "; escaping=dots"),
+                (Format::$variant, Some(Escaping::Values)) => concat!($base, "; escaping=values"),
+            )*
+        }
+    };
+}
+
+impl ContentType {
+    /// The `Content-Type` header value.
+    ///
+    /// ```
+    /// use promhttp_core::{ContentType, Escaping, Format};
+    /// let answer = ContentType { format: Format::TextV1, escaping: Some(Escaping::AllowUtf8) };
+    /// assert_eq!(answer.header(), "text/plain; version=1.0.0; charset=utf-8; escaping=allow-utf-8");
+    /// ```
     #[must_use]
-    pub const fn content_type(self) -> &'static str {
-        match self {
-            Self::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            Self::OpenMetricsV0 => "application/openmetrics-text; version=0.0.1; charset=utf-8",
-            Self::Text => "text/plain; version=0.0.4; charset=utf-8",
-            Self::Protobuf => {
-                "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
+    pub const fn header(&self) -> &'static str {
+        content_types!(self.format, self.escaping,
+            OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            OpenMetricsV0 => "application/openmetrics-text; version=0.0.1; charset=utf-8",
+            Text => "text/plain; version=0.0.4; charset=utf-8",
+            TextV1 => "text/plain; version=1.0.0; charset=utf-8",
+            Protobuf => "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited",
+        )
+    }
+
+    /// Picks the answer to a request with the given `Accept` header.
+    ///
+    /// Follows RFC 9110: the most specific media range that matches an offer gives
+    /// its quality, `q=0` refuses, and among equal qualities an explicitly named type
+    /// wins over a wildcard (OpenMetrics 1.0, then protobuf, then the older
+    /// versions and text). A wildcard (`*/*`, `text/*`) gets text 0.0.4 first, and
+    /// never protobuf, which is served only when named with its `proto` and
+    /// `encoding=delimited` parameters. An unversioned `text/plain` is 0.0.4 and an
+    /// unversioned `application/openmetrics-text` 1.0.0. With no `Accept` header,
+    /// or one with no parseable media range, the answer is text 0.0.4. The
+    /// `escaping` parameter of the range that chose the format is stated back.
+    ///
+    /// ```
+    /// use promhttp_core::{ContentType, Escaping, Format};
+    /// // What Prometheus 3 sends by default.
+    /// let prometheus_3 = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1";
+    /// let answer = ContentType::negotiate(Some(prometheus_3.as_bytes()))?;
+    /// assert_eq!(answer, ContentType { format: Format::OpenMetrics, escaping: Some(Escaping::AllowUtf8) });
+    /// # Ok::<(), promhttp_core::NotAcceptable>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`NotAcceptable`] when the header names media ranges and none of them accepts
+    /// a format promhttp serves.
+    pub fn negotiate(accept: Option<&[u8]>) -> Result<Self, NotAcceptable> {
+        let text = ContentType {
+            format: Format::Text,
+            escaping: None,
+        };
+        let Some(accept) = accept else {
+            return Ok(text);
+        };
+        let accept = String::from_utf8_lossy(accept);
+        // (quality, specificity, escaping) of the most specific range matching
+        // each offer.
+        let mut best: [Option<(u16, u8, Option<Escaping>)>; OFFERS.len()] = [None; OFFERS.len()];
+        let mut any_range = false;
+        for range in split_unquoted(&accept, ',') {
+            let Some(range) = MediaRange::parse(range) else {
+                continue;
+            };
+            any_range = true;
+            for (slot, offer) in best.iter_mut().zip(&OFFERS) {
+                if let Some(specificity) = range.matches(offer) {
+                    match slot {
+                        Some((_, s, _)) if *s > specificity => {}
+                        Some((q, s, e)) if *s == specificity => {
+                            if range.q > *q {
+                                *q = range.q;
+                                *e = range.escaping;
+                            }
+                        }
+                        _ => *slot = Some((range.q, specificity, range.escaping)),
+                    }
+                }
             }
         }
+        if !any_range {
+            return Ok(text);
+        }
+        OFFERS
+            .iter()
+            .zip(best)
+            .filter_map(|(offer, m)| {
+                let (q, specificity, escaping) = m?;
+                let rank = offer.rank(specificity)?;
+                (q > 0).then_some((q, rank, offer.format, escaping))
+            })
+            .max_by_key(|&(q, rank, _, _)| (q, rank))
+            .map(|(_, _, format, escaping)| ContentType { format, escaping })
+            .ok_or(NotAcceptable)
+    }
+}
+
+impl Format {
+    /// The exact `Content-Type` header value for this format, with no escaping
+    /// scheme stated.
+    #[must_use]
+    pub const fn content_type(self) -> &'static str {
+        ContentType {
+            format: self,
+            escaping: None,
+        }
+        .header()
     }
 
     /// The encoder dialect that writes this format.
@@ -41,17 +192,13 @@ impl Format {
     pub const fn dialect(self) -> Dialect {
         match self {
             Self::OpenMetrics | Self::OpenMetricsV0 => Dialect::OpenMetrics,
-            Self::Text => Dialect::Text,
+            Self::Text | Self::TextV1 => Dialect::Text,
             Self::Protobuf => Dialect::Protobuf,
         }
     }
 
-    /// Picks the format to answer a request with the given `Accept` header.
-    ///
-    /// Follows RFC 9110: the most specific media range that matches an offer gives
-    /// its quality, `q=0` refuses, and among equal qualities an explicitly named type
-    /// wins over a wildcard. With no `Accept` header, or one with no parseable media
-    /// range, the answer is [`Format::Text`]; a wildcard alone (`*/*`) also gets text.
+    /// Picks the format to answer a request with the given `Accept` header; see
+    /// [`ContentType::negotiate`].
     ///
     /// ```
     /// use promhttp_core::Format;
@@ -67,41 +214,7 @@ impl Format {
     /// [`NotAcceptable`] when the header names media ranges and none of them accepts
     /// a format promhttp serves.
     pub fn negotiate(accept: Option<&[u8]>) -> Result<Self, NotAcceptable> {
-        let Some(accept) = accept else {
-            return Ok(Self::Text);
-        };
-        let accept = String::from_utf8_lossy(accept);
-        // (quality, specificity) of the most specific range matching each offer.
-        let mut best: [Option<(u16, u8)>; 3] = [None; 3];
-        let mut any_range = false;
-        for range in split_unquoted(&accept, ',') {
-            let Some(range) = MediaRange::parse(range) else {
-                continue;
-            };
-            any_range = true;
-            for (slot, offer) in best.iter_mut().zip(&OFFERS) {
-                if let Some(specificity) = range.matches(offer) {
-                    match slot {
-                        Some((q, s)) if *s > specificity => {}
-                        Some((q, s)) if *s == specificity => *q = (*q).max(range.q),
-                        _ => *slot = Some((range.q, specificity)),
-                    }
-                }
-            }
-        }
-        if !any_range {
-            return Ok(Self::Text);
-        }
-        OFFERS
-            .iter()
-            .zip(best)
-            .filter_map(|(offer, m)| {
-                let (q, specificity) = m?;
-                (q > 0).then_some((q, offer.rank(specificity), offer.format))
-            })
-            .max_by_key(|&(q, rank, _)| (q, rank))
-            .map(|(_, _, format)| format)
-            .ok_or(NotAcceptable)
+        ContentType::negotiate(accept).map(|c| c.format)
     }
 }
 
@@ -118,50 +231,70 @@ impl std::fmt::Display for NotAcceptable {
 impl std::error::Error for NotAcceptable {}
 
 const NOT_ACCEPTABLE_BODY: &str = "406 Not Acceptable: this endpoint serves \
-application/openmetrics-text; version=1.0.0 (or 0.0.1) and text/plain; version=0.0.4\n";
+application/openmetrics-text (versions 1.0.0 and 0.0.1), text/plain (versions 0.0.4 and 1.0.0) \
+and application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited\n";
 
 struct Offer {
     format: Format,
     kind: &'static str,
     subtype: &'static str,
-    version: &'static str,
+    /// The `version` parameter that names this offer, and whether a range without
+    /// one means it.
+    version: Option<(&'static str, bool)>,
 }
 
-const OFFERS: [Offer; 3] = [
+const OFFERS: [Offer; 5] = [
     Offer {
         format: Format::OpenMetrics,
         kind: "application",
         subtype: "openmetrics-text",
-        version: "1.0.0",
+        version: Some(("1.0.0", true)),
     },
     Offer {
         format: Format::OpenMetricsV0,
         kind: "application",
         subtype: "openmetrics-text",
-        version: "0.0.1",
+        version: Some(("0.0.1", false)),
     },
     Offer {
         format: Format::Text,
         kind: "text",
         subtype: "plain",
-        version: "0.0.4",
+        version: Some(("0.0.4", true)),
+    },
+    Offer {
+        format: Format::TextV1,
+        kind: "text",
+        subtype: "plain",
+        version: Some(("1.0.0", false)),
+    },
+    Offer {
+        format: Format::Protobuf,
+        kind: "application",
+        subtype: "vnd.google.protobuf",
+        version: None,
     },
 ];
 
 impl Offer {
     /// Tie-break among equal qualities: a named type beats a wildcard; among named
-    /// types OpenMetrics 1.0 is preferred, among wildcards plain text.
-    fn rank(&self, specificity: u8) -> u8 {
+    /// types OpenMetrics 1.0 first, then protobuf, the older OpenMetrics, text 1.0.0
+    /// and 0.0.4; among wildcards plain text first. `None`: a wildcard never gets
+    /// protobuf.
+    fn rank(&self, specificity: u8) -> Option<u8> {
         let explicit = specificity >= 3;
-        match (self.format, explicit) {
-            (Format::OpenMetrics, true) => 5,
-            (Format::OpenMetricsV0, true) => 4,
-            (Format::Text, true) => 3,
-            (Format::Text, false) => 2,
-            (Format::OpenMetrics, false) => 1,
-            (Format::OpenMetricsV0, false) => 0,
-            (Format::Protobuf, _) => 0,
-        }
+        Some(match (self.format, explicit) {
+            (Format::OpenMetrics, true) => 9,
+            (Format::Protobuf, true) => 8,
+            (Format::OpenMetricsV0, true) => 7,
+            (Format::TextV1, true) => 6,
+            (Format::Text, true) => 5,
+            (Format::Text, false) => 4,
+            (Format::OpenMetrics, false) => 3,
+            (Format::TextV1, false) => 2,
+            (Format::OpenMetricsV0, false) => 1,
+            (Format::Protobuf, false) => return None,
+        })
     }
 }
 
@@ -169,6 +302,9 @@ struct MediaRange<'a> {
     kind: &'a str,
     subtype: &'a str,
     version: Option<&'a str>,
+    proto: Option<&'a str>,
+    encoding: Option<&'a str>,
+    escaping: Option<Escaping>,
     /// Quality in thousandths.
     q: u16,
 }
@@ -185,6 +321,9 @@ impl<'a> MediaRange<'a> {
             kind,
             subtype,
             version: None,
+            proto: None,
+            encoding: None,
+            escaping: None,
             q: 1000,
         };
         for param in parts {
@@ -195,6 +334,11 @@ impl<'a> MediaRange<'a> {
             match key.trim() {
                 k if k.eq_ignore_ascii_case("q") => range.q = parse_quality(value)?,
                 k if k.eq_ignore_ascii_case("version") => range.version = Some(value),
+                k if k.eq_ignore_ascii_case("proto") => range.proto = Some(value),
+                k if k.eq_ignore_ascii_case("encoding") => range.encoding = Some(value),
+                // An escaping scheme promhttp does not know is ignored, as
+                // client_golang ignores it.
+                k if k.eq_ignore_ascii_case("escaping") => range.escaping = Escaping::parse(value),
                 _ => {}
             }
         }
@@ -215,13 +359,16 @@ impl<'a> MediaRange<'a> {
         if !self.subtype.eq_ignore_ascii_case(offer.subtype) {
             return None;
         }
-        match self.version {
-            None => {
-                // An unversioned OpenMetrics range means the current version only.
-                (offer.format != Format::OpenMetricsV0).then_some(3)
-            }
-            Some(v) if v == offer.version => Some(4),
-            Some(_) => None,
+        match offer.version {
+            // Protobuf: only the delimited encoding of client_model's messages.
+            None => (self.proto == Some("io.prometheus.client.MetricFamily")
+                && self.encoding == Some("delimited"))
+            .then_some(4),
+            Some((version, default)) => match self.version {
+                None => default.then_some(3),
+                Some(v) if v == version => Some(4),
+                Some(_) => None,
+            },
         }
     }
 }
@@ -283,60 +430,148 @@ pub struct ScrapeResponse {
     pub headers: Vec<(&'static str, &'static str)>,
 }
 
-impl Registry {
-    /// Answers a scrape of this registry.
-    ///
-    /// `method` is the request method and `accept` the raw `Accept` header. `GET`
-    /// gets the exposition in the negotiated [`Format`]; `HEAD` the same status and
-    /// headers with an empty body (nothing is encoded); any other method `405` with
-    /// `Allow: GET, HEAD`; an `Accept` header that accepts no format promhttp serves
-    /// `406`; a collector that fails to encode `500`. None of these panics.
-    #[must_use]
-    pub fn scrape(&self, method: &str, accept: Option<&[u8]>) -> ScrapeResponse {
-        const PLAIN: &str = "text/plain; charset=utf-8";
+/// What a scrape asked for, once its method and `Accept` header are read: the
+/// answer's content type, whether the body is wanted (not for `HEAD`), and
+/// whether it may be compressed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Plan {
+    pub(crate) content_type: ContentType,
+    pub(crate) head: bool,
+    pub(crate) gzip: bool,
+}
+
+const PLAIN: &str = "text/plain; charset=utf-8";
+
+impl Plan {
+    /// The plan for `method` with these headers, or the answer that refuses it:
+    /// `405` (with `Allow: GET, HEAD`) for a method other than `GET` and `HEAD`,
+    /// `406` for an `Accept` header that accepts no format promhttp serves.
+    pub(crate) fn of(
+        method: &str,
+        accept: Option<&[u8]>,
+        accept_encoding: Option<&[u8]>,
+    ) -> Result<Self, ScrapeResponse> {
         let head = match method {
             "GET" => false,
             "HEAD" => true,
             _ => {
-                return ScrapeResponse {
+                return Err(ScrapeResponse {
                     status: 405,
                     content_type: PLAIN,
                     body: b"405 Method Not Allowed: use GET or HEAD\n".to_vec(),
                     headers: vec![("allow", "GET, HEAD")],
-                }
+                })
             }
         };
-        let format = match Format::negotiate(accept) {
-            Ok(format) => format,
-            Err(NotAcceptable) => {
-                return ScrapeResponse {
-                    status: 406,
-                    content_type: PLAIN,
-                    body: if head {
-                        Vec::new()
-                    } else {
-                        NOT_ACCEPTABLE_BODY.as_bytes().to_vec()
-                    },
-                    headers: Vec::new(),
-                }
-            }
-        };
-        if head {
-            return ScrapeResponse {
-                status: 200,
-                content_type: format.content_type(),
-                body: Vec::new(),
+        match ContentType::negotiate(accept) {
+            Ok(content_type) => Ok(Self {
+                content_type,
+                head,
+                gzip: accepts_gzip(accept_encoding),
+            }),
+            Err(NotAcceptable) => Err(ScrapeResponse {
+                status: 406,
+                content_type: PLAIN,
+                body: if head {
+                    Vec::new()
+                } else {
+                    NOT_ACCEPTABLE_BODY.as_bytes().to_vec()
+                },
                 headers: Vec::new(),
-            };
+            }),
         }
+    }
+
+    /// The answer once the body is known (empty for `HEAD`), compressed when the
+    /// scraper accepts gzip and the body is at least `threshold` bytes.
+    pub(crate) fn answer(&self, body: Vec<u8>, threshold: usize) -> ScrapeResponse {
+        let mut headers = vec![("vary", "accept-encoding")];
+        let body = if self.gzip && !self.head && body.len() >= threshold {
+            match gzip(&body) {
+                Ok(compressed) => {
+                    headers.push(("content-encoding", "gzip"));
+                    compressed
+                }
+                Err(_) => body,
+            }
+        } else {
+            body
+        };
+        ScrapeResponse {
+            status: 200,
+            content_type: self.content_type.header(),
+            body,
+            headers,
+        }
+    }
+}
+
+/// Whether an `Accept-Encoding` header allows gzip: `gzip` (or `x-gzip`), or `*`
+/// without an explicit refusal of gzip, with a quality above 0.
+fn accepts_gzip(accept_encoding: Option<&[u8]>) -> bool {
+    let Some(header) = accept_encoding else {
+        return false;
+    };
+    let header = String::from_utf8_lossy(header);
+    let mut gzip = None;
+    let mut any = None;
+    for item in header.split(',') {
+        let mut parts = item.split(';');
+        let coding = parts.next().unwrap_or("").trim();
+        let q = parts
+            .filter_map(|p| p.split_once('='))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case("q"))
+            .map_or(Some(1000), |(_, v)| parse_quality(v.trim()));
+        let Some(q) = q else { continue };
+        if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
+            gzip = Some(q);
+        } else if coding == "*" {
+            any = Some(q);
+        }
+    }
+    gzip.or(any).is_some_and(|q| q > 0)
+}
+
+/// `body` gzipped, at the fastest level: a scrape is compressed once and read
+/// once, every few seconds.
+fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(body.len() / 4),
+        flate2::Compression::fast(),
+    );
+    encoder.write_all(body)?;
+    encoder.finish()
+}
+
+impl Registry {
+    /// Answers a scrape of this registry, here and now.
+    ///
+    /// `method` is the request method and `accept` the raw `Accept` header. `GET`
+    /// gets the exposition in the negotiated format (see
+    /// [`ContentType::negotiate`]); `HEAD` the same status and headers with an
+    /// empty body (nothing is encoded); any other method `405` with
+    /// `Allow: GET, HEAD`; an `Accept` header that accepts no format promhttp
+    /// serves `406`; a collector that fails to encode `500`. None of these
+    /// panics. The body is not compressed: a [`MetricsEndpoint`](crate::MetricsEndpoint)
+    /// compresses, limits and times scrapes.
+    #[must_use]
+    pub fn scrape(&self, method: &str, accept: Option<&[u8]>) -> ScrapeResponse {
+        let plan = match Plan::of(method, accept, None) {
+            Ok(plan) => plan,
+            Err(refusal) => return refusal,
+        };
+        if plan.head {
+            return plan.answer(Vec::new(), usize::MAX);
+        }
+        self.encode_answer(&plan, usize::MAX)
+    }
+
+    /// The answer to a planned `GET`: the encoded body, or `500`.
+    pub(crate) fn encode_answer(&self, plan: &Plan, threshold: usize) -> ScrapeResponse {
         let mut body = Vec::new();
-        match self.encode_to(format, &mut body) {
-            Ok(()) => ScrapeResponse {
-                status: 200,
-                content_type: format.content_type(),
-                body,
-                headers: Vec::new(),
-            },
+        match self.encode_to(plan.content_type.format, &mut body) {
+            Ok(()) => plan.answer(body, threshold),
             Err(err) => ScrapeResponse {
                 status: 500,
                 content_type: PLAIN,

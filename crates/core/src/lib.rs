@@ -41,9 +41,10 @@ mod registry;
 pub mod source;
 
 pub use endpoint::{
-    EndpointError, MetricsEndpoint, ScrapeFailure, ScrapePermit, DEFAULT_MAX_CONCURRENT_SCRAPES,
+    EndpointError, MetricsEndpoint, ScrapeFailure, ScrapePermit, ScrapeRequest,
+    DEFAULT_COMPRESSION_THRESHOLD, DEFAULT_MAX_CONCURRENT_SCRAPES,
 };
-pub use exposition::{Format, NotAcceptable, ScrapeResponse};
+pub use exposition::{ContentType, Escaping, Format, NotAcceptable, ScrapeResponse};
 pub use histogram::DurationHistogram;
 pub use http::{
     BuildError, HttpMethod, HttpMetrics, HttpMetricsBuilder, RequestGuard, RouteHandle,

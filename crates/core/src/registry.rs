@@ -55,6 +55,9 @@ struct Inner {
     state: RwLock<State>,
     /// The encoder's working buffers, reused by the next scrape.
     spare: std::sync::Mutex<crate::encode::Spare>,
+    /// The run of the scrape-time collectors under way, which scrapes that start
+    /// meanwhile join instead of starting their own.
+    flight: std::sync::Mutex<Option<Arc<Flight>>>,
     default_http: OnceLock<HttpMetrics>,
     scrape_failures: OnceLock<crate::endpoint::Failures>,
 }
@@ -328,7 +331,7 @@ impl Registry {
             source.encode(&mut encoder);
         }
         if !collectors.is_empty() {
-            for family in &collect::run(&collectors) {
+            for family in self.collect(&collectors).iter() {
                 encoder.write_family(family);
             }
         }
@@ -338,6 +341,46 @@ impl Registry {
             *slot = spare;
         }
         Ok(())
+    }
+
+    /// Runs the scrape-time collectors, or joins the run another scrape started
+    /// and shares its families (as client_golang coalesces concurrent gathers): two
+    /// scrapes that overlap (a pair of Prometheus servers, curl during a scrape)
+    /// run each collector once, and neither finds it busy.
+    fn collect(&self, collectors: &[Arc<collect::Entry>]) -> Arc<Vec<crate::family::MetricFamily>> {
+        let (flight, leader) = {
+            let mut slot = self
+                .inner
+                .flight
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            match &*slot {
+                Some(flight) => {
+                    flight
+                        .waiters
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    (Arc::clone(flight), false)
+                }
+                None => {
+                    let flight = Arc::new(Flight::default());
+                    *slot = Some(Arc::clone(&flight));
+                    (flight, true)
+                }
+            }
+        };
+        if !leader {
+            return flight.wait();
+        }
+        // Published however the run ends, so that no joined scrape waits forever.
+        let mut publish = Publish {
+            registry: self,
+            flight: &flight,
+            families: None,
+        };
+        let families = Arc::new(collect::run(collectors));
+        publish.families = Some(Arc::clone(&families));
+        drop(publish);
+        families
     }
 
     /// Whether `self` and `other` are handles on the same registry.
@@ -369,6 +412,56 @@ impl Registry {
             .state
             .write()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// One run of the collectors and the scrapes waiting for it.
+#[derive(Default)]
+struct Flight {
+    families: std::sync::Mutex<Option<Arc<Vec<crate::family::MetricFamily>>>>,
+    done: std::sync::Condvar,
+    /// Scrapes that joined the run (for tests).
+    waiters: std::sync::atomic::AtomicUsize,
+}
+
+impl Flight {
+    fn wait(&self) -> Arc<Vec<crate::family::MetricFamily>> {
+        let mut families = self.families.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            if let Some(families) = &*families {
+                return Arc::clone(families);
+            }
+            families = self
+                .done
+                .wait(families)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+}
+
+/// Ends a run: hands its families (none if it unwound) to the scrapes that
+/// joined it and clears the way for the next run.
+struct Publish<'a> {
+    registry: &'a Registry,
+    flight: &'a Arc<Flight>,
+    families: Option<Arc<Vec<crate::family::MetricFamily>>>,
+}
+
+impl Drop for Publish<'_> {
+    fn drop(&mut self) {
+        *self
+            .registry
+            .inner
+            .flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = None;
+        *self
+            .flight
+            .families
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) =
+            Some(self.families.take().unwrap_or_default());
+        self.flight.done.notify_all();
     }
 }
 
@@ -538,6 +631,65 @@ mod tests {
             out.starts_with("# HELP g two\\nlines \\\\ and \"quotes\".\n"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn overlapping_scrapes_share_one_run_of_the_collectors() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::mpsc;
+        let registry = Registry::new();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let (started_tx, started) = mpsc::channel::<()>();
+        let (release, release_rx) = mpsc::channel::<()>();
+        let (started_tx, release_rx) = (
+            std::sync::Mutex::new(started_tx),
+            std::sync::Mutex::new(release_rx),
+        );
+        let counted = Arc::clone(&calls);
+        registry
+            .collector("slow")
+            .family("slow_value", crate::family::MetricType::Gauge)
+            .register(move || {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let _ = started_tx.lock().unwrap().send(());
+                let _ = release_rx.lock().unwrap().recv();
+                let mut f = crate::family::MetricFamily::gauge("slow_value", "");
+                f.add_gauge([("k", "v")], 1.0);
+                Ok(vec![f])
+            })
+            .unwrap();
+        let scrape = || registry.encode(Format::OpenMetrics).unwrap();
+        let (first, second) = std::thread::scope(|s| {
+            let first = s.spawn(scrape);
+            started.recv().unwrap();
+            let second = s.spawn(scrape);
+            // Wait until the second scrape has joined the first's run (no clock
+            // involved; the bound only turns a regression into a failure).
+            let joined = (0..50_000_000).any(|_| {
+                let slot = registry.inner.flight.lock().unwrap().clone();
+                let joined = slot.is_some_and(|f| f.waiters.load(Ordering::Relaxed) == 1);
+                if !joined {
+                    std::thread::yield_now();
+                }
+                joined
+            });
+            assert!(joined, "the second scrape did not join the run under way");
+            release.send(()).unwrap();
+            (first.join().unwrap(), second.join().unwrap())
+        });
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "the collector ran once");
+        for out in [&first, &second] {
+            assert!(out.contains("slow_value{k=\"v\"} 1\n"), "{out}");
+            assert!(
+                out.contains("promhttp_collector_errors_total{collector=\"slow\"} 0\n"),
+                "{out}"
+            );
+        }
+        // The next scrape runs the collector again.
+        release.send(()).unwrap();
+        let third = scrape();
+        assert!(third.contains("slow_value{k=\"v\"} 1\n"));
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
     }
 
     #[derive(Debug)]
