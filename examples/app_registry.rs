@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use axum::http::{HeaderMap, Method};
+use axum::http::{HeaderMap, Method, Uri};
 use axum::routing::any;
 use promhttp::poller::Poller;
 use promhttp::prometheus_client::metrics::counter::Counter;
@@ -276,14 +276,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let serve_registry = promhttp::axum::metrics_handler_with(metrics.registry.clone());
     let app = axum::Router::new().route(
         "/metrics",
-        any(move |method: Method, headers: HeaderMap| {
+        any(move |method: Method, uri: Uri, headers: HeaderMap| {
             let (metrics, serve_registry) = (metrics.clone(), serve_registry.clone());
             async move {
                 if method == Method::GET {
                     metrics.hits.inc();
                     metrics.step_level();
                 }
-                serve_registry(method, headers).await
+                serve_registry(method, uri, headers).await
             }
         }),
     );

@@ -94,11 +94,20 @@ async fn via_axum(
     accept: Option<&str>,
     encoding: Option<&str>,
 ) -> Answer {
+    via_axum_at(endpoint, "/metrics", accept, encoding).await
+}
+
+async fn via_axum_at(
+    endpoint: &MetricsEndpoint,
+    uri: &str,
+    accept: Option<&str>,
+    encoding: Option<&str>,
+) -> Answer {
     let app: Router = Router::new().route(
         "/metrics",
         get(promhttp::axum::metrics_endpoint(endpoint.clone())),
     );
-    let mut req = Request::get("/metrics");
+    let mut req = Request::get(uri);
     if let Some(accept) = accept {
         req = req.header("accept", accept);
     }
@@ -132,12 +141,21 @@ async fn via_actix(
     accept: Option<&str>,
     encoding: Option<&str>,
 ) -> Answer {
+    via_actix_at(endpoint, "/metrics", accept, encoding).await
+}
+
+async fn via_actix_at(
+    endpoint: &MetricsEndpoint,
+    uri: &str,
+    accept: Option<&str>,
+    encoding: Option<&str>,
+) -> Answer {
     let app = actix_test::init_service(App::new().route(
         "/metrics",
         web::get().to(promhttp::actix::metrics_endpoint(endpoint.clone())),
     ))
     .await;
-    let mut req = actix_test::TestRequest::get().uri("/metrics");
+    let mut req = actix_test::TestRequest::get().uri(uri);
     if let Some(accept) = accept {
         req = req.insert_header(("accept", accept));
     }
@@ -263,10 +281,11 @@ async fn compression_follows_accept_encoding_and_the_threshold() {
         gzipped.body.len(),
         plain.body.len()
     );
-    let high = MetricsEndpoint::new(&registry).compression_threshold(plain.body.len() + 1);
+    // (The threshold leaves room for the scrape counters' own growth.)
+    let high = MetricsEndpoint::new(&registry).compression_threshold(plain.body.len() * 2);
     let answer = via_axum(&high, Some(PROMETHEUS_2), Some("gzip")).await;
     assert_eq!(answer.content_encoding, None);
-    assert_eq!(answer.body.len(), plain.body.len());
+    assert_eq!(read_body(&answer), 3);
     // HEAD gets the same type, and no body.
     let app: Router = Router::new().route(
         "/metrics",
@@ -286,4 +305,64 @@ async fn compression_follows_accept_encoding_and_the_threshold() {
         res.headers()["content-type"],
         "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=allow-utf-8"
     );
+}
+
+/// The served-scrapes counter of `registry`, by format, read through our parser.
+fn served(registry: &Registry, format: &str) -> f64 {
+    let text = String::from_utf8(registry.scrape("GET", None).body).unwrap();
+    let families = parse_text(&text).unwrap();
+    families
+        .iter()
+        .flat_map(|f| &f.samples)
+        .find(|s| {
+            s.name == "promhttp_metric_handler_requests_total" && s.label("format") == Some(format)
+        })
+        .unwrap_or_else(|| panic!("no format={format} in\n{text}"))
+        .value
+}
+
+#[actix_web::test]
+async fn a_format_query_parameter_overrides_accept_in_both_adapters() {
+    let registry = registry();
+    let endpoint = MetricsEndpoint::new(&registry);
+    for (query, content_type, counted) in [
+        (
+            "format=protobuf",
+            "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited",
+            "protobuf",
+        ),
+        (
+            "format=openmetrics",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            "openmetrics",
+        ),
+        ("x=1&format=text", "text/plain; version=0.0.4; charset=utf-8", "text"),
+    ] {
+        let uri = format!("/metrics?{query}");
+        let before = served(&registry, counted);
+        // Even an Accept header that names another format, or that nothing
+        // satisfies, gives way to the parameter.
+        for accept in [Some(PROMETHEUS_2), Some("image/png"), None] {
+            for answer in [
+                via_axum_at(&endpoint, &uri, accept, None).await,
+                via_actix_at(&endpoint, &uri, accept, None).await,
+            ] {
+                assert_eq!(answer.status, 200, "{uri} Accept: {accept:?}");
+                assert_eq!(answer.content_type, content_type, "{uri}");
+                assert_eq!(read_body(&answer), 3, "{uri}");
+            }
+        }
+        // Six answers (`served` reads the registry directly, not counted).
+        assert_eq!(served(&registry, counted) - before, 6.0, "{uri}");
+    }
+    for uri in ["/metrics?format=json", "/metrics?format="] {
+        for answer in [
+            via_axum_at(&endpoint, uri, None, None).await,
+            via_actix_at(&endpoint, uri, None, None).await,
+        ] {
+            assert_eq!(answer.status, 400, "{uri}");
+            let body = String::from_utf8(answer.body).unwrap();
+            assert!(body.contains("openmetrics, text, protobuf"), "{body}");
+        }
+    }
 }

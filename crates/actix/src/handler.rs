@@ -55,6 +55,7 @@ async fn scrape(endpoint: &MetricsEndpoint, req: &HttpRequest) -> HttpResponse {
         accept: header(ACCEPT),
         accept_encoding: header(ACCEPT_ENCODING),
         authorization: header(AUTHORIZATION),
+        query: Some(req.query_string()).filter(|q| !q.is_empty()),
     };
     into_response(endpoint.respond(&request).await)
 }

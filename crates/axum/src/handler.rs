@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use axum::body::Body;
 use axum::response::Response;
 use http::header::{ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_TYPE};
-use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use promhttp_core::{default_registry, MetricsEndpoint, Registry, ScrapeRequest, ScrapeResponse};
 
 /// Serves the process registry ([`default_registry`]) in the format the scraper
@@ -18,10 +18,10 @@ use promhttp_core::{default_registry, MetricsEndpoint, Registry, ScrapeRequest, 
 /// headers alone; an `Accept` header that allows neither gets `406`. At most
 /// [`DEFAULT_MAX_CONCURRENT_SCRAPES`](promhttp_core::DEFAULT_MAX_CONCURRENT_SCRAPES)
 /// scrapes are served at once (`503` past that).
-pub async fn metrics_handler(method: Method, headers: HeaderMap) -> Response {
+pub async fn metrics_handler(method: Method, uri: Uri, headers: HeaderMap) -> Response {
     static ENDPOINT: OnceLock<MetricsEndpoint> = OnceLock::new();
     let endpoint = ENDPOINT.get_or_init(|| MetricsEndpoint::new(default_registry()));
-    scrape(endpoint, &method, &headers).await
+    scrape(endpoint, &method, &uri, &headers).await
 }
 
 /// A handler like [`metrics_handler`] serving `registry` instead of the process
@@ -48,9 +48,9 @@ pub fn metrics_handler_with(registry: Registry) -> impl ScrapeHandler {
 /// concurrency limit.
 pub fn metrics_endpoint(endpoint: impl Into<MetricsEndpoint>) -> impl ScrapeHandler {
     let endpoint = endpoint.into();
-    move |method: Method, headers: HeaderMap| -> ScrapeFuture {
+    move |method: Method, uri: Uri, headers: HeaderMap| -> ScrapeFuture {
         let endpoint = endpoint.clone();
-        Box::pin(async move { scrape(&endpoint, &method, &headers).await })
+        Box::pin(async move { scrape(&endpoint, &method, &uri, &headers).await })
     }
 }
 
@@ -58,24 +58,30 @@ pub fn metrics_endpoint(endpoint: impl Into<MetricsEndpoint>) -> impl ScrapeHand
 pub type ScrapeFuture = Pin<Box<dyn Future<Output = Response> + Send>>;
 
 /// What [`metrics_endpoint`] returns: an axum handler (a cloneable function of
-/// the method and headers).
+/// the method, URI and headers).
 pub trait ScrapeHandler:
-    Fn(Method, HeaderMap) -> ScrapeFuture + Clone + Send + Sync + 'static
+    Fn(Method, Uri, HeaderMap) -> ScrapeFuture + Clone + Send + Sync + 'static
 {
 }
 
 impl<F> ScrapeHandler for F where
-    F: Fn(Method, HeaderMap) -> ScrapeFuture + Clone + Send + Sync + 'static
+    F: Fn(Method, Uri, HeaderMap) -> ScrapeFuture + Clone + Send + Sync + 'static
 {
 }
 
-async fn scrape(endpoint: &MetricsEndpoint, method: &Method, headers: &HeaderMap) -> Response {
+async fn scrape(
+    endpoint: &MetricsEndpoint,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Response {
     let header = |name| headers.get(name).map(HeaderValue::as_bytes);
     let request = ScrapeRequest {
         method: method.as_str(),
         accept: header(ACCEPT),
         accept_encoding: header(ACCEPT_ENCODING),
         authorization: header(AUTHORIZATION),
+        query: uri.query(),
     };
     into_response(endpoint.respond(&request).await)
 }

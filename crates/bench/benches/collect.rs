@@ -9,30 +9,11 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
-use promhttp::family::{MetricFamily, MetricType};
+use promhttp::family::MetricType;
 use promhttp::source::SyncedGaugeFamily;
 use promhttp::{Format, Registry};
 
-const SERIES: usize = 100;
-
-fn pods() -> Vec<[String; 2]> {
-    (0..SERIES)
-        .map(|i| [format!("pod-{i}"), format!("ns-{}", i % 7)])
-        .collect()
-}
-
-fn gauges() -> Vec<MetricFamily> {
-    let mut family = MetricFamily::gauge("pod_energy", "Energy.");
-    for (i, [pod, ns]) in pods().iter().enumerate() {
-        family.add_gauge(
-            [("pod", pod.as_str()), ("namespace", ns.as_str())],
-            i as f64,
-        );
-    }
-    vec![family]
-}
+use promhttp_bench::pods::{client_family, gauges, pods};
 
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("scrape_100_gauges");
@@ -42,13 +23,9 @@ fn bench(c: &mut Criterion) {
     });
 
     let client = Registry::new();
-    let family = Family::<Vec<(String, String)>, Gauge>::default();
-    for (i, [pod, ns]) in pods().into_iter().enumerate() {
-        family
-            .get_or_create(&vec![("pod".into(), pod), ("namespace".into(), ns)])
-            .set(i as i64);
-    }
-    client.register("pod_energy", "Energy.", family).unwrap();
+    client
+        .register("pod_energy", "Energy.", client_family())
+        .unwrap();
     group.bench_function("prometheus_client_family", |b| {
         b.iter(|| black_box(client.encode(Format::OpenMetrics).unwrap()));
     });

@@ -69,13 +69,7 @@ fn main() {
             times[i].push(start.elapsed().as_secs_f64() * 1e3);
         }
     }
-    let stats: Vec<(f64, f64)> = times
-        .iter_mut()
-        .map(|t| {
-            t.sort_by(f64::total_cmp);
-            (t[t.len() / 2], t[0])
-        })
-        .collect();
+    let stats = promhttp_bench::median_and_fastest(&mut times);
     println!("{n} histogram series, {rounds} interleaved rounds\n");
     println!(
         "| renderer | median ms | fastest ms | vs prometheus-client (median / fastest) | bytes |"

@@ -2,12 +2,9 @@
 //! concurrent scrapes, a timeout — and the counter of refused or failed scrapes.
 
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
-
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
 
 use crate::exposition::{Plan, ScrapeResponse};
 use crate::registry::Registry;
@@ -31,6 +28,11 @@ pub struct ScrapeRequest<'a> {
     pub accept_encoding: Option<&'a [u8]>,
     /// The `Authorization` header, raw.
     pub authorization: Option<&'a [u8]>,
+    /// The query string of the request's URL, if any: `format=openmetrics`,
+    /// `format=text` or `format=protobuf` chooses the format whatever `Accept`
+    /// says (for scrapers that cannot set it, such as Prometheus' `params`, and for
+    /// a look in a browser); another value gets `400`.
+    pub query: Option<&'a str>,
 }
 
 /// Why a scrape was refused or failed: the `cause` label of
@@ -61,7 +63,90 @@ impl ScrapeFailure {
     }
 }
 
-pub(crate) type Failures = Family<Vec<(&'static str, &'static str)>, Counter>;
+/// The scrape counters of one registry: refusals and failures by cause, and
+/// scrapes served by format. Registered in the registry on first use, written
+/// straight into the encoder.
+#[derive(Default)]
+pub(crate) struct Counters {
+    errors: [AtomicU64; 4],
+    served: [AtomicU64; 3],
+}
+
+/// The causes, in the order of `Counters::errors`.
+const CAUSES: [ScrapeFailure; 4] = [
+    ScrapeFailure::Unauthorized,
+    ScrapeFailure::TooManyScrapes,
+    ScrapeFailure::Timeout,
+    ScrapeFailure::Encoding,
+];
+
+/// The wire formats, in the order of `Counters::served`.
+const SERVED: [&str; 3] = ["openmetrics", "text", "protobuf"];
+
+pub(crate) type Failures = Arc<Counters>;
+
+impl Counters {
+    fn failed(&self, failure: ScrapeFailure) {
+        if let Some(i) = CAUSES.iter().position(|c| *c == failure) {
+            self.errors[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn served(&self, format: crate::Format) {
+        let i = match format.dialect() {
+            crate::encode::Dialect::OpenMetrics => 0,
+            crate::encode::Dialect::Text => 1,
+            crate::encode::Dialect::Protobuf => 2,
+        };
+        self.served[i].fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+impl crate::registry::Source for Counters {
+    fn encode(&self, out: &mut crate::encode::Encoder) {
+        write_counters(
+            out,
+            ERRORS,
+            "Scrapes of this registry refused or failed, by cause.",
+            "cause",
+            CAUSES.iter().map(|c| c.as_str()).zip(&self.errors),
+        );
+        write_counters(
+            out,
+            SERVED_FAMILY,
+            "Scrapes of this registry answered, by wire format.",
+            "format",
+            SERVED.iter().copied().zip(&self.served),
+        );
+    }
+}
+
+/// One counter family with one label, a series per value.
+fn write_counters<'a>(
+    out: &mut crate::encode::Encoder,
+    name: &str,
+    help: &str,
+    label: &str,
+    series: impl Iterator<Item = (&'a str, &'a AtomicU64)>,
+) {
+    out.family(&crate::encode::Descriptor::new(
+        name,
+        crate::family::MetricType::Counter,
+        help,
+    ));
+    for (value, n) in series {
+        #[allow(clippy::cast_precision_loss)]
+        out.counter(
+            &[(label, value)],
+            n.load(Ordering::Relaxed) as f64,
+            None,
+            None,
+        );
+    }
+}
+
+const ERRORS: &str = "promhttp_metric_handler_errors";
+const SERVED_FAMILY: &str = "promhttp_metric_handler_requests";
 
 /// How a registry is served: who may scrape it, how many at once, how long an
 /// encoding may take.
@@ -229,7 +314,8 @@ impl MetricsEndpoint {
     /// Answers a scrape, start to end; what both framework adapters call.
     ///
     /// In order: credentials (`401`), the concurrency limit (`503`), the method
-    /// (`405`) and the `Accept` header (`406`, see
+    /// (`405`), a `format` query parameter (`400` for an unknown one) or else the
+    /// `Accept` header (`406`, see
     /// [`ContentType::negotiate`](crate::ContentType::negotiate)); then the
     /// registry is encoded on tokio's blocking pool, so that a large registry or
     /// a slow collector never stalls the runtime, and gzipped when the scraper
@@ -247,7 +333,12 @@ impl MetricsEndpoint {
             Ok(permit) => permit,
             Err(refusal) => return refusal,
         };
-        let plan = match Plan::of(request.method, request.accept, request.accept_encoding) {
+        let plan = match Plan::of(
+            request.method,
+            request.accept,
+            request.accept_encoding,
+            request.query,
+        ) {
             Ok(plan) => plan,
             Err(refusal) => return refusal,
         };
@@ -263,6 +354,12 @@ impl MetricsEndpoint {
                 .encode_answer(&plan, threshold);
             if response.status == 500 {
                 permit.endpoint.count(ScrapeFailure::Encoding);
+            } else {
+                permit
+                    .endpoint
+                    .inner
+                    .failures
+                    .served(plan.content_type.format);
             }
             response
         });
@@ -354,10 +451,7 @@ impl MetricsEndpoint {
     }
 
     fn count(&self, failure: ScrapeFailure) {
-        self.inner
-            .failures
-            .get_or_create(&vec![("cause", failure.as_str())])
-            .inc();
+        self.inner.failures.failed(failure);
     }
 
     fn authorized(&self, authorization: Option<&[u8]>) -> bool {
@@ -397,9 +491,25 @@ impl ScrapePermit {
     /// Encodes the registry for this request, counting an encoding failure.
     #[must_use]
     pub fn scrape(self, method: &str, accept: Option<&[u8]>) -> ScrapeResponse {
-        let response = self.endpoint.inner.registry.scrape(method, accept);
+        let plan = match Plan::of(method, accept, None, None) {
+            Ok(plan) => plan,
+            Err(refusal) => return refusal,
+        };
+        if plan.head {
+            return plan.answer(Vec::new(), usize::MAX);
+        }
+        let response = self
+            .endpoint
+            .inner
+            .registry
+            .encode_answer(&plan, usize::MAX);
         if response.status == 500 {
             self.endpoint.count(ScrapeFailure::Encoding);
+        } else {
+            self.endpoint
+                .inner
+                .failures
+                .served(plan.content_type.format);
         }
         response
     }
@@ -450,23 +560,23 @@ fn unavailable(body: &str) -> ScrapeResponse {
     }
 }
 
-/// The failure counter of `registry`, registered on first use. If the name is
-/// taken by something else, the counter still counts but is not exposed.
+/// The scrape counters of `registry`, registered on first use. If their names are
+/// taken by something else, they still count but are not exposed.
 fn failures_of(registry: &Registry) -> Failures {
     static UNREGISTERED: OnceLock<()> = OnceLock::new();
     registry.scrape_failures(|| {
-        let family = Failures::default();
-        let registered = registry.register(
-            "promhttp_metric_handler_errors",
-            "Scrapes of this registry refused or failed, by cause.",
-            family.clone(),
-        );
-        if let Err(err) = registered {
+        let counters = Arc::new(Counters::default());
+        let names = [ERRORS, SERVED_FAMILY]
+            .iter()
+            .flat_map(|name| crate::family::MetricType::Counter.sample_names(name))
+            .collect();
+        let source: Arc<dyn crate::registry::Source> = counters.clone();
+        if let Err(err) = registry.add_source(names, source) {
             UNREGISTERED.get_or_init(|| {
-                tracing::warn!(%err, "promhttp: the scrape failure counter is not exposed");
+                tracing::warn!(%err, "promhttp: the scrape counters are not exposed");
             });
         }
-        family
+        counters
     })
 }
 

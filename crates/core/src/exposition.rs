@@ -450,6 +450,7 @@ impl Plan {
         method: &str,
         accept: Option<&[u8]>,
         accept_encoding: Option<&[u8]>,
+        query: Option<&str>,
     ) -> Result<Self, ScrapeResponse> {
         let head = match method {
             "GET" => false,
@@ -463,7 +464,25 @@ impl Plan {
                 })
             }
         };
-        match ContentType::negotiate(accept) {
+        let chosen = match forced_format(query) {
+            Ok(Some(format)) => Ok(ContentType {
+                format,
+                escaping: None,
+            }),
+            Ok(None) => ContentType::negotiate(accept),
+            Err(value) => {
+                return Err(ScrapeResponse {
+                    status: 400,
+                    content_type: PLAIN,
+                    body: format!(
+                    "400 Bad Request: format={value:?} is not one of openmetrics, text, protobuf\n"
+                )
+                    .into_bytes(),
+                    headers: Vec::new(),
+                })
+            }
+        };
+        match chosen {
             Ok(content_type) => Ok(Self {
                 content_type,
                 head,
@@ -503,6 +522,28 @@ impl Plan {
             body,
             headers,
         }
+    }
+}
+
+/// The format a `format` query parameter names (`openmetrics`, `text`,
+/// `protobuf`), for scrapers that cannot set `Accept` (Prometheus' `params`, a
+/// browser); `Err` with the value when it names none of them.
+fn forced_format(query: Option<&str>) -> Result<Option<Format>, String> {
+    let Some(value) = query
+        .into_iter()
+        .flat_map(|q| q.split('&'))
+        .find_map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (key == "format").then_some(value)
+        })
+    else {
+        return Ok(None);
+    };
+    match value {
+        "openmetrics" => Ok(Some(Format::OpenMetrics)),
+        "text" => Ok(Some(Format::Text)),
+        "protobuf" => Ok(Some(Format::Protobuf)),
+        other => Err(other.to_owned()),
     }
 }
 
@@ -557,7 +598,7 @@ impl Registry {
     /// compresses, limits and times scrapes.
     #[must_use]
     pub fn scrape(&self, method: &str, accept: Option<&[u8]>) -> ScrapeResponse {
-        let plan = match Plan::of(method, accept, None) {
+        let plan = match Plan::of(method, accept, None, None) {
             Ok(plan) => plan,
             Err(refusal) => return refusal,
         };
