@@ -31,8 +31,8 @@
 //!   many scrapers wait. A fetch whose scrapers all left is abandoned (its
 //!   connection closed, its work stopped), and a fetch that has finished is never
 //!   served to a scrape that arrives after it: nothing is cached.
-//! - Parsing, relabelling, checking and encoding run on tokio's blocking pool,
-//!   one fetch's work at a time, never on the server's workers.
+//! - Parsing, relabelling, checking and encoding run on a thread of their own,
+//!   one fetch's work at a time, never on the server's async workers.
 //! - `/metrics` goes through a [`MetricsEndpoint`]: past
 //!   `--max-concurrent-scrapes`, `503` with `Retry-After`. A scrape counts until
 //!   its answer has been taken whole, or for `--send-timeout` at most.
@@ -63,7 +63,6 @@ use promhttp::family::{MetricFamily, MetricType};
 use promhttp::names::{check_label_name, check_metric_name};
 use promhttp::{Format, MetricsEndpoint, Registry, ScrapePermit, ScrapeResponse};
 use regex::Regex;
-use tokio::sync::Semaphore;
 
 #[allow(dead_code)]
 #[path = "support/config.rs"]
@@ -378,10 +377,30 @@ struct Relay {
     /// handle so that the slot alone does not keep it alive.
     in_flight: Mutex<Option<(u64, Weak<Flight>)>>,
     flights: AtomicU64,
-    /// One flight's blocking work at a time: the work of a flight given up
-    /// (which cannot be interrupted in the middle of parsing) holds it until it
-    /// ends, so abandoned scrapes cannot pile up parses.
-    work: Arc<Semaphore>,
+    /// The work thread's queue (see [`work_thread`]).
+    work: tokio::sync::mpsc::Sender<Work>,
+}
+
+/// A flight's blocking work: parsing, relabelling, checking and encoding.
+type Work = Box<dyn FnOnce() + Send>;
+
+/// Starts the thread that does every flight's blocking work, one flight at a
+/// time, off the server's async workers. One thread, so that the work of a
+/// flight given up (which cannot be interrupted in the middle of parsing) holds
+/// back the next rather than running beside it, and so that every scrape's
+/// allocations come from the same allocator arena and reuse the memory of the
+/// scrape before. The queue holds one flight's work while another's runs.
+fn work_thread() -> io::Result<tokio::sync::mpsc::Sender<Work>> {
+    let (sender, mut queue) = tokio::sync::mpsc::channel::<Work>(1);
+    std::thread::Builder::new()
+        .name("relay-work".to_owned())
+        .spawn(move || {
+            while let Some(work) = queue.blocking_recv() {
+                // A flight whose work panicked answers `up 0`; the next is served.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+            }
+        })?;
+    Ok(sender)
 }
 
 const ACCEPT: &str = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,application/json;q=0.4";
@@ -444,27 +463,33 @@ impl Relay {
                 return Arc::new(self.failed(wanted, started, &reason));
             }
         };
-        let Ok(Ok(work)) =
-            tokio::time::timeout_at(tokio_deadline, Arc::clone(&self.work).acquire_owned()).await
-        else {
-            let reason = format!(
-                "the work of an earlier scrape, given up, did not end within --timeout ({:?})",
-                self.timeout
-            );
-            return Arc::new(self.failed(wanted, started, &reason));
-        };
         let job = Job {
             started,
             deadline,
             stop: Arc::clone(&stop.0),
             wanted,
         };
+        let (done, result) = tokio::sync::oneshot::channel();
         let relay = Arc::clone(&self);
-        let processing = tokio::task::spawn_blocking(move || {
-            let _work = work;
-            relay.process(response, &job)
+        let work: Work = Box::new(move || {
+            let _ = done.send(if job.over() {
+                Err(relay.overrun())
+            } else {
+                relay.process(response, &job)
+            });
         });
-        let reason = match tokio::time::timeout_at(tokio_deadline, processing).await {
+        // At most one flight's work waits while another's runs.
+        if !matches!(
+            tokio::time::timeout_at(tokio_deadline, self.work.send(work)).await,
+            Ok(Ok(()))
+        ) {
+            let reason = format!(
+                "the work of an earlier scrape, given up, did not end within --timeout ({:?})",
+                self.timeout
+            );
+            return Arc::new(self.failed(wanted, started, &reason));
+        }
+        let reason = match tokio::time::timeout_at(tokio_deadline, result).await {
             Ok(Ok(Ok(answers))) => return Arc::new(answers),
             Ok(Ok(Err(reason))) => reason,
             Ok(Err(_panicked)) => "processing the answer failed".to_owned(),
@@ -792,7 +817,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
         in_flight: Mutex::new(None),
         flights: AtomicU64::new(0),
-        work: Arc::new(Semaphore::new(1)),
+        work: work_thread()?,
     });
     let server = Arc::new(Server {
         relay,
