@@ -783,12 +783,15 @@ fn scrapes_past_the_limit_are_refused_until_their_answers_are_taken() {
     assert_eq!(value_of(&answer, "g"), 1.0);
     assert_eq!(upstream.next(), Event::Taken);
 
-    // A scraper that reads the head of a large answer and stops: the answer
-    // is far larger than the socket buffers, so the rest waits for it.
+    // A scraper that reads the head of a large answer and stops. The answer
+    // (13 MB) is far larger than what the sockets and the server can buffer
+    // (on loopback, about 4.5 MB were taken up here: the 4 MiB most of
+    // tcp_wmem, the client's receive buffer, hyper's write buffer), so the
+    // rest waits for the scraper.
     let mut silent = std::net::TcpStream::connect(addr).unwrap();
     write!(silent, "GET /metrics HTTP/1.1\r\nHost: relay\r\n\r\n").unwrap();
     assert_eq!(upstream.next(), Event::Request);
-    let upstream_body = many_families(20_000);
+    let upstream_body = many_families(30_000);
     upstream.answer(200, upstream_body.clone());
     assert_eq!(upstream.next(), Event::Taken);
     silent
