@@ -439,8 +439,8 @@ impl Relay {
         }
     }
 
-    /// One flight: fetch, then parse, relabel, check and encode on the blocking
-    /// pool, all within `--timeout` of `started`.
+    /// One flight: fetch, then parse, relabel, check and encode on the work
+    /// thread, all within `--timeout` of `started`.
     async fn fly(
         self: Arc<Self>,
         id: u64,
