@@ -18,25 +18,50 @@
 //! output passes `promtool check metrics`).
 //!
 //! Two families are added: `up` (1 if the upstream was fetched and parsed, else 0)
-//! and `scrape_duration_seconds` (how long that took). An upstream that is down,
-//! slower than `--timeout` or sends something unparsable gives `up 0` and a logged
-//! reason, never a 500 or a half-written body. Scrapes that arrive while a fetch is
-//! in flight share it: the upstream sees one request however many scrapers there are.
+//! and `scrape_duration_seconds` (how long the whole scrape took: fetching,
+//! parsing, relabelling, checking and encoding). An upstream that is down,
+//! sends something unparsable or too large, or whose scrape takes longer than
+//! `--timeout` all told, gives `up 0` and one logged reason, never a 500 or a
+//! half-written body.
+//!
+//! # Under load and hostile upstreams
+//!
+//! - Scrapes that arrive while a fetch is in flight join it: the upstream sees
+//!   one request, the answer is parsed once and encoded once per format however
+//!   many scrapers wait. A fetch whose scrapers all left is abandoned (its
+//!   connection closed, its work stopped), and a fetch that has finished is never
+//!   served to a scrape that arrives after it: nothing is cached.
+//! - Parsing, relabelling, checking and encoding run on a thread of their own,
+//!   one fetch's work at a time, never on the server's async workers.
+//! - `/metrics` goes through a [`MetricsEndpoint`]: past
+//!   `--max-concurrent-scrapes`, `503` with `Retry-After`. A scrape counts until
+//!   its answer has been taken whole, or for `--send-timeout` at most.
+//! - The upstream's body is capped (`--max-upstream-bytes`) and so is the answer
+//!   (`--max-answer-bytes`): past either, `up 0` with the reason.
+//! - What is left out of an answer (excluded families aside) is logged as one
+//!   line per fetch and cause, with a count.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::body::Bytes;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use clap::Parser;
 use futures_util::future::{BoxFuture, FutureExt, Shared};
+use http_body::{Frame, SizeHint};
+use promhttp::encode::{Dialect, Encoder};
 use promhttp::family::{MetricFamily, MetricType};
 use promhttp::names::{check_label_name, check_metric_name};
-use promhttp::Format;
+use promhttp::{Format, MetricsEndpoint, Registry, ScrapePermit, ScrapeResponse};
 use regex::Regex;
 
 #[allow(dead_code)]
@@ -76,9 +101,25 @@ struct Args {
     /// A file of `old new` family-name pairs, one per line.
     #[arg(long)]
     rename: Option<PathBuf>,
-    /// How long one upstream fetch may take, in seconds.
+    /// How long one scrape may take all told (fetching, parsing, relabelling,
+    /// checking and encoding), in seconds; past it, `up 0`.
     #[arg(long, default_value_t = 5.0)]
     timeout: f64,
+    /// Scrapes served at once; past it, `503`. A scrape counts until its answer
+    /// has been taken whole (or for `--send-timeout`). 0: no limit.
+    #[arg(long, default_value_t = promhttp::DEFAULT_MAX_CONCURRENT_SCRAPES)]
+    max_concurrent_scrapes: usize,
+    /// The largest upstream body read, in bytes; a larger one gives `up 0`.
+    #[arg(long, default_value_t = http_get::MAX_BODY)]
+    max_upstream_bytes: usize,
+    /// The largest answer served, in bytes (in each format); a larger one gives
+    /// `up 0` instead.
+    #[arg(long, default_value_t = 64 << 20)]
+    max_answer_bytes: usize,
+    /// How long a scraper may take to read its answer, in seconds; past it the
+    /// answer is dropped and its scrape no longer counts.
+    #[arg(long, default_value_t = 30.0)]
+    send_timeout: f64,
 }
 
 fn parse_label(text: &str) -> Result<(String, String), String> {
@@ -88,7 +129,6 @@ fn parse_label(text: &str) -> Result<(String, String), String> {
     check_label_name(name).map_err(|reason| format!("label name {name:?}: {reason}"))?;
     Ok((name.to_owned(), value.to_owned()))
 }
-
 /// Reads `old new` pairs, naming the line of any error.
 fn read_renames(path: &PathBuf) -> Result<HashMap<String, String>, String> {
     let text = std::fs::read_to_string(path)
@@ -121,6 +161,55 @@ fn read_renames(path: &PathBuf) -> Result<HashMap<String, String>, String> {
 /// names is dropped.
 const OWN_FAMILIES: [&str; 2] = ["scrape_duration_seconds", "up"];
 
+/// Why a family (or a JSON key) was left out of an answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Cause {
+    /// It would write `up` or `scrape_duration_seconds`, which are the relay's.
+    OwnName,
+    /// Its name, or a sample name its type writes, is an earlier family's.
+    Clash,
+    /// It breaks a rule of `MetricFamily::validate` once relabelled.
+    Invalid,
+    /// A JSON value that is not a number or a boolean.
+    NotANumber,
+    /// A JSON key that is not a metric name.
+    BadName,
+}
+
+impl Cause {
+    const fn describe(self) -> &'static str {
+        match self {
+            Self::OwnName => "they would replace the relay's own `up` or `scrape_duration_seconds`",
+            Self::Clash => "their names clash with an earlier family's",
+            Self::Invalid => "they are invalid once relabelled",
+            Self::NotANumber => "JSON values that are not numbers or booleans",
+            Self::BadName => "JSON keys that are not metric names",
+        }
+    }
+}
+
+/// What one fetch left out, by cause: logged as one line per cause, with a
+/// count and the first case, however many there were.
+#[derive(Debug, Default)]
+struct Dropped(BTreeMap<Cause, (usize, String)>);
+
+impl Dropped {
+    fn add(&mut self, cause: Cause, first: impl FnOnce() -> String) {
+        self.0.entry(cause).or_insert_with(|| (0, first())).0 += 1;
+    }
+
+    fn log(&self, url: &str) {
+        for (&cause, (count, first)) in &self.0 {
+            let what = cause.describe();
+            if cause == Cause::NotANumber {
+                tracing::debug!("{url}: {count} left out: {what} (the first: {first})");
+            } else {
+                tracing::warn!("{url}: {count} left out: {what} (the first: {first})");
+            }
+        }
+    }
+}
+
 /// What to do to the upstream's families.
 struct Rules {
     exclude: Vec<String>,
@@ -144,67 +233,67 @@ impl Rules {
         }
     }
 
-    /// Filters, renames and labels; families that end up invalid or clash with an
-    /// earlier one are dropped and logged.
-    fn apply(&self, families: Vec<MetricFamily>) -> Vec<MetricFamily> {
-        let mut out: Vec<MetricFamily> = Vec::with_capacity(families.len());
-        // Every sample name served so far, so a clash costs one look-up.
-        let mut taken: HashSet<String> = HashSet::new();
-        for mut family in families {
-            if self.excluded(&family.name) {
-                continue;
-            }
-            if let Some(new) = self.renames.get(&family.name) {
-                for sample in &mut family.samples {
-                    let suffix = sample
-                        .name
-                        .strip_prefix(family.name.as_str())
-                        .unwrap_or_default()
-                        .to_owned();
-                    sample.name = format!("{new}{suffix}");
-                    if family.metric_type == MetricType::StateSet {
-                        for label in &mut sample.labels {
-                            if label.0 == family.name {
-                                label.0.clone_from(new);
-                            }
+    /// Filters, renames and labels one family. `None` when it is excluded, or
+    /// when it is invalid once relabelled or clashes with a family already kept
+    /// (whose sample names are in `taken`), which `dropped` counts.
+    fn relabel(
+        &self,
+        mut family: MetricFamily,
+        taken: &mut HashSet<String>,
+        dropped: &mut Dropped,
+    ) -> Option<MetricFamily> {
+        if self.excluded(&family.name) {
+            return None;
+        }
+        if let Some(new) = self.renames.get(&family.name) {
+            for sample in &mut family.samples {
+                let suffix = sample
+                    .name
+                    .strip_prefix(family.name.as_str())
+                    .unwrap_or_default()
+                    .to_owned();
+                sample.name = format!("{new}{suffix}");
+                if family.metric_type == MetricType::StateSet {
+                    for label in &mut sample.labels {
+                        if label.0 == family.name {
+                            label.0.clone_from(new);
                         }
                     }
                 }
-                family.name.clone_from(new);
             }
-            for sample in &mut family.samples {
-                self.label(&mut sample.labels);
+            family.name.clone_from(new);
+        }
+        for sample in &mut family.samples {
+            self.label(&mut sample.labels);
+        }
+        if family.help.is_empty() {
+            // promtool (and people) want every family explained.
+            family.help = format!("{} from the relayed target (it gave no help).", family.name);
+        }
+        let names = family.metric_type.sample_names(&family.name);
+        if let Some(own) = names.iter().find(|n| OWN_FAMILIES.contains(&n.as_str())) {
+            dropped.add(Cause::OwnName, || format!("`{own}`"));
+            return None;
+        }
+        if names.iter().any(|n| taken.contains(n)) {
+            dropped.add(Cause::Clash, || format!("`{}`", family.name));
+            return None;
+        }
+        match family.validate() {
+            Ok(()) => {
+                taken.extend(names);
+                Some(family)
             }
-            if family.help.is_empty() {
-                // promtool (and people) want every family explained.
-                family.help = format!("{} from the relayed target (it gave no help).", family.name);
-            }
-            let names = family.metric_type.sample_names(&family.name);
-            if let Some(own) = names.iter().find(|n| OWN_FAMILIES.contains(&n.as_str())) {
-                tracing::warn!("the upstream's own `{own}` is replaced by the relay's");
-                continue;
-            }
-            if names.iter().any(|n| taken.contains(n)) {
-                tracing::warn!(
-                    "dropping `{}`: its name clashes with another family",
-                    family.name
-                );
-                continue;
-            }
-            match family.validate() {
-                Ok(()) => {
-                    taken.extend(names);
-                    out.push(family);
-                }
-                Err(e) => tracing::warn!("dropping a family: {e}"),
+            Err(e) => {
+                dropped.add(Cause::Invalid, || e.to_string());
+                None
             }
         }
-        out
     }
 }
 
 /// A flat JSON object of numbers (and booleans) as gauges; other values are skipped.
-fn json_families(body: &[u8]) -> Result<Vec<MetricFamily>, String> {
+fn json_families(body: &[u8], dropped: &mut Dropped) -> Result<Vec<MetricFamily>, String> {
     let object: serde_json::Map<String, serde_json::Value> =
         serde_json::from_slice(body).map_err(|e| format!("invalid JSON object: {e}"))?;
     let mut out = Vec::new();
@@ -214,120 +303,443 @@ fn json_families(body: &[u8]) -> Result<Vec<MetricFamily>, String> {
             serde_json::Value::Bool(b) => Some(if b { 1.0 } else { 0.0 }),
             _ => None,
         };
-        let mut family = MetricFamily::gauge(key.clone(), "");
-        match v {
-            Some(v) => family.add_gauge::<&str, &str>([], v),
-            None => {
-                tracing::debug!("skipping JSON key {key:?}: not a number");
-                continue;
-            }
+        let Some(v) = v else {
+            dropped.add(Cause::NotANumber, || format!("{key:?}"));
+            continue;
         };
+        let mut family = MetricFamily::gauge(key, "");
+        family.add_gauge::<&str, &str>([], v);
         if family.validate().is_ok() {
             out.push(family);
         } else {
-            tracing::warn!("skipping JSON key {key:?}: not a valid metric name");
+            dropped.add(Cause::BadName, || format!("{:?}", family.name));
         }
     }
     Ok(out)
 }
 
-/// One upstream fetch, parsed.
-type Fetched = Arc<(Result<Vec<MetricFamily>, String>, Duration)>;
+/// The dialects an answer can be written in, in the order of [`Answers`].
+const DIALECTS: [Dialect; 3] = [Dialect::OpenMetrics, Dialect::Text, Dialect::Protobuf];
+
+const fn dialect_index(dialect: Dialect) -> usize {
+    match dialect {
+        Dialect::OpenMetrics => 0,
+        Dialect::Text => 1,
+        Dialect::Protobuf => 2,
+    }
+}
+
+/// A flight's answers, one per dialect its scrapes asked for.
+#[derive(Debug, Default)]
+struct Answers([Option<Bytes>; 3]);
+
+/// A fetch and everything done with what it brought, shared by the scrapes that
+/// join it while it is in flight. The scrapes waiting for it hold it; when the
+/// last one leaves, it is dropped, and with it the fetch and its work.
+struct Flight {
+    /// The dialects the scrapes that joined asked for, one bit each.
+    wanted: Arc<AtomicU8>,
+    answers: Shared<BoxFuture<'static, Arc<Answers>>>,
+}
+
+/// Set when dropped: tells the blocking work of a flight that no one waits for
+/// it any more.
+#[derive(Default)]
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// What the blocking work of a flight needs to know.
+struct Job {
+    started: Instant,
+    deadline: Instant,
+    stop: Arc<AtomicBool>,
+    wanted: u8,
+}
+
+impl Job {
+    fn over(&self) -> bool {
+        self.stop.load(Ordering::Relaxed) || Instant::now() >= self.deadline
+    }
+}
 
 struct Relay {
     url: String,
     timeout: Duration,
+    max_upstream: usize,
+    max_answer: usize,
     rules: Rules,
-    /// The fetch in flight, shared by every scrape that arrives during it.
-    in_flight: Mutex<Option<Shared<BoxFuture<'static, Fetched>>>>,
+    /// The flight scrapes join, while it is fetching: its number, and a weak
+    /// handle so that the slot alone does not keep it alive.
+    in_flight: Mutex<Option<(u64, Weak<Flight>)>>,
+    flights: AtomicU64,
+    /// The work thread's queue (see [`work_thread`]).
+    work: tokio::sync::mpsc::Sender<Work>,
+}
+
+/// A flight's blocking work: parsing, relabelling, checking and encoding.
+type Work = Box<dyn FnOnce() + Send>;
+
+/// Starts the thread that does every flight's blocking work, one flight at a
+/// time, off the server's async workers. One thread, so that the work of a
+/// flight given up (which cannot be interrupted in the middle of parsing) holds
+/// back the next rather than running beside it, and so that every scrape's
+/// allocations come from the same allocator arena and reuse the memory of the
+/// scrape before. The queue holds one flight's work while another's runs.
+fn work_thread() -> io::Result<tokio::sync::mpsc::Sender<Work>> {
+    let (sender, mut queue) = tokio::sync::mpsc::channel::<Work>(1);
+    std::thread::Builder::new()
+        .name("relay-work".to_owned())
+        .spawn(move || {
+            while let Some(work) = queue.blocking_recv() {
+                // A flight whose work panicked answers `up 0`; the next is served.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+            }
+        })?;
+    Ok(sender)
+}
+
+const ACCEPT: &str = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,application/json;q=0.4";
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Relay {
-    async fn fetch(url: String, timeout: Duration) -> Fetched {
-        let t0 = Instant::now();
-        let result = async {
-            let response = http_get::get(
-                &url,
-                "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,application/json;q=0.4",
-                timeout,
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-            if response.status != 200 {
-                return Err(format!("{url} answered HTTP {}", response.status));
-            }
-            let content_type = response.content_type.as_deref();
-            if content_type.is_some_and(|t| t.trim_start().starts_with("application/json")) {
-                return json_families(&response.body);
-            }
-            let body = std::str::from_utf8(&response.body)
-                .map_err(|e| format!("{url} sent a body that is not UTF-8: {e}"))?;
-            promhttp::parse::parse(content_type, body).map_err(|e| format!("{url}: {e}"))
+    /// The flight in progress, joined, or a new one.
+    fn join(self: &Arc<Self>, dialect: Dialect) -> Arc<Flight> {
+        let bit = 1 << dialect_index(dialect);
+        let mut slot = lock(&self.in_flight);
+        if let Some(flight) = slot.as_ref().and_then(|(_, weak)| weak.upgrade()) {
+            // Under the slot's lock, so the flight reads it after every join.
+            flight.wanted.fetch_or(bit, Ordering::Relaxed);
+            return flight;
         }
-        .await;
-        Arc::new((result, t0.elapsed()))
+        let id = self.flights.fetch_add(1, Ordering::Relaxed);
+        let wanted = Arc::new(AtomicU8::new(bit));
+        let answers = Arc::clone(self)
+            .fly(id, Instant::now(), Arc::clone(&wanted))
+            .boxed()
+            .shared();
+        let flight = Arc::new(Flight { wanted, answers });
+        *slot = Some((id, Arc::downgrade(&flight)));
+        flight
     }
 
-    /// The current fetch, started if none is in flight.
-    async fn fetched(self: &Arc<Self>) -> Fetched {
-        let shared = {
-            let mut slot = self
-                .in_flight
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            match &*slot {
-                Some(fetch) => fetch.clone(),
-                None => {
-                    let fetch = Self::fetch(self.url.clone(), self.timeout).boxed().shared();
-                    *slot = Some(fetch.clone());
-                    fetch
-                }
-            }
-        };
-        let fetched = shared.clone().await;
-        let mut slot = self
-            .in_flight
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if slot.as_ref().is_some_and(|s| s.ptr_eq(&shared)) {
+    /// Ends flight `id`'s time in the slot: scrapes from now on start a flight of
+    /// their own.
+    fn land(&self, id: u64) {
+        let mut slot = lock(&self.in_flight);
+        if slot.as_ref().is_some_and(|(current, _)| *current == id) {
             *slot = None;
         }
-        fetched
     }
 
-    async fn scrape(self: Arc<Self>) -> Vec<MetricFamily> {
-        let fetched = self.fetched().await;
-        let (result, took) = &*fetched;
-        let mut families = match result {
-            Ok(families) => self.rules.apply(families.clone()),
-            Err(reason) => {
-                tracing::warn!("upstream {} unusable: {reason}", self.url);
-                Vec::new()
+    /// One flight: fetch, then parse, relabel, check and encode on the work
+    /// thread, all within `--timeout` of `started`.
+    async fn fly(
+        self: Arc<Self>,
+        id: u64,
+        started: Instant,
+        wanted: Arc<AtomicU8>,
+    ) -> Arc<Answers> {
+        let deadline = started + self.timeout;
+        let tokio_deadline = tokio::time::Instant::from_std(deadline);
+        let stop = StopOnDrop::default();
+        let fetched = tokio::time::timeout_at(tokio_deadline, self.fetch()).await;
+        // No scrape joins from here on, so none is served a fetch that had
+        // finished before it arrived; and the dialects wanted are known.
+        self.land(id);
+        let wanted = wanted.load(Ordering::Relaxed);
+        let response = match fetched {
+            Ok(Ok(response)) => response,
+            Ok(Err(reason)) => return Arc::new(self.failed(wanted, started, &reason)),
+            Err(_) => {
+                let reason = format!("no complete answer within --timeout ({:?})", self.timeout);
+                return Arc::new(self.failed(wanted, started, &reason));
             }
         };
+        let job = Job {
+            started,
+            deadline,
+            stop: Arc::clone(&stop.0),
+            wanted,
+        };
+        let (done, result) = tokio::sync::oneshot::channel();
+        let relay = Arc::clone(&self);
+        let work: Work = Box::new(move || {
+            let _ = done.send(if job.over() {
+                Err(relay.overrun())
+            } else {
+                relay.process(response, &job)
+            });
+        });
+        // At most one flight's work waits while another's runs.
+        if !matches!(
+            tokio::time::timeout_at(tokio_deadline, self.work.send(work)).await,
+            Ok(Ok(()))
+        ) {
+            let reason = format!(
+                "the work of an earlier scrape, given up, did not end within --timeout ({:?})",
+                self.timeout
+            );
+            return Arc::new(self.failed(wanted, started, &reason));
+        }
+        let reason = match tokio::time::timeout_at(tokio_deadline, result).await {
+            Ok(Ok(Ok(answers))) => return Arc::new(answers),
+            Ok(Ok(Err(reason))) => reason,
+            Ok(Err(_panicked)) => "processing the answer failed".to_owned(),
+            Err(_) => self.overrun(),
+        };
+        Arc::new(self.failed(wanted, started, &reason))
+        // `stop` is dropped here: work still running stops at its next check.
+    }
+
+    fn overrun(&self) -> String {
+        format!(
+            "parsing, relabelling and encoding did not end within --timeout ({:?})",
+            self.timeout
+        )
+    }
+
+    async fn fetch(&self) -> Result<http_get::Response, String> {
+        let response = http_get::get_limited(&self.url, ACCEPT, self.timeout, self.max_upstream)
+            .await
+            .map_err(|e| e.to_string())?;
+        if response.status != 200 {
+            return Err(format!("it answered HTTP {}", response.status));
+        }
+        Ok(response)
+    }
+
+    /// The upstream's families; the body is dropped once they are read.
+    fn decode(
+        &self,
+        response: http_get::Response,
+        dropped: &mut Dropped,
+    ) -> Result<Vec<MetricFamily>, String> {
+        let content_type = response.content_type.as_deref();
+        if content_type.is_some_and(|t| t.trim_start().starts_with("application/json")) {
+            return json_families(&response.body, dropped);
+        }
+        let body = std::str::from_utf8(&response.body)
+            .map_err(|e| format!("the body is not UTF-8: {e}"))?;
+        promhttp::parse::parse(content_type, body).map_err(|e| e.to_string())
+    }
+
+    /// The blocking work of a flight: the upstream's families are relabelled,
+    /// checked and written into each dialect wanted one at a time, each dropped
+    /// once written. `Err` is why the upstream cannot be relayed.
+    fn process(&self, response: http_get::Response, job: &Job) -> Result<Answers, String> {
+        let mut dropped = Dropped::default();
+        let families = self.decode(response, &mut dropped)?;
+        let mut writers: Vec<(Dialect, Result<Encoder, String>)> = wanted(job.wanted)
+            .map(|d| (d, Ok(Encoder::new(d))))
+            .collect();
+        let mut taken = HashSet::new();
+        for (i, family) in families.into_iter().enumerate() {
+            if i % 64 == 0 && job.over() {
+                return Err(self.overrun());
+            }
+            let Some(family) = self.rules.relabel(family, &mut taken, &mut dropped) else {
+                continue;
+            };
+            for (_, writer) in &mut writers {
+                if let Ok(encoder) = writer {
+                    encoder.write_family(&family);
+                    if encoder.len() > self.max_answer {
+                        *writer = Err(format!(
+                            "the answer would be larger than --max-answer-bytes ({} bytes)",
+                            self.max_answer
+                        ));
+                    }
+                }
+            }
+        }
+        dropped.log(&self.url);
+        let took = job.started.elapsed();
+        let mut answers = Answers::default();
+        for (dialect, writer) in writers {
+            answers.0[dialect_index(dialect)] = Some(match writer {
+                Ok(encoder) => self.finish(encoder, took, true),
+                Err(reason) => {
+                    tracing::warn!("upstream {} unusable: {reason}", self.url);
+                    self.finish(Encoder::new(dialect), took, false)
+                }
+            });
+        }
+        Ok(answers)
+    }
+
+    /// `up 0` in every dialect wanted, and the reason logged once.
+    fn failed(&self, wanted_bits: u8, started: Instant, reason: &str) -> Answers {
+        tracing::warn!("upstream {} unusable: {reason}", self.url);
+        let took = started.elapsed();
+        let mut answers = Answers::default();
+        for dialect in wanted(wanted_bits) {
+            answers.0[dialect_index(dialect)] =
+                Some(self.finish(Encoder::new(dialect), took, false));
+        }
+        answers
+    }
+
+    /// Ends an answer with the relay's own families.
+    fn finish(&self, mut encoder: Encoder, took: Duration, up: bool) -> Bytes {
         let mut labels = Vec::new();
         self.rules.label(&mut labels);
-        let [duration, up] = OWN_FAMILIES;
+        let [duration, up_name] = OWN_FAMILIES;
         let mut gauge = |name: &str, help: &str, v: f64| {
             let mut f = MetricFamily::gauge(name, help);
             f.add_gauge(labels.iter().map(|(k, v)| (k.as_str(), v.as_str())), v);
-            families.push(f);
+            encoder.write_family(&f);
         };
         gauge(
             duration,
-            "How long fetching and parsing the upstream took.",
+            "How long the scrape took: fetching, parsing, relabelling, checking and encoding the upstream.",
             took.as_secs_f64(),
         );
         gauge(
-            up,
-            "Whether the upstream was fetched and parsed (1) or not (0).",
-            if result.is_ok() { 1.0 } else { 0.0 },
+            up_name,
+            "Whether the upstream was fetched, parsed and relayed whole (1) or not (0).",
+            if up { 1.0 } else { 0.0 },
         );
-        families
+        let mut body = encoder.finish();
+        body.shrink_to_fit();
+        Bytes::from(body)
     }
 }
 
-async fn serve(relay: Arc<Relay>, method: Method, headers: HeaderMap) -> Response {
+/// The dialects whose bits are set.
+fn wanted(bits: u8) -> impl Iterator<Item = Dialect> {
+    DIALECTS
+        .into_iter()
+        .filter(move |&d| bits & (1 << dialect_index(d)) != 0)
+}
+
+/// How much of an answer is copied out per frame.
+const CHUNK: usize = 64 << 10;
+
+/// The answer to one scrape. It is sent in chunks copied from the answer the
+/// flight's scrapes share, so what the server queues for a client that reads
+/// slowly is that client's own, never the whole shared answer. It holds its
+/// scrape's permit until the last chunk is taken or the body is dropped, and
+/// gives both up after `--send-timeout`: then the connection is closed the next
+/// time the server writes to it.
+struct AnswerBody {
+    state: Arc<Mutex<Sending>>,
+    timer: tokio::task::AbortHandle,
+}
+
+enum Sending {
+    Left {
+        answer: Bytes,
+        sent: usize,
+        _permit: ScrapePermit,
+    },
+    Done,
+    TimedOut,
+}
+
+impl AnswerBody {
+    fn new(answer: Bytes, permit: ScrapePermit, send_timeout: Duration) -> Self {
+        let state = Arc::new(Mutex::new(if answer.is_empty() {
+            Sending::Done
+        } else {
+            Sending::Left {
+                answer,
+                sent: 0,
+                _permit: permit,
+            }
+        }));
+        let weak = Arc::downgrade(&state);
+        let timer = tokio::spawn(async move {
+            tokio::time::sleep(send_timeout).await;
+            if let Some(state) = weak.upgrade() {
+                let mut state = lock(&state);
+                if matches!(*state, Sending::Left { .. }) {
+                    *state = Sending::TimedOut;
+                }
+            }
+        })
+        .abort_handle();
+        Self { state, timer }
+    }
+}
+
+impl Drop for AnswerBody {
+    fn drop(&mut self) {
+        self.timer.abort();
+    }
+}
+
+impl http_body::Body for AnswerBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        let mut state = lock(&self.state);
+        match &mut *state {
+            Sending::Left { answer, sent, .. } => {
+                let end = (*sent + CHUNK).min(answer.len());
+                let chunk = Bytes::copy_from_slice(&answer[*sent..end]);
+                *sent = end;
+                if end == answer.len() {
+                    *state = Sending::Done;
+                }
+                Poll::Ready(Some(Ok(Frame::data(chunk))))
+            }
+            Sending::Done => Poll::Ready(None),
+            Sending::TimedOut => Poll::Ready(Some(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the answer was not taken within --send-timeout",
+            )))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(*lock(&self.state), Sending::Done)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &*lock(&self.state) {
+            Sending::Left { answer, sent, .. } => {
+                SizeHint::with_exact((answer.len() - sent) as u64)
+            }
+            _ => SizeHint::with_exact(0),
+        }
+    }
+}
+
+/// A refusal of the endpoint (`503` past the concurrency limit) as a response.
+fn refusal(refused: ScrapeResponse) -> Response {
+    let mut response = Response::new(axum::body::Body::from(refused.body));
+    *response.status_mut() =
+        StatusCode::from_u16(refused.status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(refused.content_type),
+    );
+    for (name, value) in refused.headers {
+        headers.insert(name, HeaderValue::from_static(value));
+    }
+    response
+}
+
+struct Server {
+    relay: Arc<Relay>,
+    endpoint: MetricsEndpoint,
+    send_timeout: Duration,
+}
+
+async fn serve(server: Arc<Server>, method: Method, headers: HeaderMap) -> Response {
     if method != Method::GET && method != Method::HEAD {
         return (
             StatusCode::METHOD_NOT_ALLOWED,
@@ -339,17 +751,42 @@ async fn serve(relay: Arc<Relay>, method: Method, headers: HeaderMap) -> Respons
         Ok(format) => format,
         Err(e) => return (StatusCode::NOT_ACCEPTABLE, e.to_string()).into_response(),
     };
-    let families = relay.scrape().await;
-    let mut encoder = promhttp::encode::Encoder::new(format.dialect());
-    for family in &families {
-        encoder.write_family(family);
-    }
-    let body = encoder.finish();
-    let mut response = ([(header::CONTENT_TYPE, format.content_type())], body).into_response();
-    if method == Method::HEAD {
-        *response.body_mut() = axum::body::Body::empty();
-    }
+    let permit = match server.endpoint.admit(None) {
+        Ok(permit) => permit,
+        Err(refused) => return refusal(refused),
+    };
+    let dialect = format.dialect();
+    let flight = server.relay.join(dialect);
+    let answers = flight.answers.clone().await;
+    drop(flight);
+    let answer = answers.0[dialect_index(dialect)]
+        .clone()
+        .unwrap_or_else(|| {
+            // Not reached: a flight answers every dialect its scrapes joined for.
+            let reason = "the flight had no answer in this format";
+            let failed = server
+                .relay
+                .failed(1 << dialect_index(dialect), Instant::now(), reason);
+            failed.0[dialect_index(dialect)].clone().unwrap_or_default()
+        });
+    let body = if method == Method::HEAD {
+        axum::body::Body::empty()
+    } else {
+        axum::body::Body::new(AnswerBody::new(answer, permit, server.send_timeout))
+    };
+    let mut response = Response::new(body);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(format.content_type()),
+    );
     response
+}
+
+fn positive_bytes(flag: &str, bytes: usize) -> Result<usize, String> {
+    if bytes == 0 {
+        return Err(format!("{flag} must be a positive number of bytes"));
+    }
+    Ok(bytes)
 }
 
 #[tokio::main]
@@ -358,6 +795,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
     http_get::check_url(&args.url)?;
     let timeout = config::positive_seconds("--timeout", args.timeout)?;
+    let send_timeout = config::positive_seconds("--send-timeout", args.send_timeout)?;
+    let max_upstream = positive_bytes("--max-upstream-bytes", args.max_upstream_bytes)?;
+    let max_answer = positive_bytes("--max-answer-bytes", args.max_answer_bytes)?;
     let renames = match &args.rename {
         Some(path) => read_renames(path)?,
         None => HashMap::new(),
@@ -365,6 +805,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let relay = Arc::new(Relay {
         url: args.url.clone(),
         timeout,
+        max_upstream,
+        max_answer,
         rules: Rules {
             exclude: args.exclude,
             exclude_regex: args.exclude_regex,
@@ -374,10 +816,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             renames,
         },
         in_flight: Mutex::new(None),
+        flights: AtomicU64::new(0),
+        work: work_thread()?,
+    });
+    let server = Arc::new(Server {
+        relay,
+        // The relay's own registry holds nothing but the endpoint's refusal counter.
+        endpoint: MetricsEndpoint::new(&Registry::new())
+            .max_concurrent_scrapes(args.max_concurrent_scrapes),
+        send_timeout,
     });
     let app = axum::Router::new().route(
         "/metrics",
-        any(move |method: Method, headers: HeaderMap| serve(Arc::clone(&relay), method, headers)),
+        any(move |method: Method, headers: HeaderMap| serve(Arc::clone(&server), method, headers)),
     );
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(args.bind, args.port)).await?;
     println!(

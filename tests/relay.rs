@@ -318,3 +318,624 @@ fn bad_arguments_are_clear_errors() {
     );
     let _ = std::fs::remove_file(rename);
 }
+
+// ---------------------------------------------------------------------------
+// Hostile upstreams and scrapers (issue 13). These read values with promhttp's
+// own parser (the tests above check the output with the reference parsers), so
+// they need no external tool.
+
+/// An upstream driven by the test: it reports each request as it arrives
+/// ([`Event::Request`]), answers it only when the test says what to answer, and
+/// reports that the relay took the whole answer ([`Event::Taken`]) or closed
+/// the connection while waiting for one ([`Event::Closed`]).
+struct Gated {
+    addr: SocketAddr,
+    events: std::sync::mpsc::Receiver<Event>,
+    answers: std::sync::mpsc::Sender<(u16, Vec<u8>)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Event {
+    /// A request arrived.
+    Request,
+    /// The answer was written and the relay, having read it, closed the
+    /// connection: the relay has the whole upstream body.
+    Taken,
+    /// The relay closed the connection before an answer was given.
+    Closed,
+}
+
+impl Gated {
+    fn start() -> Self {
+        use std::sync::{mpsc, Arc, Mutex};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (event, events) = mpsc::channel();
+        let (answers, waiting) = mpsc::channel::<(u16, Vec<u8>)>();
+        let waiting = Arc::new(Mutex::new(waiting));
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                let (event, waiting) = (event.clone(), Arc::clone(&waiting));
+                std::thread::spawn(move || gated_exchange(conn, &event, &waiting));
+            }
+        });
+        Self {
+            addr,
+            events,
+            answers,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}/metrics", self.addr)
+    }
+
+    /// The next event, within 30 seconds.
+    fn next(&self) -> Event {
+        self.events
+            .recv_timeout(Duration::from_secs(30))
+            .expect("no event at the upstream within 30 s")
+    }
+
+    /// Answers the request waiting (the next to arrive, if none is) with text
+    /// 0.0.4.
+    fn answer(&self, status: u16, body: impl Into<Vec<u8>>) {
+        self.answers.send((status, body.into())).unwrap();
+    }
+}
+
+fn gated_exchange(
+    mut conn: std::net::TcpStream,
+    event: &std::sync::mpsc::Sender<Event>,
+    waiting: &std::sync::Mutex<std::sync::mpsc::Receiver<(u16, Vec<u8>)>>,
+) {
+    use std::io::{Read, Write};
+    conn.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        match conn.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return,
+        }
+    }
+    let _ = event.send(Event::Request);
+    conn.set_nonblocking(true).unwrap();
+    loop {
+        let next = waiting
+            .lock()
+            .unwrap()
+            .recv_timeout(Duration::from_millis(10));
+        match next {
+            Ok((status, body)) => {
+                conn.set_nonblocking(false).unwrap();
+                let _ = write!(
+                    conn,
+                    "HTTP/1.1 {status} X\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = conn.write_all(&body);
+                // The relay closes its connection once it has read the body.
+                while matches!(conn.read(&mut byte), Ok(1)) {}
+                let _ = event.send(Event::Taken);
+                return;
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => match conn.peek(&mut byte) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Ok(n) if n > 0 => {}
+                // End of stream or reset: the relay gave up on this fetch.
+                _ => {
+                    let _ = event.send(Event::Closed);
+                    return;
+                }
+            },
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return,
+        }
+    }
+}
+
+/// The relay with its log kept: stderr is read into `log` until it ends.
+struct Logged {
+    relay: common::Running,
+    addr: SocketAddr,
+    log: std::thread::JoinHandle<Vec<String>>,
+}
+
+impl Logged {
+    fn start(url: &str, extra: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut command = std::process::Command::new(common::example_binary("relay"));
+        command
+            .args(["--service", "foo", "--url", url, "--port", "0"])
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
+            .stderr(std::process::Stdio::piped());
+        let (mut relay, line) = common::start_and_read_line(&mut command);
+        assert!(line.contains("http://"), "the relay printed {line:?}");
+        let stderr = relay.0.stderr.take().unwrap();
+        let log = std::thread::spawn(move || {
+            use std::io::BufRead;
+            std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+                .collect()
+        });
+        Self {
+            relay,
+            addr: common::served_addr(&line),
+            log,
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.relay.0.id()
+    }
+
+    /// Stops the relay and returns every line it logged.
+    fn stop(mut self) -> Vec<String> {
+        let _ = self.relay.0.kill();
+        let _ = self.relay.0.wait();
+        self.log.join().unwrap()
+    }
+}
+
+/// A scrape as Prometheus asks for one: status and body.
+fn scrape(addr: SocketAddr) -> (u16, String) {
+    let res = common::http(
+        addr,
+        "GET",
+        "/metrics",
+        &[("Accept", common::PROMETHEUS_ACCEPT)],
+        b"",
+    )
+    .unwrap();
+    (res.status, String::from_utf8_lossy(&res.body).into_owned())
+}
+
+/// The value of the (only) sample `name` in an OpenMetrics answer, read with
+/// promhttp's parser.
+fn value_of(answer: &str, name: &str) -> f64 {
+    let families = promhttp::parse::parse_openmetrics(answer)
+        .unwrap_or_else(|e| panic!("the answer does not parse: {e}\n{answer}"));
+    let mut samples = families
+        .iter()
+        .flat_map(|f| &f.samples)
+        .filter(|s| s.name == name);
+    let first = samples
+        .next()
+        .unwrap_or_else(|| panic!("no `{name}` in the answer:\n{answer}"));
+    assert!(samples.next().is_none(), "`{name}` twice");
+    first.value
+}
+
+/// The relay's resident memory now and at its peak, in bytes (`VmRSS`,
+/// `VmHWM`).
+fn rss(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|kib| kib.parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("no {name} in /proc/{pid}/status"))
+            * 1024
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// One sample with `k` distinct labels.
+fn wide_sample(k: usize) -> String {
+    let labels: Vec<String> = (0..k).map(|i| format!("l{i}=\"v\"")).collect();
+    format!("one{{{}}} 1\n", labels.join(","))
+}
+
+/// `n` counters with four labels, 100 to a family, with HELP and TYPE (about
+/// 110 bytes a series; `scripts/relay_table.py --shape realistic`).
+fn realistic(n: usize) -> String {
+    let mut out = String::new();
+    for f in 0..n.div_ceil(100) {
+        let name = format!("app_requests_{f}_total");
+        out.push_str(&format!(
+            "# HELP {name} Requests handled by the app, by route.\n# TYPE {name} counter\n"
+        ));
+        for i in 0..100.min(n - f * 100) {
+            out.push_str(&format!(
+                "{name}{{method=\"GET\",route=\"/api/v1/items/{i}\",status=\"{}\",instance=\"10.0.{}.{i}:8080\"}} {}\n",
+                200 + i % 5,
+                f % 256,
+                f * 1000 + i
+            ));
+        }
+    }
+    out
+}
+
+/// `n` families of one sample each with long names and no metadata: the answer
+/// (which adds a HELP line to each) is about four times the upstream.
+fn many_families(n: usize) -> String {
+    let pad = "x".repeat(80);
+    (0..n).map(|i| format!("f{i}_{pad} 1\n")).collect()
+}
+
+/// Scrapes `addr`, and returns the answer's text and the time the scrape took
+/// as seen from here.
+fn timed_scrape(addr: SocketAddr) -> (String, f64) {
+    let t0 = std::time::Instant::now();
+    let (status, answer) = scrape(addr);
+    let took = t0.elapsed().as_secs_f64();
+    assert_eq!(status, 200, "{answer}");
+    (answer, took)
+}
+
+/// Issue 13: one sample with 200,000 labels took 20 s a scrape (the
+/// repeated-label check was quadratic), while `scrape_duration_seconds` said
+/// 0.04 s. Now such a sample is relayed whole, and the reported duration is the
+/// scrape's. (What the checks cost per label is measured by
+/// `cargo bench -p promhttp-bench --bench validate`; a quadratic check makes
+/// this test run for minutes.)
+#[test]
+fn a_sample_with_many_labels_is_relayed_whole_and_timed() {
+    let labels = 100_000;
+    let upstream = Upstream::start(text_reply(&wide_sample(labels)));
+    let (_relay, addr) = start_relay(&upstream, &["--timeout", "120"]);
+    let (answer, took) = timed_scrape(addr);
+    assert_eq!(value_of(&answer, "up"), 1.0, "{answer}");
+    let families = promhttp::parse::parse_openmetrics(&answer).unwrap();
+    let one = families
+        .iter()
+        .flat_map(|f| &f.samples)
+        .find(|s| s.name == "one")
+        .expect("the wide sample is relayed");
+    let relayed = one
+        .labels
+        .iter()
+        .filter(|(k, _)| k.starts_with('l'))
+        .count();
+    assert_eq!(relayed, labels, "{:?}", &one.labels[..3]);
+    assert_eq!(one.label("l99999"), Some("v"));
+    // The relay's own clock runs inside the scrape we timed, and covers nearly
+    // all of it: the work on 100,000 labels dwarfs a loopback round trip.
+    let reported = value_of(&answer, "scrape_duration_seconds");
+    assert!(
+        reported <= took && reported >= 0.5 * took,
+        "scrape_duration_seconds says {reported:.3} s of a {took:.3} s scrape"
+    );
+}
+
+/// Issue 13: `--timeout` bounded the fetch alone; parsing, relabelling and
+/// encoding a large upstream ran on past it. Now a scrape whose work overruns
+/// the timeout is answered `up 0` at the timeout, and `scrape_duration_seconds`
+/// counts that time.
+#[test]
+fn the_timeout_covers_the_whole_scrape() {
+    // About three seconds of work in a debug build: far past the timeout.
+    let upstream = Upstream::start(text_reply(&realistic(60_000)));
+    let relay = Logged::start(
+        &format!("http://{}/metrics", upstream.addr),
+        &["--timeout", "0.3"],
+        &[],
+    );
+    let (answer, took) = timed_scrape(relay.addr);
+    assert_eq!(value_of(&answer, "up"), 0.0, "the work overran the timeout");
+    let reported = value_of(&answer, "scrape_duration_seconds");
+    assert!(reported >= 0.3, "scrape_duration_seconds {reported}");
+    // The same upstream through a relay without the timeout, side by side: the
+    // timed-out scrape was answered well before its work would have ended.
+    let (_unbounded, unbounded_addr) = start_relay(&upstream, &["--timeout", "120"]);
+    let (full, full_took) = timed_scrape(unbounded_addr);
+    assert_eq!(value_of(&full, "up"), 1.0);
+    assert!(
+        took < 0.5 * full_took,
+        "answered after {took:.2} s, the whole work takes {full_took:.2} s: the timeout (0.3 s) did not bound the scrape"
+    );
+    let log = relay.stop();
+    assert!(
+        log.iter()
+            .any(|l| l.contains("did not end within --timeout")),
+        "{log:#?}"
+    );
+}
+
+/// Issue 13: the relay's work ran on the async worker that served the scrape,
+/// stalling every other request on that worker. With one worker thread, a
+/// request that arrives while a large upstream is being processed is answered
+/// before that scrape is.
+#[test]
+fn scrape_work_runs_off_the_async_workers() {
+    use std::io::{Read, Write};
+    let upstream = Gated::start();
+    let relay = Logged::start(
+        &upstream.url(),
+        &["--timeout", "60"],
+        &[("TOKIO_WORKER_THREADS", "1")],
+    );
+    let addr = relay.addr;
+    let (answered, first_bytes) = std::sync::mpsc::channel();
+    let scraper = std::thread::spawn(move || {
+        let mut conn = std::net::TcpStream::connect(addr).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        write!(
+            conn,
+            "GET /metrics HTTP/1.1\r\nHost: relay\r\nAccept: {}\r\nConnection: close\r\n\r\n",
+            common::PROMETHEUS_ACCEPT
+        )
+        .unwrap();
+        let mut answer = vec![0u8; 12];
+        conn.read_exact(&mut answer).unwrap();
+        let _ = answered.send(());
+        conn.read_to_end(&mut answer).unwrap();
+        String::from_utf8(answer).unwrap()
+    });
+    assert_eq!(upstream.next(), Event::Request);
+    // About a second and a half of work in a debug build.
+    upstream.answer(200, realistic(30_000));
+    // The relay has read the whole body and closed the connection: its work
+    // has begun.
+    assert_eq!(upstream.next(), Event::Taken);
+    let other = common::http(addr, "GET", "/elsewhere", &[], b"").unwrap();
+    assert_eq!(other.status, 404);
+    assert!(
+        first_bytes.try_recv().is_err(),
+        "the scrape was answered before a 404 could be: its work held the only worker"
+    );
+    let answer = scraper.join().unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:.200}");
+    let body = &answer[answer.find("\r\n\r\n").unwrap() + 4..];
+    assert_eq!(value_of(body, "up"), 1.0);
+    relay.stop();
+}
+
+/// Issue 13: every scrape cloned the parsed upstream and encoded its own answer
+/// (16 scrapes at once: 2 GB). Scrapes that arrive during a fetch share it: one
+/// request upstream, one parse, one answer per format. Eight scrapes are held
+/// at the upstream until a ninth is refused (`--max-concurrent-scrapes 8`), so
+/// all eight have joined; the relay's peak memory then stays within what one
+/// scrape of that upstream costs.
+#[test]
+fn concurrent_scrapes_share_one_fetch_parse_and_answer() {
+    let upstream = Gated::start();
+    let relay = Logged::start(
+        &upstream.url(),
+        &["--max-concurrent-scrapes", "8", "--timeout", "60"],
+        &[],
+    );
+    let (base, _) = rss(relay.pid());
+    let addr = relay.addr;
+    let (report, reports) = std::sync::mpsc::channel();
+    let scrapers: Vec<_> = (0..9)
+        .map(|_| {
+            let report = report.clone();
+            std::thread::spawn(move || {
+                let (status, answer) = scrape(addr);
+                let _ = report.send(status);
+                (status, answer)
+            })
+        })
+        .collect();
+    assert_eq!(upstream.next(), Event::Request);
+    assert_eq!(
+        reports.recv_timeout(Duration::from_secs(30)),
+        Ok(503),
+        "a ninth scrape was not refused"
+    );
+    let body = realistic(20_000);
+    upstream.answer(200, body.clone());
+    let answers: Vec<(u16, String)> = scrapers.into_iter().map(|s| s.join().unwrap()).collect();
+    let served: Vec<&String> = answers
+        .iter()
+        .filter(|(status, _)| *status == 200)
+        .map(|(_, a)| a)
+        .collect();
+    assert_eq!(served.len(), 8);
+    for answer in &served {
+        assert_eq!(value_of(answer, "up"), 1.0);
+        assert_eq!(*answer, served[0], "one answer for all");
+    }
+    assert_eq!(upstream.next(), Event::Taken);
+    assert!(
+        upstream.events.try_recv().is_err(),
+        "more than one request upstream"
+    );
+    let (_, peak) = rss(relay.pid());
+    let grown = peak.saturating_sub(base);
+    // One scrape of this upstream costs about 10 times its size (the parsed
+    // families; see BENCHMARKS.md); eight unshared ones would be 80.
+    assert!(
+        grown < 25 * body.len() as u64,
+        "eight scrapes of a {} byte upstream took {grown} bytes",
+        body.len()
+    );
+    relay.stop();
+}
+
+/// Issue 13: the relay's `/metrics` had no concurrency limit, and 64 clients
+/// that never read held 3.6 GB. It goes through the endpoint's limit
+/// (`503` with `Retry-After` past it), and a scrape counts until its answer
+/// has been taken or `--send-timeout` has dropped it.
+#[test]
+fn scrapes_past_the_limit_are_refused_until_their_answers_are_taken() {
+    use std::io::{Read, Write};
+    let upstream = Gated::start();
+    let relay = Logged::start(
+        &upstream.url(),
+        &[
+            "--max-concurrent-scrapes",
+            "1",
+            "--send-timeout",
+            "5",
+            "--timeout",
+            "60",
+        ],
+        &[],
+    );
+    let addr = relay.addr;
+    let first = std::thread::spawn(move || scrape(addr));
+    assert_eq!(upstream.next(), Event::Request);
+    let refused = common::http(addr, "GET", "/metrics", &[], b"").unwrap();
+    assert_eq!(refused.status, 503);
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    upstream.answer(200, "g 1\n");
+    let (status, answer) = first.join().unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(value_of(&answer, "g"), 1.0);
+    assert_eq!(upstream.next(), Event::Taken);
+
+    // A scraper that reads the head of a large answer and stops. The answer
+    // (13 MB) is far larger than what the sockets and the server can buffer
+    // (on loopback, about 4.5 MB were taken up here: the 4 MiB most of
+    // tcp_wmem, the client's receive buffer, hyper's write buffer), so the
+    // rest waits for the scraper.
+    let mut silent = std::net::TcpStream::connect(addr).unwrap();
+    write!(silent, "GET /metrics HTTP/1.1\r\nHost: relay\r\n\r\n").unwrap();
+    assert_eq!(upstream.next(), Event::Request);
+    let upstream_body = many_families(30_000);
+    upstream.answer(200, upstream_body.clone());
+    assert_eq!(upstream.next(), Event::Taken);
+    silent
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut head = [0u8; 1024];
+    silent.read_exact(&mut head).unwrap();
+    assert!(head.starts_with(b"HTTP/1.1 200"));
+    let refused = common::http(addr, "GET", "/metrics", &[], b"").unwrap();
+    assert_eq!(
+        refused.status, 503,
+        "a scrape whose answer is still being sent no longer counted"
+    );
+    // After --send-timeout the unread answer is dropped and scrapes are served
+    // (the answer queued here is for the first one admitted).
+    upstream.answer(200, upstream_body);
+    let whole =
+        common::wait_until(
+            "a scrape served again",
+            Duration::from_secs(30),
+            || match common::http(addr, "GET", "/metrics", &[], b"") {
+                Ok(res) if res.status == 200 => Ok(res.body.len()),
+                Ok(res) => Err(format!("status {}", res.status)),
+                Err(e) => Err(e.to_string()),
+            },
+        );
+    // ... and the silent scraper, reading on, gets a cut answer.
+    let mut rest = Vec::new();
+    let _ = silent.read_to_end(&mut rest);
+    assert!(
+        head.len() + rest.len() < whole,
+        "the whole answer ({whole} bytes) was kept for a scraper that did not read it"
+    );
+    relay.stop();
+}
+
+/// Issue 13: 1.5 million tiny families made a 178.6 MB answer. An answer larger
+/// than `--max-answer-bytes`, or an upstream body larger than
+/// `--max-upstream-bytes`, is `up 0` with the reason logged.
+#[test]
+fn answers_and_upstreams_past_their_caps_are_up_zero() {
+    let body = many_families(2_000);
+    let upstream = Upstream::start(text_reply(&body));
+    let url = format!("http://{}/metrics", upstream.addr);
+    for (flag, limit, reason) in [
+        (
+            "--max-answer-bytes",
+            "100000",
+            "larger than --max-answer-bytes",
+        ),
+        ("--max-upstream-bytes", "10000", "larger than 10000 bytes"),
+    ] {
+        let relay = Logged::start(&url, &[flag, limit], &[]);
+        let (status, answer) = scrape(relay.addr);
+        assert_eq!(status, 200);
+        assert_eq!(value_of(&answer, "up"), 0.0, "{flag}");
+        assert!(answer.len() < 1000, "{flag}: {answer}");
+        let log = relay.stop();
+        assert!(log.iter().any(|l| l.contains(reason)), "{flag}: {log:#?}");
+    }
+    // Under both caps, the same upstream is relayed whole.
+    let relay = Logged::start(&url, &[], &[]);
+    let (_, answer) = scrape(relay.addr);
+    assert_eq!(value_of(&answer, "up"), 1.0);
+    assert!(answer.len() > 4 * body.len());
+    relay.stop();
+}
+
+/// Issue 13: a scraper gave up at 1 s while the upstream took 3 s; the fetch
+/// stayed behind, and a scrape 20 s later got its old values with `up 1`. A
+/// fetch ends with its last scraper, and a later scrape fetches afresh.
+#[test]
+fn a_fetch_ends_with_its_scrapers_and_is_never_served_later() {
+    use std::io::Write;
+    let upstream = Gated::start();
+    let relay = Logged::start(&upstream.url(), &["--timeout", "60"], &[]);
+    let addr = relay.addr;
+    let mut given_up = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        given_up,
+        "GET /metrics HTTP/1.1\r\nHost: relay\r\nAccept: {}\r\n\r\n",
+        common::PROMETHEUS_ACCEPT
+    )
+    .unwrap();
+    assert_eq!(upstream.next(), Event::Request);
+    drop(given_up);
+    assert_eq!(
+        upstream.next(),
+        Event::Closed,
+        "the fetch outlived its only scraper"
+    );
+    // The upstream has changed since; a scrape now gets what it says now.
+    let later = std::thread::spawn(move || scrape(addr));
+    assert_eq!(upstream.next(), Event::Request, "no fetch of its own");
+    upstream.answer(200, "g 2\n");
+    let (_, answer) = later.join().unwrap();
+    assert_eq!(value_of(&answer, "g"), 2.0);
+    assert_eq!(value_of(&answer, "up"), 1.0);
+    assert_eq!(upstream.next(), Event::Taken);
+    // And once it fails, the next scrape says so.
+    let later = std::thread::spawn(move || scrape(addr));
+    assert_eq!(upstream.next(), Event::Request);
+    upstream.answer(500, "oops\n");
+    let (_, answer) = later.join().unwrap();
+    assert_eq!(value_of(&answer, "up"), 0.0);
+    relay.stop();
+}
+
+/// Issue 13: a 3.7 MB upstream made 100,000 warning lines per scrape. What is
+/// left out is logged once per fetch and cause, with a count.
+#[test]
+fn what_is_left_out_is_logged_once_per_fetch_and_cause() {
+    // Two series per family that `--label team=core` makes one: every family
+    // is invalid once relabelled; and the upstream's own `up`.
+    let mut body: String = (0..2_000)
+        .map(|i| format!("# TYPE f{i} gauge\nf{i}{{team=\"a\"}} 1\nf{i}{{team=\"b\"}} 2\n"))
+        .collect();
+    body.push_str("# TYPE up gauge\nup 1\n");
+    let upstream = Upstream::start(text_reply(&body));
+    let relay = Logged::start(
+        &format!("http://{}/metrics", upstream.addr),
+        &["--label", "team=core"],
+        &[],
+    );
+    let (_, answer) = scrape(relay.addr);
+    assert_eq!(value_of(&answer, "up"), 1.0);
+    assert!(!answer.contains("f0"), "an invalid family was relayed");
+    let bad_keys: Vec<String> = (0..1_000).map(|i| format!("\"bad-{i}\": 1")).collect();
+    upstream.set(Reply::Answer(
+        200,
+        "application/json",
+        format!("{{{}}}", bad_keys.join(",")).into_bytes(),
+    ));
+    let (_, answer) = scrape(relay.addr);
+    assert_eq!(value_of(&answer, "up"), 1.0);
+    let log = relay.stop();
+    assert_eq!(log.len(), 3, "one line per fetch and cause: {log:#?}");
+    for expected in [
+        "2000 left out: they are invalid once relabelled",
+        "1 left out: they would replace the relay's own",
+        "1000 left out: JSON keys that are not metric names",
+    ] {
+        assert!(
+            log.iter().any(|l| l.contains(expected)),
+            "no {expected:?} in {log:#?}"
+        );
+    }
+}

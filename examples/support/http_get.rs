@@ -8,7 +8,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Empty, Limited};
+use http_body_util::{BodyExt, Empty, LengthLimitError, Limited};
 use hyper::body::Bytes;
 use hyper::{Request, Uri};
 use hyper_util::rt::TokioIo;
@@ -65,8 +65,19 @@ pub(crate) async fn get_json<T: serde::de::DeserializeOwned>(
 
 /// GETs `url`, giving up after `timeout`.
 pub(crate) async fn get(url: &str, accept: &str, timeout: Duration) -> Result<Response, GetError> {
+    get_limited(url, accept, timeout, MAX_BODY).await
+}
+
+/// GETs `url`, giving up after `timeout` or when the body is larger than
+/// `max_body` bytes. Dropping the future closes the connection.
+pub(crate) async fn get_limited(
+    url: &str,
+    accept: &str,
+    timeout: Duration,
+    max_body: usize,
+) -> Result<Response, GetError> {
     let uri = check_url(url)?;
-    match tokio::time::timeout(timeout, exchange(uri, accept)).await {
+    match tokio::time::timeout(timeout, exchange(uri, accept, max_body)).await {
         Ok(result) => result,
         Err(_) => Err(GetError(format!(
             "no complete answer from {url} within {timeout:?}"
@@ -74,7 +85,17 @@ pub(crate) async fn get(url: &str, accept: &str, timeout: Duration) -> Result<Re
     }
 }
 
-async fn exchange(uri: Uri, accept: &str) -> Result<Response, GetError> {
+/// A task aborted when this is dropped: the connection of an exchange whose
+/// caller went away ends with it.
+struct AbortOnDrop(tokio::task::JoinHandle<Result<(), hyper::Error>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+async fn exchange(uri: Uri, accept: &str, max_body: usize) -> Result<Response, GetError> {
     let host = uri.host().unwrap_or_default();
     let port = uri.port_u16().unwrap_or(80);
     let stream = tokio::net::TcpStream::connect((host, port))
@@ -83,7 +104,7 @@ async fn exchange(uri: Uri, accept: &str) -> Result<Response, GetError> {
     let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| GetError(format!("HTTP handshake with {host}:{port} failed: {e}")))?;
-    let driver = tokio::spawn(connection);
+    let _driver = AbortOnDrop(tokio::spawn(connection));
     let authority = uri.authority().map(|a| a.to_string()).unwrap_or_default();
     let path = uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
     let request = Request::get(path)
@@ -101,12 +122,17 @@ async fn exchange(uri: Uri, accept: &str) -> Result<Response, GetError> {
         .get(hyper::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let body = Limited::new(response.into_body(), MAX_BODY)
+    let body = Limited::new(response.into_body(), max_body)
         .collect()
         .await
-        .map_err(|e| GetError(format!("reading the body from {uri} failed: {e}")))?
+        .map_err(|e| {
+            if e.is::<LengthLimitError>() {
+                GetError(format!("{uri} sent a body larger than {max_body} bytes"))
+            } else {
+                GetError(format!("reading the body from {uri} failed: {e}"))
+            }
+        })?
         .to_bytes();
-    driver.abort();
     Ok(Response {
         status,
         content_type,

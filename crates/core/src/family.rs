@@ -28,10 +28,11 @@
 //! # Ok::<(), promhttp_core::family::FamilyError>(())
 //! ```
 
-use std::collections::hash_map::Entry;
-use std::collections::HashMap;
+use std::collections::hash_map::{Entry, RandomState};
+use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
+use std::sync::OnceLock;
 
 use crate::names;
 
@@ -398,6 +399,9 @@ impl MetricFamily {
         // compared exactly, so a hash collision can never pass for a duplicate.
         let mut seen: HashMap<u64, usize, BuildHasherDefault<Prehashed>> =
             HashMap::with_capacity_and_hasher(self.samples.len(), BuildHasherDefault::default());
+        // The later samples of a fingerprint shared with an earlier one.
+        let mut collided: HashMap<u64, Vec<usize>, BuildHasherDefault<Prehashed>> =
+            HashMap::default();
         for (at, sample) in self.samples.iter().enumerate() {
             let suffix = match sample.name.strip_prefix(self.name.as_str()) {
                 Some(s) if self.metric_type.sample_suffixes().contains(&s) => s,
@@ -416,24 +420,37 @@ impl MetricFamily {
                     ))
                 }
             };
+            // Many labels are checked for repeats through a set, few pair by pair.
+            let mut label_names = (sample.labels.len() >= FEW_LABELS)
+                .then(|| HashSet::with_capacity(sample.labels.len()));
             for (i, (name, _)) in sample.labels.iter().enumerate() {
                 if let Err(reason) = names::check_label_name(name) {
                     return err(format!("label {name:?} of `{}`: {reason}", sample.name));
                 }
-                if sample.labels[..i].iter().any(|(k, _)| k == name) {
+                let repeats = match &mut label_names {
+                    Some(set) => !set.insert(name.as_str()),
+                    None => sample.labels[..i].iter().any(|(k, _)| k == name),
+                };
+                if repeats {
                     return err(format!("label `{name}` repeats in `{}`", sample.name));
                 }
             }
-            let repeats = match seen.entry(series_fingerprint(sample)) {
+            let fingerprint = series_fingerprint(sample);
+            let repeats = match seen.entry(fingerprint) {
                 Entry::Vacant(slot) => {
                     slot.insert(at);
                     false
                 }
                 // A shared fingerprint: the same series, or (rarely) a collision,
-                // after which every earlier sample is compared.
+                // after which the other samples of that fingerprint are compared.
                 Entry::Occupied(first) => {
-                    same_series(&self.samples[*first.get()], sample)
-                        || self.samples[..at].iter().any(|e| same_series(e, sample))
+                    let earlier = collided.entry(fingerprint).or_default();
+                    let repeats = same_series(&self.samples[*first.get()], sample)
+                        || earlier
+                            .iter()
+                            .any(|&e| same_series(&self.samples[e], sample));
+                    earlier.push(at);
+                    repeats
                 }
             };
             if repeats {
@@ -498,9 +515,21 @@ impl MetricFamily {
     }
 }
 
+/// From this many labels on, a sample's labels are compared through a set rather
+/// than pair by pair, so that every check stays linear in the number of labels.
+const FEW_LABELS: usize = 16;
+
+/// A random number drawn once per process, so that the fingerprints of series
+/// cannot be predicted (and collisions made on purpose) by whoever writes them.
+fn fingerprint_seed() -> u64 {
+    static SEED: OnceLock<u64> = OnceLock::new();
+    *SEED.get_or_init(|| RandomState::new().hash_one(0x5eed_u64))
+}
+
 /// A hash of a sample's name and label set that does not depend on label order
-/// (the pairs' hashes are summed). Not for untrusted keys of a long-lived map: it
-/// only speeds up one validation, and collisions are checked exactly.
+/// (the pairs' hashes are summed), seeded per process. Not for untrusted keys of
+/// a long-lived map: it only speeds up one validation, and collisions are checked
+/// exactly.
 fn series_fingerprint(sample: &Sample) -> u64 {
     // splitmix64's finaliser: every input bit moves every output bit.
     fn mix(mut x: u64) -> u64 {
@@ -514,10 +543,13 @@ fn series_fingerprint(sample: &Sample) -> u64 {
         let step = |h: u64, x: u64| (h.rotate_left(5) ^ x).wrapping_mul(0x517c_c1b7_2722_0a95);
         mix(s.bytes().fold(seed, |h, b| step(h, u64::from(b))) ^ s.len() as u64)
     }
+    let seed = fingerprint_seed();
     let labels = sample.labels.iter().fold(0u64, |acc, (k, v)| {
-        acc.wrapping_add(mix(hash(1, k).wrapping_add(hash(2, v).rotate_left(17))))
+        acc.wrapping_add(mix(
+            hash(seed ^ 1, k).wrapping_add(hash(seed ^ 2, v).rotate_left(17))
+        ))
     });
-    mix(labels ^ hash(3, &sample.name))
+    mix(labels ^ hash(seed ^ 3, &sample.name))
 }
 
 /// The hasher of a map whose keys are hashes already.
@@ -542,9 +574,20 @@ impl Hasher for Prehashed {
 
 /// Whether two samples (whose label names do not repeat) are the same series.
 fn same_series(a: &Sample, b: &Sample) -> bool {
-    a.name == b.name
-        && a.labels.len() == b.labels.len()
-        && a.labels.iter().all(|pair| b.labels.contains(pair))
+    if a.name != b.name || a.labels.len() != b.labels.len() {
+        return false;
+    }
+    if a.labels.len() < FEW_LABELS {
+        return a.labels.iter().all(|pair| b.labels.contains(pair));
+    }
+    let b_labels: HashMap<&str, &str> = b
+        .labels
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    a.labels
+        .iter()
+        .all(|(k, v)| b_labels.get(k.as_str()) == Some(&v.as_str()))
 }
 
 /// A [`MetricFamily`] that breaks a rule of [`MetricFamily::validate`].
@@ -675,6 +718,52 @@ mod tests {
 
         let f = MetricFamily::gauge("latency", "").with_unit("seconds");
         assert!(f.validate().unwrap_err().reason.contains("unit"));
+    }
+
+    #[test]
+    fn many_labels_are_checked_as_few() {
+        let many: Vec<(String, String)> = (0..10_000)
+            .map(|i| (format!("l{i}"), format!("v{i}")))
+            .collect();
+        let mut f = MetricFamily::gauge("wide", "");
+        f.add_gauge(many.clone(), 1.0);
+        f.validate().unwrap();
+
+        let mut repeated = many.clone();
+        repeated.push(("l0".to_owned(), "again".to_owned()));
+        let mut f = MetricFamily::gauge("wide", "");
+        f.add_gauge(repeated, 1.0);
+        let e = f.validate().unwrap_err();
+        assert!(e.reason.contains("label `l0` repeats"), "{e}");
+
+        // The same wide series with its labels in another order repeats; one
+        // value changed, it does not.
+        let mut reversed = many.clone();
+        reversed.reverse();
+        let mut f = MetricFamily::gauge("wide", "");
+        f.add_gauge(many.clone(), 1.0);
+        f.add_gauge(reversed, 2.0);
+        assert!(f
+            .validate()
+            .unwrap_err()
+            .reason
+            .contains("repeats with the same labels"));
+        let mut other = many.clone();
+        other[5_000].1.push('x');
+        let mut f = MetricFamily::gauge("wide", "");
+        f.add_gauge(many, 1.0);
+        f.add_gauge(other, 2.0);
+        f.validate().unwrap();
+    }
+
+    #[test]
+    fn samples_of_one_fingerprint_are_told_apart() {
+        let a = Sample::new("x", [("a", "1"), ("b", "2")], 1.0);
+        let b = Sample::new("x", [("b", "2"), ("a", "1")], 1.0);
+        let c = Sample::new("x", [("a", "2"), ("b", "1")], 1.0);
+        assert!(same_series(&a, &b));
+        assert!(!same_series(&a, &c));
+        assert_eq!(series_fingerprint(&a), series_fingerprint(&b));
     }
 
     #[test]
