@@ -516,36 +516,44 @@ impl Relay {
         Ok(response)
     }
 
-    /// The upstream's families; the body is dropped once they are read.
-    fn decode(
-        &self,
-        response: http_get::Response,
-        dropped: &mut Dropped,
-    ) -> Result<Vec<MetricFamily>, String> {
-        let content_type = response.content_type.as_deref();
-        if content_type.is_some_and(|t| t.trim_start().starts_with("application/json")) {
-            return json_families(&response.body, dropped);
-        }
-        let body = std::str::from_utf8(&response.body)
-            .map_err(|e| format!("the body is not UTF-8: {e}"))?;
-        promhttp::parse::parse(content_type, body).map_err(|e| e.to_string())
-    }
-
-    /// The blocking work of a flight: the upstream's families are relabelled,
-    /// checked and written into each dialect wanted one at a time, each dropped
-    /// once written. `Err` is why the upstream cannot be relayed.
+    /// The blocking work of a flight: the upstream's families are read one at a
+    /// time (text and OpenMetrics are parsed as a stream, so that memory holds
+    /// the body, one family and the answers, never the whole parsed upstream),
+    /// relabelled, checked and written into each dialect wanted. `Err` is why the
+    /// upstream cannot be relayed; the answers are finished only once the whole
+    /// body has been read without an error.
     fn process(&self, response: http_get::Response, job: &Job) -> Result<Answers, String> {
         let mut dropped = Dropped::default();
-        let families = self.decode(response, &mut dropped)?;
+        let upstream_len = response.body.len();
+        let content_type = response.content_type.as_deref();
+        let families: Box<dyn Iterator<Item = Result<MetricFamily, String>>> = if content_type
+            .is_some_and(|t| t.trim_start().starts_with("application/json"))
+        {
+            Box::new(
+                json_families(&response.body, &mut dropped)?
+                    .into_iter()
+                    .map(Ok),
+            )
+        } else {
+            let body = std::str::from_utf8(&response.body)
+                .map_err(|e| format!("the body is not UTF-8: {e}"))?;
+            Box::new(
+                promhttp::parse::families(content_type, body).map(|f| f.map_err(|e| e.to_string())),
+            )
+        };
+        // Room for an answer about the upstream's size, so that the answer does
+        // not grow by doubling (which would hold twice its size, and three times
+        // while the last doubling copies).
+        let room = (upstream_len + upstream_len / 4 + 4096).min(self.max_answer + 1);
         let mut writers: Vec<(Dialect, Result<Encoder, String>)> = wanted(job.wanted)
-            .map(|d| (d, Ok(Encoder::new(d))))
+            .map(|d| (d, Ok(Encoder::with_buffer(d, Vec::with_capacity(room)))))
             .collect();
         let mut taken = HashSet::new();
-        for (i, family) in families.into_iter().enumerate() {
+        for (i, family) in families.enumerate() {
             if i % 64 == 0 && job.over() {
                 return Err(self.overrun());
             }
-            let Some(family) = self.rules.relabel(family, &mut taken, &mut dropped) else {
+            let Some(family) = self.rules.relabel(family?, &mut taken, &mut dropped) else {
                 continue;
             };
             for (_, writer) in &mut writers {

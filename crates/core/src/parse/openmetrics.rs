@@ -1,20 +1,49 @@
 //! OpenMetrics 1.0 text, read line by line.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use super::lex::{self, BadNumber, Cursor, Dialect, Exact, Label};
-use super::{ParseError, Rule};
+use super::{Lines, ParseError, Rule};
 use crate::family::{Exemplar, Labels, MetricFamily, MetricType, Sample};
 
-pub(super) fn parse(text: &str) -> Result<Vec<MetricFamily>, ParseError> {
-    let lines = super::lines(text)?;
-    let mut parser = Parser::default();
-    for (i, &line) in lines.iter().enumerate() {
-        let number = i + 1;
-        let last = i + 1 == lines.len();
+/// The families of an OpenMetrics text, each given as soon as its last line is
+/// read and checked: memory holds one family at a time, plus the names of those
+/// given so far. After an error, nothing more.
+pub(super) struct Stream<'a> {
+    lines: Lines<'a>,
+    parser: Parser,
+    /// The last line read, with its number: where a missing `# EOF` is reported.
+    last: (usize, &'a str),
+}
+
+impl<'a> Stream<'a> {
+    pub(super) fn new(text: &'a str) -> Self {
+        Self {
+            lines: Lines::new(text),
+            parser: Parser::default(),
+            last: (0, ""),
+        }
+    }
+
+    /// Reads one line; `Ok(false)` at the end of the text.
+    fn step(&mut self) -> Result<bool, ParseError> {
+        let Some((number, line, last)) = self.lines.next_line()? else {
+            if !self.parser.eof {
+                let (number, end) = self.last;
+                return Err(ParseError::new(
+                    number,
+                    lex::column(end, end.len()),
+                    Rule::MissingEof,
+                    String::new(),
+                ));
+            }
+            return Ok(false);
+        };
+        self.last = (number, line);
+        let parser = &mut self.parser;
         if parser.eof {
             if last && line.is_empty() {
-                break;
+                return Ok(true);
             }
             return Err(ParseError::new(
                 number,
@@ -25,7 +54,7 @@ pub(super) fn parse(text: &str) -> Result<Vec<MetricFamily>, ParseError> {
         }
         if line.is_empty() {
             if last {
-                break;
+                return Ok(true);
             }
             return Err(ParseError::new(number, 1, Rule::BlankLine, String::new()));
         }
@@ -37,22 +66,25 @@ pub(super) fn parse(text: &str) -> Result<Vec<MetricFamily>, ParseError> {
         } else {
             parser.sample(Cursor::new(line, number))?;
         }
+        Ok(true)
     }
-    if !parser.eof {
-        let end = lines.last().copied().unwrap_or("");
-        return Err(ParseError::new(
-            lines.len(),
-            lex::column(end, end.len()),
-            Rule::MissingEof,
-            String::new(),
-        ));
+}
+
+impl super::Reader for Stream<'_> {
+    fn step(&mut self) -> Result<bool, ParseError> {
+        Stream::step(self)
     }
-    Ok(parser.families)
+
+    fn ready(&mut self) -> &mut VecDeque<MetricFamily> {
+        &mut self.parser.ready
+    }
 }
 
 #[derive(Default)]
 struct Parser {
-    families: Vec<MetricFamily>,
+    /// Families finished and not yet given out (at most one: a line finishes at
+    /// most one family).
+    ready: VecDeque<MetricFamily>,
     /// Every name a finished family has or can write, with that family's name.
     taken: HashMap<String, String>,
     current: Option<Family>,
@@ -313,7 +345,7 @@ impl Parser {
                 .insert(format!("{}{suffix}", f.name), f.name.clone());
         }
         self.taken.insert(f.name.clone(), f.name.clone());
-        self.families.push(f);
+        self.ready.push_back(f);
         Ok(())
     }
 }

@@ -1,40 +1,69 @@
 //! Prometheus text format 0.0.4, read line by line.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 
 use super::lex::{self, BadNumber, Cursor, Dialect};
-use super::{ParseError, Rule};
+use super::{Lines, ParseError, Rule};
 use crate::family::{Labels, MetricFamily, MetricType, Sample};
 
-pub(super) fn parse(text: &str) -> Result<Vec<MetricFamily>, ParseError> {
-    let lines = super::lines(text)?;
-    let mut parser = Parser::default();
-    for (i, &line) in lines.iter().enumerate() {
-        let mut c = Cursor::new(line, i + 1);
+/// The families of a text 0.0.4 exposition, each given as soon as its last line
+/// is read and checked: memory holds one family at a time, plus the names of
+/// those given so far. After an error, nothing more.
+pub(super) struct Stream<'a> {
+    lines: Lines<'a>,
+    parser: Parser,
+}
+
+impl<'a> Stream<'a> {
+    pub(super) fn new(text: &'a str) -> Self {
+        Self {
+            lines: Lines::new(text),
+            parser: Parser::default(),
+        }
+    }
+
+    /// Reads one line; `Ok(false)` at the end of the text.
+    fn step(&mut self) -> Result<bool, ParseError> {
+        let Some((number, line, last)) = self.lines.next_line()? else {
+            self.parser.finish_family();
+            return Ok(false);
+        };
+        let mut c = Cursor::new(line, number);
         c.skip_blanks();
         if c.at_end() {
             // A blank line, or the end of the text after its last line feed.
         } else if c.eat('#') {
-            parser.comment(c)?;
+            self.parser.comment(c)?;
         } else {
-            parser.sample(c)?;
+            self.parser.sample(c)?;
         }
-        if i + 1 == lines.len() && !line.is_empty() {
+        if last && !line.is_empty() {
             return Err(ParseError::new(
-                i + 1,
+                number,
                 lex::column(line, line.len()),
                 Rule::MissingFinalNewline,
                 String::new(),
             ));
         }
+        Ok(true)
     }
-    parser.finish_family();
-    Ok(parser.families)
+}
+
+impl super::Reader for Stream<'_> {
+    fn step(&mut self) -> Result<bool, ParseError> {
+        Stream::step(self)
+    }
+
+    fn ready(&mut self) -> &mut VecDeque<MetricFamily> {
+        &mut self.parser.ready
+    }
 }
 
 #[derive(Default)]
 struct Parser {
-    families: Vec<MetricFamily>,
+    /// Families finished and not yet given out (at most one: a line finishes at
+    /// most one family).
+    ready: VecDeque<MetricFamily>,
     /// The names of the families finished so far.
     finished: HashSet<String>,
     current: Option<Family>,
@@ -246,7 +275,7 @@ impl Parser {
                 }
             }
         }
-        self.families.push(family);
+        self.ready.push_back(family);
     }
 }
 
