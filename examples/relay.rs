@@ -69,6 +69,8 @@ use regex::Regex;
 mod config;
 #[path = "support/http_get.rs"]
 mod http_get;
+#[path = "support/serve.rs"]
+mod http_serve;
 #[path = "support/logging.rs"]
 mod logging;
 
@@ -802,6 +804,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     logging::init();
     let args = Args::parse();
     http_get::check_url(&args.url)?;
+    let header_read_timeout = http_serve::header_read_timeout()?;
     let timeout = config::positive_seconds("--timeout", args.timeout)?;
     let send_timeout = config::positive_seconds("--send-timeout", args.send_timeout)?;
     let max_upstream = positive_bytes("--max-upstream-bytes", args.max_upstream_bytes)?;
@@ -844,6 +847,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         listener.local_addr()?,
         args.url
     );
-    axum::serve(listener, app).await?;
+    http_serve::serve(listener, app, header_read_timeout).await?;
     Ok(())
 }
