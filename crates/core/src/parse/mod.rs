@@ -217,8 +217,77 @@ enum Stream<'a> {
     Refused(Option<ParseError>),
 }
 
+impl<'a> Families<'a> {
+    /// The same families, a family of more than `max_samples` samples given in
+    /// [`Piece`]s of about that many: a piece is cut where a metric (a label
+    /// set: a histogram's or summary's samples of one series, a counter's total
+    /// and created time) ends, once it holds `max_samples` or more, so a piece
+    /// always holds whole metrics. Memory then holds one piece at a time, plus
+    /// a 128-bit fingerprint per series of the family being read (what the
+    /// checks across pieces need: repeated series, interleaved metrics).
+    ///
+    /// ```
+    /// use promhttp_core::parse::text_families;
+    ///
+    /// let text = "# TYPE m gauge\nm{i=\"1\"} 1\nm{i=\"2\"} 2\nm{i=\"3\"} 3\nup 1\n";
+    /// let pieces: Vec<_> = text_families(text).in_pieces(2).collect::<Result<_, _>>()?;
+    /// let shape: Vec<_> = pieces
+    ///     .iter()
+    ///     .map(|p| (p.family.name.as_str(), p.family.samples.len(), p.first, p.last))
+    ///     .collect();
+    /// assert_eq!(shape, [("m", 2, true, false), ("m", 1, false, true), ("up", 1, true, true)]);
+    /// # Ok::<(), promhttp_core::parse::ParseError>(())
+    /// ```
+    #[must_use]
+    pub fn in_pieces(mut self, max_samples: usize) -> Pieces<'a> {
+        let max = max_samples.max(1);
+        match &mut self.0 {
+            Stream::OpenMetrics(s) => s.reader.set_max_samples(max),
+            Stream::Text(s) => s.reader.set_max_samples(max),
+            Stream::Refused(_) => {}
+        }
+        Pieces(self.0)
+    }
+
+    fn next_piece(&mut self) -> Option<Result<Piece, ParseError>> {
+        match &mut self.0 {
+            Stream::OpenMetrics(s) => s.next(),
+            Stream::Text(s) => s.next(),
+            Stream::Refused(e) => e.take().map(Err),
+        }
+    }
+}
+
 impl Iterator for Families<'_> {
     type Item = Result<MetricFamily, ParseError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        // Never cut: each piece is a whole family.
+        self.next_piece().map(|p| p.map(|p| p.family))
+    }
+}
+
+impl std::iter::FusedIterator for Families<'_> {}
+
+/// A family or a part of one, as [`Families::in_pieces`] gives them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Piece {
+    /// The family's name, type, help and unit, with this piece's samples.
+    pub family: MetricFamily,
+    /// Whether this piece starts its family (a whole family is first and last).
+    pub first: bool,
+    /// Whether this piece ends its family.
+    pub last: bool,
+}
+
+/// An exposition's families in [`Piece`]s: see [`Families::in_pieces`]. After an
+/// error, nothing more; pieces of a family already given stay given, so a
+/// consumer that must not act on part of an invalid exposition keeps what it
+/// makes of them until the end.
+pub struct Pieces<'a>(Stream<'a>);
+
+impl Iterator for Pieces<'_> {
+    type Item = Result<Piece, ParseError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         match &mut self.0 {
@@ -229,17 +298,29 @@ impl Iterator for Families<'_> {
     }
 }
 
-impl std::iter::FusedIterator for Families<'_> {}
+impl std::iter::FusedIterator for Pieces<'_> {}
+
+impl fmt::Debug for Pieces<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.0 {
+            Stream::OpenMetrics(_) => "Pieces(OpenMetrics)",
+            Stream::Text(_) => "Pieces(Text)",
+            Stream::Refused(_) => "Pieces(Refused)",
+        })
+    }
+}
 
 /// A dialect's reader, driven one line at a time by [`Drive`].
 trait Reader {
     /// Reads one line; `Ok(false)` at the end of the text.
     fn step(&mut self) -> Result<bool, ParseError>;
-    /// The families finished and not yet given out.
-    fn ready(&mut self) -> &mut VecDeque<MetricFamily>;
+    /// The pieces finished and not yet given out.
+    fn ready(&mut self) -> &mut VecDeque<Piece>;
+    /// Cuts families of more than `max` samples into pieces.
+    fn set_max_samples(&mut self, max: usize);
 }
 
-/// Gives a reader's families as they finish, then its error if any, then
+/// Gives a reader's pieces as they finish, then its error if any, then
 /// nothing.
 struct Drive<R> {
     reader: R,
@@ -256,12 +337,12 @@ impl<R: Reader> Drive<R> {
 }
 
 impl<R: Reader> Iterator for Drive<R> {
-    type Item = Result<MetricFamily, ParseError>;
+    type Item = Result<Piece, ParseError>;
 
     fn next(&mut self) -> Option<Self::Item> {
         while !self.done {
-            if let Some(family) = self.reader.ready().pop_front() {
-                return Some(Ok(family));
+            if let Some(piece) = self.reader.ready().pop_front() {
+                return Some(Ok(piece));
             }
             match self.reader.step() {
                 Ok(true) => {}
@@ -274,6 +355,88 @@ impl<R: Reader> Iterator for Drive<R> {
             }
         }
         self.reader.ready().pop_front().map(Ok)
+    }
+}
+
+/// A family being read, as far as cutting it into pieces goes: the samples
+/// not yet given and how many pieces were.
+#[derive(Debug, Default)]
+struct Cutter {
+    /// Pieces given so far.
+    given: usize,
+    /// Cut at a metric's start once the family holds this many samples.
+    max: Option<usize>,
+}
+
+impl Cutter {
+    /// Whether to cut before a sample that starts a new metric, with `held`
+    /// samples held.
+    fn due(&self, held: usize) -> bool {
+        self.max.is_some_and(|max| held >= max)
+    }
+
+    /// A piece of `family` with the samples held (taken out of it).
+    fn cut(&mut self, family: &mut MetricFamily) -> Piece {
+        let mut piece = MetricFamily::new(&family.name, family.metric_type, &family.help);
+        piece.unit.clone_from(&family.unit);
+        piece.samples = std::mem::take(&mut family.samples);
+        let first = self.given == 0;
+        self.given += 1;
+        Piece {
+            family: piece,
+            first,
+            last: false,
+        }
+    }
+
+    /// The family's last piece (the whole family, if none was cut).
+    fn last(&self, family: MetricFamily) -> Piece {
+        Piece {
+            family,
+            first: self.given == 0,
+            last: true,
+        }
+    }
+}
+
+/// Label sets seen, held as 128-bit fingerprints (two independently keyed
+/// hashes, keys drawn per parser) rather than as the names and values: a
+/// million series cost 16 MB, not the 200 MB of their copies. Two different
+/// label sets share a fingerprint with a probability of about 2^-128 a pair,
+/// which would make a valid exposition refused as repeating a series.
+#[derive(Default)]
+struct Seen {
+    keys: (std::hash::RandomState, std::hash::RandomState),
+    set: std::collections::HashSet<u128>,
+}
+
+impl Seen {
+    fn fingerprint(&self, name: &str, labels: &[(String, String)]) -> u128 {
+        use std::hash::BuildHasher;
+        let a = self.keys.0.hash_one((name, labels));
+        let b = self.keys.1.hash_one((name, labels));
+        (u128::from(a) << 64) | u128::from(b)
+    }
+
+    /// Adds `name` with `labels`; `false` if it was there.
+    fn insert(&mut self, name: &str, labels: &[(String, String)]) -> bool {
+        let fp = self.fingerprint(name, labels);
+        self.set.insert(fp)
+    }
+
+    fn contains(&self, name: &str, labels: &[(String, String)]) -> bool {
+        self.set.contains(&self.fingerprint(name, labels))
+    }
+
+    /// A 64-bit hash of `labels` without the one named `skip`.
+    fn hash_without(&self, labels: &[(String, String)], skip: &str) -> u64 {
+        use std::hash::{BuildHasher, Hash, Hasher};
+        let mut h = self.keys.0.build_hasher();
+        for (k, v) in labels.iter().filter(|(k, _)| k != skip) {
+            k.hash(&mut h);
+            v.hash(&mut h);
+        }
+        h.finish()
     }
 }
 

@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use super::lex::{self, BadNumber, Cursor, Dialect, Exact, Label};
-use super::{Lines, ParseError, Rule};
+use super::{Cutter, Lines, ParseError, Piece, Rule, Seen};
 use crate::family::{Exemplar, Labels, MetricFamily, MetricType, Sample};
 
 /// The families of an OpenMetrics text, each given as soon as its last line is
@@ -75,16 +75,22 @@ impl super::Reader for Stream<'_> {
         Stream::step(self)
     }
 
-    fn ready(&mut self) -> &mut VecDeque<MetricFamily> {
+    fn ready(&mut self) -> &mut VecDeque<Piece> {
         &mut self.parser.ready
+    }
+
+    fn set_max_samples(&mut self, max: usize) {
+        self.parser.max = Some(max);
     }
 }
 
 #[derive(Default)]
 struct Parser {
-    /// Families finished and not yet given out (at most one: a line finishes at
-    /// most one family).
-    ready: VecDeque<MetricFamily>,
+    /// Pieces finished and not yet given out (at most one: a line finishes at
+    /// most one piece).
+    ready: VecDeque<Piece>,
+    /// Cut families into pieces of this many samples.
+    max: Option<usize>,
     /// Every name a finished family has or can write, with that family's name.
     taken: HashMap<String, String>,
     current: Option<Family>,
@@ -102,8 +108,11 @@ struct Family {
     unit: Option<(usize, usize)>,
     has_samples: bool,
     /// The label sets of the metrics finished so far.
-    seen: HashSet<Labels>,
+    seen: Seen,
     metric: Option<Metric>,
+    cutter: Cutter,
+    /// A piece cut by the last sample, to be given.
+    cut: Option<Piece>,
 }
 
 /// The metric (label set) being read.
@@ -111,7 +120,8 @@ struct Metric {
     key: Labels,
     timed: bool,
     last: Option<Exact>,
-    /// The series written so far without a timestamp.
+    /// The series written in the current point (without timestamps, the
+    /// metric's only point): a series twice in a point is a repeat.
     untimed: HashSet<(String, Labels)>,
     point: Point,
 }
@@ -296,7 +306,11 @@ impl Parser {
         let Some(family) = self.current.as_mut() else {
             return Ok(());
         };
-        family.add(&c, line)
+        family.add(&c, line)?;
+        if let Some(piece) = family.cut.take() {
+            self.ready.push_back(piece);
+        }
+        Ok(())
     }
 
     /// Makes `name` the current family, starting a new one if it is not.
@@ -327,8 +341,13 @@ impl Parser {
             unit_line: false,
             unit: None,
             has_samples: false,
-            seen: HashSet::new(),
+            seen: Seen::default(),
             metric: None,
+            cutter: Cutter {
+                given: 0,
+                max: self.max,
+            },
+            cut: None,
         }))
     }
 
@@ -345,7 +364,7 @@ impl Parser {
                 .insert(format!("{}{suffix}", f.name), f.name.clone());
         }
         self.taken.insert(f.name.clone(), f.name.clone());
-        self.ready.push_back(f);
+        self.ready.push_back(family.cutter.last(f));
         Ok(())
     }
 }
@@ -677,8 +696,12 @@ impl Family {
             .filter(|(k, _)| Some(k.as_str()) != point_label)
             .cloned()
             .collect();
+        let new_metric = self.metric.as_ref().is_none_or(|m| m.key != key);
         self.place(c, &line, key, all)?;
         self.point_add(c, t, sfx, &line, le)?;
+        if new_metric && self.cutter.due(self.family.samples.len()) {
+            self.cut = Some(self.cutter.cut(&mut self.family));
+        }
         self.has_samples = true;
         let (value, timestamp) = (line.value, line.timestamp.map(|(s, _, _)| s));
         self.family.samples.push(Sample {
@@ -728,10 +751,20 @@ impl Family {
                         }
                         if exact != last {
                             std::mem::take(&mut m.point).check(t)?;
+                            m.untimed.clear();
                         }
                     }
                     m.last = Some(exact.clone());
-                } else if !m.untimed.insert(series) {
+                }
+                // A gauge's, unknown's or info's sample is a point of its own, so
+                // one may come again at the same time (the OpenMetrics suite's
+                // `duplicate_timestamps_1`); a counter's, histogram's, summary's
+                // or state set's point holds each of its series once.
+                let own_point = matches!(
+                    t,
+                    MetricType::Gauge | MetricType::Unknown | MetricType::Info
+                );
+                if (ts.is_none() || !own_point) && !m.untimed.insert(series) {
                     return Err(c.error_at(
                         0,
                         Rule::DuplicateSeries,
@@ -742,9 +775,9 @@ impl Family {
             current => {
                 if let Some(m) = current.take() {
                     m.point.check(t)?;
-                    self.seen.insert(m.key);
+                    self.seen.insert("", &m.key);
                 }
-                if self.seen.contains(&key) {
+                if self.seen.contains("", &key) {
                     return Err(c.error_at(
                         0,
                         Rule::MetricsInterleaved,
@@ -755,9 +788,7 @@ impl Family {
                     ));
                 }
                 let mut untimed = HashSet::new();
-                if ts.is_none() {
-                    untimed.insert(series);
-                }
+                untimed.insert(series);
                 self.metric = Some(Metric {
                     key,
                     timed: ts.is_some(),

@@ -644,6 +644,22 @@ fn om_no_duplicate_series() {
     // the same time: the OpenMetrics test suite's `duplicate_timestamps_1` parses.
     let fams = om("a 1 0\na 2 0\na 3 1\n# EOF\n");
     assert_eq!(fams[0].samples.len(), 3);
+    // But a point of a counter, histogram, summary or state set holds each of
+    // its series once (found by the fuzzer: a repeated `_count`).
+    om_fails(
+        "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 3 5\nh_count 3 5\nh_count 3 5\nh_sum 1 5\n# EOF\n",
+        4,
+        1,
+        Rule::DuplicateSeries,
+    );
+    om_fails(
+        "# TYPE a counter\na_total 1 5\na_total 2 5\n# EOF\n",
+        3,
+        1,
+        Rule::DuplicateSeries,
+    );
+    let fams = om("# TYPE a counter\na_total 1 5\na_total 2 6\n# EOF\n");
+    assert_eq!(fams[0].samples.len(), 2);
 }
 
 #[test]
