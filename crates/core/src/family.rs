@@ -371,10 +371,17 @@ impl MetricFamily {
     ///
     /// Checked: the family, sample and label names; that every sample name is the
     /// family name plus a suffix its type allows; that no label name repeats within a
-    /// sample and no sample (name and label set) repeats; that counters, histogram
-    /// buckets and counts are not negative or NaN; that histogram buckets carry an
-    /// `le` label and state sets a label named like the family with values 0 or 1;
-    /// and that a unit is the name's last component.
+    /// sample; that a unit is the name's last component; and then every rule the
+    /// OpenMetrics parser ([`crate::parse`]) applies to a family's samples, by the
+    /// same code: the labels a type gives a meaning to (`le` on buckets only, a
+    /// number; `quantile` on a summary's quantiles only, from 0 to 1; a state
+    /// set's state label), values (counts whole and not negative, no NaN where
+    /// counting, state sets 0 or 1, info 1), exemplars (where allowed, at most 128
+    /// characters, within their bucket), metrics (the samples of a label set
+    /// together, each once in a point, timestamps not going back) and points
+    /// (a `+Inf` bucket equal to the count, `_sum` with `_count`, `_created` with
+    /// `_total`). What validates, the encoder writes as it is and the parsers read
+    /// back (`tests/parser_round_trip.rs`).
     ///
     /// # Errors
     /// The first rule broken, naming the sample.
@@ -544,7 +551,24 @@ impl MetricFamily {
                 }
             }
         }
-        Ok(())
+        // The rules of the OpenMetrics parser on a family's samples, the same
+        // code: what validates is what the encoder writes and a parser reads.
+        crate::parse::check_family(self).map_err(|e| {
+            let sample = e
+                .line()
+                .checked_sub(1)
+                .and_then(|i| self.samples.get(i))
+                .map_or("", |s| s.name.as_str());
+            FamilyError {
+                family: self.name.clone(),
+                reason: format!(
+                    "sample {} (`{sample}`): {} ({})",
+                    e.line(),
+                    e.rule().description(),
+                    e.detail()
+                ),
+            }
+        })
     }
 }
 
@@ -748,10 +772,20 @@ mod tests {
         let summary =
             |samples: &[(&str, &[(&str, &str)])]| check(MetricType::Summary, "s", samples);
         assert_eq!(
-            histogram(&[("h_bucket", &[("le", "+Inf")]), ("h_count", &[])]),
+            histogram(&[
+                ("h_bucket", &[("le", "+Inf")]),
+                ("h_count", &[]),
+                ("h_sum", &[])
+            ]),
             Ok(())
         );
-        assert_eq!(histogram(&[("h_bucket", &[("le", "0.25")])]), Ok(()));
+        assert_eq!(
+            histogram(&[
+                ("h_bucket", &[("le", "0.25")]),
+                ("h_bucket", &[("le", "+Inf")])
+            ]),
+            Ok(())
+        );
         for bad in ["core", "NaN", "inf", "", "1 "] {
             let e = histogram(&[("h_bucket", &[("le", bad)])]).unwrap_err();
             assert!(e.contains("not a number"), "{bad:?}: {e}");

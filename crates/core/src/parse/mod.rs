@@ -38,6 +38,8 @@ mod lex;
 mod openmetrics;
 mod text;
 
+pub(crate) use openmetrics::check_family;
+
 #[cfg(test)]
 mod tests;
 

@@ -113,6 +113,8 @@ struct Family {
     cutter: Cutter,
     /// A piece cut by the last sample, to be given.
     cut: Option<Piece>,
+    /// Whether the samples read are kept (not when only checking a family).
+    keep: bool,
 }
 
 /// The metric (label set) being read.
@@ -348,6 +350,7 @@ impl Parser {
                 max: self.max,
             },
             cut: None,
+            keep: true,
         }))
     }
 
@@ -370,6 +373,65 @@ impl Parser {
 }
 
 /// A `#` line that is not `# HELP`, `# TYPE`, `# UNIT` or `# EOF`.
+/// Checks an owned family's samples under the rules this parser applies to a
+/// family's lines (the labels a type gives a meaning to, values, exemplars,
+/// metrics and points, timestamps, repeats): one rule table for the parser and
+/// [`MetricFamily::validate`]. The samples' names must belong to the family
+/// (which `validate` checks first). A refusal names the sample (from 1) as its
+/// line, and no column.
+pub(crate) fn check_family(family: &MetricFamily) -> Result<(), ParseError> {
+    let t = family.metric_type;
+    let mut f = Family {
+        family: MetricFamily::new(&family.name, t, ""),
+        help: false,
+        typed: true,
+        unit_line: false,
+        unit: None,
+        has_samples: false,
+        seen: Seen::default(),
+        metric: None,
+        cutter: Cutter::default(),
+        cut: None,
+        keep: false,
+    };
+    for (i, sample) in family.samples.iter().enumerate() {
+        let c = Cursor::new("", i + 1);
+        let timestamp = match sample.timestamp {
+            None => None,
+            Some(ts) => {
+                // Compared as written: the shortest decimal that reads back as `ts`.
+                let written = crate::family::format_number(ts);
+                let exact = Exact::of(&written).ok_or_else(|| {
+                    c.error_at(0, Rule::Timestamp, format!("timestamp {written}"))
+                })?;
+                Some((ts, exact, 0))
+            }
+        };
+        let line = Line {
+            number: i + 1,
+            name: sample.name.clone(),
+            labels: sample
+                .labels
+                .iter()
+                .map(|(name, value)| Label {
+                    name: name.clone(),
+                    value: value.clone(),
+                    at: 0,
+                })
+                .collect(),
+            value: sample.value,
+            value_at: 0,
+            timestamp,
+            exemplar: sample.exemplar.clone().map(|e| (e, 0)),
+        };
+        f.add(&c, line)?;
+    }
+    match f.metric.take() {
+        Some(metric) => metric.point.check(t),
+        None => Ok(()),
+    }
+}
+
 fn bad_hash_line(c: &Cursor<'_>) -> ParseError {
     let rest = c.rest();
     let word = rest
@@ -703,6 +765,9 @@ impl Family {
             self.cut = Some(self.cutter.cut(&mut self.family));
         }
         self.has_samples = true;
+        if !self.keep {
+            return Ok(());
+        }
         let (value, timestamp) = (line.value, line.timestamp.map(|(s, _, _)| s));
         self.family.samples.push(Sample {
             name: line.name,
