@@ -72,7 +72,6 @@ fn populated_registry() -> Registry {
 
 #[test]
 fn openmetrics_output_round_trips_through_the_reference_parser() {
-    require_python_parser!();
     let text = populated_registry().encode(Format::OpenMetrics).unwrap();
     let m = common::parse_openmetrics(&text);
     for (i, route) in HOSTILE.iter().enumerate() {
@@ -111,7 +110,6 @@ fn openmetrics_output_round_trips_through_the_reference_parser() {
 
 #[test]
 fn text_output_parses_and_passes_promtool() {
-    require_python_parser!();
     let registry = populated_registry();
     let text = registry.encode(Format::Text).unwrap();
     let m = common::parse_text(&text);
@@ -145,7 +143,6 @@ fn text_output_parses_and_passes_promtool() {
 
 #[test]
 fn empty_registry_is_valid_in_both_formats() {
-    require_python_parser!();
     let registry = Registry::new();
     assert_eq!(registry.encode(Format::OpenMetrics).unwrap(), "# EOF\n");
     assert_eq!(registry.encode(Format::Text).unwrap(), "");

@@ -74,7 +74,6 @@ fn start_relay(upstream: &Upstream, extra: &[&str]) -> (common::Running, SocketA
 
 #[test]
 fn relays_text_with_exclusions_labels_and_renames() {
-    require_python_parser!();
     let upstream = Upstream::start(text_reply(TEXT));
     let renames = std::env::temp_dir().join(format!("relay-renames-{}", std::process::id()));
     std::fs::write(
@@ -148,7 +147,6 @@ fn relays_text_with_exclusions_labels_and_renames() {
 
 #[test]
 fn relays_openmetrics_and_json_by_content_type() {
-    require_python_parser!();
     let upstream = Upstream::start(Reply::Answer(
         200,
         "application/openmetrics-text; version=1.0.0; charset=utf-8",
@@ -201,7 +199,6 @@ fn relays_openmetrics_and_json_by_content_type() {
 
 #[test]
 fn concurrent_scrapes_share_one_upstream_fetch() {
-    require_python_parser!();
     let upstream = Upstream::start(Reply::Slow(
         Duration::from_millis(600),
         Box::new(text_reply(TEXT)),
@@ -230,7 +227,6 @@ fn concurrent_scrapes_share_one_upstream_fetch() {
 
 #[test]
 fn every_upstream_failure_is_up_zero_in_a_whole_answer() {
-    require_python_parser!();
     let upstream = Upstream::start(text_reply(TEXT));
     let (_relay, addr) = start_relay(&upstream, &["--timeout", "0.3"]);
     let foo = [("service", "foo")];
