@@ -60,7 +60,7 @@ impl Exporter {
         }
     }
 
-    /// One scrape in OpenMetrics, parsed by the reference parser. Every scrape,
+    /// One scrape in OpenMetrics, parsed (see `common::try_parse`). Every scrape,
     /// even one taken while lines are being counted, must add up: each line read
     /// is one request or malformed.
     fn scrape(&self) -> Exposition {

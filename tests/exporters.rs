@@ -1,6 +1,7 @@
 //! The example exporters (`status_sidecar`, `app_registry`, `api_poller`) run as
 //! processes against upstreams started here, healthy and failing in every way the
-//! issue names; their expositions are read through the reference parsers.
+//! issue names; their expositions are read with our parser, cross-checked by the
+//! reference parsers where they are installed (`common::try_parse`).
 
 mod common;
 

@@ -1,5 +1,6 @@
 //! Both exposition formats, with hostile label values and every metric type a user
-//! can register, checked by the reference parsers and `promtool`.
+//! can register, read with our parser and checked by the reference parsers and
+//! `promtool` where they are installed.
 
 mod common;
 

@@ -1,9 +1,9 @@
 //! Property tests of everything that takes input from outside: label values from
 //! constant labels, route templates and user metrics always make valid
-//! exposition (read back exactly by the reference parsers, passed by promtool);
-//! the parsers we own (`Accept`, the OpenMetrics-to-text pass, the scrape
-//! answer) never panic on any input. Bounded: 64 cases per property by default,
-//! `PROPTEST_CASES` to change.
+//! exposition (read back exactly by our parser and, where installed, the
+//! reference parsers, passed by promtool); the parsers we own (`Accept`, the
+//! OpenMetrics-to-text pass, the scrape answer) never panic on any input.
+//! Bounded: 64 cases per property by default, `PROPTEST_CASES` to change.
 
 mod common;
 

@@ -317,8 +317,8 @@ fn bad_arguments_are_clear_errors() {
 
 // ---------------------------------------------------------------------------
 // Hostile upstreams and scrapers (issue 13). These read values with promhttp's
-// own parser (the tests above check the output with the reference parsers), so
-// they need no external tool.
+// own parser directly (the tests above go through `common`, which also
+// cross-checks with the reference parsers where they are installed).
 
 /// An upstream driven by the test: it reports each request as it arrives
 /// ([`Event::Request`]), answers it only when the test says what to answer, and

@@ -1,5 +1,6 @@
-//! Every exporter building block of the core, exposed together and read back by the
-//! reference parsers (Python `prometheus_client` for both formats, `promtool`).
+//! Every exporter building block of the core, exposed together and read back by
+//! our parser and, where installed, the reference parsers (Python
+//! `prometheus_client` for both formats, `promtool`).
 
 mod common;
 

@@ -865,8 +865,8 @@ pub fn assert_refused(name: &str, args: &[&str], expected: &str) -> String {
     stderr
 }
 
-/// Both formats served at `addr` pass the reference parsers, and text 0.0.4
-/// passes `promtool check metrics`.
+/// Both formats served at `addr` pass our parser and, where installed, the
+/// reference parsers, and text 0.0.4 passes `promtool check metrics`.
 pub fn check_outputs(addr: SocketAddr) {
     parse_openmetrics(&scrape_openmetrics(addr));
     let text = scrape_text(addr);
@@ -890,7 +890,7 @@ pub fn scrape_openmetrics(addr: SocketAddr) -> String {
     res.text()
 }
 
-/// Scrapes `addr` in OpenMetrics and reads it with the reference parser.
+/// Scrapes `addr` in OpenMetrics and reads it (see [`try_parse`]).
 pub fn scrape_parsed(addr: SocketAddr) -> Exposition {
     parse_openmetrics(&scrape_openmetrics(addr))
 }
