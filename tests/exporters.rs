@@ -12,7 +12,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{free_addr, start_example, wait_until, Exposition, Reply, Upstream};
 
-const WAIT: Duration = Duration::from_secs(15);
+/// How long a wait for an exporter's state may take before it fails: a hang guard.
+const WAIT: Duration = common::HANG;
 
 fn json(body: &str) -> Reply {
     Reply::Answer(200, "application/json", body.as_bytes().to_vec())

@@ -42,7 +42,7 @@ impl Gate {
         let state = self.state.lock().unwrap();
         let (state, _) = self
             .changed
-            .wait_timeout_while(state, Duration::from_secs(120), |s| s.0 < n)
+            .wait_timeout_while(state, common::HANG, |s| s.0 < n)
             .unwrap();
         assert!(
             state.0 >= n,
