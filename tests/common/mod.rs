@@ -42,13 +42,14 @@ pub fn skip_test(reason: &str) {
     log_skip("test", reason);
 }
 
-/// Fails under `PROMHTTP_REQUIRE_TOOLS=1`; otherwise says `SKIPPED: <reason>` on
-/// stderr, once per reason and test binary, and appends one line
-/// `<test binary>\t<test>\t<kind>\t<reason>` per test, kind and reason to the file
-/// named by `PROMHTTP_SKIP_LOG`, if set: `scripts/test.sh` counts them at the end
-/// of its run.
+/// Says `SKIPPED: <reason>` on stderr, once per reason and test binary, and
+/// appends one line `<test binary>\t<test>\t<kind>\t<reason>` per test, kind and
+/// reason to the file named by `PROMHTTP_SKIP_LOG`, if set (`scripts/test.sh`
+/// counts them at the end of its run); then fails under
+/// `PROMHTTP_REQUIRE_TOOLS=1`, where the kind written is `required`.
 fn log_skip(kind: &str, reason: &str) {
-    assert!(!tools_required(), "PROMHTTP_REQUIRE_TOOLS=1 but {reason}");
+    let required = tools_required();
+    let kind = if required { "required" } else { kind };
     // The test harness names each test's thread after the test.
     let test = std::thread::current()
         .name()
@@ -58,35 +59,36 @@ fn log_skip(kind: &str, reason: &str) {
     let mut said = SAID
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if !said.iter().any(|(_, _, r)| r == reason) {
+    if !required && !said.iter().any(|(_, _, r)| r == reason) {
         // Straight to the process's stderr, past the harness's output capture,
         // so that a skip is always seen.
         let _ = writeln!(std::io::stderr(), "SKIPPED: {reason}");
     }
-    if said
+    let logged = said
         .iter()
-        .any(|(t, k, r)| *t == test && k == kind && r == reason)
-    {
-        return;
+        .any(|(t, k, r)| *t == test && k == kind && r == reason);
+    if !logged {
+        said.push((test.clone(), kind.to_owned(), reason.to_owned()));
+        if let Some(log) = std::env::var_os("PROMHTTP_SKIP_LOG") {
+            let binary = std::env::current_exe()
+                .ok()
+                .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+                .map(|s| match s.rsplit_once('-') {
+                    Some((name, _hash)) => name.to_owned(),
+                    None => s,
+                })
+                .unwrap_or_default();
+            // One write per line, in append mode: lines from test binaries never mix.
+            let line = format!("{binary}\t{test}\t{kind}\t{reason}\n");
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log);
+            let _ = file.and_then(|mut f| f.write_all(line.as_bytes()));
+        }
     }
-    said.push((test.clone(), kind.to_owned(), reason.to_owned()));
-    if let Some(log) = std::env::var_os("PROMHTTP_SKIP_LOG") {
-        let binary = std::env::current_exe()
-            .ok()
-            .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
-            .map(|s| match s.rsplit_once('-') {
-                Some((name, _hash)) => name.to_owned(),
-                None => s,
-            })
-            .unwrap_or_default();
-        // One write per line, in append mode: lines from test binaries never mix.
-        let line = format!("{binary}\t{test}\t{kind}\t{reason}\n");
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log);
-        let _ = file.and_then(|mut f| f.write_all(line.as_bytes()));
-    }
+    drop(said);
+    assert!(!required, "PROMHTTP_REQUIRE_TOOLS=1 but {reason}");
 }
 
 /// Skips the calling test (a conformance test, which checks our output against
