@@ -32,6 +32,8 @@ use serde::Deserialize;
 mod config;
 #[path = "support/http_get.rs"]
 mod http_get;
+#[path = "support/serve.rs"]
+mod http_serve;
 #[path = "support/logging.rs"]
 mod logging;
 
@@ -118,6 +120,7 @@ fn family(answer: &Answer) -> MetricFamily {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     logging::init();
     let args = Args::parse();
+    let header_read_timeout = http_serve::header_read_timeout()?;
     http_get::check_url(&args.url)?;
 
     let registry = promhttp::default_registry();
@@ -143,6 +146,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         args.url,
         args.interval
     );
-    axum::serve(listener, app).await?;
+    http_serve::serve(listener, app, header_read_timeout).await?;
     Ok(())
 }

@@ -38,6 +38,8 @@ use tokio::net::{TcpListener, TcpStream};
 
 #[path = "support/config.rs"]
 mod config;
+#[path = "support/serve.rs"]
+mod http_serve;
 #[path = "support/logging.rs"]
 mod logging;
 
@@ -222,6 +224,7 @@ where
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     logging::init();
+    let header_read_timeout = http_serve::header_read_timeout()?;
     let bind: SocketAddr = config::env_or("BIND", "127.0.0.1:3002".parse()?)?;
     let interval = config::positive_seconds(
         "PROBE_INTERVAL_SECONDS",
@@ -292,6 +295,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "app_registry: serving http://{}/metrics, probing daytime at {daytime}, mirroring {counter}",
         listener.local_addr()?
     );
-    axum::serve(listener, app).await?;
+    http_serve::serve(listener, app, header_read_timeout).await?;
     Ok(())
 }

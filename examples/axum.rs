@@ -7,11 +7,12 @@
 //! A connection must send a complete request head within
 //! `$HEADER_READ_TIMEOUT_SECONDS` (default 5) of opening or of its previous
 //! response, or it is closed: that bounds slow senders (slowloris) and idle
-//! kept-alive connections alike. `axum::serve` sets no such limit (hyper needs a
-//! timer for it), so the demo serves connections with hyper's HTTP/1 builder.
+//! kept-alive connections alike (see `support/serve.rs`).
 
 #[path = "support/config.rs"]
 mod config;
+#[path = "support/serve.rs"]
+mod http_serve;
 
 use std::io::Write as _;
 use std::time::Duration;
@@ -20,9 +21,6 @@ use axum::body::{Body, Bytes};
 use axum::extract::Path;
 use axum::routing::{get, post};
 use axum::Router;
-use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::service::TowerToHyperService;
 use promhttp::axum::{metrics_handler, MetricsLayer};
 use promhttp::HttpMetrics;
 
@@ -52,9 +50,7 @@ async fn stream() -> Body {
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let bind = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1:3000".into());
-    let header_read_timeout = config::env_or("HEADER_READ_TIMEOUT_SECONDS", 5.0)
-        .and_then(|s| config::positive_seconds("HEADER_READ_TIMEOUT_SECONDS", s))
-        .map_err(std::io::Error::other)?;
+    let header_read_timeout = http_serve::header_read_timeout().map_err(std::io::Error::other)?;
     let metrics = HttpMetrics::default();
     let app = Router::new()
         .route("/", get(index))
@@ -74,22 +70,5 @@ async fn main() -> std::io::Result<()> {
         std::io::stdout(),
         "promhttp axum demo listening on http://{addr}/\nmetrics at http://{addr}/metrics"
     );
-    let mut http = http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(header_read_timeout);
-    loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _peer)) => stream,
-            // Out of file descriptors, most likely: wait for connections to close.
-            Err(_) => {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
-        };
-        let connection =
-            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
-        tokio::spawn(async move {
-            let _ = connection.await;
-        });
-    }
+    http_serve::serve(listener, app, header_read_timeout).await
 }

@@ -11,7 +11,8 @@
 //! of numbers (`{"queue_depth": 3, "ready": true}`), told apart by its
 //! `Content-Type`; text and OpenMetrics are read by promhttp's strict parser, so
 //! types, help and units are kept. Every sample gets `service="<--service>"` and
-//! each `--label` (replacing a label of the same name). `--rename FILE` maps family
+//! each `--label`; an upstream label of the same name keeps its value as
+//! `exported_<name>`, as Prometheus does with a target's labels. `--rename FILE` maps family
 //! names, one `old new` pair per line (`#` starts a comment).
 //!
 //! A family the upstream gave no help gets one saying it is relayed (so the
@@ -61,6 +62,7 @@ use http_body::{Frame, SizeHint};
 use promhttp::encode::{Dialect, Encoder};
 use promhttp::family::{MetricFamily, MetricType};
 use promhttp::names::{check_label_name, check_metric_name};
+use promhttp::parse::Piece;
 use promhttp::{Format, MetricsEndpoint, Registry, ScrapePermit, ScrapeResponse};
 use regex::Regex;
 
@@ -69,6 +71,8 @@ use regex::Regex;
 mod config;
 #[path = "support/http_get.rs"]
 mod http_get;
+#[path = "support/serve.rs"]
+mod http_serve;
 #[path = "support/logging.rs"]
 mod logging;
 
@@ -95,7 +99,8 @@ struct Args {
     /// family name, e.g. `^go_.*`).
     #[arg(long)]
     exclude_regex: Vec<Regex>,
-    /// A label `name=value` added to every sample (repeatable).
+    /// A label `name=value` added to every sample (repeatable); the upstream's
+    /// own label of that name is kept as `exported_<name>`.
     #[arg(long, value_parser = parse_label)]
     label: Vec<(String, String)>,
     /// A file of `old new` family-name pairs, one per line.
@@ -161,6 +166,12 @@ fn read_renames(path: &PathBuf) -> Result<HashMap<String, String>, String> {
 /// names is dropped.
 const OWN_FAMILIES: [&str; 2] = ["scrape_duration_seconds", "up"];
 
+/// Samples in a piece of an upstream family: a family is parsed, relabelled,
+/// checked and written this many samples at a time, so that a scrape holds one
+/// piece, not one family (a million series in one family held whole cost 47
+/// times the body).
+const PIECE_SAMPLES: usize = 4096;
+
 /// Why a family (or a JSON key) was left out of an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Cause {
@@ -224,27 +235,25 @@ impl Rules {
             || self.exclude_regex.iter().any(|r| r.is_match(name))
     }
 
+    /// Adds the relay's labels. An upstream label of the same name keeps its
+    /// value as `exported_<name>`, as Prometheus does with a target's labels
+    /// (`honor_labels: false`); one named `exported_<name>` becomes
+    /// `exported_exported_<name>`, and so on. Two different series therefore
+    /// stay different once labelled, so a family can be relabelled a piece at a
+    /// time without checking its series against those of its earlier pieces.
     fn label(&self, labels: &mut Vec<(String, String)>) {
         for (name, value) in &self.labels {
-            match labels.iter_mut().find(|(n, _)| n == name) {
-                Some(existing) => existing.1.clone_from(value),
-                None => labels.push((name.clone(), value.clone())),
+            for (label, _) in labels.iter_mut() {
+                if exported_depth(label, name).is_some() {
+                    label.insert_str(0, "exported_");
+                }
             }
+            labels.push((name.clone(), value.clone()));
         }
     }
 
-    /// Filters, renames and labels one family. `None` when it is excluded, or
-    /// when it is invalid once relabelled or clashes with a family already kept
-    /// (whose sample names are in `taken`), which `dropped` counts.
-    fn relabel(
-        &self,
-        mut family: MetricFamily,
-        taken: &mut HashSet<String>,
-        dropped: &mut Dropped,
-    ) -> Option<MetricFamily> {
-        if self.excluded(&family.name) {
-            return None;
-        }
+    /// Renames and labels one piece of a family in place.
+    fn relabel(&self, family: &mut MetricFamily) {
         if let Some(new) = self.renames.get(&family.name) {
             for sample in &mut family.samples {
                 let suffix = sample
@@ -270,6 +279,16 @@ impl Rules {
             // promtool (and people) want every family explained.
             family.help = format!("{} from the relayed target (it gave no help).", family.name);
         }
+    }
+
+    /// The sample names a family (its first piece, relabelled) writes, if it may
+    /// be relayed: not one of the relay's own, not an earlier family's (`taken`).
+    fn admit(
+        &self,
+        family: &MetricFamily,
+        taken: &HashSet<String>,
+        dropped: &mut Dropped,
+    ) -> Option<Vec<String>> {
         let names = family.metric_type.sample_names(&family.name);
         if let Some(own) = names.iter().find(|n| OWN_FAMILIES.contains(&n.as_str())) {
             dropped.add(Cause::OwnName, || format!("`{own}`"));
@@ -279,17 +298,19 @@ impl Rules {
             dropped.add(Cause::Clash, || format!("`{}`", family.name));
             return None;
         }
-        match family.validate() {
-            Ok(()) => {
-                taken.extend(names);
-                Some(family)
-            }
-            Err(e) => {
-                dropped.add(Cause::Invalid, || e.to_string());
-                None
-            }
-        }
+        Some(names)
     }
+}
+
+/// How many `exported_` prefixes `label` puts before `name`, if it is `name`
+/// under such prefixes.
+fn exported_depth(mut label: &str, name: &str) -> Option<usize> {
+    let mut depth = 0;
+    while label != name {
+        label = label.strip_prefix("exported_")?;
+        depth += 1;
+    }
+    Some(depth)
 }
 
 /// A flat JSON object of numbers (and booleans) as gauges; other values are skipped.
@@ -516,41 +537,94 @@ impl Relay {
         Ok(response)
     }
 
-    /// The upstream's families; the body is dropped once they are read.
-    fn decode(
-        &self,
-        response: http_get::Response,
-        dropped: &mut Dropped,
-    ) -> Result<Vec<MetricFamily>, String> {
-        let content_type = response.content_type.as_deref();
-        if content_type.is_some_and(|t| t.trim_start().starts_with("application/json")) {
-            return json_families(&response.body, dropped);
-        }
-        let body = std::str::from_utf8(&response.body)
-            .map_err(|e| format!("the body is not UTF-8: {e}"))?;
-        promhttp::parse::parse(content_type, body).map_err(|e| e.to_string())
-    }
-
-    /// The blocking work of a flight: the upstream's families are relabelled,
-    /// checked and written into each dialect wanted one at a time, each dropped
-    /// once written. `Err` is why the upstream cannot be relayed.
+    /// The blocking work of a flight: the upstream's families are read one at a
+    /// time (text and OpenMetrics are parsed as a stream, so that memory holds
+    /// the body, one family and the answers, never the whole parsed upstream),
+    /// relabelled, checked and written into each dialect wanted. `Err` is why the
+    /// upstream cannot be relayed; the answers are finished only once the whole
+    /// body has been read without an error.
     fn process(&self, response: http_get::Response, job: &Job) -> Result<Answers, String> {
         let mut dropped = Dropped::default();
-        let families = self.decode(response, &mut dropped)?;
+        let upstream_len = response.body.len();
+        let content_type = response.content_type.as_deref();
+        let pieces: Box<dyn Iterator<Item = Result<Piece, String>>> =
+            if content_type.is_some_and(|t| t.trim_start().starts_with("application/json")) {
+                Box::new(
+                    json_families(&response.body, &mut dropped)?
+                        .into_iter()
+                        .map(|family| {
+                            Ok(Piece {
+                                family,
+                                first: true,
+                                last: true,
+                            })
+                        }),
+                )
+            } else {
+                let body = std::str::from_utf8(&response.body)
+                    .map_err(|e| format!("the body is not UTF-8: {e}"))?;
+                Box::new(
+                    promhttp::parse::families(content_type, body)
+                        .in_pieces(PIECE_SAMPLES)
+                        .map(|p| p.map_err(|e| e.to_string())),
+                )
+            };
+        // Room for an answer about the upstream's size, so that the answer does
+        // not grow by doubling (which would hold twice its size, and three times
+        // while the last doubling copies).
+        let room = (upstream_len + upstream_len / 4 + 4096).min(self.max_answer + 1);
         let mut writers: Vec<(Dialect, Result<Encoder, String>)> = wanted(job.wanted)
-            .map(|d| (d, Ok(Encoder::new(d))))
+            .map(|d| (d, Ok(Encoder::with_buffer(d, Vec::with_capacity(room)))))
             .collect();
         let mut taken = HashSet::new();
-        for (i, family) in families.into_iter().enumerate() {
+        // The sample names of the family being relayed, taken once it is whole;
+        // `None` while one being left out goes on.
+        let mut kept: Option<Vec<String>> = None;
+        for (i, piece) in pieces.enumerate() {
             if i % 64 == 0 && job.over() {
                 return Err(self.overrun());
             }
-            let Some(family) = self.rules.relabel(family, &mut taken, &mut dropped) else {
+            let Piece {
+                mut family,
+                first,
+                last,
+            } = piece?;
+            if first {
+                kept = None;
+                if self.rules.excluded(&family.name) {
+                    continue;
+                }
+                self.rules.relabel(&mut family);
+                kept = self.rules.admit(&family, &taken, &mut dropped);
+            } else if kept.is_some() {
+                self.rules.relabel(&mut family);
+            }
+            if kept.is_none() {
                 continue;
-            };
+            }
+            // A piece holds whole metrics, and relabelling keeps different
+            // series different: what makes a family invalid is in one piece.
+            if let Err(e) = family.validate() {
+                dropped.add(Cause::Invalid, || e.to_string());
+                // Withdraw what its earlier pieces wrote (a first piece wrote
+                // nothing: the family open in the encoders is the one before).
+                if !first {
+                    for (_, writer) in &mut writers {
+                        if let Ok(encoder) = writer {
+                            encoder.discard_family();
+                        }
+                    }
+                }
+                kept = None;
+                continue;
+            }
             for (_, writer) in &mut writers {
                 if let Ok(encoder) = writer {
-                    encoder.write_family(&family);
+                    if first {
+                        encoder.write_family(&family);
+                    } else {
+                        encoder.write_more(&family);
+                    }
                     if encoder.len() > self.max_answer {
                         *writer = Err(format!(
                             "the answer would be larger than --max-answer-bytes ({} bytes)",
@@ -558,6 +632,9 @@ impl Relay {
                         ));
                     }
                 }
+            }
+            if last {
+                taken.extend(kept.take().unwrap_or_default());
             }
         }
         dropped.log(&self.url);
@@ -794,6 +871,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     logging::init();
     let args = Args::parse();
     http_get::check_url(&args.url)?;
+    let header_read_timeout = http_serve::header_read_timeout()?;
     let timeout = config::positive_seconds("--timeout", args.timeout)?;
     let send_timeout = config::positive_seconds("--send-timeout", args.send_timeout)?;
     let max_upstream = positive_bytes("--max-upstream-bytes", args.max_upstream_bytes)?;
@@ -836,6 +914,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         listener.local_addr()?,
         args.url
     );
-    axum::serve(listener, app).await?;
+    http_serve::serve(listener, app, header_read_timeout).await?;
     Ok(())
 }

@@ -37,6 +37,8 @@ use config::{env_or, positive_seconds};
 mod config;
 #[path = "support/http_get.rs"]
 mod http_get;
+#[path = "support/serve.rs"]
+mod http_serve;
 #[path = "support/logging.rs"]
 mod logging;
 
@@ -102,6 +104,7 @@ fn families(status: &Status) -> Vec<MetricFamily> {
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     logging::init();
+    let header_read_timeout = http_serve::header_read_timeout()?;
 
     let interval = positive_seconds(
         "POLLING_INTERVAL_SECONDS",
@@ -144,6 +147,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "status_sidecar: serving http://{}/metrics, polling {url} every {interval:?}",
         listener.local_addr()?
     );
-    axum::serve(listener, app).await?;
+    http_serve::serve(listener, app, header_read_timeout).await?;
     Ok(())
 }

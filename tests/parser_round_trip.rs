@@ -17,7 +17,7 @@ mod proto;
 use exposition_gen::{hostile, same_families, Draw};
 use promhttp::encode::{Dialect, Encoder};
 use promhttp::family::{encode_families, Exemplar, Labels, MetricFamily, MetricType, Sample};
-use promhttp::parse::{parse_openmetrics, parse_text};
+use promhttp::parse::{openmetrics_families, parse_openmetrics, parse_text, text_families, Piece};
 use promhttp::prometheus_client::metrics::counter::Counter;
 use promhttp::prometheus_client::metrics::exemplar::{CounterWithExemplar, HistogramWithExemplars};
 use promhttp::prometheus_client::metrics::family::Family;
@@ -424,6 +424,8 @@ fn check_round_trip(families: &[MetricFamily]) {
     let text = text_of(families);
     let read = parse_text(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     assert_same(&read, &text_view(families), &text);
+    check_pieces(&om, true);
+    check_pieces(&text, false);
     let protobuf = protobuf_of(families);
     let read = proto::as_families(&proto::decode(&protobuf));
     assert_same(&read, &protobuf_view(families), &format!("{protobuf:?}"));
@@ -449,6 +451,90 @@ fn check_round_trip(families: &[MetricFamily]) {
     let mut read = parse_text(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     read.retain(ours);
     assert_same(&read, &text_view(families), &text);
+}
+
+/// `exposition` read in pieces of at most `max` samples (for several `max`):
+/// the pieces of a family make the family read whole, each piece but the last
+/// ends where a metric does, and written piece by piece (`write_family`, then
+/// `write_more`) they encode as the whole families do in every dialect. A
+/// family discarded after its pieces leaves the output as if it were absent.
+fn check_pieces(exposition: &str, openmetrics: bool) {
+    let whole = if openmetrics {
+        parse_openmetrics(exposition)
+    } else {
+        parse_text(exposition)
+    }
+    .unwrap();
+    for max in [1, 2, 3, 7] {
+        let families = if openmetrics {
+            openmetrics_families(exposition)
+        } else {
+            text_families(exposition)
+        };
+        let pieces: Vec<Piece> = families.in_pieces(max).map(Result::unwrap).collect();
+        let mut joined: Vec<MetricFamily> = Vec::new();
+        for piece in &pieces {
+            if piece.first {
+                joined.push(piece.family.clone());
+            } else {
+                let family = joined.last_mut().expect("a first piece before the others");
+                assert_eq!(
+                    (&family.name, family.metric_type),
+                    (&piece.family.name, piece.family.metric_type)
+                );
+                family.samples.extend(piece.family.samples.iter().cloned());
+            }
+            assert!(
+                piece.last || piece.family.samples.len() >= max,
+                "a piece cut early: {piece:?}"
+            );
+        }
+        assert_same(&joined, &whole, &format!("max {max}\n{exposition}"));
+        assert_eq!(
+            pieces.iter().filter(|p| p.first).count(),
+            pieces.iter().filter(|p| p.last).count()
+        );
+        for dialect in [Dialect::OpenMetrics, Dialect::Text, Dialect::Protobuf] {
+            let mut expected = Encoder::new(dialect);
+            for f in &whole {
+                expected.write_family(f);
+            }
+            let mut pieced = Encoder::new(dialect);
+            for p in &pieces {
+                if p.first {
+                    pieced.write_family(&p.family);
+                } else {
+                    pieced.write_more(&p.family);
+                }
+            }
+            assert_eq!(
+                pieced.finish(),
+                expected.finish(),
+                "{dialect:?}, max {max}\n{exposition}"
+            );
+            // Every family but the first, discarded once all its pieces are in.
+            let mut expected = Encoder::new(dialect);
+            for f in whole.iter().take(1) {
+                expected.write_family(f);
+            }
+            let mut pieced = Encoder::new(dialect);
+            let mut family = 0;
+            for p in &pieces {
+                if p.first {
+                    pieced.write_family(&p.family);
+                } else {
+                    pieced.write_more(&p.family);
+                }
+                if p.last {
+                    if family > 0 {
+                        pieced.discard_family();
+                    }
+                    family += 1;
+                }
+            }
+            assert_eq!(pieced.finish(), expected.finish(), "{dialect:?} discarding");
+        }
+    }
 }
 
 const KINDS: [MetricType; 8] = [

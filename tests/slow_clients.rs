@@ -1,5 +1,6 @@
 //! Slow and idle clients against the servers promhttp runs or shows: the
-//! metrics-only listener (`promhttp::serve`, `MetricsServer`) and both demos.
+//! metrics-only listener (`promhttp::serve`, `MetricsServer`), both demos and
+//! the exporter examples.
 //! Each must close a connection that takes too long to send its request head
 //! (slowloris) or sits idle after a response. The limits are configured short
 //! (a fifth of a second) and real clients on loopback keep sending until the
@@ -259,12 +260,15 @@ fn actix_demo_closes_slow_heads_with_408_and_idle_connections() {
 }
 
 #[test]
-fn demos_refuse_a_header_read_timeout_that_is_not_a_positive_number() {
-    for demo in ["axum", "actix"] {
+fn examples_refuse_a_header_read_timeout_that_is_not_a_positive_number() {
+    for (demo, _, args) in EXAMPLES {
         for bad in ["0", "-1", "soon"] {
             let out = std::process::Command::new(common::example_binary(demo))
                 .env("BIND", "127.0.0.1:0")
+                .env("EXPORTER_HOST", "127.0.0.1")
+                .env("EXPORTER_PORT", "0")
                 .env("HEADER_READ_TIMEOUT_SECONDS", bad)
+                .args(args)
                 .output()
                 .unwrap();
             assert!(!out.status.success(), "{demo} accepted {bad:?}");
@@ -274,5 +278,62 @@ fn demos_refuse_a_header_read_timeout_that_is_not_a_positive_number() {
                 "{demo} {bad:?}: {stderr}"
             );
         }
+    }
+}
+
+/// An example's name, environment and arguments.
+type Example = (
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    &'static [&'static str],
+);
+
+/// Every example that serves HTTP, with what starts it on a port of the
+/// system's choosing: an upstream on a port nothing listens on (9, discard)
+/// is enough, as their `/metrics` answers whether or not the upstream does.
+const EXAMPLES: [Example; 6] = [
+    ("axum", &[("BIND", "127.0.0.1:0")], &[]),
+    ("actix", &[("BIND", "127.0.0.1:0")], &[]),
+    (
+        "relay",
+        &[],
+        &[
+            "--service",
+            "s",
+            "--url",
+            "http://127.0.0.1:9/metrics",
+            "--port",
+            "0",
+        ],
+    ),
+    (
+        "api_poller",
+        &[],
+        &["--url", "http://127.0.0.1:9/", "--bind", "127.0.0.1:0"],
+    ),
+    (
+        "status_sidecar",
+        &[
+            ("APP_HOST", "127.0.0.1"),
+            ("APP_PORT", "9"),
+            ("EXPORTER_HOST", "127.0.0.1"),
+            ("EXPORTER_PORT", "0"),
+        ],
+        &[],
+    ),
+    ("app_registry", &[("BIND", "127.0.0.1:0")], &[]),
+];
+
+#[test]
+fn exporter_examples_close_slow_heads_and_idle_connections() {
+    let seconds = LIMIT.as_secs_f64().to_string();
+    for (name, env, args) in &EXAMPLES[2..] {
+        let mut env = env.to_vec();
+        env.push(("HEADER_READ_TIMEOUT_SECONDS", &seconds));
+        let (_example, line) = common::start_example(name, &env, args);
+        let addr = common::served_addr(&line);
+        let (meanwhile, slow) = check_slow_and_idle_clients_are_closed(addr, "/metrics");
+        assert_eq!(meanwhile, 200, "{name}");
+        assert!(slow.iter().all(String::is_empty), "{name}: {slow:?}");
     }
 }

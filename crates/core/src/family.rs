@@ -480,8 +480,41 @@ impl MetricFamily {
                     sample.name
                 ));
             }
-            if suffix == "_bucket" && sample.label("le").is_none() {
-                return err(format!("bucket `{}` has no `le` label", sample.name));
+            // The labels a type gives a meaning to: a number where it is
+            // meant, and nowhere else (an encoder would write them twice).
+            let histogram = matches!(
+                self.metric_type,
+                MetricType::Histogram | MetricType::GaugeHistogram
+            );
+            let quantile = self.metric_type == MetricType::Summary && suffix.is_empty();
+            if suffix == "_bucket" {
+                match sample.label("le").map(bound) {
+                    None => return err(format!("bucket `{}` has no `le` label", sample.name)),
+                    Some(None) => {
+                        return err(format!(
+                            "bucket `{}` has an `le` that is not a number",
+                            sample.name
+                        ))
+                    }
+                    Some(Some(_)) => {}
+                }
+            } else if histogram && sample.label("le").is_some() {
+                return err(format!("`{}` has an `le` label", sample.name));
+            }
+            if quantile {
+                if !sample
+                    .label("quantile")
+                    .and_then(bound)
+                    .is_some_and(|q| (0.0..=1.0).contains(&q))
+                {
+                    return err(format!(
+                        "`{}` needs a `quantile` label from 0 to 1",
+                        sample.name
+                    ));
+                }
+            } else if self.metric_type == MetricType::Summary && sample.label("quantile").is_some()
+            {
+                return err(format!("`{}` has a `quantile` label", sample.name));
             }
             if self.metric_type == MetricType::StateSet {
                 if sample.label(&self.name).is_none() {
@@ -512,6 +545,23 @@ impl MetricFamily {
             }
         }
         Ok(())
+    }
+}
+
+/// A bucket bound or quantile as the exposition formats write it (`+Inf`,
+/// `-Inf` or a decimal number); `None` for anything else, `NaN` included.
+fn bound(text: &str) -> Option<f64> {
+    match text {
+        "+Inf" => Some(f64::INFINITY),
+        "-Inf" => Some(f64::NEG_INFINITY),
+        _ => text
+            .parse::<f64>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .filter(|_| {
+                text.bytes()
+                    .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b))
+            }),
     }
 }
 
@@ -681,6 +731,44 @@ mod tests {
         assert_eq!(format_bound(1.0), "1.0");
         assert_eq!(format_bound(0.25), "0.25");
         assert_eq!(format_bound(f64::INFINITY), "+Inf");
+    }
+
+    #[test]
+    fn bounds_and_quantiles_are_numbers_where_meant_and_nowhere_else() {
+        let check = |t: MetricType, name: &str, samples: &[(&str, &[(&str, &str)])]| {
+            let mut f = MetricFamily::new(name, t, "");
+            for (name, labels) in samples {
+                f.samples
+                    .push(Sample::new(*name, labels.iter().copied(), 1.0));
+            }
+            f.validate().map_err(|e| e.reason)
+        };
+        let histogram =
+            |samples: &[(&str, &[(&str, &str)])]| check(MetricType::Histogram, "h", samples);
+        let summary =
+            |samples: &[(&str, &[(&str, &str)])]| check(MetricType::Summary, "s", samples);
+        assert_eq!(
+            histogram(&[("h_bucket", &[("le", "+Inf")]), ("h_count", &[])]),
+            Ok(())
+        );
+        assert_eq!(histogram(&[("h_bucket", &[("le", "0.25")])]), Ok(()));
+        for bad in ["core", "NaN", "inf", "", "1 "] {
+            let e = histogram(&[("h_bucket", &[("le", bad)])]).unwrap_err();
+            assert!(e.contains("not a number"), "{bad:?}: {e}");
+        }
+        let e = histogram(&[("h_sum", &[("le", "1")])]).unwrap_err();
+        assert!(e.contains("has an `le` label"), "{e}");
+
+        assert_eq!(
+            summary(&[("s", &[("quantile", "0.5")]), ("s_count", &[])]),
+            Ok(())
+        );
+        for bad in [&[("quantile", "2")][..], &[("quantile", "x")], &[]] {
+            let e = summary(&[("s", bad)]).unwrap_err();
+            assert!(e.contains("from 0 to 1"), "{bad:?}: {e}");
+        }
+        let e = summary(&[("s_sum", &[("quantile", "0.5")])]).unwrap_err();
+        assert!(e.contains("has a `quantile` label"), "{e}");
     }
 
     #[test]

@@ -234,6 +234,8 @@ pub struct Encoder {
     dialect: Dialect,
     out: Vec<u8>,
     open: Option<Open>,
+    /// Where the open family starts in `out` (text dialects).
+    family_start: usize,
     /// A point's labels, rendered once for its samples (text dialects).
     scratch: Vec<u8>,
     proto: protobuf::Buffers,
@@ -255,6 +257,7 @@ impl Encoder {
             dialect,
             out: buffer,
             open: None,
+            family_start: 0,
             scratch: Vec::new(),
             proto: protobuf::Buffers::default(),
         }
@@ -301,6 +304,7 @@ impl Encoder {
     /// Starts a family; the one before ends here.
     pub fn family(&mut self, descriptor: &Descriptor<'_>) {
         self.end_family();
+        self.family_start = self.out.len();
         let d = descriptor;
         let written = match (self.dialect, d.metric_type) {
             (Dialect::Text | Dialect::Protobuf, MetricType::Counter) => {
@@ -561,6 +565,19 @@ impl Encoder {
                 text::summary(out, scratch, om, name, labels, quantiles, s, timestamp);
             }
             Dialect::Protobuf => self.proto.summary(labels, quantiles, s, timestamp),
+        }
+    }
+
+    /// Drops the family being written, as if it had not been started: for a
+    /// family written in pieces ([`Encoder::write_more`]) of which a later piece
+    /// turns out unusable. Nothing happens when no family is open.
+    pub fn discard_family(&mut self) {
+        if self.open.take().is_none() {
+            return;
+        }
+        match self.dialect {
+            Dialect::Protobuf => self.proto.discard(&mut self.out),
+            Dialect::OpenMetrics | Dialect::Text => self.out.truncate(self.family_start),
         }
     }
 

@@ -83,6 +83,29 @@ impl Encoder {
             descriptor = descriptor.unit(unit);
         }
         self.family(&descriptor);
+        self.write_samples(family);
+    }
+
+    /// Writes `family`'s samples into the family being written, when it has the
+    /// same name and type: for a family given in pieces
+    /// ([`Families::in_pieces`](crate::parse::Families::in_pieces)), whose first
+    /// piece goes to [`write_family`](Encoder::write_family) and the next ones
+    /// here. A piece of another family is written as [`write_family`](Encoder::write_family)
+    /// writes it. A piece must hold whole points (the parser's do): samples of
+    /// one metric and timestamp split over two pieces are written as two points.
+    pub fn write_more(&mut self, family: &MetricFamily) {
+        let open = self
+            .open
+            .as_ref()
+            .is_some_and(|o| o.name == family.name && o.metric_type == family.metric_type);
+        if open {
+            self.write_samples(family);
+        } else {
+            self.write_family(family);
+        }
+    }
+
+    fn write_samples(&mut self, family: &MetricFamily) {
         let samples = &family.samples;
         let mut start = 0;
         while start < samples.len() {

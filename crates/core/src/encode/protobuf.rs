@@ -127,6 +127,15 @@ impl Buffers {
         std::mem::swap(out, output);
     }
 
+    /// Drops the open family and gives the output back as it was before it.
+    pub(super) fn discard(&mut self, output: &mut Vec<u8>) {
+        self.depth = 0;
+        let start = self.family_start;
+        let out = self.cur();
+        out.truncate(start);
+        std::mem::swap(out, output);
+    }
+
     /// Starts a `Metric` with its labels.
     fn begin_metric(&mut self, labels: &dyn LabelSet) {
         self.begin();

@@ -41,6 +41,7 @@ mod text;
 #[cfg(test)]
 mod tests;
 
+use std::collections::VecDeque;
 use std::fmt;
 
 use crate::family::MetricFamily;
@@ -65,7 +66,7 @@ use crate::family::MetricFamily;
 /// # Errors
 /// The first rule the text breaks, with its line and column.
 pub fn parse_openmetrics(text: &str) -> Result<Vec<MetricFamily>, ParseError> {
-    openmetrics::parse(text)
+    openmetrics_families(text).collect()
 }
 
 /// Parses Prometheus text format 0.0.4.
@@ -104,7 +105,7 @@ pub fn parse_openmetrics(text: &str) -> Result<Vec<MetricFamily>, ParseError> {
 /// # Errors
 /// The first rule the text breaks, with its line and column.
 pub fn parse_text(text: &str) -> Result<Vec<MetricFamily>, ParseError> {
-    text::parse(text)
+    text_families(text).collect()
 }
 
 /// Parses an exposition in the format its `Content-Type` header names:
@@ -129,8 +130,54 @@ pub fn parse_text(text: &str) -> Result<Vec<MetricFamily>, ParseError> {
 /// version that is neither format, otherwise as [`parse_openmetrics`] and
 /// [`parse_text`].
 pub fn parse(content_type: Option<&str>, body: &str) -> Result<Vec<MetricFamily>, ParseError> {
+    families(content_type, body).collect()
+}
+
+/// The families of an OpenMetrics text one at a time, as [`parse_openmetrics`]
+/// reads them: each is given once its last line is read and checked, so that
+/// memory holds one family (and the names of the families before it) rather
+/// than the whole exposition. The checks are the same; after an `Err`, the
+/// iterator ends. A caller that must not act on part of an invalid exposition
+/// keeps what it does with the families undone until the iterator has ended
+/// without an error.
+///
+/// ```
+/// use promhttp_core::parse::{openmetrics_families, Rule};
+///
+/// let mut families = openmetrics_families("a 1\nb 2\n# EOF\n");
+/// assert_eq!(families.next().unwrap()?.name, "a");
+/// assert_eq!(families.next().unwrap()?.name, "b");
+/// assert!(families.next().is_none());
+///
+/// // Errors come where they are found: `a` is given before the repeat is seen
+/// // (`b` ends on the line that breaks the rule, and is never given).
+/// let mut families = openmetrics_families("a 1\nb 2\na 3\n# EOF\n");
+/// assert_eq!(families.next().unwrap()?.name, "a");
+/// assert_eq!(families.next().unwrap().unwrap_err().rule(), Rule::FamilyRepeated);
+/// assert!(families.next().is_none());
+/// # Ok::<(), promhttp_core::parse::ParseError>(())
+/// ```
+#[must_use]
+pub fn openmetrics_families(text: &str) -> Families<'_> {
+    Families(Stream::OpenMetrics(Box::new(Drive::new(
+        openmetrics::Stream::new(text),
+    ))))
+}
+
+/// The families of a text 0.0.4 exposition one at a time, as [`parse_text`]
+/// reads them; see [`openmetrics_families`].
+#[must_use]
+pub fn text_families(text: &str) -> Families<'_> {
+    Families(Stream::Text(Box::new(Drive::new(text::Stream::new(text)))))
+}
+
+/// The families of an exposition one at a time, in the format its
+/// `Content-Type` names (as [`parse`] chooses); see [`openmetrics_families`].
+/// A type that is neither format gives one [`Rule::ContentType`] error.
+#[must_use]
+pub fn families<'a>(content_type: Option<&str>, body: &'a str) -> Families<'a> {
     let Some(content_type) = content_type else {
-        return parse_text(body);
+        return text_families(body);
     };
     let mut parts = content_type.split(';');
     let media = parts.next().unwrap_or("").trim();
@@ -139,21 +186,21 @@ pub fn parse(content_type: Option<&str>, body: &str) -> Result<Vec<MetricFamily>
         .find(|(k, _)| k.trim().eq_ignore_ascii_case("version"))
         .map(|(_, v)| v.trim().trim_matches('"'));
     let refuse = || {
-        Err(ParseError::new(
+        Families(Stream::Refused(Some(ParseError::new(
             0,
             0,
             Rule::ContentType,
             format!("`{content_type}`"),
-        ))
+        ))))
     };
     if media.eq_ignore_ascii_case("application/openmetrics-text") {
         match version {
-            None | Some("1.0.0" | "0.0.1") => parse_openmetrics(body),
+            None | Some("1.0.0" | "0.0.1") => openmetrics_families(body),
             Some(_) => refuse(),
         }
     } else if media.eq_ignore_ascii_case("text/plain") {
         match version {
-            None | Some("0.0.4") => parse_text(body),
+            None | Some("0.0.4") => text_families(body),
             Some(_) => refuse(),
         }
     } else {
@@ -161,13 +208,278 @@ pub fn parse(content_type: Option<&str>, body: &str) -> Result<Vec<MetricFamily>
     }
 }
 
-/// The lines of `text`, as `\n` separates them; refuses a byte order mark, which
-/// neither format allows.
-fn lines(text: &str) -> Result<Vec<&str>, ParseError> {
-    if text.starts_with('\u{feff}') {
-        return Err(ParseError::new(1, 1, Rule::ByteOrderMark, String::new()));
+/// An exposition's families, one at a time: see [`openmetrics_families`].
+pub struct Families<'a>(Stream<'a>);
+
+enum Stream<'a> {
+    OpenMetrics(Box<Drive<openmetrics::Stream<'a>>>),
+    Text(Box<Drive<text::Stream<'a>>>),
+    Refused(Option<ParseError>),
+}
+
+impl<'a> Families<'a> {
+    /// The same families, a family of more than `max_samples` samples given in
+    /// [`Piece`]s of about that many: a piece is cut where a metric (a label
+    /// set: a histogram's or summary's samples of one series, a counter's total
+    /// and created time) ends, once it holds `max_samples` or more, so a piece
+    /// always holds whole metrics. Memory then holds one piece at a time, plus
+    /// a 128-bit fingerprint per series of the family being read (what the
+    /// checks across pieces need: repeated series, interleaved metrics).
+    ///
+    /// ```
+    /// use promhttp_core::parse::text_families;
+    ///
+    /// let text = "# TYPE m gauge\nm{i=\"1\"} 1\nm{i=\"2\"} 2\nm{i=\"3\"} 3\nup 1\n";
+    /// let pieces: Vec<_> = text_families(text).in_pieces(2).collect::<Result<_, _>>()?;
+    /// let shape: Vec<_> = pieces
+    ///     .iter()
+    ///     .map(|p| (p.family.name.as_str(), p.family.samples.len(), p.first, p.last))
+    ///     .collect();
+    /// assert_eq!(shape, [("m", 2, true, false), ("m", 1, false, true), ("up", 1, true, true)]);
+    /// # Ok::<(), promhttp_core::parse::ParseError>(())
+    /// ```
+    #[must_use]
+    pub fn in_pieces(mut self, max_samples: usize) -> Pieces<'a> {
+        let max = max_samples.max(1);
+        match &mut self.0 {
+            Stream::OpenMetrics(s) => s.reader.set_max_samples(max),
+            Stream::Text(s) => s.reader.set_max_samples(max),
+            Stream::Refused(_) => {}
+        }
+        Pieces(self.0)
     }
-    Ok(text.split('\n').collect())
+
+    fn next_piece(&mut self) -> Option<Result<Piece, ParseError>> {
+        match &mut self.0 {
+            Stream::OpenMetrics(s) => s.next(),
+            Stream::Text(s) => s.next(),
+            Stream::Refused(e) => e.take().map(Err),
+        }
+    }
+}
+
+impl Iterator for Families<'_> {
+    type Item = Result<MetricFamily, ParseError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        // Never cut: each piece is a whole family.
+        self.next_piece().map(|p| p.map(|p| p.family))
+    }
+}
+
+impl std::iter::FusedIterator for Families<'_> {}
+
+/// A family or a part of one, as [`Families::in_pieces`] gives them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Piece {
+    /// The family's name, type, help and unit, with this piece's samples.
+    pub family: MetricFamily,
+    /// Whether this piece starts its family (a whole family is first and last).
+    pub first: bool,
+    /// Whether this piece ends its family.
+    pub last: bool,
+}
+
+/// An exposition's families in [`Piece`]s: see [`Families::in_pieces`]. After an
+/// error, nothing more; pieces of a family already given stay given, so a
+/// consumer that must not act on part of an invalid exposition keeps what it
+/// makes of them until the end.
+pub struct Pieces<'a>(Stream<'a>);
+
+impl Iterator for Pieces<'_> {
+    type Item = Result<Piece, ParseError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match &mut self.0 {
+            Stream::OpenMetrics(s) => s.next(),
+            Stream::Text(s) => s.next(),
+            Stream::Refused(e) => e.take().map(Err),
+        }
+    }
+}
+
+impl std::iter::FusedIterator for Pieces<'_> {}
+
+impl fmt::Debug for Pieces<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.0 {
+            Stream::OpenMetrics(_) => "Pieces(OpenMetrics)",
+            Stream::Text(_) => "Pieces(Text)",
+            Stream::Refused(_) => "Pieces(Refused)",
+        })
+    }
+}
+
+/// A dialect's reader, driven one line at a time by [`Drive`].
+trait Reader {
+    /// Reads one line; `Ok(false)` at the end of the text.
+    fn step(&mut self) -> Result<bool, ParseError>;
+    /// The pieces finished and not yet given out.
+    fn ready(&mut self) -> &mut VecDeque<Piece>;
+    /// Cuts families of more than `max` samples into pieces.
+    fn set_max_samples(&mut self, max: usize);
+}
+
+/// Gives a reader's pieces as they finish, then its error if any, then
+/// nothing.
+struct Drive<R> {
+    reader: R,
+    done: bool,
+}
+
+impl<R: Reader> Drive<R> {
+    fn new(reader: R) -> Self {
+        Self {
+            reader,
+            done: false,
+        }
+    }
+}
+
+impl<R: Reader> Iterator for Drive<R> {
+    type Item = Result<Piece, ParseError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.done {
+            if let Some(piece) = self.reader.ready().pop_front() {
+                return Some(Ok(piece));
+            }
+            match self.reader.step() {
+                Ok(true) => {}
+                Ok(false) => self.done = true,
+                Err(e) => {
+                    self.done = true;
+                    self.reader.ready().clear();
+                    return Some(Err(e));
+                }
+            }
+        }
+        self.reader.ready().pop_front().map(Ok)
+    }
+}
+
+/// A family being read, as far as cutting it into pieces goes: the samples
+/// not yet given and how many pieces were.
+#[derive(Debug, Default)]
+struct Cutter {
+    /// Pieces given so far.
+    given: usize,
+    /// Cut at a metric's start once the family holds this many samples.
+    max: Option<usize>,
+}
+
+impl Cutter {
+    /// Whether to cut before a sample that starts a new metric, with `held`
+    /// samples held.
+    fn due(&self, held: usize) -> bool {
+        self.max.is_some_and(|max| held >= max)
+    }
+
+    /// A piece of `family` with the samples held (taken out of it).
+    fn cut(&mut self, family: &mut MetricFamily) -> Piece {
+        let mut piece = MetricFamily::new(&family.name, family.metric_type, &family.help);
+        piece.unit.clone_from(&family.unit);
+        piece.samples = std::mem::take(&mut family.samples);
+        let first = self.given == 0;
+        self.given += 1;
+        Piece {
+            family: piece,
+            first,
+            last: false,
+        }
+    }
+
+    /// The family's last piece (the whole family, if none was cut).
+    fn last(&self, family: MetricFamily) -> Piece {
+        Piece {
+            family,
+            first: self.given == 0,
+            last: true,
+        }
+    }
+}
+
+/// Label sets seen, held as 128-bit fingerprints (two independently keyed
+/// hashes, keys drawn per parser) rather than as the names and values: a
+/// million series cost 16 MB, not the 200 MB of their copies. Two different
+/// label sets share a fingerprint with a probability of about 2^-128 a pair,
+/// which would make a valid exposition refused as repeating a series.
+#[derive(Default)]
+struct Seen {
+    keys: (std::hash::RandomState, std::hash::RandomState),
+    set: std::collections::HashSet<u128>,
+}
+
+impl Seen {
+    fn fingerprint(&self, name: &str, labels: &[(String, String)]) -> u128 {
+        use std::hash::BuildHasher;
+        let a = self.keys.0.hash_one((name, labels));
+        let b = self.keys.1.hash_one((name, labels));
+        (u128::from(a) << 64) | u128::from(b)
+    }
+
+    /// Adds `name` with `labels`; `false` if it was there.
+    fn insert(&mut self, name: &str, labels: &[(String, String)]) -> bool {
+        let fp = self.fingerprint(name, labels);
+        self.set.insert(fp)
+    }
+
+    fn contains(&self, name: &str, labels: &[(String, String)]) -> bool {
+        self.set.contains(&self.fingerprint(name, labels))
+    }
+
+    /// A 64-bit hash of `labels` without the one named `skip`.
+    fn hash_without(&self, labels: &[(String, String)], skip: &str) -> u64 {
+        use std::hash::{BuildHasher, Hash, Hasher};
+        let mut h = self.keys.0.build_hasher();
+        for (k, v) in labels.iter().filter(|(k, _)| k != skip) {
+            k.hash(&mut h);
+            v.hash(&mut h);
+        }
+        h.finish()
+    }
+}
+
+impl fmt::Debug for Families<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.0 {
+            Stream::OpenMetrics(_) => "Families(OpenMetrics)",
+            Stream::Text(_) => "Families(Text)",
+            Stream::Refused(_) => "Families(Refused)",
+        })
+    }
+}
+
+/// The lines of a text, as `\n` separates them, numbered from 1, each with
+/// whether it is the last; a byte order mark, which neither format allows, is
+/// an error before the first.
+struct Lines<'a> {
+    split: std::iter::Peekable<std::str::Split<'a, char>>,
+    number: usize,
+    bom: bool,
+}
+
+impl<'a> Lines<'a> {
+    fn new(text: &'a str) -> Self {
+        Self {
+            split: text.split('\n').peekable(),
+            number: 0,
+            bom: text.starts_with('\u{feff}'),
+        }
+    }
+
+    /// The next line: its number, its text and whether it is the last.
+    fn next_line(&mut self) -> Result<Option<(usize, &'a str, bool)>, ParseError> {
+        if self.bom {
+            self.bom = false;
+            return Err(ParseError::new(1, 1, Rule::ByteOrderMark, String::new()));
+        }
+        let Some(line) = self.split.next() else {
+            return Ok(None);
+        };
+        self.number += 1;
+        Ok(Some((self.number, line, self.split.peek().is_none())))
+    }
 }
 
 /// An exposition that breaks a rule of its format.

@@ -1,20 +1,49 @@
 //! OpenMetrics 1.0 text, read line by line.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use super::lex::{self, BadNumber, Cursor, Dialect, Exact, Label};
-use super::{ParseError, Rule};
+use super::{Cutter, Lines, ParseError, Piece, Rule, Seen};
 use crate::family::{Exemplar, Labels, MetricFamily, MetricType, Sample};
 
-pub(super) fn parse(text: &str) -> Result<Vec<MetricFamily>, ParseError> {
-    let lines = super::lines(text)?;
-    let mut parser = Parser::default();
-    for (i, &line) in lines.iter().enumerate() {
-        let number = i + 1;
-        let last = i + 1 == lines.len();
+/// The families of an OpenMetrics text, each given as soon as its last line is
+/// read and checked: memory holds one family at a time, plus the names of those
+/// given so far. After an error, nothing more.
+pub(super) struct Stream<'a> {
+    lines: Lines<'a>,
+    parser: Parser,
+    /// The last line read, with its number: where a missing `# EOF` is reported.
+    last: (usize, &'a str),
+}
+
+impl<'a> Stream<'a> {
+    pub(super) fn new(text: &'a str) -> Self {
+        Self {
+            lines: Lines::new(text),
+            parser: Parser::default(),
+            last: (0, ""),
+        }
+    }
+
+    /// Reads one line; `Ok(false)` at the end of the text.
+    fn step(&mut self) -> Result<bool, ParseError> {
+        let Some((number, line, last)) = self.lines.next_line()? else {
+            if !self.parser.eof {
+                let (number, end) = self.last;
+                return Err(ParseError::new(
+                    number,
+                    lex::column(end, end.len()),
+                    Rule::MissingEof,
+                    String::new(),
+                ));
+            }
+            return Ok(false);
+        };
+        self.last = (number, line);
+        let parser = &mut self.parser;
         if parser.eof {
             if last && line.is_empty() {
-                break;
+                return Ok(true);
             }
             return Err(ParseError::new(
                 number,
@@ -25,7 +54,7 @@ pub(super) fn parse(text: &str) -> Result<Vec<MetricFamily>, ParseError> {
         }
         if line.is_empty() {
             if last {
-                break;
+                return Ok(true);
             }
             return Err(ParseError::new(number, 1, Rule::BlankLine, String::new()));
         }
@@ -37,22 +66,31 @@ pub(super) fn parse(text: &str) -> Result<Vec<MetricFamily>, ParseError> {
         } else {
             parser.sample(Cursor::new(line, number))?;
         }
+        Ok(true)
     }
-    if !parser.eof {
-        let end = lines.last().copied().unwrap_or("");
-        return Err(ParseError::new(
-            lines.len(),
-            lex::column(end, end.len()),
-            Rule::MissingEof,
-            String::new(),
-        ));
+}
+
+impl super::Reader for Stream<'_> {
+    fn step(&mut self) -> Result<bool, ParseError> {
+        Stream::step(self)
     }
-    Ok(parser.families)
+
+    fn ready(&mut self) -> &mut VecDeque<Piece> {
+        &mut self.parser.ready
+    }
+
+    fn set_max_samples(&mut self, max: usize) {
+        self.parser.max = Some(max);
+    }
 }
 
 #[derive(Default)]
 struct Parser {
-    families: Vec<MetricFamily>,
+    /// Pieces finished and not yet given out (at most one: a line finishes at
+    /// most one piece).
+    ready: VecDeque<Piece>,
+    /// Cut families into pieces of this many samples.
+    max: Option<usize>,
     /// Every name a finished family has or can write, with that family's name.
     taken: HashMap<String, String>,
     current: Option<Family>,
@@ -70,8 +108,11 @@ struct Family {
     unit: Option<(usize, usize)>,
     has_samples: bool,
     /// The label sets of the metrics finished so far.
-    seen: HashSet<Labels>,
+    seen: Seen,
     metric: Option<Metric>,
+    cutter: Cutter,
+    /// A piece cut by the last sample, to be given.
+    cut: Option<Piece>,
 }
 
 /// The metric (label set) being read.
@@ -79,7 +120,8 @@ struct Metric {
     key: Labels,
     timed: bool,
     last: Option<Exact>,
-    /// The series written so far without a timestamp.
+    /// The series written in the current point (without timestamps, the
+    /// metric's only point): a series twice in a point is a repeat.
     untimed: HashSet<(String, Labels)>,
     point: Point,
 }
@@ -264,7 +306,11 @@ impl Parser {
         let Some(family) = self.current.as_mut() else {
             return Ok(());
         };
-        family.add(&c, line)
+        family.add(&c, line)?;
+        if let Some(piece) = family.cut.take() {
+            self.ready.push_back(piece);
+        }
+        Ok(())
     }
 
     /// Makes `name` the current family, starting a new one if it is not.
@@ -295,8 +341,13 @@ impl Parser {
             unit_line: false,
             unit: None,
             has_samples: false,
-            seen: HashSet::new(),
+            seen: Seen::default(),
             metric: None,
+            cutter: Cutter {
+                given: 0,
+                max: self.max,
+            },
+            cut: None,
         }))
     }
 
@@ -313,7 +364,7 @@ impl Parser {
                 .insert(format!("{}{suffix}", f.name), f.name.clone());
         }
         self.taken.insert(f.name.clone(), f.name.clone());
-        self.families.push(f);
+        self.ready.push_back(family.cutter.last(f));
         Ok(())
     }
 }
@@ -645,8 +696,12 @@ impl Family {
             .filter(|(k, _)| Some(k.as_str()) != point_label)
             .cloned()
             .collect();
+        let new_metric = self.metric.as_ref().is_none_or(|m| m.key != key);
         self.place(c, &line, key, all)?;
         self.point_add(c, t, sfx, &line, le)?;
+        if new_metric && self.cutter.due(self.family.samples.len()) {
+            self.cut = Some(self.cutter.cut(&mut self.family));
+        }
         self.has_samples = true;
         let (value, timestamp) = (line.value, line.timestamp.map(|(s, _, _)| s));
         self.family.samples.push(Sample {
@@ -696,10 +751,20 @@ impl Family {
                         }
                         if exact != last {
                             std::mem::take(&mut m.point).check(t)?;
+                            m.untimed.clear();
                         }
                     }
                     m.last = Some(exact.clone());
-                } else if !m.untimed.insert(series) {
+                }
+                // A gauge's, unknown's or info's sample is a point of its own, so
+                // one may come again at the same time (the OpenMetrics suite's
+                // `duplicate_timestamps_1`); a counter's, histogram's, summary's
+                // or state set's point holds each of its series once.
+                let own_point = matches!(
+                    t,
+                    MetricType::Gauge | MetricType::Unknown | MetricType::Info
+                );
+                if (ts.is_none() || !own_point) && !m.untimed.insert(series) {
                     return Err(c.error_at(
                         0,
                         Rule::DuplicateSeries,
@@ -710,9 +775,9 @@ impl Family {
             current => {
                 if let Some(m) = current.take() {
                     m.point.check(t)?;
-                    self.seen.insert(m.key);
+                    self.seen.insert("", &m.key);
                 }
-                if self.seen.contains(&key) {
+                if self.seen.contains("", &key) {
                     return Err(c.error_at(
                         0,
                         Rule::MetricsInterleaved,
@@ -723,9 +788,7 @@ impl Family {
                     ));
                 }
                 let mut untimed = HashSet::new();
-                if ts.is_none() {
-                    untimed.insert(series);
-                }
+                untimed.insert(series);
                 self.metric = Some(Metric {
                     key,
                     timed: ts.is_some(),

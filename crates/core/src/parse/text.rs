@@ -1,40 +1,75 @@
 //! Prometheus text format 0.0.4, read line by line.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 
 use super::lex::{self, BadNumber, Cursor, Dialect};
-use super::{ParseError, Rule};
+use super::{Cutter, Lines, ParseError, Piece, Rule, Seen};
 use crate::family::{Labels, MetricFamily, MetricType, Sample};
 
-pub(super) fn parse(text: &str) -> Result<Vec<MetricFamily>, ParseError> {
-    let lines = super::lines(text)?;
-    let mut parser = Parser::default();
-    for (i, &line) in lines.iter().enumerate() {
-        let mut c = Cursor::new(line, i + 1);
+/// The families of a text 0.0.4 exposition, each given as soon as its last line
+/// is read and checked: memory holds one family at a time, plus the names of
+/// those given so far. After an error, nothing more.
+pub(super) struct Stream<'a> {
+    lines: Lines<'a>,
+    parser: Parser,
+}
+
+impl<'a> Stream<'a> {
+    pub(super) fn new(text: &'a str) -> Self {
+        Self {
+            lines: Lines::new(text),
+            parser: Parser::default(),
+        }
+    }
+
+    /// Reads one line; `Ok(false)` at the end of the text.
+    fn step(&mut self) -> Result<bool, ParseError> {
+        let Some((number, line, last)) = self.lines.next_line()? else {
+            self.parser.finish_family();
+            return Ok(false);
+        };
+        let mut c = Cursor::new(line, number);
         c.skip_blanks();
         if c.at_end() {
             // A blank line, or the end of the text after its last line feed.
         } else if c.eat('#') {
-            parser.comment(c)?;
+            self.parser.comment(c)?;
         } else {
-            parser.sample(c)?;
+            self.parser.sample(c)?;
         }
-        if i + 1 == lines.len() && !line.is_empty() {
+        if last && !line.is_empty() {
             return Err(ParseError::new(
-                i + 1,
+                number,
                 lex::column(line, line.len()),
                 Rule::MissingFinalNewline,
                 String::new(),
             ));
         }
+        Ok(true)
     }
-    parser.finish_family();
-    Ok(parser.families)
+}
+
+impl super::Reader for Stream<'_> {
+    fn step(&mut self) -> Result<bool, ParseError> {
+        Stream::step(self)
+    }
+
+    fn ready(&mut self) -> &mut VecDeque<Piece> {
+        &mut self.parser.ready
+    }
+
+    fn set_max_samples(&mut self, max: usize) {
+        self.parser.max = Some(max);
+    }
 }
 
 #[derive(Default)]
 struct Parser {
-    families: Vec<MetricFamily>,
+    /// Pieces finished and not yet given out (at most one: a line finishes at
+    /// most one piece).
+    ready: VecDeque<Piece>,
+    /// Cut families into pieces of this many samples.
+    max: Option<usize>,
     /// The names of the families finished so far.
     finished: HashSet<String>,
     current: Option<Family>,
@@ -45,7 +80,12 @@ struct Family {
     family: MetricFamily,
     help: bool,
     typed: bool,
-    series: HashSet<(String, Labels)>,
+    /// The series (name and labels) read so far.
+    series: Seen,
+    /// A hash of the last sample's metric (its labels but `le` or `quantile`),
+    /// when cutting into pieces.
+    metric: Option<u64>,
+    cutter: Cutter,
 }
 
 impl Parser {
@@ -193,12 +233,27 @@ impl Parser {
             .map(|l| (l.name.clone(), l.value.clone()))
             .collect();
         key.sort_unstable();
-        if !family.series.insert((name.to_owned(), key)) {
+        if !family.series.insert(name, &key) {
             return Err(c.error_at(
                 0,
                 Rule::DuplicateSeries,
                 format!("`{name}` with these labels again"),
             ));
+        }
+        if family.cutter.max.is_some() {
+            // A piece holds whole metrics: cut only where one starts.
+            let point_label = match t {
+                MetricType::Histogram => "le",
+                MetricType::Summary => "quantile",
+                _ => "",
+            };
+            let metric = family.series.hash_without(&key, point_label);
+            if family.metric != Some(metric) && family.cutter.due(family.family.samples.len()) {
+                let mut piece = family.cutter.cut(&mut family.family);
+                name_counter(&mut piece.family);
+                self.ready.push_back(piece);
+            }
+            family.metric = Some(metric);
         }
         family.family.samples.push(Sample {
             name: name.to_owned(),
@@ -226,27 +281,38 @@ impl Parser {
             family: MetricFamily::new(name, MetricType::Unknown, ""),
             help: false,
             typed: false,
-            series: HashSet::new(),
+            series: Seen::default(),
+            metric: None,
+            cutter: Cutter {
+                given: 0,
+                max: self.max,
+            },
         }))
     }
 
     fn finish_family(&mut self) {
-        let Some(Family { mut family, .. }) = self.current.take() else {
+        let Some(Family { family, cutter, .. }) = self.current.take() else {
             return;
         };
         self.finished.insert(family.name.clone());
-        if family.metric_type == MetricType::Counter {
-            // The model names a counter family without `_total` and its samples with it.
-            match family.name.strip_suffix("_total") {
-                Some(base) => family.name = base.to_owned(),
-                None => {
-                    for sample in &mut family.samples {
-                        sample.name.push_str("_total");
-                    }
+        let mut piece = cutter.last(family);
+        name_counter(&mut piece.family);
+        self.ready.push_back(piece);
+    }
+}
+
+/// Names a counter as the model does: the family without `_total`, its samples
+/// with it.
+fn name_counter(family: &mut MetricFamily) {
+    if family.metric_type == MetricType::Counter {
+        match family.name.strip_suffix("_total") {
+            Some(base) => family.name = base.to_owned(),
+            None => {
+                for sample in &mut family.samples {
+                    sample.name.push_str("_total");
                 }
             }
         }
-        self.families.push(family);
     }
 }
 
