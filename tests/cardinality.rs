@@ -178,7 +178,6 @@ fn check(registry: &Registry, sent: u64, at_a_fifth: [usize; 3]) {
     reason = "serialises whole tests, each on its own thread and runtime"
 )]
 async fn random_requests_through_axum_keep_series_bounded() {
-    require_python_parser!();
     let _serial = SERIAL
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -215,7 +214,6 @@ async fn random_requests_through_axum_keep_series_bounded() {
     reason = "serialises whole tests, each on its own thread and runtime"
 )]
 async fn random_requests_through_actix_keep_series_bounded() {
-    require_python_parser!();
     let _serial = SERIAL
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);

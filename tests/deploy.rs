@@ -1,15 +1,22 @@
 //! The deployment files: Prometheus' config passes `promtool check config` and
-//! scrapes every example at its default address; the Compose file and the
-//! Kubernetes manifest are well-formed YAML that fits the examples they run.
+//! scrapes every example where it listens when started with its defaults; the
+//! Compose file and the Kubernetes manifest are well-formed YAML that fits the
+//! examples they run.
 
 mod common;
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
+
+/// Why the YAML files cannot be read whole.
+const NO_PYYAML: &str =
+    "PyYAML is not installed (pip install PyYAML, or Debian package python3-yaml)";
 
 /// The YAML file as JSON, read by PyYAML; `None` (after reporting) when missing.
 fn yaml(path: &str) -> Option<serde_json::Value> {
@@ -23,7 +30,7 @@ fn yaml(path: &str) -> Option<serde_json::Value> {
     match out {
         Ok(out) if out.status.success() => Some(serde_json::from_slice(&out.stdout).unwrap()),
         Ok(out) if String::from_utf8_lossy(&out.stderr).contains("No module named 'yaml'") => {
-            common::missing_tool("PyYAML is not installed (Debian package `python3-yaml`)");
+            common::missing_tool(NO_PYYAML);
             None
         }
         Ok(out) => panic!(
@@ -46,7 +53,7 @@ fn prometheus_config_passes_promtool() {
     {
         Ok(out) => out,
         Err(_) => {
-            return common::missing_tool("promtool is not installed (Debian package `prometheus`)")
+            return common::skip_test("promtool is not installed (Debian package `prometheus`)")
         }
     };
     assert!(
@@ -57,61 +64,142 @@ fn prometheus_config_passes_promtool() {
     );
 }
 
-/// Each example's default `/metrics` address, and the text in its source that sets it.
-const DEFAULTS: [(&str, &str, &str); 7] = [
-    ("axum", "127.0.0.1:3000", "\"127.0.0.1:3000\""),
-    ("actix", "127.0.0.1:3001", "\"127.0.0.1:3001\""),
-    (
-        "status_sidecar",
-        "127.0.0.1:9877",
-        "env_or(\"EXPORTER_PORT\", 9877)",
-    ),
-    ("app_registry", "127.0.0.1:3002", "\"127.0.0.1:3002\""),
-    (
-        "api_poller",
-        "127.0.0.1:9878",
-        "default_value = \"127.0.0.1:9878\"",
-    ),
-    ("relay", "127.0.0.1:9999", "default_value_t = 9999"),
-    ("access_log", "127.0.0.1:9100", "default_value_t = 9100"),
-];
+/// The jobs of `deploy/prometheus/prometheus.yml` and their targets. The file
+/// writes each job's targets as a flow list, `- targets: ["host:port"]`, which is
+/// JSON; a target written any other way is missed, and the check that every
+/// example is scraped fails. Where PyYAML is installed, a full YAML reading must
+/// find the same.
+fn scrape_jobs() -> Vec<(String, Vec<String>)> {
+    let text = std::fs::read_to_string(repo("deploy/prometheus/prometheus.yml")).unwrap();
+    let mut jobs: Vec<(String, Vec<String>)> = Vec::new();
+    for line in text.lines() {
+        let line = line.trim().trim_start_matches("- ");
+        if let Some(job) = line.strip_prefix("job_name:") {
+            jobs.push((job.trim().trim_matches('"').to_owned(), Vec::new()));
+        } else if let Some(list) = line.strip_prefix("targets:") {
+            let targets: Vec<String> = serde_json::from_str(list.trim())
+                .unwrap_or_else(|e| panic!("targets not a flow list of strings: {line:?}: {e}"));
+            jobs.last_mut()
+                .expect("targets before any job_name")
+                .1
+                .extend(targets);
+        }
+    }
+    if let Some(config) = yaml("deploy/prometheus/prometheus.yml") {
+        let full: Vec<(String, Vec<String>)> = config["scrape_configs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|job| {
+                let targets = job["static_configs"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .flat_map(|sc| sc["targets"].as_array().unwrap())
+                    .map(|t| t.as_str().unwrap().to_owned())
+                    .collect();
+                (job["job_name"].as_str().unwrap().to_owned(), targets)
+            })
+            .collect();
+        assert_eq!(jobs, full, "the line reading differs from PyYAML's");
+    }
+    jobs
+}
+
+/// Each example as a user starts it: no configuration but what it requires and
+/// has no default for (none of which sets where it listens).
+fn examples(log_file: &Path) -> Vec<(&'static str, Vec<String>)> {
+    let no_upstream = "http://127.0.0.1:9/metrics";
+    let args = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    vec![
+        ("axum", vec![]),
+        ("actix", vec![]),
+        ("status_sidecar", vec![]),
+        ("app_registry", vec![]),
+        ("api_poller", args(&["--url", no_upstream])),
+        ("relay", args(&["--service", "foo", "--url", no_upstream])),
+        (
+            "access_log",
+            vec!["--file".to_owned(), log_file.display().to_string()],
+        ),
+    ]
+}
+
+/// Whether a scrape of `target` reaches a server listening on `bound`.
+fn reaches(target: SocketAddr, bound: SocketAddr) -> bool {
+    target.port() == bound.port() && (target.ip() == bound.ip() || bound.ip().is_unspecified())
+}
+
+/// The examples listen on fixed ports with their defaults: one test at a time on
+/// this machine (another worktree's run included) holds them.
+fn default_ports_lock() -> std::fs::File {
+    let path = std::env::temp_dir().join("promhttp-default-ports.lock");
+    let file = std::fs::File::create(path).unwrap();
+    file.lock().unwrap();
+    file
+}
 
 #[test]
-fn prometheus_scrapes_every_example_at_its_default_address() {
-    let Some(config) = yaml("deploy/prometheus/prometheus.yml") else {
-        return;
-    };
-    let targets: Vec<&str> = config["scrape_configs"]
-        .as_array()
-        .unwrap()
+fn prometheus_scrapes_every_example_where_it_listens_by_default() {
+    let jobs = scrape_jobs();
+    let targets: Vec<(&str, SocketAddr)> = jobs
         .iter()
-        .flat_map(|job| job["static_configs"].as_array().unwrap())
-        .flat_map(|sc| sc["targets"].as_array().unwrap())
-        .map(|t| t.as_str().unwrap())
+        .flat_map(|(job, targets)| targets.iter().map(move |t| (job.as_str(), t)))
+        .map(|(job, t)| {
+            let addr = t
+                .parse()
+                .unwrap_or_else(|e| panic!("job {job}: target {t:?} is not an address: {e}"));
+            (job, addr)
+        })
         .collect();
-    for (example, addr, in_source) in DEFAULTS {
-        assert!(
-            targets.contains(&addr),
-            "no job scrapes {example} at {addr}"
+    let dir = common::TempDir::new("deploy-defaults");
+    let _ports = default_ports_lock();
+    let mut scraped_jobs = Vec::new();
+    for (example, args) in examples(&dir.join("access.log")) {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (running, line) = common::start_and_read_line(
+            std::process::Command::new(common::example_binary(example))
+                .args(&args)
+                .env("RUST_LOG", "warn"),
         );
-        let file = ["examples/{}.rs", "examples/{}/main.rs"]
+        assert!(
+            line.contains("http://"),
+            "{example} did not start with its defaults (is its default port taken \
+             on this machine?); it printed {line:?}"
+        );
+        let bound = common::served_addr(&line);
+        let jobs: Vec<(&str, SocketAddr)> = targets
             .iter()
-            .map(|p| repo(&p.replace("{}", example)))
-            .find(|p| p.exists())
-            .unwrap_or_else(|| panic!("no source for example {example}"));
-        let source = std::fs::read_to_string(&file).unwrap();
-        assert!(
-            source.contains(in_source),
-            "{} does not default to {addr}",
-            file.display()
-        );
+            .filter(|(_, t)| reaches(*t, bound))
+            .copied()
+            .collect();
+        let [(job, target)] = jobs[..] else {
+            panic!("{example} listens on {bound}; the jobs that reach it: {jobs:?}");
+        };
+        // Scraped as Prometheus would, at the address in its config.
+        let res = common::http(target, "GET", "/metrics", &[], b"").unwrap();
+        assert_eq!(res.status, 200, "job {job}, {example}: {}", res.text());
+        let families = common::parse_text(&res.text());
+        assert!(!families.families.is_empty(), "{example} served no metrics");
+        scraped_jobs.push(job.to_owned());
+        drop(running);
+    }
+    // And no job scrapes an address nothing listens on by default, but
+    // Prometheus' own.
+    for (job, targets) in &jobs {
+        if job != "prometheus" {
+            assert!(
+                scraped_jobs.contains(job),
+                "job {job} scrapes {targets:?}: no example listens there"
+            );
+        }
     }
 }
 
 #[test]
 fn compose_file_mounts_the_config_and_provisions_grafana() {
     let Some(compose) = yaml("deploy/docker-compose.yml") else {
-        return;
+        return common::skip_test(NO_PYYAML);
     };
     let services = &compose["services"];
     for service in ["prometheus", "grafana"] {
@@ -141,7 +229,7 @@ fn compose_file_mounts_the_config_and_provisions_grafana() {
 #[test]
 fn kubernetes_sidecar_runs_the_app_and_the_exporter_in_one_pod() {
     let Some(manifest) = yaml("deploy/kubernetes/sidecar.yaml") else {
-        return;
+        return common::skip_test(NO_PYYAML);
     };
     assert_eq!(manifest["kind"], "Deployment");
     let template = &manifest["spec"]["template"];
@@ -158,13 +246,6 @@ fn kubernetes_sidecar_runs_the_app_and_the_exporter_in_one_pod() {
         .iter()
         .map(|e| (e["name"].as_str().unwrap(), e["value"].as_str().unwrap()))
         .collect();
-    let source = std::fs::read_to_string(repo("examples/status_sidecar.rs")).unwrap();
-    for (name, _) in &env {
-        assert!(
-            source.contains(&format!("\"{name}\"")),
-            "status_sidecar does not read {name}"
-        );
-    }
     let get = |name: &str| env.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
     assert_eq!(
         get("APP_PORT").unwrap(),
@@ -175,5 +256,30 @@ fn kubernetes_sidecar_runs_the_app_and_the_exporter_in_one_pod() {
     assert_eq!(
         template["metadata"]["annotations"]["prometheus.io/port"],
         metrics_port
+    );
+    // The sidecar binary run with the manifest's environment polls the app's
+    // port on its interval and serves on the port the pod declares.
+    let _ports = default_ports_lock();
+    let (_sidecar, line) = common::start_and_read_line(
+        std::process::Command::new(common::example_binary("status_sidecar"))
+            .envs(env.iter().copied())
+            .env("RUST_LOG", "warn"),
+    );
+    assert!(line.contains("http://"), "status_sidecar printed {line:?}");
+    assert_eq!(
+        common::served_addr(&line).port().to_string(),
+        metrics_port,
+        "{line}"
+    );
+    let polled = line.trim().split("polling ").nth(1).unwrap_or_default();
+    let app_port = app["ports"][0]["containerPort"].to_string();
+    assert!(
+        polled.starts_with(&format!("http://localhost:{app_port}/")),
+        "{line}"
+    );
+    let interval: f64 = get("POLLING_INTERVAL_SECONDS").unwrap().parse().unwrap();
+    assert!(
+        polled.ends_with(&format!("every {:?}", Duration::from_secs_f64(interval))),
+        "{line}"
     );
 }

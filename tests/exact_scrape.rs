@@ -14,7 +14,6 @@ const SCRAPES: usize = 50;
 
 #[test]
 fn every_scrape_under_concurrent_writes_is_consistent() {
-    require_python_parser!();
     let registry = Registry::new();
     let metrics = HttpMetrics::builder().registry(&registry).build().unwrap();
     let stop = AtomicBool::new(false);

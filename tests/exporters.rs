@@ -1,6 +1,7 @@
 //! The example exporters (`status_sidecar`, `app_registry`, `api_poller`) run as
 //! processes against upstreams started here, healthy and failing in every way the
-//! issue names; their expositions are read through the reference parsers.
+//! issue names; their expositions are read with our parser, cross-checked by the
+//! reference parsers where they are installed (`common::try_parse`).
 
 mod common;
 
@@ -11,7 +12,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::{free_addr, start_example, wait_until, Exposition, Reply, Upstream};
 
-const WAIT: Duration = Duration::from_secs(15);
+/// How long a wait for an exporter's state may take before it fails: a hang guard.
+const WAIT: Duration = common::HANG;
 
 fn json(body: &str) -> Reply {
     Reply::Answer(200, "application/json", body.as_bytes().to_vec())
@@ -77,7 +79,6 @@ const STATUS: &str = r#"{"current_requests": 3, "pending_requests": 1, "total_up
 
 #[test]
 fn status_sidecar_exports_the_status_and_survives_every_failure() {
-    require_python_parser!();
     let app = Upstream::start(json(STATUS));
     let app_port = app.addr.port().to_string();
     let (_sidecar, line) = start_example(
@@ -185,7 +186,6 @@ fn now() -> f64 {
 
 #[test]
 fn app_registry_counts_scrapes_probes_and_mirrors_its_own_services() {
-    require_python_parser!();
     let started = now();
     let (_app, line) = start_example(
         "app_registry",
@@ -233,7 +233,6 @@ fn app_registry_counts_scrapes_probes_and_mirrors_its_own_services() {
 
 #[test]
 fn app_registry_mirrors_resets_and_survives_bad_upstreams() {
-    require_python_parser!();
     let closed = free_addr(); // nothing listens here: the probe fails
     let counter = CounterService::start(r#"{"launched": "2026-01-01T00:00:00Z", "requests": 10}"#);
     let t0 = 1_767_225_600.0; // 2026-01-01T00:00:00Z
@@ -334,7 +333,6 @@ fn pod(m: &Exposition, app: &str, cluster: &str, namespace: &str, pod: &str) -> 
 
 #[test]
 fn api_poller_follows_the_pods_and_keeps_the_last_good_data() {
-    require_python_parser!();
     let api = Upstream::start(json(PODS));
     let url = format!("http://{}/energy", api.addr);
     let (_poller, line) = start_example(
@@ -415,20 +413,78 @@ fn api_poller_follows_the_pods_and_keeps_the_last_good_data() {
     );
 }
 
+/// The interval the `api_poller` example runs with by default: what it reports
+/// in its first line, checked here to be 30 minutes, and that its first poll is
+/// made at once. That a poller polls exactly on that interval is
+/// [`a_poller_polls_on_its_interval_and_not_before`]'s part, on tokio's paused clock.
 #[test]
 fn api_poller_polls_every_thirty_minutes_by_default() {
-    require_python_parser!();
     let api = Upstream::start(json(PODS));
     let url = format!("http://{}/energy", api.addr);
     let (_poller, line) =
         start_example("api_poller", &[], &["--url", &url, "--bind", "127.0.0.1:0"]);
     let addr = common::served_addr(&line);
-    assert!(line.contains("every 1800s"), "{line}");
-    scrape_until(addr, "the first poll", |m| {
+    assert_eq!(
+        announced_interval(&line),
+        Duration::from_secs(30 * 60),
+        "{line}"
+    );
+    let m = scrape_until(addr, "the first poll", |m| {
         value(m, "energy_api_up") == Some(1.0)
     });
-    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(pod(&m, "shop", "eu-1", "db", "pg-0"), Some(11.0));
     assert_eq!(api.requests.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+/// The interval in `api_poller`'s first line, `... every <Duration as Debug>`.
+fn announced_interval(line: &str) -> Duration {
+    let every = line
+        .trim()
+        .rsplit_once(" every ")
+        .unwrap_or_else(|| panic!("no interval in {line:?}"))
+        .1;
+    let seconds: f64 = every
+        .strip_suffix('s')
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{every:?} is not a number of seconds"));
+    Duration::from_secs_f64(seconds)
+}
+
+/// On tokio's paused clock, which only moves when every task waits on it: a
+/// poller set to 30 minutes polls at once, then exactly every 30 minutes, and
+/// not a moment before.
+#[tokio::test(start_paused = true)]
+async fn a_poller_polls_on_its_interval_and_not_before() {
+    use promhttp::family::{MetricFamily, MetricType};
+    use tokio::time::{advance, Instant};
+    let interval = Duration::from_secs(30 * 60);
+    let registry = promhttp::Registry::new();
+    let start = Instant::now();
+    let polled_at = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&polled_at);
+    let poller = promhttp::poller::Poller::builder("paced")
+        .registry(&registry)
+        .family("paced_value", MetricType::Gauge)
+        .interval(interval)
+        .spawn(move || {
+            log.lock().unwrap().push(start.elapsed());
+            async {
+                let mut gauge = MetricFamily::gauge("paced_value", "A value.");
+                gauge.add_gauge([("k", "v")], 1.0);
+                Ok(vec![gauge])
+            }
+        })
+        .unwrap();
+    poller.wait_for_polls(1).await;
+    advance(interval - Duration::from_millis(1)).await;
+    tokio::task::yield_now().await;
+    assert_eq!(poller.polls(), 1, "polled again before the interval was up");
+    poller.wait_for_polls(3).await;
+    assert_eq!(
+        *polled_at.lock().unwrap(),
+        [Duration::ZERO, interval, 2 * interval]
+    );
+    poller.stop().await;
 }
 
 #[test]

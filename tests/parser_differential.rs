@@ -101,7 +101,7 @@ fn broken_expositions_are_refused_alike() {
 /// input and Python's reading, with this parser refusing under the rule the
 /// specification sets.
 fn check(texts: &[String], tally: &Tally, valid: bool) -> Result<(), TestCaseError> {
-    let theirs = common::try_parse_many("openmetrics", texts);
+    let theirs = common::python_try_parse_many("openmetrics", texts);
     for (text, theirs) in texts.iter().zip(theirs) {
         let ours = parse_openmetrics(text);
         let verdict = match (&ours, &theirs) {

@@ -5,6 +5,7 @@
 mod common;
 
 use std::net::SocketAddr;
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use common::HttpResponse;
@@ -15,29 +16,79 @@ use promhttp::{MetricsEndpoint, Registry};
 /// `prometheus:s3cret` in base64, computed outside this code base.
 const BASIC: &str = "Basic cHJvbWV0aGV1czpzM2NyZXQ=";
 
-/// A collector that takes `0` to encode.
-#[derive(Debug)]
-struct Slow(Duration);
+/// Where a [`Held`] collector's encodings wait: closed, each encoding that
+/// reaches it is counted and blocks until the test opens it. The tests see an
+/// encoding in progress by waiting for its arrival, not by sleeping and hoping.
+#[derive(Debug, Default)]
+struct Gate {
+    /// Encodings that have reached the gate, and whether it is open.
+    state: Mutex<(usize, bool)>,
+    changed: Condvar,
+}
 
-impl Collector for Slow {
+impl Gate {
+    fn pass(&self) {
+        let mut state = self.state.lock().unwrap();
+        state.0 += 1;
+        self.changed.notify_all();
+        while !state.1 {
+            state = self.changed.wait(state).unwrap();
+        }
+    }
+
+    /// Blocks until `n` encodings have reached the gate. The limit only turns a
+    /// hang into a failure; the test passes as soon as they have arrived.
+    fn wait_for_arrivals(&self, n: usize) {
+        let state = self.state.lock().unwrap();
+        let (state, _) = self
+            .changed
+            .wait_timeout_while(state, common::HANG, |s| s.0 < n)
+            .unwrap();
+        assert!(
+            state.0 >= n,
+            "{} of {n} encodings reached the gate",
+            state.0
+        );
+    }
+
+    fn open(&self) {
+        self.state.lock().unwrap().1 = true;
+        self.changed.notify_all();
+    }
+}
+
+/// A collector whose encoding waits at its gate.
+#[derive(Debug)]
+struct Held(Arc<Gate>);
+
+impl Collector for Held {
     fn encode(&self, _: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
-        std::thread::sleep(self.0);
+        self.0.pass();
         Ok(())
     }
 }
 
-fn slow_registry(delay: Duration) -> Registry {
+fn held_registry(gate: &Arc<Gate>) -> Registry {
     let registry = Registry::new();
     registry
-        .register_collector(Vec::<String>::new(), Slow(delay))
+        .register_collector(Vec::<String>::new(), Held(Arc::clone(gate)))
         .unwrap();
     registry
 }
 
-/// The four endpoints under test, each on its own path.
-fn endpoints() -> [(&'static str, MetricsEndpoint); 4] {
+/// The four endpoints under test, each on its own path, and the gates of the
+/// `/limited` and `/timeout` ones (both closed).
+#[derive(Clone)]
+struct Endpoints {
+    list: [(&'static str, MetricsEndpoint); 4],
+    limited: Arc<Gate>,
+    timeout: Arc<Gate>,
+}
+
+fn endpoints() -> Endpoints {
     let open = Registry::new();
-    [
+    let (limited, timeout) = (Arc::<Gate>::default(), Arc::<Gate>::default());
+    let list = [
         (
             "/bearer",
             MetricsEndpoint::new(&open).bearer_token("t0ken").unwrap(),
@@ -50,15 +101,18 @@ fn endpoints() -> [(&'static str, MetricsEndpoint); 4] {
         ),
         (
             "/limited",
-            MetricsEndpoint::new(&slow_registry(Duration::from_millis(1500)))
-                .max_concurrent_scrapes(1),
+            MetricsEndpoint::new(&held_registry(&limited)).max_concurrent_scrapes(1),
         ),
         (
             "/timeout",
-            MetricsEndpoint::new(&slow_registry(Duration::from_millis(600)))
-                .timeout(Duration::from_millis(100)),
+            MetricsEndpoint::new(&held_registry(&timeout)).timeout(Duration::from_millis(100)),
         ),
-    ]
+    ];
+    Endpoints {
+        list,
+        limited,
+        timeout,
+    }
 }
 
 fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> HttpResponse {
@@ -76,7 +130,8 @@ fn failures(endpoint: &MetricsEndpoint, cause: &str) -> f64 {
 }
 
 /// Runs every check against a server that mounts `endpoints()` at their paths.
-fn check(addr: SocketAddr, endpoints: &[(&'static str, MetricsEndpoint); 4]) {
+fn check(addr: SocketAddr, all: &Endpoints) {
+    let endpoints = &all.list;
     // Bearer.
     let none = get(addr, "/bearer", &[]);
     assert_eq!(none.status, 401);
@@ -125,11 +180,11 @@ fn check(addr: SocketAddr, endpoints: &[(&'static str, MetricsEndpoint); 4]) {
 
     // Concurrency: a second scrape while the first is encoding is refused.
     let first = std::thread::spawn(move || get(addr, "/limited", &[]));
-    // Well inside the first scrape's 1.5 s encoding, even on a loaded machine.
-    std::thread::sleep(Duration::from_millis(500));
+    all.limited.wait_for_arrivals(1);
     let second = get(addr, "/limited", &[]);
     assert_eq!(second.status, 503);
     assert_eq!(second.header("retry-after"), Some("1"));
+    all.limited.open();
     assert_eq!(first.join().unwrap().status, 200);
     assert_eq!(failures(&endpoints[2].1, "too_many_scrapes"), 1.0);
     assert_eq!(
@@ -138,19 +193,20 @@ fn check(addr: SocketAddr, endpoints: &[(&'static str, MetricsEndpoint); 4]) {
         "the permit was given back"
     );
 
-    // Timeout.
+    // Timeout: the encoding is held at its gate until the answer has come.
     let slow = get(addr, "/timeout", &[]);
     assert_eq!(slow.status, 503);
     assert!(slow.text().contains("timeout"));
+    all.timeout.wait_for_arrivals(1);
+    all.timeout.open();
     assert_eq!(failures(&endpoints[3].1, "timeout"), 1.0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn axum_endpoint_protection() {
-    require_python_parser!();
     let endpoints = endpoints();
     let mut app = axum::Router::new();
-    for (path, endpoint) in &endpoints {
+    for (path, endpoint) in &endpoints.list {
         app = app.route(
             path,
             axum::routing::get(promhttp::axum::metrics_endpoint(endpoint.clone())),
@@ -169,9 +225,8 @@ async fn axum_endpoint_protection() {
 
 #[actix_web::test]
 async fn actix_endpoint_protection() {
-    require_python_parser!();
     let endpoints = endpoints();
-    let routes = endpoints.clone();
+    let routes = endpoints.list.clone();
     let (addr, handle) = start_actix!(actix_web::HttpServer::new(move || {
         let mut app = actix_web::App::new();
         for (path, endpoint) in &routes {
@@ -191,7 +246,6 @@ async fn actix_endpoint_protection() {
 
 #[tokio::test]
 async fn separate_metrics_listener_serves_only_metrics() {
-    require_python_parser!();
     let registry = Registry::new();
     let metrics = promhttp::HttpMetrics::builder()
         .registry(&registry)

@@ -74,7 +74,6 @@ fn start_relay(upstream: &Upstream, extra: &[&str]) -> (common::Running, SocketA
 
 #[test]
 fn relays_text_with_exclusions_labels_and_renames() {
-    require_python_parser!();
     let upstream = Upstream::start(text_reply(TEXT));
     let renames = std::env::temp_dir().join(format!("relay-renames-{}", std::process::id()));
     std::fs::write(
@@ -144,7 +143,6 @@ fn relays_text_with_exclusions_labels_and_renames() {
 
 #[test]
 fn relays_openmetrics_and_json_by_content_type() {
-    require_python_parser!();
     let upstream = Upstream::start(Reply::Answer(
         200,
         "application/openmetrics-text; version=1.0.0; charset=utf-8",
@@ -197,7 +195,6 @@ fn relays_openmetrics_and_json_by_content_type() {
 
 #[test]
 fn concurrent_scrapes_share_one_upstream_fetch() {
-    require_python_parser!();
     let upstream = Upstream::start(Reply::Slow(
         Duration::from_millis(600),
         Box::new(text_reply(TEXT)),
@@ -226,7 +223,6 @@ fn concurrent_scrapes_share_one_upstream_fetch() {
 
 #[test]
 fn every_upstream_failure_is_up_zero_in_a_whole_answer() {
-    require_python_parser!();
     let upstream = Upstream::start(text_reply(TEXT));
     let (_relay, addr) = start_relay(&upstream, &["--timeout", "0.3"]);
     let foo = [("service", "foo")];
@@ -317,8 +313,8 @@ fn bad_arguments_are_clear_errors() {
 
 // ---------------------------------------------------------------------------
 // Hostile upstreams and scrapers (issue 13). These read values with promhttp's
-// own parser (the tests above check the output with the reference parsers), so
-// they need no external tool.
+// own parser directly (the tests above go through `common`, which also
+// cross-checks with the reference parsers where they are installed).
 
 /// An upstream driven by the test: it reports each request as it arrives
 /// ([`Event::Request`]), answers it only when the test says what to answer, and

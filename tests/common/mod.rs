@@ -1,8 +1,15 @@
-//! Helpers shared by the integration tests: the reference parsers (Python
-//! `prometheus_client`, `promtool`) and a check of `promhttp::parse` against the
-//! first, a parsed exposition with value look-ups, a
-//! small HTTP/1.1 client for live servers, and the example binaries as child
-//! processes.
+//! Helpers shared by the integration tests: expositions read with our own parser
+//! (`promhttp::parse`) into a value look-up API, cross-checked against the
+//! reference parsers (Python `prometheus_client`, `promtool`) where they are
+//! installed, a small HTTP/1.1 client for live servers, and the example binaries
+//! as child processes.
+//!
+//! Two tiers meet here. What a test asserts is read with our parser, so it runs
+//! and bites on any machine. The conformance tier, our output checked by tools we
+//! did not write, runs where the tools are installed: a missing tool is reported
+//! by [`missing_tool`] (a `SKIPPED:` line, and a line in the file named by
+//! `PROMHTTP_SKIP_LOG` that `scripts/test.sh` counts) or is a failure under
+//! `PROMHTTP_REQUIRE_TOOLS=1`.
 #![allow(dead_code, unreachable_pub)]
 
 use std::collections::{BTreeMap, HashSet};
@@ -20,28 +27,77 @@ pub fn tools_required() -> bool {
     std::env::var("PROMHTTP_REQUIRE_TOOLS").is_ok_and(|v| v == "1")
 }
 
-/// Reports a missing tool: a skip with the reason, or a failure under
-/// `PROMHTTP_REQUIRE_TOOLS=1`.
+/// Reports a conformance check skipped for want of a tool, while the test goes
+/// on with its other assertions: a failure under `PROMHTTP_REQUIRE_TOOLS=1`,
+/// otherwise a `SKIPPED: <reason>` line on stderr (once per reason and test
+/// binary) and, when `PROMHTTP_SKIP_LOG` names a file, a line appended to it (see
+/// [`log_skip`]).
 pub fn missing_tool(reason: &str) {
-    assert!(!tools_required(), "PROMHTTP_REQUIRE_TOOLS=1 but {reason}");
-    // Written straight to the process's stderr, past the test harness's output
-    // capture, once per reason and test binary, so that a skip is always seen.
-    static SAID: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    log_skip("check", reason);
+}
+
+/// Like [`missing_tool`], for a test that is a conformance check and nothing
+/// else, and returns after this: the summary counts it as skipped whole.
+pub fn skip_test(reason: &str) {
+    log_skip("test", reason);
+}
+
+/// Says `SKIPPED: <reason>` on stderr, once per reason and test binary, and
+/// appends one line `<test binary>\t<test>\t<kind>\t<reason>` per test, kind and
+/// reason to the file named by `PROMHTTP_SKIP_LOG`, if set (`scripts/test.sh`
+/// counts them at the end of its run); then fails under
+/// `PROMHTTP_REQUIRE_TOOLS=1`, where the kind written is `required`.
+fn log_skip(kind: &str, reason: &str) {
+    let required = tools_required();
+    let kind = if required { "required" } else { kind };
+    // The test harness names each test's thread after the test.
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("<unnamed thread>")
+        .to_owned();
+    static SAID: Mutex<Vec<(String, String, String)>> = Mutex::new(Vec::new());
     let mut said = SAID
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if !said.iter().any(|r| r == reason) {
-        said.push(reason.to_owned());
+    if !required && !said.iter().any(|(_, _, r)| r == reason) {
+        // Straight to the process's stderr, past the harness's output capture,
+        // so that a skip is always seen.
         let _ = writeln!(std::io::stderr(), "SKIPPED: {reason}");
     }
+    let logged = said
+        .iter()
+        .any(|(t, k, r)| *t == test && k == kind && r == reason);
+    if !logged {
+        said.push((test.clone(), kind.to_owned(), reason.to_owned()));
+        if let Some(log) = std::env::var_os("PROMHTTP_SKIP_LOG") {
+            let binary = std::env::current_exe()
+                .ok()
+                .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+                .map(|s| match s.rsplit_once('-') {
+                    Some((name, _hash)) => name.to_owned(),
+                    None => s,
+                })
+                .unwrap_or_default();
+            // One write per line, in append mode: lines from test binaries never mix.
+            let line = format!("{binary}\t{test}\t{kind}\t{reason}\n");
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log);
+            let _ = file.and_then(|mut f| f.write_all(line.as_bytes()));
+        }
+    }
+    drop(said);
+    assert!(!required, "PROMHTTP_REQUIRE_TOOLS=1 but {reason}");
 }
 
-/// Skips the calling test when the Python parser is missing.
+/// Skips the calling test (a conformance test, which checks our output against
+/// the Python parser and nothing else) when the Python parser is missing.
 #[macro_export]
 macro_rules! require_python_parser {
     () => {
         if !$crate::common::python_parser_available() {
-            return;
+            return $crate::common::skip_test($crate::common::NO_PYTHON_PARSER);
         }
     };
 }
@@ -87,11 +143,15 @@ pub fn python_parser_available() -> bool {
     if worker().is_some() {
         return true;
     }
-    missing_tool("python3 with the prometheus_client package is not available (pip install prometheus_client)");
+    missing_tool(NO_PYTHON_PARSER);
     false
 }
 
-/// One sample as the reference parser read it.
+/// Why the Python parser is unavailable.
+pub const NO_PYTHON_PARSER: &str =
+    "python3 with the prometheus_client package is not available (pip install prometheus_client)";
+
+/// One sample of an [`Exposition`].
 #[derive(Debug, Clone)]
 pub struct Sample {
     pub name: String,
@@ -101,7 +161,7 @@ pub struct Sample {
     pub exemplar: Option<Exemplar>,
 }
 
-/// An exemplar as the reference parser read it.
+/// An exemplar of a [`Sample`].
 #[derive(Debug, Clone)]
 pub struct Exemplar {
     pub labels: BTreeMap<String, String>,
@@ -109,7 +169,7 @@ pub struct Exemplar {
     pub timestamp: Option<f64>,
 }
 
-/// One metric family as the reference parser read it.
+/// One metric family of an [`Exposition`].
 #[derive(Debug, Clone)]
 pub struct Family {
     pub name: String,
@@ -120,36 +180,110 @@ pub struct Family {
     pub samples: Vec<Sample>,
 }
 
-/// An exposition parsed by the reference parser.
+/// A parsed exposition, with value look-ups.
 #[derive(Debug, Clone)]
 pub struct Exposition {
     pub families: Vec<Family>,
 }
 
-/// Parses OpenMetrics text with the strict reference parser.
+/// Parses OpenMetrics text with our strict parser, and checks that the Python
+/// parser reads the same (see [`try_parse`]).
 ///
 /// # Panics
-/// When the parser rejects the text (with its message) or is unavailable; call
-/// [`python_parser_available`] first to skip instead.
+/// When either parser rejects the text or they disagree, with the reason.
 pub fn parse_openmetrics(text: &str) -> Exposition {
     try_parse("openmetrics", text)
-        .unwrap_or_else(|err| panic!("OpenMetrics parser rejected the exposition: {err}\n{text}"))
+        .unwrap_or_else(|err| panic!("OpenMetrics exposition refused: {err}\n{text}"))
 }
 
-/// Parses Prometheus text 0.0.4 with the reference parser.
+/// Parses Prometheus text 0.0.4 with our parser, and checks that the Python
+/// parser reads the same (see [`try_parse`]).
+///
+/// # Panics
+/// As [`parse_openmetrics`].
 pub fn parse_text(text: &str) -> Exposition {
     try_parse("text", text)
-        .unwrap_or_else(|err| panic!("text 0.0.4 parser rejected the exposition: {err}\n{text}"))
+        .unwrap_or_else(|err| panic!("text 0.0.4 exposition refused: {err}\n{text}"))
 }
 
-/// Parses with the reference parser, returning its error message on rejection.
+/// Parses `text` in `format` (`"openmetrics"` or `"text"`) with our parser
+/// (`promhttp::parse`), which is what the tests assert on, so they run on any
+/// machine. Where the Python `prometheus_client` is installed, the same text is
+/// also read by its parser and must read the same (the conformance tier, on every
+/// exposition the tests read); where it is not, that check is reported skipped by
+/// [`missing_tool`].
+///
+/// # Errors
+/// Our parser's refusal, Python's refusal of what we accepted, or how the two
+/// readings differ.
 pub fn try_parse(format: &str, text: &str) -> Result<Exposition, String> {
+    let ours = match format {
+        "openmetrics" => promhttp::parse::parse_openmetrics(text),
+        "text" => promhttp::parse::parse_text(text),
+        other => panic!("no format {other:?}"),
+    }
+    .map_err(|e| format!("promhttp::parse: {e}"))?;
+    cross_check(format, text, &ours)?;
+    Ok(from_families(&ours))
+}
+
+/// Checks that the Python parser reads `text` as `ours`, what our parser read from
+/// it; `Ok` with the check reported skipped when Python's parser is missing.
+///
+/// # Errors
+/// Python's refusal or how the readings differ.
+pub fn cross_check(format: &str, text: &str, ours: &[MetricFamily]) -> Result<(), String> {
+    if !python_parser_available() {
+        return Ok(());
+    }
+    let theirs = python_try_parse(format, text)
+        .map_err(|e| format!("accepted here, but Python's {format} parser refused it: {e}"))?;
+    compare_with_reference(ours, &theirs)
+        .map_err(|e| format!("Python's {format} parser differs: {e}"))
+}
+
+/// The [`Exposition`] view of what our parser read.
+pub fn from_families(families: &[MetricFamily]) -> Exposition {
+    let labels = |l: &family::Labels| l.iter().cloned().collect::<BTreeMap<_, _>>();
+    Exposition {
+        families: families
+            .iter()
+            .map(|f| Family {
+                name: f.name.clone(),
+                kind: f.metric_type.as_str().to_owned(),
+                help: f.help.clone(),
+                unit: f.unit.clone().unwrap_or_default(),
+                samples: f
+                    .samples
+                    .iter()
+                    .map(|s| Sample {
+                        name: s.name.clone(),
+                        labels: labels(&s.labels),
+                        value: s.value,
+                        timestamp: s.timestamp,
+                        exemplar: s.exemplar.as_ref().map(|e| Exemplar {
+                            labels: labels(&e.labels),
+                            value: e.value,
+                            timestamp: e.timestamp,
+                        }),
+                    })
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+/// Parses with the Python parser only, returning its error message on rejection.
+///
+/// # Panics
+/// When the Python parser is unavailable: call [`python_parser_available`] first.
+pub fn python_try_parse(format: &str, text: &str) -> Result<Exposition, String> {
     exposition(&ask(format, text))
 }
 
-/// Parses each of `texts` with the reference parser, in one exchange with the
-/// worker: what [`try_parse`] answers for each.
-pub fn try_parse_many(format: &str, texts: &[String]) -> Vec<Result<Exposition, String>> {
+/// Parses each of `texts` with the Python parser, in one exchange with the
+/// worker: what [`python_try_parse`] answers for each.
+pub fn python_try_parse_many(format: &str, texts: &[String]) -> Vec<Result<Exposition, String>> {
     let batch = serde_json::json!({ "format": format, "texts": texts }).to_string();
     let reply = ask("batch", &batch);
     let replies = reply.as_array().expect("a batch reply is a list");
@@ -559,13 +693,16 @@ fn dechunk(mut data: &[u8]) -> std::io::Result<Vec<u8>> {
 /// What Prometheus 2.x sends in `Accept`.
 pub const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
 
-/// Sends a request and closes the connection without reading the answer: a
-/// client that goes away while the handler is still working.
-pub fn send_and_disconnect(addr: SocketAddr, target: &str) {
+/// Sends a request and closes the connection without reading the answer, once
+/// `arrived` says the server has it (in flight): a client that goes away while
+/// the handler is still working.
+pub fn send_and_disconnect(addr: SocketAddr, target: &str, arrived: impl Fn() -> bool) {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
     write!(stream, "GET {target} HTTP/1.1\r\nHost: {addr}\r\n\r\n").unwrap();
     stream.flush().unwrap();
-    std::thread::sleep(Duration::from_millis(100));
+    wait_until("the request to be in flight", HANG, || {
+        arrived().then_some(()).ok_or_else(|| "not yet".to_owned())
+    });
     drop(stream);
 }
 
@@ -583,18 +720,21 @@ pub fn send_cut_upload(addr: SocketAddr, target: &str) {
     drop(stream);
 }
 
+/// How long a wait for something that must happen gives it before failing: not
+/// a time it is expected to take (the waits end as soon as it has happened), only
+/// a bound that turns a hang into a failure, generous enough for a loaded machine.
+pub const HANG: Duration = Duration::from_secs(120);
+
 /// Scrapes until `done` holds for the exposition (servers close their books a
-/// moment after the client has read the answer), giving up after five seconds;
+/// moment after the client has read the answer), giving up after [`HANG`];
 /// returns the last scrape either way.
 pub async fn eventually(
     scrape: impl Fn() -> Exposition,
     done: impl Fn(&Exposition) -> bool,
 ) -> Exposition {
+    let deadline = std::time::Instant::now() + HANG;
     let mut m = scrape();
-    for _ in 0..500 {
-        if done(&m) {
-            break;
-        }
+    while !done(&m) && std::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
         m = scrape();
     }
@@ -727,8 +867,8 @@ pub fn assert_refused(name: &str, args: &[&str], expected: &str) -> String {
     stderr
 }
 
-/// Both formats served at `addr` pass the reference parsers, and text 0.0.4
-/// passes `promtool check metrics`.
+/// Both formats served at `addr` pass our parser and, where installed, the
+/// reference parsers, and text 0.0.4 passes `promtool check metrics`.
 pub fn check_outputs(addr: SocketAddr) {
     parse_openmetrics(&scrape_openmetrics(addr));
     let text = scrape_text(addr);
@@ -752,7 +892,7 @@ pub fn scrape_openmetrics(addr: SocketAddr) -> String {
     res.text()
 }
 
-/// Scrapes `addr` in OpenMetrics and reads it with the reference parser.
+/// Scrapes `addr` in OpenMetrics and reads it (see [`try_parse`]).
 pub fn scrape_parsed(addr: SocketAddr) -> Exposition {
     parse_openmetrics(&scrape_openmetrics(addr))
 }
@@ -799,6 +939,8 @@ pub struct Upstream {
     pub addr: SocketAddr,
     reply: std::sync::Arc<Mutex<Reply>>,
     listening: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Whether the port is open now, as the listening thread last left it.
+    open: std::sync::Arc<std::sync::atomic::AtomicBool>,
     pub requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
@@ -815,11 +957,13 @@ impl Upstream {
             addr,
             reply: Arc::new(Mutex::new(reply)),
             listening: Arc::new(AtomicBool::new(true)),
+            open: Arc::new(AtomicBool::new(true)),
             requests: Arc::new(AtomicUsize::new(0)),
         };
-        let (reply, listening, requests) = (
+        let (reply, listening, open, requests) = (
             Arc::clone(&upstream.reply),
             Arc::clone(&upstream.listening),
+            Arc::clone(&upstream.open),
             Arc::clone(&upstream.requests),
         );
         std::thread::spawn(move || {
@@ -832,6 +976,7 @@ impl Upstream {
                     l.set_nonblocking(true).unwrap();
                     listener = Some(l);
                 }
+                open.store(listener.is_some(), Ordering::SeqCst);
                 let accepted = listener.as_ref().map(std::net::TcpListener::accept);
                 match accepted {
                     Some(Ok((conn, _))) => {
@@ -851,11 +996,15 @@ impl Upstream {
         *self.reply.lock().unwrap() = reply;
     }
 
-    /// Closes the port.
+    /// Closes the port; returns once it is closed.
     pub fn down(&self) {
-        self.listening
-            .store(false, std::sync::atomic::Ordering::SeqCst);
-        std::thread::sleep(Duration::from_millis(50));
+        use std::sync::atomic::Ordering;
+        self.listening.store(false, Ordering::SeqCst);
+        wait_until("the upstream's port to close", HANG, || {
+            (!self.open.load(Ordering::SeqCst))
+                .then_some(())
+                .ok_or_else(|| "still open".to_owned())
+        });
     }
 
     /// Opens the port again.

@@ -48,9 +48,12 @@
 use std::fmt;
 use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::{watch, Notify};
+// Tokio's clock, which the schedule runs on: the same as `std`'s but in tests
+// that pause it, where the poll durations and the age of the data follow it.
+use tokio::time::Instant;
 
 use crate::collect::{self, CollectError, CollectorHandle};
 use crate::family::{MetricFamily, MetricType};
@@ -432,6 +435,16 @@ mod tests {
             .unwrap()
     }
 
+    /// A runtime on tokio's paused clock, which moves only when every task waits
+    /// on it, straight to the next timer: schedules play out exactly and at once.
+    fn paused_runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .start_paused(true)
+            .build()
+            .unwrap()
+    }
+
     /// A poller whose n-th poll (from 0) does `script[n]`: a value, an error, a
     /// panic, or a hang past the timeout; polls past the script's end hang.
     fn scripted(
@@ -473,10 +486,11 @@ mod tests {
 
     #[test]
     fn failures_are_counted_and_the_last_good_data_stays() {
-        runtime().block_on(async {
+        paused_runtime().block_on(async {
             let registry = Registry::new();
             let script = &["1", "err", "panic", "hang", "undeclared", "5"];
-            // Polls 250 ms apart, each over within 50 ms: the scrapes fall between polls.
+            // Polls 250 ms apart on the paused clock, the hang cut at 50 ms: each
+            // scrape falls between two polls.
             let (poller, _) = scripted(&registry, Stale::Keep, script, (250, 50));
             let scrape = || registry.encode(Format::OpenMetrics).unwrap();
             let expect = [
@@ -506,7 +520,7 @@ mod tests {
 
     #[test]
     fn drop_policies() {
-        runtime().block_on(async {
+        paused_runtime().block_on(async {
             let registry = Registry::new();
             let (poller, _) = scripted(&registry, Stale::Drop, &["1", "err"], (20, 40));
             poller.wait_for_polls(2).await;
@@ -520,7 +534,10 @@ mod tests {
             poller.wait_for_polls(2).await;
             let text = registry.encode(Format::OpenMetrics).unwrap();
             assert_eq!(value(&text, "up_level "), Some(1.0), "{text}");
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            tokio::time::sleep(Duration::from_millis(130)).await;
+            let text = registry.encode(Format::OpenMetrics).unwrap();
+            assert_eq!(value(&text, "up_level "), Some(1.0), "still fresh\n{text}");
+            tokio::time::sleep(Duration::from_millis(30)).await;
             let text = registry.encode(Format::OpenMetrics).unwrap();
             assert_eq!(value(&text, "up_level "), None, "{text}");
             poller.stop().await;
@@ -531,15 +548,19 @@ mod tests {
     fn every_scrape_shows_one_poll_whole() {
         // Polls alternate success and failure 1 ms apart while another thread
         // scrapes: under `Stale::Drop` the data is there exactly when `up` is 1,
-        // and each failure is counted in the same scrape that shows it.
+        // and each failure is counted in the same scrape that shows it. The polls
+        // go on until the scraper has checked 20 scrapes (or failed), however
+        // slowly the machine runs it.
+        const SCRAPES: u32 = 20;
         let registry = Registry::new();
         let polls = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&polls);
         let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let checked = Arc::new(std::sync::atomic::AtomicU32::new(0));
         let scraper = {
-            let (registry, done) = (registry.clone(), Arc::clone(&done));
+            let (registry, done, checked) =
+                (registry.clone(), Arc::clone(&done), Arc::clone(&checked));
             std::thread::spawn(move || {
-                let mut scrapes = 0u32;
                 while !done.load(Ordering::SeqCst) {
                     let text = registry.encode(Format::OpenMetrics).unwrap();
                     let (Some(up), Some(errors)) = (
@@ -555,9 +576,8 @@ mod tests {
                         // failures before it are the odd numbers below n.
                         assert_eq!(errors, (level / 2.0).floor(), "{text}");
                     }
-                    scrapes += 1;
+                    checked.fetch_add(1, Ordering::SeqCst);
                 }
-                scrapes
             })
         };
         runtime().block_on(async {
@@ -579,28 +599,36 @@ mod tests {
                     }
                 })
                 .unwrap();
-            poller.wait_for_polls(200).await;
+            let mut polled = 200;
+            poller.wait_for_polls(polled).await;
+            while checked.load(Ordering::SeqCst) < SCRAPES && !scraper.is_finished() {
+                polled += 10;
+                poller.wait_for_polls(polled).await;
+            }
             poller.stop().await;
         });
         done.store(true, Ordering::SeqCst);
-        let scrapes = scraper.join().expect("a scrape did not add up");
-        assert!(scrapes >= 20, "only {scrapes} scrapes during 200 polls");
+        scraper.join().expect("a scrape did not add up");
+        assert!(checked.load(Ordering::SeqCst) >= SCRAPES);
     }
 
     #[test]
     fn stop_cancels_a_poll_in_progress_and_frees_the_names() {
-        runtime().block_on(async {
+        paused_runtime().block_on(async {
             let registry = Registry::new();
             let (poller, calls) = scripted(&registry, Stale::Keep, &["1"], (20, 10_000));
             poller.wait_for_polls(1).await;
-            // The second poll hangs; stop must not wait for it.
+            // The second poll hangs; stop must not wait for it (on the paused
+            // clock, waiting would move time on to the poll's timeout).
             tokio::time::sleep(Duration::from_millis(50)).await;
+            assert_eq!(
+                calls.load(Ordering::SeqCst),
+                2,
+                "the second poll is under way"
+            );
             let t0 = Instant::now();
             poller.stop().await;
-            assert!(
-                t0.elapsed() < Duration::from_secs(2),
-                "stop waited for the poll"
-            );
+            assert_eq!(t0.elapsed(), Duration::ZERO, "stop waited for the poll");
             assert_eq!(registry.encode(Format::OpenMetrics).unwrap(), "# EOF\n");
             let made = calls.load(Ordering::SeqCst);
             tokio::time::sleep(Duration::from_millis(60)).await;
