@@ -8,7 +8,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use http_body_util::{BodyExt, Empty, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper::{Request, Uri};
 use hyper_util::rt::TokioIo;
@@ -122,17 +122,33 @@ async fn exchange(uri: Uri, accept: &str, max_body: usize) -> Result<Response, G
         .get(hyper::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let body = Limited::new(response.into_body(), max_body)
-        .collect()
-        .await
-        .map_err(|e| {
-            if e.is::<LengthLimitError>() {
-                GetError(format!("{uri} sent a body larger than {max_body} bytes"))
-            } else {
-                GetError(format!("reading the body from {uri} failed: {e}"))
+    // Read into one buffer of the announced size, rather than collected in
+    // pieces and then copied whole: the body is held once, not twice.
+    let announced = response
+        .headers()
+        .get(hyper::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if announced.is_some_and(|n| n > max_body) {
+        return Err(GetError(format!(
+            "{uri} sent a body larger than {max_body} bytes"
+        )));
+    }
+    let mut body = Vec::with_capacity(announced.unwrap_or(64 << 10));
+    let mut incoming = response.into_body();
+    while let Some(frame) = incoming.frame().await {
+        let frame =
+            frame.map_err(|e| GetError(format!("reading the body from {uri} failed: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            if body.len() + data.len() > max_body {
+                return Err(GetError(format!(
+                    "{uri} sent a body larger than {max_body} bytes"
+                )));
             }
-        })?
-        .to_bytes();
+            body.extend_from_slice(&data);
+        }
+    }
+    let body = Bytes::from(body);
     Ok(Response {
         status,
         content_type,

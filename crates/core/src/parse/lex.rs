@@ -5,6 +5,7 @@
 //! by whole characters, and every slice is taken with `get`, so no input can make
 //! any of this panic.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::collections::HashSet;
 
@@ -35,11 +36,12 @@ pub(super) struct Cursor<'a> {
     pos: usize,
 }
 
-/// One label as written: its name, its unescaped value and where its name starts.
+/// One label as written: its name, its unescaped value and where its name starts;
+/// borrowed where it can be (from the text, or from an owned family's sample).
 #[derive(Debug, Clone)]
-pub(super) struct Label {
-    pub(super) name: String,
-    pub(super) value: String,
+pub(super) struct Label<'a> {
+    pub(super) name: Cow<'a, str>,
+    pub(super) value: Cow<'a, str>,
     pub(super) at: usize,
 }
 
@@ -177,15 +179,31 @@ impl<'a> Cursor<'a> {
     }
 
     /// A double-quoted string at the cursor, unescaped.
-    pub(super) fn quoted(&mut self, dialect: Dialect) -> Result<String, ParseError> {
+    pub(super) fn quoted(&mut self, dialect: Dialect) -> Result<Cow<'a, str>, ParseError> {
         let start = self.pos;
         if !self.eat('"') {
             return Err(self.unexpected(Rule::LabelSet, "a double-quoted label value"));
         }
+        // Borrowed from the text until the first escape.
         let mut out = String::new();
+        let mut escaped = false;
         loop {
             let at = self.pos;
-            match self.bump() {
+            let c = self.bump();
+            if !escaped && c != Some('\\') {
+                match c {
+                    Some('"') => {
+                        let text: &'a str = self.text;
+                        return Ok(Cow::Borrowed(text.get(start + 1..at).unwrap_or("")));
+                    }
+                    Some(_) => continue,
+                    None => {}
+                }
+            } else if !escaped {
+                escaped = true;
+                out.push_str(self.text.get(start + 1..at).unwrap_or(""));
+            }
+            match c {
                 None => {
                     return Err(self.error_at(
                         start,
@@ -193,7 +211,7 @@ impl<'a> Cursor<'a> {
                         "no closing double quote before the end of the line",
                     ))
                 }
-                Some('"') => return Ok(out),
+                Some('"') => return Ok(Cow::Owned(out)),
                 Some('\\') => match self.bump() {
                     Some('n') => out.push('\n'),
                     Some('"') => out.push('"'),
@@ -223,13 +241,13 @@ impl<'a> Cursor<'a> {
     }
 
     /// A label set at the cursor, which is on its `{`.
-    pub(super) fn labels(&mut self, dialect: Dialect) -> Result<Vec<Label>, ParseError> {
+    pub(super) fn labels(&mut self, dialect: Dialect) -> Result<Vec<Label<'a>>, ParseError> {
         let text = dialect == Dialect::Text;
         let open = self.pos;
         if !self.eat('{') {
             return Err(self.unexpected(Rule::LabelSet, "`{`"));
         }
-        let mut labels: Vec<Label> = Vec::new();
+        let mut labels: Vec<Label<'a>> = Vec::new();
         let mut names: HashSet<&str> = HashSet::new();
         if text {
             self.skip_blanks();
@@ -269,7 +287,7 @@ impl<'a> Cursor<'a> {
                 ));
             }
             labels.push(Label {
-                name: name.to_owned(),
+                name: Cow::Borrowed(name),
                 value,
                 at,
             });
@@ -311,8 +329,11 @@ fn is_name_char(c: char, colon: bool) -> bool {
 }
 
 /// Plain labels from the parsed ones.
-pub(super) fn plain(labels: Vec<Label>) -> Labels {
-    labels.into_iter().map(|l| (l.name, l.value)).collect()
+pub(super) fn plain(labels: Vec<Label<'_>>) -> Labels {
+    labels
+        .into_iter()
+        .map(|l| (l.name.into_owned(), l.value.into_owned()))
+        .collect()
 }
 
 /// Why a number was refused.

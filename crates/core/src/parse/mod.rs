@@ -413,7 +413,7 @@ struct Seen {
 }
 
 impl Seen {
-    fn fingerprint(&self, name: &str, labels: &[(String, String)]) -> u128 {
+    fn fingerprint<L: std::hash::Hash>(&self, name: &str, labels: &[L]) -> u128 {
         use std::hash::BuildHasher;
         let a = self.keys.0.hash_one((name, labels));
         let b = self.keys.1.hash_one((name, labels));
@@ -421,20 +421,20 @@ impl Seen {
     }
 
     /// Adds `name` with `labels`; `false` if it was there.
-    fn insert(&mut self, name: &str, labels: &[(String, String)]) -> bool {
+    fn insert<L: std::hash::Hash>(&mut self, name: &str, labels: &[L]) -> bool {
         let fp = self.fingerprint(name, labels);
         self.set.insert(fp)
     }
 
-    fn contains(&self, name: &str, labels: &[(String, String)]) -> bool {
+    fn contains<L: std::hash::Hash>(&self, name: &str, labels: &[L]) -> bool {
         self.set.contains(&self.fingerprint(name, labels))
     }
 
     /// A 64-bit hash of `labels` without the one named `skip`.
-    fn hash_without(&self, labels: &[(String, String)], skip: &str) -> u64 {
+    fn hash_without(&self, labels: &[(&str, &str)], skip: &str) -> u64 {
         use std::hash::{BuildHasher, Hash, Hasher};
         let mut h = self.keys.0.build_hasher();
-        for (k, v) in labels.iter().filter(|(k, _)| k != skip) {
+        for (k, v) in labels.iter().filter(|(k, _)| *k != skip) {
             k.hash(&mut h);
             v.hash(&mut h);
         }

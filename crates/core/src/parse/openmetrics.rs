@@ -1,17 +1,18 @@
 //! OpenMetrics 1.0 text, read line by line.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use super::lex::{self, BadNumber, Cursor, Dialect, Exact, Label};
 use super::{Cutter, Lines, ParseError, Piece, Rule, Seen};
-use crate::family::{Exemplar, Labels, MetricFamily, MetricType, Sample};
+use crate::family::{Exemplar, MetricFamily, MetricType, Sample};
 
 /// The families of an OpenMetrics text, each given as soon as its last line is
 /// read and checked: memory holds one family at a time, plus the names of those
 /// given so far. After an error, nothing more.
 pub(super) struct Stream<'a> {
     lines: Lines<'a>,
-    parser: Parser,
+    parser: Parser<'a>,
     /// The last line read, with its number: where a missing `# EOF` is reported.
     last: (usize, &'a str),
 }
@@ -85,7 +86,7 @@ impl super::Reader for Stream<'_> {
 }
 
 #[derive(Default)]
-struct Parser {
+struct Parser<'a> {
     /// Pieces finished and not yet given out (at most one: a line finishes at
     /// most one piece).
     ready: VecDeque<Piece>,
@@ -93,12 +94,12 @@ struct Parser {
     max: Option<usize>,
     /// Every name a finished family has or can write, with that family's name.
     taken: HashMap<String, String>,
-    current: Option<Family>,
+    current: Option<Family<'a>>,
     eof: bool,
 }
 
 /// The family being read and what its lines so far have settled.
-struct Family {
+struct Family<'a> {
     family: MetricFamily,
     help: bool,
     typed: bool,
@@ -109,22 +110,62 @@ struct Family {
     has_samples: bool,
     /// The label sets of the metrics finished so far.
     seen: Seen,
-    metric: Option<Metric>,
+    metric: Option<Metric<'a>>,
     cutter: Cutter,
     /// A piece cut by the last sample, to be given.
     cut: Option<Piece>,
-    /// Whether the samples read are kept (not when only checking a family).
-    keep: bool,
+    /// Whether metrics and points are followed: their rules, and metrics
+    /// coming back after another. Not when checking a family of gauges, unknowns
+    /// or infos, whose every sample is a point of its own and whose repeats
+    /// `validate` finds.
+    interleaving: bool,
 }
 
+/// A series: its name and the value of the label that tells a point's samples
+/// apart.
+type Series<'a> = (Cow<'a, str>, Option<Cow<'a, str>>);
+
+/// The series of a point: the first held inline, so that a point of one sample
+/// (every gauge's) needs no set.
+#[derive(Default)]
+struct PointSeries<'a> {
+    first: Option<Series<'a>>,
+    rest: HashSet<Series<'a>>,
+}
+
+impl<'a> PointSeries<'a> {
+    /// Adds `series`; `false` if it was there.
+    fn insert(&mut self, series: Series<'a>) -> bool {
+        match &self.first {
+            None => {
+                self.first = Some(series);
+                true
+            }
+            Some(first) if *first == series => false,
+            Some(_) => self.rest.insert(series),
+        }
+    }
+
+    fn clear(&mut self) {
+        self.first = None;
+        self.rest.clear();
+    }
+}
+
+/// A label's name and value, borrowed from the text (or an owned family)
+/// unless unescaped.
+type Pair<'a> = (Cow<'a, str>, Cow<'a, str>);
+
 /// The metric (label set) being read.
-struct Metric {
-    key: Labels,
+struct Metric<'a> {
+    key: Vec<Pair<'a>>,
     timed: bool,
     last: Option<Exact>,
     /// The series written in the current point (without timestamps, the
-    /// metric's only point): a series twice in a point is a repeat.
-    untimed: HashSet<(String, Labels)>,
+    /// metric's only point), as their name and the value of the label that
+    /// tells a point's samples apart (the rest is the metric's key): a series
+    /// twice in a point is a repeat.
+    untimed: PointSeries<'a>,
     point: Point,
 }
 
@@ -144,15 +185,15 @@ struct Point {
 }
 
 /// A sample line, read but not yet placed.
-struct Line {
+struct Line<'a> {
     number: usize,
-    name: String,
-    labels: Vec<Label>,
+    name: Cow<'a, str>,
+    labels: Vec<Label<'a>>,
     value: f64,
     value_at: usize,
     /// The timestamp in seconds, exactly as written, and its position.
     timestamp: Option<(f64, Exact, usize)>,
-    exemplar: Option<(Exemplar, usize)>,
+    exemplar: Option<(Cow<'a, Exemplar>, usize)>,
 }
 
 #[derive(Clone, Copy)]
@@ -162,7 +203,7 @@ enum Kind {
     Unit,
 }
 
-impl Parser {
+impl<'a> Parser<'a> {
     fn metadata(&mut self, mut c: Cursor<'_>) -> Result<(), ParseError> {
         if c.rest().starts_with("# EOF") {
             return Err(c.error(Rule::EofLine, format!("found {:?}", c.rest())));
@@ -279,7 +320,7 @@ impl Parser {
         Ok(())
     }
 
-    fn sample(&mut self, mut c: Cursor<'_>) -> Result<(), ParseError> {
+    fn sample(&mut self, mut c: Cursor<'a>) -> Result<(), ParseError> {
         let line = read_sample(&mut c)?;
         let accepted = self
             .current
@@ -308,15 +349,28 @@ impl Parser {
         let Some(family) = self.current.as_mut() else {
             return Ok(());
         };
-        family.add(&c, line)?;
+        family.add(&c, &line)?;
         if let Some(piece) = family.cut.take() {
             self.ready.push_back(piece);
         }
+        let (value, timestamp) = (line.value, line.timestamp.map(|(s, _, _)| s));
+        family.family.samples.push(Sample {
+            name: line.name.into_owned(),
+            labels: lex::plain(line.labels),
+            value,
+            timestamp,
+            exemplar: line.exemplar.map(|(e, _)| e.into_owned()),
+        });
         Ok(())
     }
 
     /// Makes `name` the current family, starting a new one if it is not.
-    fn enter(&mut self, name: &str, c: &Cursor<'_>, at: usize) -> Result<&mut Family, ParseError> {
+    fn enter(
+        &mut self,
+        name: &str,
+        c: &Cursor<'_>,
+        at: usize,
+    ) -> Result<&mut Family<'a>, ParseError> {
         let same = self.current.as_ref().is_some_and(|f| f.family.name == name);
         if !same {
             self.finish_family()?;
@@ -350,7 +404,7 @@ impl Parser {
                 max: self.max,
             },
             cut: None,
-            keep: true,
+            interleaving: true,
         }))
     }
 
@@ -392,7 +446,19 @@ pub(crate) fn check_family(family: &MetricFamily) -> Result<(), ParseError> {
         metric: None,
         cutter: Cutter::default(),
         cut: None,
-        keep: false,
+        interleaving: !matches!(
+            t,
+            MetricType::Gauge | MetricType::Unknown | MetricType::Info
+        ),
+    };
+    let mut line = Line {
+        number: 0,
+        name: Cow::Borrowed(""),
+        labels: Vec::new(),
+        value: 0.0,
+        value_at: 0,
+        timestamp: None,
+        exemplar: None,
     };
     for (i, sample) in family.samples.iter().enumerate() {
         let c = Cursor::new("", i + 1);
@@ -407,29 +473,34 @@ pub(crate) fn check_family(family: &MetricFamily) -> Result<(), ParseError> {
                 Some((ts, exact, 0))
             }
         };
-        let line = Line {
-            number: i + 1,
-            name: sample.name.clone(),
-            labels: sample
-                .labels
-                .iter()
-                .map(|(name, value)| Label {
-                    name: name.clone(),
-                    value: value.clone(),
-                    at: 0,
-                })
-                .collect(),
-            value: sample.value,
-            value_at: 0,
-            timestamp,
-            exemplar: sample.exemplar.clone().map(|e| (e, 0)),
-        };
-        f.add(&c, line)?;
+        // One line, its label buffer reused from sample to sample.
+        line.number = i + 1;
+        line.name = Cow::Borrowed(&sample.name);
+        line.labels.clear();
+        line.labels
+            .extend(sample.labels.iter().map(|(name, value)| Label {
+                name: Cow::Borrowed(name),
+                value: Cow::Borrowed(value),
+                at: 0,
+            }));
+        line.value = sample.value;
+        line.timestamp = timestamp;
+        line.exemplar = sample.exemplar.as_ref().map(|e| (Cow::Borrowed(e), 0));
+        f.add(&c, &line)?;
     }
     match f.metric.take() {
         Some(metric) => metric.point.check(t),
         None => Ok(()),
     }
+}
+
+/// Whether a metric's key and a sample's (both sorted) are the same label set.
+fn same_key(key: &[Pair<'_>], other: &[(&str, &str)]) -> bool {
+    key.len() == other.len()
+        && key
+            .iter()
+            .zip(other)
+            .all(|((k, v), (l, w))| k == l && v == w)
 }
 
 fn bad_hash_line(c: &Cursor<'_>) -> ParseError {
@@ -528,8 +599,8 @@ fn suffix<'n>(family: &MetricFamily, name: &'n str) -> Option<&'n str> {
 
 /// Reads one sample line: `name [labels] SP value [SP timestamp] [SP # SP labels SP
 /// value [SP timestamp]]`.
-fn read_sample(c: &mut Cursor<'_>) -> Result<Line, ParseError> {
-    let name = c.metric_name()?.to_owned();
+fn read_sample<'a>(c: &mut Cursor<'a>) -> Result<Line<'a>, ParseError> {
+    let name = Cow::Borrowed(c.metric_name()?);
     let labels = if c.peek() == Some('{') {
         c.labels(Dialect::OpenMetrics)?
     } else {
@@ -602,7 +673,7 @@ fn read_sample(c: &mut Cursor<'_>) -> Result<Line, ParseError> {
             ));
         }
     }
-    line.exemplar = Some((exemplar, exemplar_at));
+    line.exemplar = Some((Cow::Owned(exemplar), exemplar_at));
     Ok(line)
 }
 
@@ -645,8 +716,8 @@ fn timestamp(c: &mut Cursor<'_>) -> Result<(f64, Exact, usize), ParseError> {
     Ok((seconds, exact, at))
 }
 
-impl Family {
-    fn add(&mut self, c: &Cursor<'_>, line: Line) -> Result<(), ParseError> {
+impl<'a> Family<'a> {
+    fn add(&mut self, c: &Cursor<'_>, line: &Line<'a>) -> Result<(), ParseError> {
         let t = self.family.metric_type;
         let name = self.family.name.as_str();
         let sfx = line.name.get(name.len()..).unwrap_or("");
@@ -712,7 +783,7 @@ impl Family {
                 format!("no label `{name}` naming the state"),
             ));
         }
-        check_value(c, t, sfx, &line)?;
+        check_value(c, t, sfx, line)?;
         if let Some((exemplar, at)) = &line.exemplar {
             let allowed = (t == MetricType::Counter && sfx == "_total") || bucket;
             if !allowed {
@@ -747,35 +818,33 @@ impl Family {
         } else {
             None
         };
-        let mut all: Labels = line
+        if !self.interleaving {
+            // Checking a family whose every sample is a point of its own, whose
+            // repeats `validate` finds: no metric or point rule can apply.
+            self.has_samples = true;
+            return Ok(());
+        }
+        let mut key: Vec<(&str, &str)> = line
             .labels
             .iter()
-            .map(|l| (l.name.clone(), l.value.clone()))
+            .map(|l| (&*l.name, &*l.value))
+            .filter(|(k, _)| Some(*k) != point_label)
             .collect();
-        all.sort_unstable();
-        let key: Labels = all
-            .iter()
-            .filter(|(k, _)| Some(k.as_str()) != point_label)
-            .cloned()
-            .collect();
-        let new_metric = self.metric.as_ref().is_none_or(|m| m.key != key);
-        self.place(c, &line, key, all)?;
-        self.point_add(c, t, sfx, &line, le)?;
+        key.sort_unstable();
+        let new_metric = self.metric.as_ref().is_none_or(|m| !same_key(&m.key, &key));
+        // The point label again, not borrowed from the family (a state set's
+        // is the family's name).
+        let point = point_label.map(|p| match p {
+            "le" => "le",
+            "quantile" => "quantile",
+            _ => "",
+        });
+        self.place(c, line, &key, point)?;
+        self.point_add(c, t, sfx, line, le)?;
         if new_metric && self.cutter.due(self.family.samples.len()) {
             self.cut = Some(self.cutter.cut(&mut self.family));
         }
         self.has_samples = true;
-        if !self.keep {
-            return Ok(());
-        }
-        let (value, timestamp) = (line.value, line.timestamp.map(|(s, _, _)| s));
-        self.family.samples.push(Sample {
-            name: line.name,
-            labels: lex::plain(line.labels),
-            value,
-            timestamp,
-            exemplar: line.exemplar.map(|(e, _)| e),
-        });
         Ok(())
     }
 
@@ -784,16 +853,30 @@ impl Family {
     fn place(
         &mut self,
         c: &Cursor<'_>,
-        line: &Line,
-        key: Labels,
-        all: Labels,
+        line: &Line<'a>,
+        key: &[(&str, &str)],
+        point_label: Option<&str>,
     ) -> Result<(), ParseError> {
         let t = self.family.metric_type;
         let ts = line.timestamp.as_ref();
         let ts_at = ts.map_or(line.value_at, |(_, _, at)| *at);
-        let series = (line.name.clone(), all);
+        // `Some("")`: a state set's state label, named like the family.
+        let point_label = point_label.map(|p| {
+            if p.is_empty() {
+                self.family.name.as_str()
+            } else {
+                p
+            }
+        });
+        let point_value = point_label.and_then(|p| {
+            line.labels
+                .iter()
+                .find(|l| l.name == p)
+                .map(|l| l.value.clone())
+        });
+        let series = (line.name.clone(), point_value);
         match &mut self.metric {
-            Some(m) if m.key == key => {
+            Some(m) if same_key(&m.key, key) => {
                 if m.timed != ts.is_some() {
                     return Err(c.error_at(
                         ts_at,
@@ -840,9 +923,11 @@ impl Family {
             current => {
                 if let Some(m) = current.take() {
                     m.point.check(t)?;
-                    self.seen.insert("", &m.key);
+                    if self.interleaving {
+                        self.seen.insert("", &m.key);
+                    }
                 }
-                if self.seen.contains("", &key) {
+                if self.interleaving && self.seen.contains("", key) {
                     return Err(c.error_at(
                         0,
                         Rule::MetricsInterleaved,
@@ -852,10 +937,19 @@ impl Family {
                         ),
                     ));
                 }
-                let mut untimed = HashSet::new();
+                let mut untimed = PointSeries::default();
                 untimed.insert(series);
                 self.metric = Some(Metric {
-                    key,
+                    key: {
+                        let mut owned: Vec<Pair<'a>> = line
+                            .labels
+                            .iter()
+                            .filter(|l| Some(&*l.name) != point_label)
+                            .map(|l| (l.name.clone(), l.value.clone()))
+                            .collect();
+                        owned.sort_unstable();
+                        owned
+                    },
                     timed: ts.is_some(),
                     last: ts.map(|(_, e, _)| e.clone()),
                     untimed,
@@ -871,7 +965,7 @@ impl Family {
         c: &Cursor<'_>,
         t: MetricType,
         sfx: &str,
-        line: &Line,
+        line: &Line<'_>,
         le: Option<f64>,
     ) -> Result<(), ParseError> {
         let Some(m) = self.metric.as_mut() else {
@@ -918,7 +1012,12 @@ impl Family {
 }
 
 /// The rules on a sample's value that its type and suffix set.
-fn check_value(c: &Cursor<'_>, t: MetricType, sfx: &str, line: &Line) -> Result<(), ParseError> {
+fn check_value(
+    c: &Cursor<'_>,
+    t: MetricType,
+    sfx: &str,
+    line: &Line<'_>,
+) -> Result<(), ParseError> {
     use MetricType as T;
     let v = line.value;
     let err = |rule: Rule| {

@@ -4,7 +4,7 @@ use std::collections::{HashSet, VecDeque};
 
 use super::lex::{self, BadNumber, Cursor, Dialect};
 use super::{Cutter, Lines, ParseError, Piece, Rule, Seen};
-use crate::family::{Labels, MetricFamily, MetricType, Sample};
+use crate::family::{MetricFamily, MetricType, Sample};
 
 /// The families of a text 0.0.4 exposition, each given as soon as its last line
 /// is read and checked: memory holds one family at a time, plus the names of
@@ -228,10 +228,7 @@ impl Parser {
                 }
             }
         }
-        let mut key: Labels = labels
-            .iter()
-            .map(|l| (l.name.clone(), l.value.clone()))
-            .collect();
+        let mut key: Vec<(&str, &str)> = labels.iter().map(|l| (&*l.name, &*l.value)).collect();
         key.sort_unstable();
         if !family.series.insert(name, &key) {
             return Err(c.error_at(
