@@ -205,6 +205,8 @@ fn numbers_are_written_in_their_shortest_exact_form() {
         0.1,
         0.1 + 0.2,
         1e15,
+        9_999_999_999_999_998.0,
+        1e16,
         1e21,
         5e-324,
         f64::MAX,
@@ -217,7 +219,7 @@ fn numbers_are_written_in_their_shortest_exact_form() {
     }
     assert_eq!(
         String::from_utf8(out).unwrap(),
-        "0 0 1 -2 0.1 0.30000000000000004 1000000000000000 1e21 5e-324 1.7976931348623157e308 +Inf -Inf NaN "
+        "0 0 1 -2 0.1 0.30000000000000004 1000000000000000 9999999999999998 1e16 1e21 5e-324 1.7976931348623157e308 +Inf -Inf NaN "
     );
 }
 
@@ -667,4 +669,43 @@ fn descriptor_and_length_accessors() {
         let room = if dialect == Dialect::Protobuf { 4 } else { 0 };
         assert_eq!(len, bytes.len() - eof + room, "{dialect:?}");
     }
+}
+
+#[test]
+fn an_owned_inf_exemplar_past_128_characters_is_left_out() {
+    use crate::family::{MetricFamily, Sample};
+    let mut family = MetricFamily::new("h", MetricType::Histogram, "");
+    let exemplar = |chars: usize| Exemplar {
+        labels: vec![("id".into(), "x".repeat(chars - 2))],
+        value: 9.0,
+        timestamp: None,
+    };
+    for (le, n, chars) in [("1.0", 1.0, 128), ("+Inf", 2.0, 129)] {
+        let mut bucket = Sample::new("h_bucket", [("le", le)], n);
+        bucket.exemplar = Some(exemplar(chars));
+        family.samples.push(bucket);
+    }
+    family
+        .samples
+        .push(Sample::new("h_count", Vec::<(&str, &str)>::new(), 2.0));
+    let mut out = Encoder::new(Dialect::OpenMetrics);
+    out.write_family(&family);
+    let text = String::from_utf8(out.finish()).unwrap();
+    // The first exemplar is above its bucket's bound, the second too long.
+    assert_eq!(
+        text,
+        "# TYPE h histogram\nh_bucket{le=\"1.0\"} 1\nh_bucket{le=\"+Inf\"} 2\n# EOF\n"
+    );
+    family.samples[0].exemplar.as_mut().unwrap().value = 0.5;
+    family.samples[1].exemplar = Some(exemplar(128));
+    let mut out = Encoder::new(Dialect::OpenMetrics);
+    out.write_family(&family);
+    let text = String::from_utf8(out.finish()).unwrap();
+    let x = "x".repeat(126);
+    assert_eq!(
+        text,
+        format!(
+            "# TYPE h histogram\nh_bucket{{le=\"1.0\"}} 1 # {{id=\"{x}\"}} 0.5\nh_bucket{{le=\"+Inf\"}} 2 # {{id=\"{x}\"}} 9\n# EOF\n"
+        )
+    );
 }
