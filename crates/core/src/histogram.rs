@@ -411,21 +411,54 @@ mod tests {
 
     #[test]
     fn threads_beyond_the_exclusive_shards_lose_nothing() {
+        // Enough observations, started together, for threads sharing a shard to
+        // overlap: an update lost there shows in the totals.
         let cells = Cells::new(1);
+        let threads = 3 * EXCLUSIVE_SHARDS;
+        let start = std::sync::Barrier::new(threads);
         std::thread::scope(|s| {
-            for _ in 0..3 * EXCLUSIVE_SHARDS {
+            for _ in 0..threads {
                 s.spawn(|| {
-                    for i in 0..10_000u64 {
+                    start.wait();
+                    for i in 0..100_000u64 {
                         cells.observe(&[5], i % 10);
                     }
                 });
             }
         });
         let snap = cells.snapshot();
-        let threads = 3 * EXCLUSIVE_SHARDS as u64;
-        assert_eq!(snap.count, threads * 10_000);
-        assert_eq!(snap.buckets, vec![threads * 6_000, threads * 4_000]);
-        assert!((snap.sum_seconds - threads as f64 * 45_000.0 / 1e9).abs() < 1e-12);
+        let threads = threads as u64;
+        assert_eq!(snap.count, threads * 100_000);
+        assert_eq!(snap.buckets, vec![threads * 60_000, threads * 40_000]);
+        assert!((snap.sum_seconds - threads as f64 * 450_000.0 / 1e9).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_thread_writes_its_own_shard() {
+        let bounds = [10, 20];
+        for _ in 0..8 {
+            let cells = Cells::new(2);
+            let shard = std::thread::scope(|s| {
+                s.spawn(|| {
+                    cells.observe(&bounds, 15);
+                    cells.observe(&bounds, 25);
+                    slot::current()
+                })
+                .join()
+                .unwrap()
+            });
+            assert!(shard <= SHARED_SHARD);
+            for i in 0..=EXCLUSIVE_SHARDS {
+                let cells: Vec<u64> = cells.shard(i).iter().map(|c| c.load(Relaxed)).collect();
+                // Buckets (not cumulative, +Inf last), the sum in nanoseconds, wraps.
+                let expected = if i == shard {
+                    vec![0, 1, 1, 40, 0]
+                } else {
+                    vec![0; 5]
+                };
+                assert_eq!(cells, expected, "shard {i} of a thread on shard {shard}");
+            }
+        }
     }
 
     #[test]
