@@ -709,3 +709,19 @@ fn an_owned_inf_exemplar_past_128_characters_is_left_out() {
         )
     );
 }
+
+#[test]
+fn an_exemplar_without_labels_has_empty_braces() {
+    let bare = Exemplar {
+        labels: Vec::new(),
+        value: 1.0,
+        timestamp: None,
+    };
+    let mut out = Encoder::new(Dialect::OpenMetrics);
+    out.family(&Descriptor::new("c", MetricType::Counter, ""));
+    out.counter(&(), 2.0, None, Some(&bare));
+    assert_eq!(
+        String::from_utf8(out.finish()).unwrap(),
+        "# TYPE c counter\nc_total 2 # {} 1\n# EOF\n"
+    );
+}
