@@ -807,6 +807,16 @@ mod tests {
             negotiated("text/plain;q=0, text/*"),
             answer(Format::TextV1, None)
         );
+        // A more specific range decides for its offer even with a lower quality.
+        assert_eq!(
+            negotiated("text/*;q=0.9, text/plain;version=0.0.4;q=0.3"),
+            answer(Format::TextV1, None)
+        );
+        // Other parameters leave the escaping alone.
+        assert_eq!(
+            negotiated("text/plain;escaping=dots;charset=utf-8"),
+            answer(Format::Text, Some(Escaping::Dots))
+        );
         assert_eq!(
             negotiated("text/plain;escaping=no"),
             answer(Format::Text, None)
@@ -902,6 +912,9 @@ mod tests {
         assert_eq!(negotiated("text/plain;version"), answer(Format::Text, None));
         let parts: Vec<&str> = split_unquoted("a,\"b,c\",d", ',').collect();
         assert_eq!(parts, ["a", "\"b,c\"", "d"]);
+        // A backslash escapes only inside quotes.
+        let parts: Vec<&str> = split_unquoted("a\\,b", ',').collect();
+        assert_eq!(parts, ["a\\", "b"]);
         let parts: Vec<&str> = split_unquoted("a;é;b", ';').collect();
         assert_eq!(parts, ["a", "é", "b"]);
         assert_eq!(parse_quality("0.05"), Some(50));
