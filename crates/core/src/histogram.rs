@@ -568,20 +568,29 @@ mod tests {
 
     #[test]
     fn every_shard_is_read() {
-        // Observations from five threads at once, whatever shards they got, and
-        // from more threads once those exited: the totals add up.
+        // Five threads alive at once, each with one observation in whatever shard
+        // it got (so at least one in the shared shard): the totals add up.
         let cells = Cells::new(2);
         let bounds = [10, 20];
-        let barrier = std::sync::Barrier::new(5);
+        let gate = std::sync::RwLock::new(());
+        let (observed, each) = std::sync::mpsc::channel();
         std::thread::scope(|s| {
+            let closed = gate.write().unwrap();
             for t in 0..5u64 {
-                let (cells, barrier) = (&cells, &barrier);
+                let (cells, gate, observed) = (&cells, &gate, observed.clone());
                 s.spawn(move || {
-                    barrier.wait();
                     cells.observe(&bounds, t * 10);
-                    barrier.wait();
+                    observed.send(()).unwrap();
+                    drop(observed);
+                    // Held until all five have observed (a panic anywhere opens it).
+                    drop(gate.read());
                 });
             }
+            drop(observed);
+            for _ in 0..5 {
+                each.recv().unwrap();
+            }
+            drop(closed);
         });
         let snap = cells.snapshot();
         assert_eq!(snap.buckets, vec![2, 1, 2]);
