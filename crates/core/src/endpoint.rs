@@ -681,4 +681,397 @@ mod tests {
         let text = registry.encode(crate::Format::Text).unwrap();
         assert!(text.contains("promhttp_metric_handler_errors_total{cause=\"too_many_scrapes\"} 1"));
     }
+
+    use std::io::Read as _;
+    use std::sync::mpsc;
+    use std::sync::Mutex;
+
+    use crate::family::{MetricFamily, MetricType};
+    use crate::source::FamilySource;
+    use crate::Format;
+
+    /// The scrape counters' series, as `cause` or `format` label and value.
+    fn counted(registry: &Registry) -> Vec<String> {
+        registry
+            .encode(Format::Text)
+            .unwrap()
+            .lines()
+            .filter(|l| l.starts_with("promhttp_metric_handler_"))
+            .map(|l| {
+                let l = l.strip_prefix("promhttp_metric_handler_").unwrap();
+                l.replace("errors_total{cause=\"", "")
+                    .replace("requests_total{format=\"", "")
+                    .replace("\"}", "")
+            })
+            .collect()
+    }
+
+    fn counts(errors: [u64; 4], served: [u64; 3]) -> Vec<String> {
+        let causes = ["unauthorized", "too_many_scrapes", "timeout", "encoding"];
+        causes
+            .iter()
+            .zip(errors)
+            .chain(SERVED.iter().zip(served))
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect()
+    }
+
+    fn request<'a>(accept: Option<&'a [u8]>, query: Option<&'a str>) -> ScrapeRequest<'a> {
+        ScrapeRequest {
+            method: "GET",
+            accept,
+            query,
+            ..ScrapeRequest::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn respond_answers_each_format_and_counts_it() {
+        let registry = Registry::new();
+        let endpoint = MetricsEndpoint::from(&registry);
+        assert!(endpoint.registry().same_as(&registry));
+        assert_eq!(endpoint.scrape_timeout(), None);
+        let om = endpoint
+            .respond(&request(Some(b"application/openmetrics-text"), None))
+            .await;
+        assert_eq!(om.status, 200);
+        assert_eq!(om.content_type, Format::OpenMetrics.content_type());
+        assert_eq!(om.headers, vec![("vary", "accept-encoding")]);
+        let text = String::from_utf8(om.body).unwrap();
+        // The counters are in the registry from the endpoint's creation; this
+        // scrape is counted once it is answered.
+        assert!(text.contains("promhttp_metric_handler_requests_total{format=\"openmetrics\"} 0\n"));
+        assert!(text.ends_with("# EOF\n"));
+        let forced = endpoint
+            .respond(&request(
+                Some(b"application/openmetrics-text"),
+                Some("a=1&format=text"),
+            ))
+            .await;
+        assert_eq!(forced.content_type, Format::Text.content_type());
+        assert!(String::from_utf8(forced.body)
+            .unwrap()
+            .contains("promhttp_metric_handler_requests_total{format=\"openmetrics\"} 1\n"));
+        let proto = endpoint
+            .respond(&request(None, Some("format=protobuf")))
+            .await;
+        assert_eq!(proto.content_type, Format::Protobuf.content_type());
+        assert_eq!(
+            endpoint
+                .respond(&request(None, Some("format=openmetrics")))
+                .await
+                .content_type,
+            Format::OpenMetrics.content_type()
+        );
+        let bad = endpoint.respond(&request(None, Some("format=json"))).await;
+        assert_eq!(bad.status, 400);
+        assert_eq!(
+            bad.body,
+            b"400 Bad Request: format=\"json\" is not one of openmetrics, text, protobuf\n"
+        );
+        let refused = endpoint
+            .respond(&request(Some(b"application/json"), None))
+            .await;
+        assert_eq!(refused.status, 406);
+        let head = endpoint
+            .respond(&ScrapeRequest {
+                method: "HEAD",
+                ..ScrapeRequest::default()
+            })
+            .await;
+        assert_eq!((head.status, head.body.len()), (200, 0));
+        let post = endpoint
+            .respond(&ScrapeRequest {
+                method: "POST",
+                ..ScrapeRequest::default()
+            })
+            .await;
+        assert_eq!(
+            (post.status, post.headers),
+            (405, vec![("allow", "GET, HEAD")])
+        );
+        // Refusals of the request itself are not failures of the endpoint; HEAD
+        // encodes nothing and is not counted.
+        assert_eq!(counted(&registry), counts([0; 4], [2, 1, 1]));
+        // A second endpoint on the registry shares its counters.
+        let other = MetricsEndpoint::from(registry.clone());
+        let _ = other.scrape("GET", None, None);
+        let _ = other.scrape("GET", Some(b"application/openmetrics-text"), None);
+        assert_eq!(counted(&registry), counts([0; 4], [3, 2, 1]));
+        let head = other.scrape("HEAD", None, None);
+        assert_eq!((head.status, head.body.len()), (200, 0));
+        assert_eq!(other.scrape("PUT", None, None).status, 405);
+        assert_eq!(counted(&registry), counts([0; 4], [3, 2, 1]));
+    }
+
+    #[tokio::test]
+    async fn respond_compresses_from_the_threshold() {
+        let registry = Registry::new();
+        let endpoint = MetricsEndpoint::new(&registry);
+        let gzip = |accept_encoding: &'static [u8]| ScrapeRequest {
+            method: "GET",
+            accept_encoding: Some(accept_encoding),
+            ..ScrapeRequest::default()
+        };
+        let plain = endpoint.respond(&request(None, None)).await.body;
+        let size = plain.len();
+        // Below the default threshold, never compressed.
+        assert!(size < DEFAULT_COMPRESSION_THRESHOLD);
+        assert_eq!(endpoint.respond(&gzip(b"gzip")).await.headers.len(), 1);
+        for (threshold, compressed) in [(size, true), (size + 1, false)] {
+            let endpoint = endpoint.clone().compression_threshold(threshold);
+            let answer = endpoint.respond(&gzip(b"br, gzip")).await;
+            let expected = if compressed {
+                vec![("vary", "accept-encoding"), ("content-encoding", "gzip")]
+            } else {
+                vec![("vary", "accept-encoding")]
+            };
+            assert_eq!(answer.headers, expected, "threshold {threshold}");
+            let body = if compressed {
+                let mut body = Vec::new();
+                flate2::read::GzDecoder::new(&answer.body[..])
+                    .read_to_end(&mut body)
+                    .unwrap();
+                body
+            } else {
+                answer.body
+            };
+            // The served counter moved on by one scrape between the two.
+            assert_eq!(body.len(), size, "threshold {threshold}");
+            let no_gzip = endpoint.respond(&gzip(b"gzip;q=0, identity")).await;
+            assert_eq!(no_gzip.headers.len(), 1);
+        }
+    }
+
+    #[test]
+    fn refusals_are_answered_and_counted_by_cause() {
+        let registry = Registry::new();
+        let endpoint = MetricsEndpoint::new(&registry)
+            .bearer_token("tok")
+            .unwrap()
+            .max_concurrent_scrapes(1);
+        let no = endpoint.scrape("GET", None, None);
+        assert_eq!(no.status, 401);
+        assert_eq!(
+            no.headers,
+            vec![("www-authenticate", "Bearer realm=\"metrics\"")]
+        );
+        assert_eq!(
+            no.body,
+            b"401 Unauthorized: this metrics endpoint requires credentials\n"
+        );
+        let held = endpoint.admit(Some(b"Bearer tok")).unwrap();
+        assert_eq!(format!("{held:?}"), "ScrapePermit");
+        let busy = endpoint.scrape("GET", None, Some(b"Bearer tok"));
+        assert_eq!(busy.status, 503);
+        assert_eq!(busy.headers, vec![("retry-after", "1")]);
+        assert_eq!(
+            busy.body,
+            b"503 Service Unavailable: too many scrapes in progress\n"
+        );
+        let ok = held.scrape("GET", None);
+        assert_eq!(ok.status, 200);
+        let late = endpoint.timed_out();
+        assert_eq!(
+            (late.status, late.headers),
+            (503, vec![("retry-after", "1")])
+        );
+        assert_eq!(counted(&registry), counts([1, 1, 1, 0], [0, 1, 0]));
+        let basic = MetricsEndpoint::new(&registry)
+            .basic_auth("u", "p")
+            .unwrap();
+        let no = basic.scrape("GET", None, Some(b"Bearer tok"));
+        assert_eq!(
+            no.headers,
+            vec![(
+                "www-authenticate",
+                "Basic realm=\"metrics\", charset=\"UTF-8\""
+            )]
+        );
+        let ok = basic.scrape("GET", None, Some(b"Basic dTpw"));
+        assert_eq!(ok.status, 200);
+        assert_eq!(counted(&registry), counts([2, 1, 1, 0], [0, 2, 0]));
+    }
+
+    #[test]
+    fn settings_carry_over_from_a_shared_endpoint() {
+        let registry = Registry::new();
+        let base = MetricsEndpoint::new(&registry)
+            .basic_auth("u", "p")
+            .unwrap()
+            .max_concurrent_scrapes(1)
+            .compression_threshold(7);
+        // Held elsewhere: the next setting copies the rest.
+        let shared = base.clone();
+        let timed = shared.timeout(Duration::from_secs(3));
+        assert_eq!(timed.scrape_timeout(), Some(Duration::from_secs(3)));
+        assert_eq!(timed.inner.max_concurrent, 1);
+        assert_eq!(timed.inner.compression_threshold, 7);
+        assert!(timed.authorized(Some(b"Basic dTpw")));
+        assert!(!timed.authorized(Some(b"Basic dTpx")));
+        let bearer = MetricsEndpoint::new(&registry).bearer_token("t").unwrap();
+        let copied = bearer.clone().max_concurrent_scrapes(0);
+        assert_eq!(copied.inner.max_concurrent, usize::MAX);
+        assert!(copied.authorized(Some(b"Bearer t")));
+        assert!(!copied.authorized(Some(b"Bearer u")));
+        // Its own count of scrapes in progress: `base`'s permit is not `timed`'s.
+        let _held = base.admit(Some(b"Basic dTpw")).unwrap();
+        assert!(timed.admit(Some(b"Basic dTpw")).is_ok());
+        assert_eq!(
+            MetricsEndpoint::new(&registry).inner.compression_threshold,
+            DEFAULT_COMPRESSION_THRESHOLD
+        );
+        assert_eq!(
+            MetricsEndpoint::new(&registry).inner.max_concurrent,
+            DEFAULT_MAX_CONCURRENT_SCRAPES
+        );
+    }
+
+    #[test]
+    fn configuration_errors() {
+        let registry = Registry::new();
+        let endpoint = || MetricsEndpoint::new(&registry);
+        for token in ["", "a b", "tab\t", "é"] {
+            assert_eq!(
+                endpoint().bearer_token(token).unwrap_err(),
+                EndpointError::InvalidToken
+            );
+        }
+        for user in ["", "a:b", "a\nb"] {
+            assert_eq!(
+                endpoint().basic_auth(user, "p").unwrap_err(),
+                EndpointError::InvalidUser
+            );
+        }
+        assert_eq!(
+            EndpointError::InvalidToken.to_string(),
+            "invalid bearer token: it must be non-empty and made of visible ASCII characters"
+        );
+        assert_eq!(
+            EndpointError::InvalidUser.to_string(),
+            "invalid basic-auth user: it must be non-empty, without ':' or control characters"
+        );
+        let causes: Vec<&str> = CAUSES.iter().map(|c| c.as_str()).collect();
+        assert_eq!(
+            causes,
+            ["unauthorized", "too_many_scrapes", "timeout", "encoding"]
+        );
+    }
+
+    #[test]
+    fn credentials_compare_whole() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(constant_time_eq(b"", b""));
+        for (given, expected) in [
+            (&b"abd"[..], &b"abc"[..]),
+            (b"ab", b"abc"),
+            (b"abcd", b"abc"),
+            (b"", b"a"),
+            (b"a", b""),
+            (b"\x9e", b"a"),
+        ] {
+            assert!(!constant_time_eq(given, expected), "{given:?}");
+        }
+        assert_eq!(trim_ascii(b" \t a b\t "), b"a b");
+        assert_eq!(trim_ascii(b"  "), b"");
+    }
+
+    /// A family whose encoding waits until the test lets it go.
+    struct Blocked(Mutex<mpsc::Receiver<()>>);
+
+    impl FamilySource for Blocked {
+        fn metric_type(&self) -> MetricType {
+            MetricType::Gauge
+        }
+        fn write(&self, _: &mut MetricFamily) {
+            let _ = self.0.lock().unwrap().recv();
+        }
+    }
+
+    #[test]
+    fn an_encoding_past_the_timeout_is_a_503_and_keeps_its_permit() {
+        let registry = Registry::new();
+        let (release, blocked) = mpsc::channel();
+        let _handle = registry
+            .register_family("blocked", "", Blocked(Mutex::new(blocked)))
+            .unwrap();
+        let endpoint = MetricsEndpoint::new(&registry)
+            .max_concurrent_scrapes(1)
+            .timeout(Duration::from_millis(1));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        // The encoding cannot end before `release`: the timeout fires first.
+        let late = runtime.block_on(endpoint.respond(&request(None, None)));
+        assert_eq!(late.status, 503);
+        assert_eq!(late.headers, vec![("retry-after", "1")]);
+        assert_eq!(
+            late.body,
+            b"503 Service Unavailable: encoding the metrics took longer than the scrape timeout\n"
+        );
+        // The overrunning encoding still holds its permit.
+        assert_eq!(endpoint.admit(None).unwrap_err().status, 503);
+        release.send(()).unwrap();
+        // Later scrapes of the registry do not wait.
+        drop(release);
+        // Dropping the runtime waits for the encoding on its blocking pool to end,
+        // and with it the permit comes back.
+        drop(runtime);
+        assert!(endpoint.admit(None).is_ok());
+        let errors: Vec<String> = counted(&registry).into_iter().take(4).collect();
+        assert_eq!(errors, counts([0, 1, 1, 0], [0; 3])[..4]);
+    }
+
+    #[derive(Debug)]
+    struct Broken;
+
+    impl prometheus_client::encoding::EncodeMetric for Broken {
+        fn encode(
+            &self,
+            _: prometheus_client::encoding::MetricEncoder<'_>,
+        ) -> Result<(), fmt::Error> {
+            Err(fmt::Error)
+        }
+        fn metric_type(&self) -> prometheus_client::metrics::MetricType {
+            prometheus_client::metrics::MetricType::Gauge
+        }
+    }
+
+    struct Panics;
+
+    impl FamilySource for Panics {
+        fn metric_type(&self) -> MetricType {
+            MetricType::Gauge
+        }
+        fn write(&self, _: &mut MetricFamily) {
+            panic!("a collector bug");
+        }
+    }
+
+    #[tokio::test]
+    async fn failed_encodings_are_500s_counted_as_encoding() {
+        let registry = Registry::new();
+        registry.register("broken", "", Broken).unwrap();
+        let endpoint = MetricsEndpoint::new(&registry);
+        let failed = endpoint.respond(&request(None, None)).await;
+        assert_eq!(failed.status, 500);
+        assert_eq!(endpoint.scrape("GET", None, None).status, 500);
+        assert_eq!(endpoint.inner.failures.errors[3].load(Ordering::Relaxed), 2);
+        assert_eq!(endpoint.inner.failures.served[1].load(Ordering::Relaxed), 0);
+
+        let registry = Registry::new();
+        let _handle = registry.register_family("panics", "", Panics).unwrap();
+        let endpoint = MetricsEndpoint::new(&registry);
+        let failed = endpoint.respond(&request(None, None)).await;
+        assert_eq!(failed.status, 500);
+        assert_eq!(
+            failed.body,
+            b"500 Internal Server Error: encoding panicked\n"
+        );
+        assert_eq!(endpoint.inner.failures.errors[3].load(Ordering::Relaxed), 1);
+        // The permit was given back.
+        assert!(endpoint.admit(None).is_ok());
+        assert_eq!(endpoint.inner.in_progress.load(Ordering::Relaxed), 0);
+    }
 }

@@ -717,4 +717,273 @@ mod tests {
         let om = registry.scrape("GET", Some(b"application/openmetrics-text"));
         assert_eq!(om.body, b"# EOF\n");
     }
+
+    fn negotiated(accept: &str) -> Result<ContentType, NotAcceptable> {
+        ContentType::negotiate(Some(accept.as_bytes()))
+    }
+
+    fn answer(format: Format, escaping: Option<Escaping>) -> Result<ContentType, NotAcceptable> {
+        Ok(ContentType { format, escaping })
+    }
+
+    #[test]
+    fn content_type_headers() {
+        let cases = [
+            (Format::OpenMetrics, "application/openmetrics-text; version=1.0.0; charset=utf-8"),
+            (Format::OpenMetricsV0, "application/openmetrics-text; version=0.0.1; charset=utf-8"),
+            (Format::Text, "text/plain; version=0.0.4; charset=utf-8"),
+            (Format::TextV1, "text/plain; version=1.0.0; charset=utf-8"),
+            (
+                Format::Protobuf,
+                "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited",
+            ),
+        ];
+        for (format, header) in cases {
+            assert_eq!(format.content_type(), header);
+            for (escaping, name) in [
+                (Escaping::AllowUtf8, "allow-utf-8"),
+                (Escaping::Underscores, "underscores"),
+                (Escaping::Dots, "dots"),
+                (Escaping::Values, "values"),
+            ] {
+                let with = ContentType {
+                    format,
+                    escaping: Some(escaping),
+                };
+                assert_eq!(with.header(), format!("{header}; escaping={name}"));
+                assert_eq!(Escaping::parse(name), Some(escaping));
+            }
+        }
+        assert_eq!(Escaping::parse("utf-8"), None);
+        let dialects = [
+            Format::OpenMetrics,
+            Format::OpenMetricsV0,
+            Format::Text,
+            Format::TextV1,
+            Format::Protobuf,
+        ]
+        .map(Format::dialect);
+        assert_eq!(
+            dialects,
+            [
+                Dialect::OpenMetrics,
+                Dialect::OpenMetrics,
+                Dialect::Text,
+                Dialect::Text,
+                Dialect::Protobuf
+            ]
+        );
+    }
+
+    #[test]
+    fn negotiation_states_the_escaping_of_the_range_that_chose() {
+        let prometheus_3 = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1";
+        assert_eq!(
+            negotiated(prometheus_3),
+            answer(Format::OpenMetrics, Some(Escaping::AllowUtf8))
+        );
+        // Equally specific and equally good: the first range stands.
+        assert_eq!(
+            negotiated("text/plain;escaping=dots, text/plain;escaping=values"),
+            answer(Format::Text, Some(Escaping::Dots))
+        );
+        // Equally specific, better: the better one.
+        assert_eq!(
+            negotiated("text/plain;escaping=dots;q=0.5, text/plain;escaping=values"),
+            answer(Format::Text, Some(Escaping::Values))
+        );
+        // A less specific range does not override a more specific one, in either order.
+        for accept in [
+            "text/plain;version=0.0.4;q=0.3;escaping=dots, text/*;q=0.2;escaping=values",
+            "text/*;q=0.2;escaping=values, text/plain;version=0.0.4;q=0.3;escaping=dots",
+        ] {
+            assert_eq!(
+                negotiated(accept),
+                answer(Format::Text, Some(Escaping::Dots)),
+                "{accept}"
+            );
+        }
+        assert_eq!(
+            negotiated("text/plain;q=0, text/*"),
+            answer(Format::TextV1, None)
+        );
+        // A more specific range decides for its offer even with a lower quality.
+        assert_eq!(
+            negotiated("text/*;q=0.9, text/plain;version=0.0.4;q=0.3"),
+            answer(Format::TextV1, None)
+        );
+        // Other parameters leave the escaping alone.
+        assert_eq!(
+            negotiated("text/plain;escaping=dots;charset=utf-8"),
+            answer(Format::Text, Some(Escaping::Dots))
+        );
+        assert_eq!(
+            negotiated("text/plain;escaping=no"),
+            answer(Format::Text, None)
+        );
+    }
+
+    #[test]
+    fn negotiation_of_protobuf_and_wildcards() {
+        let proto = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited";
+        assert_eq!(negotiated(proto), answer(Format::Protobuf, None));
+        // Named with equal quality: OpenMetrics 1.0 first, then protobuf.
+        assert_eq!(
+            negotiated(&format!(
+                "{proto}, application/openmetrics-text;version=0.0.1, text/plain"
+            )),
+            answer(Format::Protobuf, None)
+        );
+        assert_eq!(
+            negotiated(&format!("{proto}, application/openmetrics-text")),
+            answer(Format::OpenMetrics, None)
+        );
+        for not_delimited in [
+            "application/vnd.google.protobuf",
+            "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily",
+            "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=text",
+            "application/vnd.google.protobuf;proto=other;encoding=delimited",
+        ] {
+            assert_eq!(
+                negotiated(not_delimited),
+                Err(NotAcceptable),
+                "{not_delimited}"
+            );
+        }
+        // Wildcards never get protobuf, and rank text first, then OpenMetrics 1.0,
+        // text 1.0.0 and OpenMetrics 0.0.1.
+        assert_eq!(negotiated("*/*"), answer(Format::Text, None));
+        assert_eq!(
+            negotiated("text/plain;q=0, */*"),
+            answer(Format::OpenMetrics, None)
+        );
+        assert_eq!(
+            negotiated("text/plain;version=0.0.4;q=0, application/openmetrics-text;q=0, */*"),
+            answer(Format::TextV1, None)
+        );
+        assert_eq!(
+            negotiated("text/plain;q=0, text/plain;version=1.0.0;q=0, application/openmetrics-text;q=0, */*"),
+            answer(Format::OpenMetricsV0, None)
+        );
+        assert_eq!(
+            negotiated("text/plain;q=0, text/plain;version=1.0.0;q=0, application/openmetrics-text;q=0, application/openmetrics-text;version=0.0.1;q=0, */*"),
+            Err(NotAcceptable)
+        );
+        // Named beats wildcard at equal quality, among named the order is
+        // OpenMetrics 0.0.1, text 1.0.0, text 0.0.4.
+        assert_eq!(
+            negotiated("text/plain;version=1.0.0, application/openmetrics-text;version=0.0.1"),
+            answer(Format::OpenMetricsV0, None)
+        );
+        assert_eq!(
+            negotiated("text/plain, text/plain;version=1.0.0"),
+            answer(Format::TextV1, None)
+        );
+        assert_eq!(
+            negotiated("application/*, text/plain;version=0.0.4"),
+            answer(Format::Text, None)
+        );
+    }
+
+    #[test]
+    fn media_ranges_are_read_with_quotes_and_spaces() {
+        // A comma or semicolon inside quotes does not split.
+        assert_eq!(
+            negotiated("text/plain;x=\"a,b;c\";version=1.0.0"),
+            answer(Format::TextV1, None)
+        );
+        assert_eq!(
+            negotiated("text/plain;x=\"a\\\",b\";version=1.0.0"),
+            answer(Format::TextV1, None)
+        );
+        assert_eq!(
+            negotiated(" text / plain ; version = \"1.0.0\" ; Q=0.5"),
+            answer(Format::TextV1, None)
+        );
+        // Not media ranges: left out.
+        for bad in ["*/plain", "/plain", "text/", "text", "text/plain;q=x"] {
+            assert_eq!(
+                negotiated(&format!("{bad}, application/openmetrics-text;q=0.1")),
+                answer(Format::OpenMetrics, None),
+                "{bad}"
+            );
+            assert_eq!(negotiated(bad), answer(Format::Text, None), "{bad}");
+        }
+        assert_eq!(negotiated("text/plain;version"), answer(Format::Text, None));
+        let parts: Vec<&str> = split_unquoted("a,\"b,c\",d", ',').collect();
+        assert_eq!(parts, ["a", "\"b,c\"", "d"]);
+        // A backslash escapes only inside quotes.
+        let parts: Vec<&str> = split_unquoted("a\\,b", ',').collect();
+        assert_eq!(parts, ["a\\", "b"]);
+        let parts: Vec<&str> = split_unquoted("a;é;b", ';').collect();
+        assert_eq!(parts, ["a", "é", "b"]);
+        assert_eq!(parse_quality("0.05"), Some(50));
+        assert_eq!(parse_quality("1."), Some(1000));
+        assert_eq!(parse_quality("0.x"), None);
+        assert_eq!(parse_quality("1.001"), None);
+        assert_eq!(parse_quality("2"), None);
+    }
+
+    #[test]
+    fn gzip_when_accepted() {
+        for (header, gzip) in [
+            ("gzip", true),
+            ("GZip", true),
+            ("x-gzip", true),
+            ("deflate, gzip;q=0.5", true),
+            ("*", true),
+            ("gzip;q=0", false),
+            ("gzip;q=0, *", false),
+            ("*;q=0", false),
+            ("identity", false),
+            ("gzip;q=2", false),
+            ("gzip;level=1;q=0.001", true),
+            ("", false),
+        ] {
+            assert_eq!(accepts_gzip(Some(header.as_bytes())), gzip, "{header}");
+        }
+        assert!(!accepts_gzip(None));
+    }
+
+    #[test]
+    fn the_format_parameter() {
+        assert_eq!(forced_format(None), Ok(None));
+        assert_eq!(forced_format(Some("a=b&c")), Ok(None));
+        assert_eq!(forced_format(Some("xformat=text")), Ok(None));
+        assert_eq!(
+            forced_format(Some("a=b&format=text")),
+            Ok(Some(Format::Text))
+        );
+        assert_eq!(
+            forced_format(Some("format=openmetrics&format=text")),
+            Ok(Some(Format::OpenMetrics))
+        );
+        assert_eq!(
+            forced_format(Some("format=protobuf")),
+            Ok(Some(Format::Protobuf))
+        );
+        assert_eq!(forced_format(Some("format")), Err(String::new()));
+        assert_eq!(forced_format(Some("format=TEXT")), Err("TEXT".to_owned()));
+    }
+
+    #[test]
+    fn refusals_and_failures_of_a_scrape() {
+        let registry = Registry::new();
+        let head = registry.scrape("HEAD", Some(b"application/json"));
+        assert_eq!((head.status, head.body.len()), (406, 0));
+        let get = registry.scrape("GET", Some(b"application/json"));
+        assert_eq!(get.body, NOT_ACCEPTABLE_BODY.as_bytes());
+        assert_eq!(NotAcceptable.to_string(), NOT_ACCEPTABLE_BODY.trim_end());
+        assert_eq!(get.headers, Vec::new());
+        let get = registry.scrape("GET", None);
+        assert_eq!(get.headers, vec![("vary", "accept-encoding")]);
+        let plan = Plan::of("GET", None, Some(b"gzip"), None).unwrap();
+        let small = plan.answer(b"abc".to_vec(), 4);
+        assert_eq!((small.body, small.headers.len()), (b"abc".to_vec(), 1));
+        let big = plan.answer(b"abcd".to_vec(), 4);
+        assert_eq!(big.headers[1], ("content-encoding", "gzip"));
+        assert_eq!(&big.body[..2], [0x1f, 0x8b]);
+        let head = Plan::of("HEAD", None, Some(b"gzip"), None).unwrap();
+        assert_eq!(head.answer(Vec::new(), 0).headers.len(), 1);
+    }
 }

@@ -411,21 +411,54 @@ mod tests {
 
     #[test]
     fn threads_beyond_the_exclusive_shards_lose_nothing() {
+        // Enough observations, started together, for threads sharing a shard to
+        // overlap: an update lost there shows in the totals.
         let cells = Cells::new(1);
+        let threads = 3 * EXCLUSIVE_SHARDS;
+        let start = std::sync::Barrier::new(threads);
         std::thread::scope(|s| {
-            for _ in 0..3 * EXCLUSIVE_SHARDS {
+            for _ in 0..threads {
                 s.spawn(|| {
-                    for i in 0..10_000u64 {
+                    start.wait();
+                    for i in 0..100_000u64 {
                         cells.observe(&[5], i % 10);
                     }
                 });
             }
         });
         let snap = cells.snapshot();
-        let threads = 3 * EXCLUSIVE_SHARDS as u64;
-        assert_eq!(snap.count, threads * 10_000);
-        assert_eq!(snap.buckets, vec![threads * 6_000, threads * 4_000]);
-        assert!((snap.sum_seconds - threads as f64 * 45_000.0 / 1e9).abs() < 1e-12);
+        let threads = threads as u64;
+        assert_eq!(snap.count, threads * 100_000);
+        assert_eq!(snap.buckets, vec![threads * 60_000, threads * 40_000]);
+        assert!((snap.sum_seconds - threads as f64 * 450_000.0 / 1e9).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_thread_writes_its_own_shard() {
+        let bounds = [10, 20];
+        for _ in 0..8 {
+            let cells = Cells::new(2);
+            let shard = std::thread::scope(|s| {
+                s.spawn(|| {
+                    cells.observe(&bounds, 15);
+                    cells.observe(&bounds, 25);
+                    slot::current()
+                })
+                .join()
+                .unwrap()
+            });
+            assert!(shard <= SHARED_SHARD);
+            for i in 0..=EXCLUSIVE_SHARDS {
+                let cells: Vec<u64> = cells.shard(i).iter().map(|c| c.load(Relaxed)).collect();
+                // Buckets (not cumulative, +Inf last), the sum in nanoseconds, wraps.
+                let expected = if i == shard {
+                    vec![0, 1, 1, 40, 0]
+                } else {
+                    vec![0; 5]
+                };
+                assert_eq!(cells, expected, "shard {i} of a thread on shard {shard}");
+            }
+        }
     }
 
     #[test]
@@ -435,6 +468,137 @@ mod tests {
         cells.observe(&[1], 2);
         let expected = (u64::MAX as f64 + 2.0) / 1e9;
         assert!((cells.snapshot().sum_seconds - expected).abs() / expected < 1e-12);
+    }
+
+    #[test]
+    fn a_histogram_encodes_the_same_through_both_registrations() {
+        use crate::{Format, Registry};
+        let registry = Registry::new();
+        let bridged = DurationHistogram::new([0.1, 1.0]).unwrap();
+        let native = DurationHistogram::new([0.1, 1.0]).unwrap();
+        registry
+            .register("bridged_seconds", "Bridged", bridged.clone())
+            .unwrap();
+        registry
+            .register_family("native_seconds", "Native.", native.clone())
+            .unwrap();
+        for h in [&bridged, &native] {
+            // On a bound is in its bucket; a nanosecond more is in the next.
+            h.observe(Duration::from_millis(100));
+            h.observe_nanos(100_000_001);
+            h.observe(Duration::from_millis(250));
+            h.observe(Duration::from_secs(2));
+            assert_eq!(h.count(), 4);
+            assert!((h.sum_seconds() - 2.450_000_001).abs() < 1e-12);
+        }
+        let text = registry.encode(Format::OpenMetrics).unwrap();
+        for name in ["bridged", "native"] {
+            let lines: Vec<&str> = text
+                .lines()
+                .filter(|l| l.starts_with(name) || l.contains(&format!(" {name}")))
+                .collect();
+            let help = if name == "bridged" {
+                "Bridged."
+            } else {
+                "Native."
+            };
+            assert_eq!(
+                lines,
+                [
+                    format!("# HELP {name}_seconds {help}"),
+                    format!("# TYPE {name}_seconds histogram"),
+                    format!("{name}_seconds_bucket{{le=\"0.1\"}} 1"),
+                    format!("{name}_seconds_bucket{{le=\"1.0\"}} 3"),
+                    format!("{name}_seconds_bucket{{le=\"+Inf\"}} 4"),
+                    format!("{name}_seconds_sum 2.450000001"),
+                    format!("{name}_seconds_count 4"),
+                ],
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn each_live_thread_has_a_shard_of_its_own() {
+        use std::sync::mpsc;
+        // Threads that observe, say which shard they write, and hold it until told
+        // to exit.
+        fn spawn<'scope, 'env>(
+            s: &'scope std::thread::Scope<'scope, 'env>,
+            cells: &'env Cells,
+        ) -> (usize, mpsc::Sender<()>) {
+            let (shard_tx, shard_rx) = mpsc::channel();
+            let (exit_tx, exit_rx) = mpsc::channel::<()>();
+            s.spawn(move || {
+                cells.observe(&[5], 1);
+                shard_tx.send(slot::current()).unwrap();
+                let _ = exit_rx.recv();
+            });
+            (shard_rx.recv().unwrap(), exit_tx)
+        }
+        // Threads of other tests take shards too (then these get the shared one):
+        // the rounds make it likely that some find shards free.
+        let cells = Cells::new(1);
+        for _ in 0..20 {
+            std::thread::scope(|s| {
+                let a = spawn(s, &cells);
+                let b = spawn(s, &cells);
+                // One that takes a shard and gives it back on exit...
+                let (_, exit) = spawn(s, &cells);
+                drop(exit);
+                // ... then more: no shard held by a live thread is handed out again.
+                let mut live = vec![a, b];
+                for _ in 0..3 {
+                    live.push(spawn(s, &cells));
+                }
+                let mut exclusive: Vec<usize> = live
+                    .iter()
+                    .map(|(shard, _)| *shard)
+                    .filter(|&shard| shard != SHARED_SHARD)
+                    .collect();
+                assert!(live.iter().all(|(shard, _)| *shard <= SHARED_SHARD));
+                let held = exclusive.len();
+                exclusive.sort_unstable();
+                exclusive.dedup();
+                assert_eq!(exclusive.len(), held, "a shard was handed out twice");
+            });
+        }
+        assert_eq!(cells.snapshot().count, 20 * 6);
+    }
+
+    #[test]
+    fn every_shard_is_read() {
+        // Five threads alive at once, each with one observation in whatever shard
+        // it got (so at least one in the shared shard): the totals add up.
+        let cells = Cells::new(2);
+        let bounds = [10, 20];
+        let gate = std::sync::RwLock::new(());
+        let (observed, each) = std::sync::mpsc::channel();
+        std::thread::scope(|s| {
+            let closed = gate.write().unwrap();
+            for t in 0..5u64 {
+                let (cells, gate, observed) = (&cells, &gate, observed.clone());
+                s.spawn(move || {
+                    cells.observe(&bounds, t * 10);
+                    observed.send(()).unwrap();
+                    drop(observed);
+                    // Held until all five have observed (a panic anywhere opens it).
+                    drop(gate.read());
+                });
+            }
+            drop(observed);
+            for _ in 0..5 {
+                each.recv().unwrap();
+            }
+            drop(closed);
+        });
+        let snap = cells.snapshot();
+        assert_eq!(snap.buckets, vec![2, 1, 2]);
+        assert_eq!(snap.count, 5);
+        assert!((snap.sum_seconds - 100e-9).abs() < 1e-18);
+        let mut buffer = vec![7];
+        assert_eq!(cells.read_into(&mut buffer), (5, snap.sum_seconds));
+        assert_eq!(buffer, vec![7, 2, 1, 2]);
     }
 
     #[test]

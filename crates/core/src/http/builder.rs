@@ -323,6 +323,79 @@ mod tests {
     }
 
     #[test]
+    fn errors_say_what_is_wrong_and_keep_their_cause() {
+        use std::error::Error as _;
+        let registry = Registry::new();
+        let _first = HttpMetrics::builder().registry(&registry).build().unwrap();
+        let clash = HttpMetrics::builder()
+            .registry(&registry)
+            .build()
+            .unwrap_err();
+        let BuildError::Registry(cause) = &clash else {
+            panic!("{clash:?}");
+        };
+        assert_eq!(clash.to_string(), cause.to_string());
+        assert_eq!(
+            clash.source().map(ToString::to_string),
+            Some(cause.to_string())
+        );
+        let buckets = builder().buckets([2.0, 1.0]).build().unwrap_err();
+        assert_eq!(
+            buckets.to_string(),
+            "invalid histogram buckets [2.0, 1.0]: bounds must be strictly increasing and at least a nanosecond apart"
+        );
+        assert!(buckets.source().is_none());
+        assert_eq!(
+            builder().max_series(0).build().unwrap_err().to_string(),
+            "invalid series limit 0: every family needs room for at least one series"
+        );
+        assert_eq!(
+            BuildError::from(cause.clone()),
+            BuildError::Registry(cause.clone())
+        );
+    }
+
+    #[test]
+    fn an_empty_prefix_is_none_and_a_prefix_names_every_family() {
+        let registry = Registry::new();
+        let plain = HttpMetrics::builder()
+            .registry(&registry)
+            .prefix("")
+            .build()
+            .unwrap();
+        drop(plain.route(Some("/")).start(crate::HttpMethod::Get));
+        let shop = HttpMetrics::builder()
+            .registry(&registry)
+            .prefix("shop")
+            .build()
+            .unwrap();
+        drop(shop.route(Some("/")).start(crate::HttpMethod::Get));
+        let text = registry.encode(crate::Format::Text).unwrap();
+        for name in [
+            "http_server_requests_total",
+            "http_server_requests_in_flight",
+            "http_server_request_duration_seconds",
+            "promhttp_series_overflow_total",
+        ] {
+            assert!(text.contains(&format!("# TYPE {name} ")), "{name}");
+            assert!(text.contains(&format!("# TYPE shop_{name} ")), "{name}");
+        }
+        // A set's default buckets are the OpenTelemetry ones.
+        let bounds: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("shop_http_server_request_duration_seconds_bucket"))
+            .filter_map(|l| l.split("le=\"").nth(1)?.split('"').next())
+            .collect();
+        assert_eq!(
+            bounds,
+            [
+                "0.005", "0.01", "0.025", "0.05", "0.075", "0.1", "0.25", "0.5", "0.75", "1.0",
+                "2.5", "5.0", "7.5", "10.0", "+Inf"
+            ]
+        );
+    }
+
+    #[test]
     fn default_set_is_shared_and_building_it_twice_does_not_panic() {
         let a = HttpMetrics::default();
         let b = HttpMetrics::default();

@@ -4,6 +4,8 @@ mod builder;
 mod collector;
 mod routes;
 mod series;
+#[cfg(test)]
+mod tests;
 
 use std::fmt;
 use std::sync::Arc;

@@ -161,4 +161,49 @@ mod tests {
         expected.sort();
         assert_eq!(seen, expected);
     }
+    #[test]
+    fn routes_spread_over_the_slots() {
+        // A realistic service's routes are all found by their hash in the
+        // lock-free slots; none needs the locked map.
+        let table = RouteTable::default();
+        let limits = Arc::new(Limits::new(10_000, Arc::from([1u64]), "x".into()));
+        for i in 0..256 {
+            let route = format!("/api/v1/resource{i}/{{id}}");
+            let entry = table
+                .get_or_insert(&route, &limits, || {
+                    RouteEntry::new(route.as_str().into(), false, Arc::clone(&limits))
+                })
+                .unwrap();
+            assert_eq!(&*entry.route, route.as_str());
+        }
+        let in_map = table.more.read().unwrap().len();
+        assert_eq!(in_map, 0);
+        assert_eq!(table.entries().len(), 256);
+        // Routes of every length hash apart: the bytes past the last whole word
+        // count too.
+        let hashes: std::collections::HashSet<usize> =
+            (1..=17).map(|n| hash(&b"abcdefghijklmnopq"[..n])).collect();
+        assert_eq!(hashes.len(), 17);
+        assert_ne!(hash(b"/a/b/c/d/x"), hash(b"/a/b/c/d/y"));
+        assert_ne!(hash(b"/users/1"), hash(b"/users/2"));
+    }
+
+    #[test]
+    fn past_the_route_limit_there_is_no_entry() {
+        let table = RouteTable::default();
+        let limits = Arc::new(Limits::new(3, Arc::from([1u64]), "x".into()));
+        let new = |route: &str| {
+            let limits = Arc::clone(&limits);
+            let route: Arc<str> = route.into();
+            move || RouteEntry::new(Arc::clone(&route), false, Arc::clone(&limits))
+        };
+        for route in ["/a", "/b", "/c"] {
+            assert!(table.get_or_insert(route, &limits, new(route)).is_some());
+        }
+        assert!(table.get_or_insert("/d", &limits, new("/d")).is_none());
+        // Known routes are still found.
+        let a = table.get_or_insert("/a", &limits, new("/a")).unwrap();
+        assert_eq!(&*a.route, "/a");
+        assert_eq!(table.entries().len(), 3);
+    }
 }

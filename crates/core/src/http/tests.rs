@@ -1,0 +1,401 @@
+//! The metric set end to end: what requests leave in the exposition, compared
+//! line for line. Durations are the machine's, so the histograms have one bound
+//! (an hour) that every request here stays under, and each `_sum` is checked to
+//! be a duration in that range and then written as `S`.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use super::*;
+use crate::Format;
+
+fn set(registry: &Registry) -> HttpMetricsBuilder {
+    HttpMetrics::builder().registry(registry).buckets([3600.0])
+}
+
+/// The OpenMetrics exposition, with each `_sum` value checked and replaced by `S`.
+fn scrape(registry: &Registry) -> String {
+    let text = registry.encode(Format::OpenMetrics).unwrap();
+    let mut out = String::new();
+    for line in text.lines() {
+        match line.rsplit_once(' ') {
+            Some((series, value)) if series.contains("_sum") => {
+                let seconds: f64 = value.parse().unwrap();
+                assert!((0.0..3600.0).contains(&seconds), "{line}");
+                out.push_str(series);
+                out.push_str(" S\n");
+            }
+            _ => {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+fn lines(text: &str, family: &str) -> Vec<String> {
+    text.lines()
+        .filter(|l| l.starts_with(family) && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect()
+}
+
+const H: &str = "app_http_server_request_duration_seconds";
+
+#[test]
+fn requests_leave_exactly_these_series() {
+    let registry = Registry::new();
+    let metrics = set(&registry)
+        .prefix("app")
+        .const_label("svc", "api")
+        .ignore_route("/healthz")
+        .ignore_route("/static/{file}")
+        .build()
+        .unwrap();
+    let users = metrics.route(Some("/users/{id}"));
+    assert_eq!(users.label(), "/users/{id}");
+    for _ in 0..2 {
+        let mut guard = users.start(HttpMethod::Get).unwrap();
+        assert_eq!(guard.status(), None);
+        guard.set_status(200);
+        assert_eq!(guard.status(), Some(200));
+    }
+    // A request whose client went away: no status.
+    drop(users.start(HttpMethod::Get).unwrap());
+    drop(users.start(HttpMethod::Post).unwrap().with_status(201));
+    drop(
+        metrics
+            .route(None)
+            .start(HttpMethod::Get)
+            .unwrap()
+            .with_status(404),
+    );
+    // Ignored routes are not recorded, before routing or after.
+    assert!(metrics
+        .route(Some("/healthz"))
+        .start(HttpMethod::Get)
+        .is_none());
+    assert!(metrics
+        .start_unrouted(HttpMethod::Get, "/healthz")
+        .is_none());
+    let mut file = metrics
+        .start_unrouted(HttpMethod::Get, "/static/app.js")
+        .unwrap();
+    file.set_route(metrics.route(Some("/static/{file}")));
+    drop(file.with_status(200));
+    // Routed after it started: in flight by method alone, counted by route.
+    let mut put = metrics.start_unrouted(HttpMethod::Put, "/users/7").unwrap();
+    put.set_route(metrics.route(Some("/users/{id}")));
+    put.set_status(204);
+    let held = users.start(HttpMethod::Get).unwrap();
+
+    let text = scrape(&registry);
+    let with = |labels: &str| format!("{{{labels},svc=\"api\"}}");
+    assert_eq!(
+        lines(&text, "app_http_server_requests_total"),
+        [
+            format!(
+                "app_http_server_requests_total{} 2",
+                with("method=\"GET\",route=\"/users/{id}\",status=\"200\"")
+            ),
+            format!(
+                "app_http_server_requests_total{} 1",
+                with("method=\"GET\",route=\"/users/{id}\",status=\"499\"")
+            ),
+            format!(
+                "app_http_server_requests_total{} 1",
+                with("method=\"POST\",route=\"/users/{id}\",status=\"201\"")
+            ),
+            format!(
+                "app_http_server_requests_total{} 1",
+                with("method=\"GET\",route=\"unmatched\",status=\"404\"")
+            ),
+        ]
+    );
+    assert_eq!(
+        lines(&text, "app_http_server_requests_in_flight"),
+        [
+            format!(
+                "app_http_server_requests_in_flight{} 0",
+                with("method=\"GET\"")
+            ),
+            format!(
+                "app_http_server_requests_in_flight{} 1",
+                with("method=\"PUT\"")
+            ),
+            format!(
+                "app_http_server_requests_in_flight{} 1",
+                with("method=\"GET\",route=\"/users/{id}\"")
+            ),
+            format!(
+                "app_http_server_requests_in_flight{} 0",
+                with("method=\"POST\",route=\"/users/{id}\"")
+            ),
+            format!(
+                "app_http_server_requests_in_flight{} 0",
+                with("method=\"GET\",route=\"unmatched\"")
+            ),
+        ]
+    );
+    drop(held.with_status(200));
+    drop(put);
+    let text = scrape(&registry);
+    let series = |labels: &str, n: u64| {
+        [
+            format!("{H}_bucket{{{labels},svc=\"api\",le=\"3600.0\"}} {n}"),
+            format!("{H}_bucket{{{labels},svc=\"api\",le=\"+Inf\"}} {n}"),
+            format!("{H}_sum{{{labels},svc=\"api\"}} S"),
+            format!("{H}_count{{{labels},svc=\"api\"}} {n}"),
+        ]
+    };
+    let expected: Vec<String> = [
+        series("method=\"GET\",route=\"/users/{id}\",status=\"200\"", 3),
+        series("method=\"GET\",route=\"/users/{id}\",status=\"499\"", 1),
+        series("method=\"POST\",route=\"/users/{id}\",status=\"201\"", 1),
+        series("method=\"PUT\",route=\"/users/{id}\",status=\"204\"", 1),
+        series("method=\"GET\",route=\"unmatched\",status=\"404\"", 1),
+    ]
+    .concat();
+    assert_eq!(lines(&text, H), expected);
+    assert_eq!(
+        lines(&text, "app_http_server_requests_in_flight"),
+        [
+            format!(
+                "app_http_server_requests_in_flight{} 0",
+                with("method=\"GET\"")
+            ),
+            format!(
+                "app_http_server_requests_in_flight{} 0",
+                with("method=\"PUT\"")
+            ),
+            format!(
+                "app_http_server_requests_in_flight{} 0",
+                with("method=\"GET\",route=\"/users/{id}\"")
+            ),
+            format!(
+                "app_http_server_requests_in_flight{} 0",
+                with("method=\"POST\",route=\"/users/{id}\"")
+            ),
+            format!(
+                "app_http_server_requests_in_flight{} 0",
+                with("method=\"GET\",route=\"unmatched\"")
+            ),
+        ]
+    );
+    // The families, their metadata and order, and the overflow counters at 0.
+    let meta: Vec<&str> = text.lines().filter(|l| l.starts_with('#')).collect();
+    assert_eq!(
+        meta,
+        [
+            "# HELP app_http_server_requests Number of HTTP requests whose response ended, by method, route template and status code.",
+            "# TYPE app_http_server_requests counter",
+            "# HELP app_http_server_requests_in_flight Number of HTTP requests that entered the service and whose response has not ended yet.",
+            "# TYPE app_http_server_requests_in_flight gauge",
+            "# HELP app_http_server_request_duration_seconds Time from a request entering the service until its response body ended, in seconds.",
+            "# TYPE app_http_server_request_duration_seconds histogram",
+            "# UNIT app_http_server_request_duration_seconds seconds",
+            "# HELP app_promhttp_series_overflow Observations recorded in a family's overflow series because a new series would have passed the series limit.",
+            "# TYPE app_promhttp_series_overflow counter",
+            "# EOF",
+        ]
+    );
+    assert_eq!(
+        lines(&text, "app_promhttp_series_overflow"),
+        [
+            "app_promhttp_series_overflow_total{metric=\"app_http_server_requests_total\",svc=\"api\"} 0",
+            "app_promhttp_series_overflow_total{metric=\"app_http_server_requests_in_flight\",svc=\"api\"} 0",
+            "app_promhttp_series_overflow_total{metric=\"app_http_server_request_duration_seconds\",svc=\"api\"} 0",
+        ]
+    );
+    // A second scrape reads the same: the buffers it reuses start empty.
+    assert_eq!(scrape(&registry), text);
+}
+
+#[test]
+fn past_the_limit_everything_is_folded_and_counted() {
+    let registry = Registry::new();
+    let metrics = set(&registry).max_series(1).build().unwrap();
+    let a = metrics.route(Some("/a"));
+    drop(a.start(HttpMethod::Get).unwrap().with_status(200));
+    // A second status, a second method, a second route: each past the limit.
+    drop(a.start(HttpMethod::Get).unwrap().with_status(500));
+    drop(a.start(HttpMethod::Post).unwrap().with_status(200));
+    let b = metrics.route(Some("/b"));
+    assert_eq!(b.label(), OVERFLOW_ROUTE);
+    drop(b.start(HttpMethod::Get).unwrap().with_status(200));
+    let held = b.start(HttpMethod::Get).unwrap();
+    let text = scrape(&registry);
+    let overflow = "method=\"_OTHER\",route=\"overflow\"";
+    assert_eq!(
+        lines(&text, "http_server_requests"),
+        [
+            "http_server_requests_total{method=\"GET\",route=\"/a\",status=\"200\"} 1".to_owned(),
+            format!("http_server_requests_total{{{overflow},status=\"overflow\"}} 3"),
+            "http_server_requests_in_flight{method=\"GET\",route=\"/a\"} 0".to_owned(),
+            format!("http_server_requests_in_flight{{{overflow}}} 1"),
+        ]
+    );
+    assert_eq!(
+        lines(&text, "http_server_request_duration_seconds_count"),
+        [
+            "http_server_request_duration_seconds_count{method=\"GET\",route=\"/a\",status=\"200\"} 1".to_owned(),
+            format!("http_server_request_duration_seconds_count{{{overflow},status=\"overflow\"}} 3"),
+        ]
+    );
+    assert_eq!(
+        lines(&text, "promhttp_series_overflow"),
+        [
+            "promhttp_series_overflow_total{metric=\"http_server_requests_total\"} 3",
+            "promhttp_series_overflow_total{metric=\"http_server_requests_in_flight\"} 3",
+            "promhttp_series_overflow_total{metric=\"http_server_request_duration_seconds\"} 3",
+        ]
+    );
+    drop(held);
+    let text = scrape(&registry);
+    assert!(text.contains(&format!("http_server_requests_in_flight{{{overflow}}} 0\n")));
+    assert!(text.contains(&format!(
+        "http_server_requests_total{{{overflow},status=\"overflow\"}} 4\n"
+    )));
+}
+
+#[test]
+fn a_set_with_room_for_exactly_its_series() {
+    // Two series allowed, two made: nothing folds.
+    let registry = Registry::new();
+    let metrics = set(&registry).max_series(2).build().unwrap();
+    for route in ["/a", "/b"] {
+        drop(
+            metrics
+                .route(Some(route))
+                .start(HttpMethod::Get)
+                .unwrap()
+                .with_status(200),
+        );
+    }
+    let text = scrape(&registry);
+    assert_eq!(
+        lines(&text, "http_server_requests_total"),
+        [
+            "http_server_requests_total{method=\"GET\",route=\"/a\",status=\"200\"} 1",
+            "http_server_requests_total{method=\"GET\",route=\"/b\",status=\"200\"} 1",
+        ]
+    );
+    assert!(
+        text.contains("promhttp_series_overflow_total{metric=\"http_server_requests_total\"} 0\n")
+    );
+}
+
+#[test]
+fn a_panic_in_the_handler_is_a_500_and_a_dropped_future_a_499() {
+    let registry = Registry::new();
+    let metrics = set(&registry).build().unwrap();
+    let route = metrics.route(Some("/r"));
+    // The poll panics; whoever catches it drops the guard later.
+    let mut guard = route.start(HttpMethod::Get);
+    let caught = catch_unwind(AssertUnwindSafe(|| {
+        RequestGuard::poll_scope(&mut guard, || panic!("handler"))
+    }));
+    assert!(caught.is_err());
+    drop(guard);
+    // A poll that returns leaves the guard to be dropped as cancelled.
+    let mut guard = route.start(HttpMethod::Get);
+    assert_eq!(RequestGuard::poll_scope(&mut guard, || 7), 7);
+    drop(guard);
+    // Dropped while the thread unwinds.
+    let guard = route.start(HttpMethod::Post);
+    let caught = catch_unwind(AssertUnwindSafe(move || {
+        let _guard = guard;
+        panic!("handler");
+    }));
+    assert!(caught.is_err());
+    // With no guard the poll just runs.
+    assert_eq!(RequestGuard::poll_scope(&mut None, || 8), 8);
+    let text = scrape(&registry);
+    assert_eq!(
+        lines(&text, "http_server_requests_total"),
+        [
+            "http_server_requests_total{method=\"GET\",route=\"/r\",status=\"499\"} 1",
+            "http_server_requests_total{method=\"GET\",route=\"/r\",status=\"500\"} 1",
+            "http_server_requests_total{method=\"POST\",route=\"/r\",status=\"500\"} 1",
+        ]
+    );
+    assert_eq!((STATUS_CLIENT_CLOSED, STATUS_PANICKED), (499, 500));
+}
+
+#[test]
+fn route_handles_know_their_route() {
+    let metrics = set(&Registry::new()).build().unwrap();
+    let users = metrics.route(Some("/users"));
+    assert!(users.is_for(Some("/users")));
+    assert!(!users.is_for(Some("/user")));
+    assert!(!users.is_for(None));
+    assert!(!users.is_for(Some(UNMATCHED_ROUTE)));
+    for unmatched in [metrics.route(None), metrics.route(Some(UNMATCHED_ROUTE))] {
+        assert_eq!(unmatched.label(), UNMATCHED_ROUTE);
+        assert!(unmatched.is_for(None));
+        assert!(unmatched.is_for(Some(UNMATCHED_ROUTE)));
+        assert!(!unmatched.is_for(Some("/users")));
+    }
+    // A route spelled like the unmatched one's label is still not it.
+    let overflow = metrics.route(Some(OVERFLOW_ROUTE));
+    assert_eq!(overflow.label(), OVERFLOW_ROUTE);
+    assert!(!overflow.is_for(None));
+    // Routed guards keep their route.
+    let mut guard = users.start(HttpMethod::Get).unwrap();
+    guard.set_route(metrics.route(Some("/other")));
+    guard.set_status(200);
+    let registry = metrics.registry().clone();
+    drop(guard);
+    let text = scrape(&registry);
+    assert!(text.contains(
+        "http_server_requests_total{method=\"GET\",route=\"/users\",status=\"200\"} 1\n"
+    ));
+    assert!(!text.contains("/other"));
+}
+
+#[test]
+fn methods_are_the_nine_standard_ones_and_other() {
+    let tokens = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+    ];
+    for (i, token) in tokens.iter().enumerate() {
+        let method = HttpMethod::from_token(token);
+        assert_eq!(method, HttpMethod::ALL[i]);
+        assert_eq!(method.as_str(), *token);
+        assert_eq!(method.to_string(), *token);
+        assert_eq!(method.index(), i);
+    }
+    for token in ["get", "PROPFIND", ""] {
+        assert_eq!(HttpMethod::from_token(token), HttpMethod::Other);
+    }
+    assert_eq!(HttpMethod::Other.to_string(), "_OTHER");
+    assert_eq!(HttpMethod::Other.index(), 9);
+}
+
+#[test]
+fn each_method_has_its_series() {
+    let registry = Registry::new();
+    let metrics = set(&registry).build().unwrap();
+    let route = metrics.route(Some("/r"));
+    for method in HttpMethod::ALL {
+        drop(route.start(method).unwrap().with_status(200));
+        drop(metrics.start_unrouted(method, "/x").unwrap());
+    }
+    let text = scrape(&registry);
+    let expected: Vec<String> = HttpMethod::ALL
+        .iter()
+        .map(|m| {
+            format!(
+                "http_server_requests_total{{method=\"{}\",route=\"/r\",status=\"200\"}} 1",
+                m.as_str()
+            )
+        })
+        .chain(HttpMethod::ALL.iter().map(|m| {
+            format!(
+                "http_server_requests_total{{method=\"{}\",route=\"unmatched\",status=\"499\"}} 1",
+                m.as_str()
+            )
+        }))
+        .collect();
+    assert_eq!(lines(&text, "http_server_requests_total"), expected);
+}
