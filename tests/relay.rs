@@ -586,11 +586,11 @@ fn a_sample_with_many_labels_is_relayed_whole_and_timed() {
         .count();
     assert_eq!(relayed, labels, "{:?}", &one.labels[..3]);
     assert_eq!(one.label("l99999"), Some("v"));
-    // The relay's own clock runs inside the scrape we timed, and covers nearly
-    // all of it: the work on 100,000 labels dwarfs a loopback round trip.
+    // The relay's own clock runs inside the scrape we timed. That it covers the
+    // work, and not the fetch alone, is `the_timeout_covers_the_whole_scrape`'s.
     let reported = value_of(&answer, "scrape_duration_seconds");
     assert!(
-        reported <= took && reported >= 0.5 * took,
+        reported <= took,
         "scrape_duration_seconds says {reported:.3} s of a {took:.3} s scrape"
     );
 }
@@ -601,25 +601,23 @@ fn a_sample_with_many_labels_is_relayed_whole_and_timed() {
 /// counts that time.
 #[test]
 fn the_timeout_covers_the_whole_scrape() {
-    // About three seconds of work in a debug build: far past the timeout.
-    let upstream = Upstream::start(text_reply(&realistic(60_000)));
+    // A 13 MB body: fetched on loopback in a small part of the timeout, and
+    // several seconds of work in a debug build, far past it.
+    let upstream = Upstream::start(text_reply(&realistic(120_000)));
     let relay = Logged::start(
         &format!("http://{}/metrics", upstream.addr),
-        &["--timeout", "0.3"],
+        &["--timeout", "1"],
         &[],
     );
     let (answer, took) = timed_scrape(relay.addr);
+    // `up 0` because the work, not the fetch, overran (the log says which):
+    // the timeout covers the work.
     assert_eq!(value_of(&answer, "up"), 0.0, "the work overran the timeout");
+    // Answered at the timeout, so the scrape's own duration runs into the work.
     let reported = value_of(&answer, "scrape_duration_seconds");
-    assert!(reported >= 0.3, "scrape_duration_seconds {reported}");
-    // The same upstream through a relay without the timeout, side by side: the
-    // timed-out scrape was answered well before its work would have ended.
-    let (_unbounded, unbounded_addr) = start_relay(&upstream, &["--timeout", "120"]);
-    let (full, full_took) = timed_scrape(unbounded_addr);
-    assert_eq!(value_of(&full, "up"), 1.0);
     assert!(
-        took < 0.5 * full_took,
-        "answered after {took:.2} s, the whole work takes {full_took:.2} s: the timeout (0.3 s) did not bound the scrape"
+        (1.0..=took).contains(&reported),
+        "scrape_duration_seconds {reported} of a {took:.3} s scrape"
     );
     let log = relay.stop();
     assert!(

@@ -71,9 +71,16 @@ impl Buffers {
         &mut self.levels[self.depth]
     }
 
-    /// Bytes of the output held here while a family is open.
+    /// Bytes of the output held here while a family is open, as they will be
+    /// once it ends: the room kept for the family's length counts as the bytes
+    /// that length will take.
     pub(super) fn pending(&self) -> usize {
-        self.levels.first().map_or(0, Vec::len)
+        let held = self.levels.first().map_or(0, Vec::len);
+        let Some(body) = held.checked_sub(self.family_start + LENGTH_ROOM) else {
+            return held;
+        };
+        let mut bytes = [0u8; 10];
+        held - LENGTH_ROOM + varint_bytes(&mut bytes, body as u64).min(LENGTH_ROOM)
     }
 
     /// Starts a nested message.
