@@ -146,6 +146,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         args.url,
         args.interval
     );
-    http_serve::serve(listener, app, header_read_timeout).await?;
+    promhttp::axum::serve_app(listener, app, header_read_timeout).await?;
     Ok(())
 }

@@ -295,6 +295,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "app_registry: serving http://{}/metrics, probing daytime at {daytime}, mirroring {counter}",
         listener.local_addr()?
     );
-    http_serve::serve(listener, app, header_read_timeout).await?;
+    promhttp::axum::serve_app(listener, app, header_read_timeout).await?;
     Ok(())
 }

@@ -70,5 +70,5 @@ async fn main() -> std::io::Result<()> {
         std::io::stdout(),
         "promhttp axum demo listening on http://{addr}/\nmetrics at http://{addr}/metrics"
     );
-    http_serve::serve(listener, app, header_read_timeout).await
+    promhttp::axum::serve_app(listener, app, header_read_timeout).await
 }

@@ -914,6 +914,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         listener.local_addr()?,
         args.url
     );
-    http_serve::serve(listener, app, header_read_timeout).await?;
+    promhttp::axum::serve_app(listener, app, header_read_timeout).await?;
     Ok(())
 }

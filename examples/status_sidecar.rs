@@ -147,6 +147,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "status_sidecar: serving http://{}/metrics, polling {url} every {interval:?}",
         listener.local_addr()?
     );
-    http_serve::serve(listener, app, header_read_timeout).await?;
+    promhttp::axum::serve_app(listener, app, header_read_timeout).await?;
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! Slow and idle clients against the servers promhttp runs or shows: the
 //! metrics-only listener (`promhttp::serve`, `MetricsServer`), both demos and
-//! the exporter examples.
+//! the exporter examples (which serve with `promhttp::axum::serve_app`).
 //! Each must close a connection that takes too long to send its request head
 //! (slowloris) or sits idle after a response. The limits are configured short
 //! (a fifth of a second) and real clients on loopback keep sending until the
@@ -220,6 +220,16 @@ async fn metrics_listener_refuses_a_zero_header_read_timeout() {
     let err = MetricsServer::new(Registry::new())
         .header_read_timeout(Duration::ZERO)
         .serve_on(listener)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput);
+    assert!(err.to_string().contains("header_read_timeout"), "{err}");
+}
+
+#[tokio::test]
+async fn serve_app_refuses_a_zero_header_read_timeout() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let err = promhttp::axum::serve_app(listener, axum::Router::new(), Duration::ZERO)
         .await
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput);

@@ -62,4 +62,4 @@ pub use handler::{
     metrics_endpoint, metrics_handler, metrics_handler_with, ScrapeFuture, ScrapeHandler,
 };
 pub use layer::{Metrics, MetricsLayer, ResponseBody, ResponseFuture};
-pub use server::{serve, serve_on, MetricsServer, DEFAULT_HEADER_READ_TIMEOUT};
+pub use server::{serve, serve_app, serve_on, MetricsServer, DEFAULT_HEADER_READ_TIMEOUT};

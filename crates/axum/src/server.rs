@@ -115,14 +115,10 @@ impl MetricsServer {
     }
 
     fn check(&self) -> io::Result<()> {
-        if self.header_read_timeout.is_zero() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "MetricsServer::header_read_timeout must be positive: zero would close \
-                 every connection before its request",
-            ));
-        }
-        Ok(())
+        check_timeout(
+            self.header_read_timeout,
+            "MetricsServer::header_read_timeout",
+        )
     }
 
     async fn run(self, listener: TcpListener) -> io::Result<()> {
@@ -131,28 +127,86 @@ impl MetricsServer {
         let app = Router::new()
             .route("/metrics", any(metrics_endpoint(self.endpoint)))
             .with_state(());
-        let mut http = http1::Builder::new();
-        http.timer(TokioTimer::new())
-            .header_read_timeout(self.header_read_timeout);
-        loop {
-            let stream = match listener.accept().await {
-                Ok((stream, _peer)) => stream,
-                // The client gave up before it was accepted.
-                Err(err) if is_connection_error(&err) => continue,
-                // Out of file descriptors, most likely: closing connections will
-                // free some.
-                Err(_) => {
-                    tokio::time::sleep(Duration::from_secs(1)).await;
-                    continue;
-                }
-            };
-            let connection =
-                http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
-            tokio::spawn(async move {
-                // A connection's end, timed out or failed, concerns no one else.
-                let _ = connection.await;
-            });
-        }
+        accept(listener, app, self.header_read_timeout).await
+    }
+}
+
+/// Serves an axum app on `listener` as [`MetricsServer`] serves `/metrics`: each
+/// connection must send a complete request head within `header_read_timeout`
+/// of opening or of its previous response, or it is closed (see [`MetricsServer`]'s
+/// limits). `axum::serve` sets no such limit, so a slowloris client or an idle
+/// kept-alive connection can hold its socket for ever; use this for the app's
+/// own listener too.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use axum::{routing::get, Router};
+///
+/// # async fn run() -> std::io::Result<()> {
+/// let app = Router::new().route("/", get(|| async { "hello" }));
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+/// promhttp_axum::serve_app(listener, app, Duration::from_secs(5)).await
+/// # }
+/// ```
+///
+/// # Errors
+/// When `header_read_timeout` is zero ([`io::ErrorKind::InvalidInput`]); else
+/// none: the future runs until it is dropped.
+#[allow(
+    clippy::manual_async_fn,
+    reason = "the signature promises a `Send + 'static` future, for `tokio::spawn`"
+)]
+pub fn serve_app(
+    listener: TcpListener,
+    app: Router,
+    header_read_timeout: Duration,
+) -> impl Future<Output = io::Result<()>> + Send + 'static {
+    async move {
+        check_timeout(header_read_timeout, "serve_app's header_read_timeout")?;
+        accept(listener, app, header_read_timeout).await
+    }
+}
+
+fn check_timeout(timeout: Duration, what: &str) -> io::Result<()> {
+    if timeout.is_zero() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{what} must be positive: zero would close every connection before its request"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Accepts connections for ever, each served by `app` under the header read
+/// timeout.
+async fn accept(
+    listener: TcpListener,
+    app: Router,
+    header_read_timeout: Duration,
+) -> io::Result<()> {
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout);
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _peer)) => stream,
+            // The client gave up before it was accepted.
+            Err(err) if is_connection_error(&err) => continue,
+            // Out of file descriptors, most likely: closing connections will
+            // free some.
+            Err(_) => {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        let connection =
+            http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+        tokio::spawn(async move {
+            // A connection's end, timed out or failed, concerns no one else.
+            let _ = connection.await;
+        });
     }
 }
 
