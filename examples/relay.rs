@@ -244,7 +244,7 @@ impl Rules {
     fn label(&self, labels: &mut Vec<(String, String)>) {
         for (name, value) in &self.labels {
             for (label, _) in labels.iter_mut() {
-                if exported_depth(label, name).is_some() {
+                if is_exported(label, name) {
                     label.insert_str(0, "exported_");
                 }
             }
@@ -302,15 +302,15 @@ impl Rules {
     }
 }
 
-/// How many `exported_` prefixes `label` puts before `name`, if it is `name`
-/// under such prefixes.
-fn exported_depth(mut label: &str, name: &str) -> Option<usize> {
-    let mut depth = 0;
+/// Whether `label` is `name` under none or more `exported_` prefixes.
+fn is_exported(mut label: &str, name: &str) -> bool {
     while label != name {
-        label = label.strip_prefix("exported_")?;
-        depth += 1;
+        match label.strip_prefix("exported_") {
+            Some(rest) => label = rest,
+            None => return false,
+        }
     }
-    Some(depth)
+    true
 }
 
 /// A flat JSON object of numbers (and booleans) as gauges; other values are skipped.
