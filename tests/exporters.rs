@@ -253,10 +253,14 @@ fn app_registry_mirrors_resets_and_survives_bad_upstreams() {
                 && value(m, "upstream_requests_created") == Some(created)
         }
     };
-    let m = scrape_until(addr, "the first mirror", mirrored(10.0, t0));
+    // The probe and the mirror poll independently: wait for both (under load
+    // the mirror can come first).
+    let first_mirror = mirrored(10.0, t0);
+    let m = scrape_until(addr, "the first mirror and a failed probe", |m| {
+        first_mirror(m) && value(m, "daytime_probe_poll_errors_total").is_some_and(|e| e >= 1.0)
+    });
     assert_eq!(value(&m, "probe_success"), Some(0.0));
     assert_eq!(m.value("probe_duration_seconds_count", &[]), 0.0);
-    assert!(value(&m, "daytime_probe_poll_errors_total").unwrap() >= 1.0);
     assert_eq!(value(&m, "daytime_probe_up"), Some(0.0));
 
     counter.set(r#"{"launched": "2026-01-01T00:00:00Z", "requests": 25}"#);
