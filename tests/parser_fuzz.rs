@@ -10,7 +10,7 @@
 mod exposition_gen;
 
 use exposition_gen::{exposition, mutation, same_families, Exposition};
-use promhttp::family::encode_families;
+use promhttp::encode::encode_families;
 use promhttp::parse::{parse, parse_openmetrics, parse_text, ParseError};
 use proptest::collection::vec;
 use proptest::prelude::*;

@@ -15,8 +15,9 @@ mod exposition_gen;
 mod proto;
 
 use exposition_gen::{hostile, same_families, Draw};
+use promhttp::encode::encode_families;
 use promhttp::encode::{Dialect, Encoder};
-use promhttp::family::{encode_families, Exemplar, Labels, MetricFamily, MetricType, Sample};
+use promhttp::family::{Exemplar, Labels, MetricFamily, MetricType, Sample};
 use promhttp::parse::{openmetrics_families, parse_openmetrics, parse_text, text_families, Piece};
 use promhttp::prometheus_client::metrics::counter::Counter;
 use promhttp::prometheus_client::metrics::exemplar::{CounterWithExemplar, HistogramWithExemplars};

@@ -563,7 +563,7 @@ fn unavailable(body: &str) -> ScrapeResponse {
 /// taken by something else, they still count but are not exposed.
 fn failures_of(registry: &Registry) -> Failures {
     static UNREGISTERED: OnceLock<()> = OnceLock::new();
-    registry.scrape_failures(|| {
+    registry.singleton(|| {
         let counters = Arc::new(Counters::default());
         let names = [ERRORS, SERVED_FAMILY]
             .iter()

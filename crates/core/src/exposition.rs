@@ -4,7 +4,6 @@
 //! none is derived from another's output.
 
 use crate::encode::Dialect;
-use crate::registry::Registry;
 
 /// An exposition format promhttp can serve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -440,7 +439,7 @@ pub(crate) struct Plan {
     pub(crate) gzip: bool,
 }
 
-const PLAIN: &str = "text/plain; charset=utf-8";
+pub(crate) const PLAIN: &str = "text/plain; charset=utf-8";
 
 impl Plan {
     /// The plan for `method` with these headers, or the answer that refuses it:
@@ -585,47 +584,10 @@ fn gzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
     encoder.finish()
 }
 
-impl Registry {
-    /// Answers a scrape of this registry, here and now.
-    ///
-    /// `method` is the request method and `accept` the raw `Accept` header. `GET`
-    /// gets the exposition in the negotiated format (see
-    /// [`ContentType::negotiate`]); `HEAD` the same status and headers with an
-    /// empty body (nothing is encoded); any other method `405` with
-    /// `Allow: GET, HEAD`; an `Accept` header that accepts no format promhttp
-    /// serves `406`; a collector that fails to encode `500`. None of these
-    /// panics. The body is not compressed: a [`MetricsEndpoint`](crate::MetricsEndpoint)
-    /// compresses, limits and times scrapes.
-    #[must_use]
-    pub fn scrape(&self, method: &str, accept: Option<&[u8]>) -> ScrapeResponse {
-        let plan = match Plan::of(method, accept, None, None) {
-            Ok(plan) => plan,
-            Err(refusal) => return refusal,
-        };
-        if plan.head {
-            return plan.answer(Vec::new(), usize::MAX);
-        }
-        self.encode_answer(&plan, usize::MAX)
-    }
-
-    /// The answer to a planned `GET`: the encoded body, or `500`.
-    pub(crate) fn encode_answer(&self, plan: &Plan, threshold: usize) -> ScrapeResponse {
-        let mut body = Vec::new();
-        match self.encode_to(plan.content_type.format, &mut body) {
-            Ok(()) => plan.answer(body, threshold),
-            Err(err) => ScrapeResponse {
-                status: 500,
-                content_type: PLAIN,
-                body: format!("500 Internal Server Error: {err}\n").into_bytes(),
-                headers: Vec::new(),
-            },
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Registry;
 
     const PROMETHEUS_ACCEPT: &[u8] = b"application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
 

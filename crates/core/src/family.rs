@@ -1,5 +1,5 @@
 //! Metric families as plain values: what a scrape-time collector returns, what the
-//! exposition parser reads, and what [`encode_families`] writes.
+//! exposition parser reads, and what [`encode_families`](crate::encode::encode_families) writes.
 //!
 //! A [`MetricFamily`] holds its [`Sample`]s the way the exposition does: a counter
 //! `jobs` has samples named `jobs_total` and `jobs_created`, a histogram has
@@ -8,7 +8,8 @@
 //! right sample names; [`MetricFamily::validate`] checks a family built by hand.
 //!
 //! ```
-//! use promhttp_core::family::{encode_families, MetricFamily};
+//! use promhttp_core::encode::encode_families;
+//! use promhttp_core::family::MetricFamily;
 //!
 //! let mut pods = MetricFamily::gauge("pod_energy_joules", "Energy used by the pod.");
 //! pods.add_gauge([("pod", "web-1")], 12.5);
@@ -28,13 +29,7 @@
 //! # Ok::<(), promhttp_core::family::FamilyError>(())
 //! ```
 
-use std::collections::hash_map::{Entry, RandomState};
-use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
-use std::sync::OnceLock;
-
-use crate::names;
 
 /// The type of a metric family, as OpenMetrics 1.0 names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -366,302 +361,6 @@ impl MetricFamily {
         }
         self
     }
-
-    /// Checks the family against the naming rules and its type's sample rules.
-    ///
-    /// Checked: the family, sample and label names; that every sample name is the
-    /// family name plus a suffix its type allows; that no label name repeats within a
-    /// sample; that a unit is the name's last component; and then every rule the
-    /// OpenMetrics parser ([`crate::parse`]) applies to a family's samples, by the
-    /// same code: the labels a type gives a meaning to (`le` on buckets only, a
-    /// number; `quantile` on a summary's quantiles only, from 0 to 1; a state
-    /// set's state label), values (counts whole and not negative, no NaN where
-    /// counting, state sets 0 or 1, info 1), exemplars (where allowed, at most 128
-    /// characters, within their bucket), metrics (the samples of a label set
-    /// together, each once in a point, timestamps not going back) and points
-    /// (a `+Inf` bucket equal to the count, `_sum` with `_count`, `_created` with
-    /// `_total`). What validates, the encoder writes as it is and the parsers read
-    /// back (`tests/parser_round_trip.rs`).
-    ///
-    /// # Errors
-    /// The first rule broken, naming the sample.
-    pub fn validate(&self) -> Result<(), FamilyError> {
-        let err = |reason: String| {
-            Err(FamilyError {
-                family: self.name.clone(),
-                reason,
-            })
-        };
-        if let Err(reason) = names::check_metric_name(&self.name) {
-            return err(reason.to_owned());
-        }
-        if let Some(unit) = &self.unit {
-            if unit.is_empty() || !self.name.ends_with(&format!("_{unit}")) {
-                return err(format!(
-                    "the unit {unit:?} must be the last component of the name"
-                ));
-            }
-        }
-        // Samples by a fingerprint of (name, label set); a shared fingerprint is
-        // compared exactly, so a hash collision can never pass for a duplicate.
-        let mut seen: HashMap<u64, usize, BuildHasherDefault<Prehashed>> =
-            HashMap::with_capacity_and_hasher(self.samples.len(), BuildHasherDefault::default());
-        // The later samples of a fingerprint shared with an earlier one.
-        let mut collided: HashMap<u64, Vec<usize>, BuildHasherDefault<Prehashed>> =
-            HashMap::default();
-        for (at, sample) in self.samples.iter().enumerate() {
-            let suffix = match sample.name.strip_prefix(self.name.as_str()) {
-                Some(s) if self.metric_type.sample_suffixes().contains(&s) => s,
-                _ => {
-                    return err(format!(
-                        "sample `{}` does not belong to a {} family `{}` (allowed: {})",
-                        sample.name,
-                        self.metric_type,
-                        self.name,
-                        self.metric_type
-                            .sample_suffixes()
-                            .iter()
-                            .map(|s| format!("{}{s}", self.name))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ))
-                }
-            };
-            // Many labels are checked for repeats through a set, few pair by pair.
-            let mut label_names = (sample.labels.len() >= FEW_LABELS)
-                .then(|| HashSet::with_capacity(sample.labels.len()));
-            for (i, (name, _)) in sample.labels.iter().enumerate() {
-                if let Err(reason) = names::check_label_name(name) {
-                    return err(format!("label {name:?} of `{}`: {reason}", sample.name));
-                }
-                let repeats = match &mut label_names {
-                    Some(set) => !set.insert(name.as_str()),
-                    None => sample.labels[..i].iter().any(|(k, _)| k == name),
-                };
-                if repeats {
-                    return err(format!("label `{name}` repeats in `{}`", sample.name));
-                }
-            }
-            let fingerprint = series_fingerprint(sample);
-            let repeats = match seen.entry(fingerprint) {
-                Entry::Vacant(slot) => {
-                    slot.insert(at);
-                    false
-                }
-                // A shared fingerprint: the same series, or (rarely) a collision,
-                // after which the other samples of that fingerprint are compared.
-                Entry::Occupied(first) => {
-                    let earlier = collided.entry(fingerprint).or_default();
-                    let repeats = same_series(&self.samples[*first.get()], sample)
-                        || earlier
-                            .iter()
-                            .any(|&e| same_series(&self.samples[e], sample));
-                    earlier.push(at);
-                    repeats
-                }
-            };
-            if repeats {
-                return err(format!(
-                    "sample `{}` repeats with the same labels",
-                    sample.name
-                ));
-            }
-            let ts = sample.timestamp;
-            if ts.is_some_and(|t| !t.is_finite()) {
-                return err(format!(
-                    "sample `{}` has a non-finite timestamp",
-                    sample.name
-                ));
-            }
-            let v = sample.value;
-            let counts = matches!(
-                (self.metric_type, suffix),
-                (MetricType::Counter, "_total")
-                    | (MetricType::Histogram, "_bucket" | "_count")
-                    | (MetricType::GaugeHistogram, "_bucket" | "_gcount")
-                    | (MetricType::Summary, "_count")
-            );
-            if counts && (v.is_nan() || v < 0.0) {
-                return err(format!(
-                    "`{}` is a count and cannot be {v} (negative or NaN)",
-                    sample.name
-                ));
-            }
-            // The labels a type gives a meaning to: a number where it is
-            // meant, and nowhere else (an encoder would write them twice).
-            let histogram = matches!(
-                self.metric_type,
-                MetricType::Histogram | MetricType::GaugeHistogram
-            );
-            let quantile = self.metric_type == MetricType::Summary && suffix.is_empty();
-            if suffix == "_bucket" {
-                match sample.label("le").map(bound) {
-                    None => return err(format!("bucket `{}` has no `le` label", sample.name)),
-                    Some(None) => {
-                        return err(format!(
-                            "bucket `{}` has an `le` that is not a number",
-                            sample.name
-                        ))
-                    }
-                    Some(Some(_)) => {}
-                }
-            } else if histogram && sample.label("le").is_some() {
-                return err(format!("`{}` has an `le` label", sample.name));
-            }
-            if quantile {
-                if !sample
-                    .label("quantile")
-                    .and_then(bound)
-                    .is_some_and(|q| (0.0..=1.0).contains(&q))
-                {
-                    return err(format!(
-                        "`{}` needs a `quantile` label from 0 to 1",
-                        sample.name
-                    ));
-                }
-            } else if self.metric_type == MetricType::Summary && sample.label("quantile").is_some()
-            {
-                return err(format!("`{}` has a `quantile` label", sample.name));
-            }
-            if self.metric_type == MetricType::StateSet {
-                if sample.label(&self.name).is_none() {
-                    return err(format!(
-                        "state-set sample has no label named `{}` for its state",
-                        self.name
-                    ));
-                }
-                if v != 0.0 && v != 1.0 {
-                    return err(format!("state-set values are 0 or 1, not {v}"));
-                }
-            }
-            if self.metric_type == MetricType::Info && v != 1.0 {
-                return err(format!("info values are 1, not {v}"));
-            }
-            if let Some(exemplar) = &sample.exemplar {
-                let chars: usize = exemplar
-                    .labels
-                    .iter()
-                    .map(|(k, v)| k.chars().count() + v.chars().count())
-                    .sum();
-                if chars > 128 {
-                    return err(format!(
-                        "the exemplar of `{}` has {chars} characters of labels; at most 128",
-                        sample.name
-                    ));
-                }
-            }
-        }
-        // The rules of the OpenMetrics parser on a family's samples, the same
-        // code: what validates is what the encoder writes and a parser reads.
-        crate::parse::check_family(self).map_err(|e| {
-            let sample = e
-                .line()
-                .checked_sub(1)
-                .and_then(|i| self.samples.get(i))
-                .map_or("", |s| s.name.as_str());
-            FamilyError {
-                family: self.name.clone(),
-                reason: format!(
-                    "sample {} (`{sample}`): {} ({})",
-                    e.line(),
-                    e.rule().description(),
-                    e.detail()
-                ),
-            }
-        })
-    }
-}
-
-/// A bucket bound or quantile as the exposition formats write it (`+Inf`,
-/// `-Inf` or a decimal number); `None` for anything else, `NaN` included.
-fn bound(text: &str) -> Option<f64> {
-    match text {
-        "+Inf" => Some(f64::INFINITY),
-        "-Inf" => Some(f64::NEG_INFINITY),
-        _ => text
-            .parse::<f64>()
-            .ok()
-            .filter(|v| v.is_finite())
-            .filter(|_| {
-                text.bytes()
-                    .all(|b| b.is_ascii_digit() || b"+-.eE".contains(&b))
-            }),
-    }
-}
-
-/// From this many labels on, a sample's labels are compared through a set rather
-/// than pair by pair, so that every check stays linear in the number of labels.
-const FEW_LABELS: usize = 16;
-
-/// A random number drawn once per process, so that the fingerprints of series
-/// cannot be predicted (and collisions made on purpose) by whoever writes them.
-fn fingerprint_seed() -> u64 {
-    static SEED: OnceLock<u64> = OnceLock::new();
-    *SEED.get_or_init(|| RandomState::new().hash_one(0x5eed_u64))
-}
-
-/// A hash of a sample's name and label set that does not depend on label order
-/// (the pairs' hashes are summed), seeded per process. Not for untrusted keys of
-/// a long-lived map: it only speeds up one validation, and collisions are checked
-/// exactly.
-fn series_fingerprint(sample: &Sample) -> u64 {
-    // splitmix64's finaliser: every input bit moves every output bit.
-    fn mix(mut x: u64) -> u64 {
-        x ^= x >> 30;
-        x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        x ^= x >> 27;
-        x = x.wrapping_mul(0x94d0_49bb_1331_11eb);
-        x ^ (x >> 31)
-    }
-    fn hash(seed: u64, s: &str) -> u64 {
-        let step = |h: u64, x: u64| (h.rotate_left(5) ^ x).wrapping_mul(0x517c_c1b7_2722_0a95);
-        mix(s.bytes().fold(seed, |h, b| step(h, u64::from(b))) ^ s.len() as u64)
-    }
-    let seed = fingerprint_seed();
-    let labels = sample.labels.iter().fold(0u64, |acc, (k, v)| {
-        acc.wrapping_add(mix(
-            hash(seed ^ 1, k).wrapping_add(hash(seed ^ 2, v).rotate_left(17))
-        ))
-    });
-    mix(labels ^ hash(seed ^ 3, &sample.name))
-}
-
-/// The hasher of a map whose keys are hashes already.
-#[derive(Default)]
-struct Prehashed(u64);
-
-impl Hasher for Prehashed {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 << 8) | u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-}
-
-/// Whether two samples (whose label names do not repeat) are the same series.
-fn same_series(a: &Sample, b: &Sample) -> bool {
-    if a.name != b.name || a.labels.len() != b.labels.len() {
-        return false;
-    }
-    if a.labels.len() < FEW_LABELS {
-        return a.labels.iter().all(|pair| b.labels.contains(pair));
-    }
-    let b_labels: HashMap<&str, &str> = b
-        .labels
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    a.labels
-        .iter()
-        .all(|(k, v)| b_labels.get(k.as_str()) == Some(&v.as_str()))
 }
 
 /// A [`MetricFamily`] that breaks a rule of [`MetricFamily::validate`].
@@ -686,8 +385,24 @@ impl std::error::Error for FamilyError {}
 #[must_use]
 pub fn format_number(v: f64) -> String {
     let mut out = Vec::new();
-    crate::encode::push_number(&mut out, v);
+    push_number(&mut out, v);
     String::from_utf8(out).unwrap_or_default()
+}
+
+/// Appends `v` as OpenMetrics writes numbers: integers without a fraction, `NaN`,
+/// `+Inf`, `-Inf`, and other values in their shortest round-trip form.
+pub(crate) fn push_number(out: &mut Vec<u8>, v: f64) {
+    if v.is_nan() {
+        out.extend_from_slice(b"NaN");
+    } else if v.is_infinite() {
+        out.extend_from_slice(if v > 0.0 { b"+Inf" } else { b"-Inf" });
+    } else if v.fract() == 0.0 && v.abs() < 1e16 {
+        #[allow(clippy::cast_possible_truncation)]
+        let n = v as i64;
+        out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+    } else {
+        out.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
+    }
 }
 
 /// Formats a bucket bound (`le`) or quantile label the way OpenMetrics asks for
@@ -715,20 +430,6 @@ pub(crate) fn push_escaped(out: &mut String, s: &str) {
     }
 }
 
-/// `families` as a complete OpenMetrics exposition, ending in `# EOF`, written by
-/// the [encoder](crate::encode) as a scrape writes them.
-///
-/// The families are written as given: call [`MetricFamily::validate`] first for
-/// families from an untrusted source.
-#[must_use]
-pub fn encode_families(families: &[MetricFamily]) -> String {
-    let mut encoder = crate::encode::Encoder::new(crate::encode::Dialect::OpenMetrics);
-    for family in families {
-        encoder.write_family(family);
-    }
-    String::from_utf8(encoder.finish()).unwrap_or_default()
-}
-
 /// The value on the line of `text` that starts with `line_start` (unit tests only;
 /// the integration tests read values through the reference parser).
 #[cfg(test)]
@@ -741,6 +442,7 @@ pub(crate) fn test_value(text: &str, line_start: &str) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::encode::encode_families;
 
     #[test]
     fn numbers() {
@@ -876,16 +578,6 @@ mod tests {
         f.add_gauge(many, 1.0);
         f.add_gauge(other, 2.0);
         f.validate().unwrap();
-    }
-
-    #[test]
-    fn samples_of_one_fingerprint_are_told_apart() {
-        let a = Sample::new("x", [("a", "1"), ("b", "2")], 1.0);
-        let b = Sample::new("x", [("b", "2"), ("a", "1")], 1.0);
-        let c = Sample::new("x", [("a", "2"), ("b", "1")], 1.0);
-        assert!(same_series(&a, &b));
-        assert!(!same_series(&a, &c));
-        assert_eq!(series_fingerprint(&a), series_fingerprint(&b));
     }
 
     #[test]

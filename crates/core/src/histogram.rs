@@ -12,8 +12,6 @@ use std::time::Duration;
 use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
 use prometheus_client::metrics::MetricType;
 
-use crate::http::BuildError;
-
 /// A histogram of durations, observed without locks in whole nanoseconds.
 ///
 /// Each observation is two uncontended atomic additions: one to its bucket and
@@ -60,8 +58,8 @@ impl DurationHistogram {
     /// finite, not negative, at least a nanosecond apart); `+Inf` is added.
     ///
     /// # Errors
-    /// [`BuildError::InvalidBuckets`] naming the rule the bounds break.
-    pub fn new(bounds_seconds: impl IntoIterator<Item = f64>) -> Result<Self, BuildError> {
+    /// [`BucketsError`] naming the rule the bounds break.
+    pub fn new(bounds_seconds: impl IntoIterator<Item = f64>) -> Result<Self, BucketsError> {
         let bounds = Bounds::new(bounds_seconds.into_iter().collect())?;
         let cells = Cells::new(bounds.nanos.len());
         Ok(Self {
@@ -134,6 +132,27 @@ impl crate::source::FamilySource for DurationHistogram {
     }
 }
 
+/// Histogram bucket bounds that cannot be used, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BucketsError {
+    /// The bounds as given.
+    pub bounds: Vec<f64>,
+    /// The rule they break.
+    pub reason: &'static str,
+}
+
+impl fmt::Display for BucketsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid histogram buckets {:?}: {}",
+            self.bounds, self.reason
+        )
+    }
+}
+
+impl std::error::Error for BucketsError {}
+
 /// Histogram bounds, in seconds as configured, in nanoseconds for recording and
 /// as the `le` label writes them.
 #[derive(Debug, Clone)]
@@ -145,8 +164,8 @@ pub(crate) struct Bounds {
 }
 
 impl Bounds {
-    pub(crate) fn new(seconds: Vec<f64>) -> Result<Self, BuildError> {
-        let invalid = |reason: &'static str| BuildError::InvalidBuckets {
+    pub(crate) fn new(seconds: Vec<f64>) -> Result<Self, BucketsError> {
+        let invalid = |reason: &'static str| BucketsError {
             bounds: seconds.clone(),
             reason,
         };

@@ -31,6 +31,7 @@ pub mod encode;
 mod endpoint;
 mod exposition;
 pub mod family;
+mod global;
 mod histogram;
 mod http;
 pub mod names;
@@ -45,14 +46,15 @@ pub use endpoint::{
     DEFAULT_COMPRESSION_THRESHOLD, DEFAULT_MAX_CONCURRENT_SCRAPES,
 };
 pub use exposition::{ContentType, Escaping, Format, NotAcceptable, ScrapeResponse};
-pub use histogram::DurationHistogram;
+pub use global::default_registry;
+pub use histogram::{BucketsError, DurationHistogram};
 pub use http::{
     BuildError, HttpMethod, HttpMetrics, HttpMetricsBuilder, RequestGuard, RouteHandle,
     DEFAULT_BUCKETS, DEFAULT_MAX_SERIES, OVERFLOW_ROUTE, STATUS_CLIENT_CLOSED, STATUS_PANICKED,
     UNMATCHED_ROUTE,
 };
 pub use process::{set_process_metrics_enabled, ProcessCollector};
-pub use registry::{default_registry, EncodeError, Registry, RegistryError};
+pub use registry::{EncodeError, Registry, RegistryError};
 
 /// The `prometheus-client` crate this one builds on, for registering its metric
 /// types in a [`Registry`].

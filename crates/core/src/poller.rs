@@ -57,7 +57,8 @@ use tokio::time::Instant;
 
 use crate::collect::{self, CollectError, CollectorHandle};
 use crate::family::{MetricFamily, MetricType};
-use crate::registry::{default_registry, Registry, RegistryError};
+use crate::global::default_registry;
+use crate::registry::{Registry, RegistryError};
 
 /// What scrapes see of a poller's last good data once polls fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -1,17 +1,17 @@
 //! The [`Registry`]: a cheap-to-clone handle on a set of metric families.
 
+use std::any::Any;
 use std::collections::BTreeSet;
 use std::fmt;
-use std::sync::{Arc, LazyLock, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::text;
 
 use crate::collect::{self, CollectorBuilder};
 use crate::encode::{Dialect, Encoder};
-use crate::exposition::Format;
+use crate::exposition::{Format, Plan, ScrapeResponse, PLAIN};
 use crate::family::MetricType;
-use crate::http::HttpMetrics;
 use crate::names;
 
 /// A set of metric families that is encoded together on a scrape.
@@ -23,8 +23,8 @@ use crate::names;
 ///
 /// - registration returns a [`RegistryError`] when a name is taken, instead of
 ///   silently producing an exposition with two families of one name;
-/// - the process registry ([`default_registry`]) is created lazily on first use and
-///   is what [`HttpMetrics::default`] and the framework `metrics_handler`s use;
+/// - the process registry ([`default_registry`](crate::default_registry)) is created lazily on first use and
+///   is what [`HttpMetrics::default`](crate::HttpMetrics::default) and the framework `metrics_handler`s use;
 /// - encoding in both Prometheus text formats, see [`Registry::encode`].
 ///
 /// ```
@@ -58,8 +58,9 @@ struct Inner {
     /// The run of the scrape-time collectors under way, which scrapes that start
     /// meanwhile join instead of starting their own.
     flight: std::sync::Mutex<Option<Arc<Flight>>>,
-    default_http: OnceLock<HttpMetrics>,
-    scrape_failures: OnceLock<crate::endpoint::Failures>,
+    /// Values the layers above keep once per registry (the default HTTP metric
+    /// set, the endpoint's failure counters), one of each type.
+    singletons: std::sync::Mutex<Vec<Arc<dyn Any + Send + Sync>>>,
 }
 
 #[derive(Default)]
@@ -98,25 +99,6 @@ impl fmt::Debug for Registry {
             .field("names", &state.taken)
             .finish_non_exhaustive()
     }
-}
-
-static DEFAULT_REGISTRY: LazyLock<Registry> = LazyLock::new(|| {
-    let registry = Registry::new();
-    // An empty registry has room for the process metrics, so this cannot fail.
-    let _ = crate::process::ProcessCollector::register_with(&registry, true);
-    registry
-});
-
-/// The process registry, created on first use, with the process metrics
-/// (`process_cpu_seconds_total`, `process_resident_memory_bytes`, ...; see
-/// [`ProcessCollector`](crate::ProcessCollector)) in it; switch those off with
-/// [`set_process_metrics_enabled`](crate::set_process_metrics_enabled).
-///
-/// [`HttpMetrics::default`] registers into it and the framework adapters'
-/// `metrics_handler` serves it. Tests and libraries that want isolation create their
-/// own [`Registry`] instead.
-pub fn default_registry() -> &'static Registry {
-    &DEFAULT_REGISTRY
 }
 
 impl Registry {
@@ -389,15 +371,24 @@ impl Registry {
         Arc::ptr_eq(&self.inner, &other.inner)
     }
 
-    pub(crate) fn default_http(&self, init: impl FnOnce() -> HttpMetrics) -> HttpMetrics {
-        self.inner.default_http.get_or_init(init).clone()
-    }
-
-    pub(crate) fn scrape_failures(
+    /// The registry's one value of type `T`, made by `init` on first use: what a
+    /// layer above keeps once per registry (the default HTTP metric set, the
+    /// endpoint's failure counters). Concurrent first uses wait for one `init`.
+    pub(crate) fn singleton<T: Clone + Send + Sync + 'static>(
         &self,
-        init: impl FnOnce() -> crate::endpoint::Failures,
-    ) -> crate::endpoint::Failures {
-        self.inner.scrape_failures.get_or_init(init).clone()
+        init: impl FnOnce() -> T,
+    ) -> T {
+        let mut slots = self
+            .inner
+            .singletons
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(value) = slots.iter().find_map(|slot| slot.downcast_ref::<T>()) {
+            return value.clone();
+        }
+        let value = init();
+        slots.push(Arc::new(value.clone()));
+        value
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
@@ -412,6 +403,44 @@ impl Registry {
             .state
             .write()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Registry {
+    /// Answers a scrape of this registry, here and now.
+    ///
+    /// `method` is the request method and `accept` the raw `Accept` header. `GET`
+    /// gets the exposition in the negotiated format (see
+    /// [`ContentType::negotiate`](crate::ContentType::negotiate)); `HEAD` the same status and headers with an
+    /// empty body (nothing is encoded); any other method `405` with
+    /// `Allow: GET, HEAD`; an `Accept` header that accepts no format promhttp
+    /// serves `406`; a collector that fails to encode `500`. None of these
+    /// panics. The body is not compressed: a [`MetricsEndpoint`](crate::MetricsEndpoint)
+    /// compresses, limits and times scrapes.
+    #[must_use]
+    pub fn scrape(&self, method: &str, accept: Option<&[u8]>) -> ScrapeResponse {
+        let plan = match Plan::of(method, accept, None, None) {
+            Ok(plan) => plan,
+            Err(refusal) => return refusal,
+        };
+        if plan.head {
+            return plan.answer(Vec::new(), usize::MAX);
+        }
+        self.encode_answer(&plan, usize::MAX)
+    }
+
+    /// The answer to a planned `GET`: the encoded body, or `500`.
+    pub(crate) fn encode_answer(&self, plan: &Plan, threshold: usize) -> ScrapeResponse {
+        let mut body = Vec::new();
+        match self.encode_to(plan.content_type.format, &mut body) {
+            Ok(()) => plan.answer(body, threshold),
+            Err(err) => ScrapeResponse {
+                status: 500,
+                content_type: PLAIN,
+                body: format!("500 Internal Server Error: {err}\n").into_bytes(),
+                headers: Vec::new(),
+            },
+        }
     }
 }
 

@@ -6,7 +6,7 @@
 //! set and the other metric types of this crate write their points straight into
 //! it (labels are borrowed through [`LabelSet`], numbers are formatted into the
 //! output buffer: nothing is allocated per sample), and owned
-//! [`MetricFamily`](crate::family::MetricFamily) values go through
+//! [`MetricFamily`] values go through
 //! [`Encoder::write_family`]. No dialect is derived from another's output.
 //!
 //! Within a family the encoder writes what client_golang writes, in its order: a
@@ -48,7 +48,7 @@ mod owned;
 mod protobuf;
 mod text;
 
-use crate::family::{Exemplar, MetricType};
+use crate::family::{Exemplar, MetricFamily, MetricType};
 
 /// A wire format of the exposition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -642,26 +642,26 @@ struct Histogram<'a> {
     inf_exemplar: Option<&'a Exemplar>,
 }
 
-/// Appends `v` as OpenMetrics writes numbers: integers without a fraction, `NaN`,
-/// `+Inf`, `-Inf`, and other values in their shortest round-trip form.
-pub(crate) fn push_number(out: &mut Vec<u8>, v: f64) {
-    if v.is_nan() {
-        out.extend_from_slice(b"NaN");
-    } else if v.is_infinite() {
-        out.extend_from_slice(if v > 0.0 { b"+Inf" } else { b"-Inf" });
-    } else if v.fract() == 0.0 && v.abs() < 1e16 {
-        #[allow(clippy::cast_possible_truncation)]
-        let n = v as i64;
-        out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
-    } else {
-        out.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
-    }
-}
+pub(crate) use crate::family::push_number;
 
 /// Appends an integer.
 #[inline]
 pub(crate) fn push_u64(out: &mut Vec<u8>, n: u64) {
     out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+}
+
+/// `families` as a complete OpenMetrics exposition, ending in `# EOF`, written by
+/// the [encoder](crate::encode) as a scrape writes them.
+///
+/// The families are written as given: call [`MetricFamily::validate`] first for
+/// families from an untrusted source.
+#[must_use]
+pub fn encode_families(families: &[MetricFamily]) -> String {
+    let mut encoder = Encoder::new(Dialect::OpenMetrics);
+    for family in families {
+        encoder.write_family(family);
+    }
+    String::from_utf8(encoder.finish()).unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -8,9 +8,10 @@ use prometheus_client::metrics::MetricType;
 use super::collector::HttpCollector;
 use super::series::{Limits, RouteEntry};
 use super::{HttpMetrics, Shared, DEFAULT_BUCKETS, DEFAULT_MAX_SERIES};
-use crate::histogram::Bounds;
+use crate::global::default_registry;
+use crate::histogram::{Bounds, BucketsError};
 use crate::names;
-use crate::registry::{default_registry, sample_names, Registry, RegistryError};
+use crate::registry::{sample_names, Registry, RegistryError};
 
 /// The label names the metric set writes itself.
 const OWN_LABELS: [&str; 4] = ["method", "route", "status", "le"];
@@ -223,6 +224,15 @@ pub enum BuildError {
     InvalidMaxSeries,
     /// Registration failed: a metric name is taken in the registry.
     Registry(RegistryError),
+}
+
+impl From<BucketsError> for BuildError {
+    fn from(err: BucketsError) -> Self {
+        Self::InvalidBuckets {
+            bounds: err.bounds,
+            reason: err.reason,
+        }
+    }
 }
 
 impl fmt::Display for BuildError {

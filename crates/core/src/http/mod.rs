@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 pub use builder::{BuildError, HttpMetricsBuilder};
 
-use crate::registry::{default_registry, Registry};
+use crate::global::default_registry;
+use crate::registry::Registry;
 use series::RouteEntry;
 
 /// The `route` label value of a request that matched no route (a 404 fallback, a
@@ -201,7 +202,7 @@ impl Default for HttpMetrics {
     /// is not exposed; use [`HttpMetrics::builder`] to get that error as a value.
     fn default() -> Self {
         let registry = default_registry();
-        registry.default_http(|| {
+        registry.singleton(|| {
             Self::builder()
                 .registry(registry)
                 .build()

@@ -38,7 +38,7 @@ mod lex;
 mod openmetrics;
 mod text;
 
-pub(crate) use openmetrics::check_family;
+mod validate;
 
 #[cfg(test)]
 mod tests;

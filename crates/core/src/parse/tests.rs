@@ -3,7 +3,8 @@
 //! ways (see `tests/parser_differential.rs`).
 
 use super::*;
-use crate::family::{encode_families, Exemplar, MetricType, Sample};
+use crate::encode::encode_families;
+use crate::family::{Exemplar, MetricType, Sample};
 
 /// Parses `text`, which must fail, and checks where and why.
 #[track_caller]
