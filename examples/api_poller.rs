@@ -1,7 +1,7 @@
 //! Polls a JSON API on an interval and exposes the latest value per pod.
 //!
 //! ```text
-//! cargo run --example api_poller --features axum -- --url http://127.0.0.1:8080/energy --interval 30m
+//! cargo run --example api_poller --features axum,exporter -- --url http://127.0.0.1:8080/energy --interval 30m
 //! ```
 //!
 //! The API answers with `{app: {cluster: {namespace: [pod, ...]}}}` where each pod

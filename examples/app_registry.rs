@@ -2,7 +2,7 @@
 //! updated when `/metrics` is requested, a synthetic probe and a mirrored counter.
 //!
 //! ```text
-//! cargo run --example app_registry --features axum
+//! cargo run --example app_registry --features axum,exporter
 //! curl -s localhost:3002/metrics
 //! ```
 //!

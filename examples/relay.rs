@@ -2,7 +2,7 @@
 //! and labelled, fetched afresh on every scrape.
 //!
 //! ```text
-//! cargo run --example relay --features axum -- --service foo \
+//! cargo run --example relay --features axum,exporter -- --service foo \
 //!     --url http://127.0.0.1:9100/metrics --port 9999 \
 //!     --exclude exclude_me --exclude-regex '^go_.*' --label team=core
 //! ```

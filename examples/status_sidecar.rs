@@ -1,7 +1,7 @@
 //! A sidecar exporter: polls an app's `/status` JSON and exposes it to Prometheus.
 //!
 //! ```text
-//! APP_PORT=8080 cargo run --example status_sidecar
+//! APP_PORT=8080 cargo run --example status_sidecar --features axum,exporter
 //! curl -s localhost:9877/metrics
 //! ```
 //!

@@ -15,10 +15,16 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! | feature | what it adds |
-//! |---|---|
-//! | `axum` | [`axum`] (the `promhttp-axum` crate): `MetricsLayer` for axum and any tower HTTP service, `metrics_handler` |
-//! | `actix` | [`actix`] (the `promhttp-actix` crate): the `Metrics` middleware for actix-web, `metrics_handler` |
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `axum` | | [`axum`] (the `promhttp-axum` crate): `MetricsLayer` for axum and any tower HTTP service, `metrics_handler` |
+//! | `actix` | | [`actix`] (the `promhttp-actix` crate): the `Metrics` middleware for actix-web, `metrics_handler` |
+//! | `prometheus-client` | yes | `Registry::register` of `prometheus-client` metrics and collectors, served in every format (compiles the OpenMetrics reader that carries them) |
+//! | `exporter` | | the exporter toolkit: `collect`, `poller`, the metric types of `source` (implies `parse`) |
+//! | `parse` | | the readers of OpenMetrics and text 0.0.4 (`parse`), `MetricFamily::validate`, `FamilySource::write` |
+//!
+//! `default-features = false, features = ["axum"]` (or `["actix"]`) is the
+//! middleware alone: no parser, no exporter toolkit, no `prometheus-client`.
 //!
 //! The core types are re-exported here from `promhttp-core`. The README has the
 //! metric table and says exactly when each metric is written.

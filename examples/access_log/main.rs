@@ -2,7 +2,7 @@
 //! serves request counts from it on `/metrics`.
 //!
 //! ```sh
-//! cargo run --example access_log --features axum -- --file access.log --port 9100
+//! cargo run --example access_log --features axum,exporter -- --file access.log --port 9100
 //! ```
 //!
 //! Lines in Common or Combined Log Format (or a `--regex` with the named groups

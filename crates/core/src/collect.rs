@@ -50,6 +50,7 @@ use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::family::{MetricFamily, MetricType};
+pub use crate::registry::CollectorHandle;
 use crate::registry::{Registry, RegistryError};
 
 /// What a collector returns when it cannot collect; any error type converts into it
@@ -425,31 +426,7 @@ impl<'r> CollectorBuilder<'r> {
             last_duration: AtomicU64::new(0f64.to_bits()),
         };
         let id = self.registry.add_scrape_collector(entry)?;
-        Ok(CollectorHandle {
-            registry: self.registry.clone(),
-            id,
-        })
-    }
-}
-
-/// A registered collector or family source; [`CollectorHandle::unregister`]
-/// takes it out again. Dropping the handle leaves it registered.
-#[derive(Debug)]
-pub struct CollectorHandle {
-    registry: Registry,
-    id: u64,
-}
-
-impl CollectorHandle {
-    pub(crate) fn new(registry: Registry, id: u64) -> Self {
-        Self { registry, id }
-    }
-}
-
-impl CollectorHandle {
-    /// Removes the collector (or source) from its registry and frees its names.
-    pub fn unregister(self) {
-        self.registry.unregister(self.id);
+        Ok(CollectorHandle::new(self.registry.clone(), id))
     }
 }
 

@@ -417,19 +417,6 @@ pub fn format_bound(v: f64) -> String {
     out
 }
 
-/// Appends `s` with the OpenMetrics escapes for label values and help text:
-/// backslash, double quote and line feed.
-pub(crate) fn push_escaped(out: &mut String, s: &str) {
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            _ => out.push(c),
-        }
-    }
-}
-
 /// The value on the line of `text` that starts with `line_start` (unit tests only;
 /// the integration tests read values through the reference parser).
 #[cfg(test)]

@@ -9,7 +9,9 @@ use std::sync::atomic::{
 use std::sync::Arc;
 use std::time::Duration;
 
+#[cfg(feature = "prometheus-client")]
 use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
+#[cfg(feature = "prometheus-client")]
 use prometheus_client::metrics::MetricType;
 
 /// A histogram of durations, observed without locks in whole nanoseconds.
@@ -93,6 +95,7 @@ impl DurationHistogram {
     }
 }
 
+#[cfg(feature = "prometheus-client")]
 impl EncodeMetric for DurationHistogram {
     fn encode(&self, mut encoder: MetricEncoder<'_>) -> Result<(), fmt::Error> {
         let (bounds, cells) = &*self.inner;
@@ -622,8 +625,17 @@ mod tests {
 
     #[test]
     fn bad_bounds_are_errors() {
-        assert!(DurationHistogram::new([1.0, 0.5]).is_err());
-        assert!(DurationHistogram::new([f64::NAN]).is_err());
+        let err = DurationHistogram::new([1.0, 0.5]).unwrap_err();
+        assert_eq!(err.bounds, [1.0, 0.5]);
+        assert_eq!(
+            err.to_string(),
+            "invalid histogram buckets [1.0, 0.5]: bounds must be strictly increasing \
+             and at least a nanosecond apart"
+        );
+        let err = DurationHistogram::new([f64::NAN]).unwrap_err();
+        assert!(err.to_string().contains("finite and not negative"), "{err}");
+        let err = DurationHistogram::new([1e12]).unwrap_err();
+        assert_eq!(err.reason, "bounds must be below 584 years");
         let h = DurationHistogram::new([]).unwrap();
         h.observe(Duration::from_secs(3));
         assert_eq!((h.count(), h.sum_seconds()), (1, 3.0));

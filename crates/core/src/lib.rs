@@ -1,7 +1,13 @@
 //! The framework-free core of [promhttp](https://docs.rs/promhttp): a cheap-to-clone
 //! [`Registry`], the [`HttpMetrics`] set that the axum and actix-web adapters record
-//! into, and exposition in OpenMetrics 1.0 and Prometheus text 0.0.4, with strict
-//! parsers for both in [`parse`].
+//! into, and exposition in OpenMetrics 1.0, Prometheus text 0.0.4 and Prometheus
+//! protobuf.
+//!
+//! Features: `prometheus-client` (the bridge for that crate's metrics, with the
+//! OpenMetrics reader it needs), `exporter` (collectors, pollers, the types of
+//! `source`), `parse` (strict readers of both text formats, `MetricFamily::validate`);
+//! all three are on by default here, and off by default in the adapters, which
+//! need none of them (the `promhttp` facade turns on `prometheus-client` only).
 //!
 //! ```
 //! use promhttp_core::{Format, HttpMethod, HttpMetrics, Registry};
@@ -26,6 +32,7 @@
 //!
 //! Everything here is also re-exported by the `promhttp` facade crate.
 
+#[cfg(feature = "exporter")]
 pub mod collect;
 pub mod encode;
 mod endpoint;
@@ -35,7 +42,9 @@ mod global;
 mod histogram;
 mod http;
 pub mod names;
+#[cfg(feature = "parse")]
 pub mod parse;
+#[cfg(feature = "exporter")]
 pub mod poller;
 mod process;
 mod registry;
@@ -54,8 +63,9 @@ pub use http::{
     UNMATCHED_ROUTE,
 };
 pub use process::{set_process_metrics_enabled, ProcessCollector};
-pub use registry::{EncodeError, Registry, RegistryError};
+pub use registry::{CollectorHandle, EncodeError, Registry, RegistryError};
 
 /// The `prometheus-client` crate this one builds on, for registering its metric
-/// types in a [`Registry`].
+/// types in a [`Registry`] (feature `prometheus-client`, on by default).
+#[cfg(feature = "prometheus-client")]
 pub use prometheus_client;

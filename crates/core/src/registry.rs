@@ -5,12 +5,16 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
 
+#[cfg(feature = "prometheus-client")]
 use prometheus_client::collector::Collector;
+#[cfg(feature = "prometheus-client")]
 use prometheus_client::encoding::text;
 
+#[cfg(feature = "exporter")]
 use crate::collect::{self, CollectorBuilder};
 use crate::encode::{Dialect, Encoder};
 use crate::exposition::{Format, Plan, ScrapeResponse, PLAIN};
+#[cfg(feature = "prometheus-client")]
 use crate::family::MetricType;
 use crate::names;
 
@@ -57,6 +61,7 @@ struct Inner {
     spare: std::sync::Mutex<crate::encode::Spare>,
     /// The run of the scrape-time collectors under way, which scrapes that start
     /// meanwhile join instead of starting their own.
+    #[cfg(feature = "exporter")]
     flight: std::sync::Mutex<Option<Arc<Flight>>>,
     /// Values the layers above keep once per registry (the default HTTP metric
     /// set, the endpoint's failure counters), one of each type.
@@ -67,13 +72,16 @@ struct Inner {
 struct State {
     /// `prometheus-client` metrics and collectors, encoded by that crate and read
     /// back into the family model on every scrape (the bridge).
+    #[cfg(feature = "prometheus-client")]
     bridged: prometheus_client::registry::Registry,
+    #[cfg(feature = "prometheus-client")]
     has_bridged: bool,
     /// What writes itself into the encoder, in registration order.
     sources: Vec<SourceEntry>,
     /// Every family name and every sample name taken so far.
     taken: BTreeSet<String>,
     /// Scrape-time collectors, in registration order.
+    #[cfg(feature = "exporter")]
     collectors: Vec<Arc<collect::Entry>>,
     next_collector_id: u64,
 }
@@ -108,7 +116,8 @@ impl Registry {
         Self::default()
     }
 
-    /// Registers a metric from `prometheus-client` under `name`.
+    /// Registers a metric from `prometheus-client` under `name` (feature
+    /// `prometheus-client`, on by default).
     ///
     /// `help` may contain any text: backslashes, quotes and line breaks are escaped
     /// for the exposition, and it is written ending in one full stop (as
@@ -119,6 +128,7 @@ impl Registry {
     /// # Errors
     /// [`RegistryError::InvalidName`] when `name` is not a valid metric name and
     /// [`RegistryError::NameClash`] when it, or a sample name it implies, is taken.
+    #[cfg(feature = "prometheus-client")]
     pub fn register(
         &self,
         name: &str,
@@ -137,7 +147,8 @@ impl Registry {
         Ok(())
     }
 
-    /// Registers a [`Collector`] that encodes its own families on every scrape.
+    /// Registers a `prometheus-client` [`Collector`] that encodes its own families
+    /// on every scrape (feature `prometheus-client`, on by default).
     ///
     /// `names` lists every family and sample name the collector writes, so that a
     /// clash with another registration is an error here rather than a broken
@@ -146,6 +157,7 @@ impl Registry {
     /// # Errors
     /// [`RegistryError::InvalidName`] or [`RegistryError::NameClash`], as for
     /// [`Registry::register`]; nothing is registered then.
+    #[cfg(feature = "prometheus-client")]
     pub fn register_collector<I, S>(
         &self,
         names: I,
@@ -196,11 +208,13 @@ impl Registry {
     }
 
     /// Starts registering a scrape-time collector named `name` (the value of its
-    /// `collector` label); see [`crate::collect`].
+    /// `collector` label); see [`crate::collect`] (feature `exporter`).
+    #[cfg(feature = "exporter")]
     pub fn collector(&self, name: &str) -> CollectorBuilder<'_> {
         CollectorBuilder::new(self, name)
     }
 
+    #[cfg(feature = "exporter")]
     pub(crate) fn add_scrape_collector(
         &self,
         mut entry: collect::Entry,
@@ -231,8 +245,17 @@ impl Registry {
             for name in &entry.reserved {
                 state.taken.remove(name);
             }
-            return;
+        } else {
+            #[cfg(feature = "exporter")]
+            state.remove_collector(id);
         }
+    }
+}
+
+impl State {
+    #[cfg(feature = "exporter")]
+    fn remove_collector(&mut self, id: u64) {
+        let state = self;
         let Some(at) = state.collectors.iter().position(|e| e.id == id) else {
             return;
         };
@@ -246,7 +269,9 @@ impl Registry {
             }
         }
     }
+}
 
+impl Registry {
     /// Encodes every registered family in `format`, as text: OpenMetrics or
     /// Prometheus text 0.0.4 (for the protobuf format, see
     /// [`Registry::encode_to`]).
@@ -283,6 +308,7 @@ impl Registry {
         let mut encoder = Encoder::with_spare(format.dialect(), std::mem::take(out), spare);
         let (sources, collectors, bridged) = {
             let state = self.read();
+            #[cfg(feature = "prometheus-client")]
             let bridged = if state.has_bridged {
                 let mut openmetrics = String::with_capacity(1024);
                 text::encode(&mut openmetrics, &state.bridged).map_err(|_| EncodeError)?;
@@ -290,13 +316,20 @@ impl Registry {
             } else {
                 None
             };
+            #[cfg(not(feature = "prometheus-client"))]
+            let bridged: Option<String> = None;
+            #[cfg(feature = "exporter")]
+            let collectors = state.collectors.clone();
+            #[cfg(not(feature = "exporter"))]
+            let collectors: Vec<()> = Vec::new();
             let sources: Vec<Arc<dyn Source>> = state
                 .sources
                 .iter()
                 .map(|e| Arc::clone(&e.source))
                 .collect();
-            (sources, state.collectors.clone(), bridged)
+            (sources, collectors, bridged)
         };
+        #[cfg(feature = "prometheus-client")]
         if let Some(openmetrics) = bridged {
             // prometheus-client writes valid OpenMetrics; read back, its families
             // go through the same writers as everything else.
@@ -312,11 +345,16 @@ impl Registry {
         for source in &sources {
             source.encode(&mut encoder);
         }
+        #[cfg(not(feature = "prometheus-client"))]
+        let _ = bridged;
+        #[cfg(feature = "exporter")]
         if !collectors.is_empty() {
             for family in self.collect(&collectors).iter() {
                 encoder.write_family(family);
             }
         }
+        #[cfg(not(feature = "exporter"))]
+        let _ = collectors;
         let (bytes, spare) = encoder.finish_keeping();
         *out = bytes;
         if let Ok(mut slot) = self.inner.spare.try_lock() {
@@ -329,6 +367,7 @@ impl Registry {
     /// and shares its families (as client_golang coalesces concurrent gathers): two
     /// scrapes that overlap (a pair of Prometheus servers, curl during a scrape)
     /// run each collector once, and neither finds it busy.
+    #[cfg(feature = "exporter")]
     fn collect(&self, collectors: &[Arc<collect::Entry>]) -> Arc<Vec<crate::family::MetricFamily>> {
         let (flight, leader) = {
             let mut slot = self
@@ -445,6 +484,7 @@ impl Registry {
 }
 
 /// One run of the collectors and the scrapes waiting for it.
+#[cfg(feature = "exporter")]
 #[derive(Default)]
 struct Flight {
     families: std::sync::Mutex<Option<Arc<Vec<crate::family::MetricFamily>>>>,
@@ -453,6 +493,7 @@ struct Flight {
     waiters: std::sync::atomic::AtomicUsize,
 }
 
+#[cfg(feature = "exporter")]
 impl Flight {
     fn wait(&self) -> Arc<Vec<crate::family::MetricFamily>> {
         let mut families = self.families.lock().unwrap_or_else(PoisonError::into_inner);
@@ -470,12 +511,14 @@ impl Flight {
 
 /// Ends a run: hands its families (none if it unwound) to the scrapes that
 /// joined it and clears the way for the next run.
+#[cfg(feature = "exporter")]
 struct Publish<'a> {
     registry: &'a Registry,
     flight: &'a Arc<Flight>,
     families: Option<Arc<Vec<crate::family::MetricFamily>>>,
 }
 
+#[cfg(feature = "exporter")]
 impl Drop for Publish<'_> {
     fn drop(&mut self) {
         *self
@@ -507,6 +550,7 @@ impl State {
     }
 }
 
+#[cfg(feature = "exporter")]
 fn collect_family_names() -> Vec<String> {
     let mut names = crate::family::MetricType::Counter.sample_names(collect::COLLECTOR_ERRORS);
     names.push(collect::COLLECTOR_DURATION.to_owned());
@@ -515,10 +559,8 @@ fn collect_family_names() -> Vec<String> {
 
 /// The family name and every sample name a `prometheus-client` metric of
 /// `metric_type` called `name` writes.
-pub(crate) fn sample_names(
-    name: &str,
-    metric_type: prometheus_client::metrics::MetricType,
-) -> Vec<String> {
+#[cfg(feature = "prometheus-client")]
+fn sample_names(name: &str, metric_type: prometheus_client::metrics::MetricType) -> Vec<String> {
     use prometheus_client::metrics::MetricType as Client;
     let family_type = match metric_type {
         Client::Counter => MetricType::Counter,
@@ -531,10 +573,38 @@ pub(crate) fn sample_names(
 }
 
 /// Escapes `help` for OpenMetrics; `prometheus-client` appends the full stop.
+#[cfg(feature = "prometheus-client")]
 fn escape_help(help: &str) -> String {
+    let help = help.strip_suffix('.').unwrap_or(help);
     let mut out = String::with_capacity(help.len());
-    crate::family::push_escaped(&mut out, help.strip_suffix('.').unwrap_or(help));
+    for c in help.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            _ => out.push(c),
+        }
+    }
     out
+}
+
+/// A registered collector or family source; [`CollectorHandle::unregister`]
+/// takes it out again. Dropping the handle leaves it registered.
+#[derive(Debug)]
+pub struct CollectorHandle {
+    registry: Registry,
+    id: u64,
+}
+
+impl CollectorHandle {
+    pub(crate) fn new(registry: Registry, id: u64) -> Self {
+        Self { registry, id }
+    }
+
+    /// Removes the collector (or source) from its registry and frees its names.
+    pub fn unregister(self) {
+        self.registry.unregister(self.id);
+    }
 }
 
 /// Why a registration was refused.

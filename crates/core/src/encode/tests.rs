@@ -719,3 +719,77 @@ fn an_exemplar_without_labels_has_empty_braces() {
         "# TYPE c counter\nc_total 2 # {} 1\n# EOF\n"
     );
 }
+
+fn gauges(name: &str, rooms: &[(&str, f64)]) -> MetricFamily {
+    let mut f = MetricFamily::gauge(name, "Temperatures.");
+    for (room, value) in rooms {
+        f.add_gauge([("room", *room)], *value);
+    }
+    f
+}
+
+const DIALECTS: [Dialect; 3] = [Dialect::OpenMetrics, Dialect::Text, Dialect::Protobuf];
+
+#[test]
+fn a_family_written_in_pieces_is_written_as_one() {
+    let whole = gauges("temp", &[("a", 1.0), ("b", 2.0), ("c", 3.0)]);
+    let (first, second) = (
+        gauges("temp", &[("a", 1.0)]),
+        gauges("temp", &[("b", 2.0), ("c", 3.0)]),
+    );
+    // A piece of another family, or of the same name with another type, opens
+    // a family of its own.
+    let other = gauges("humidity", &[("a", 0.5)]);
+    let mut retyped = MetricFamily::counter("temp", "");
+    retyped.add_counter::<&str, &str>([], 4.0, None);
+    for dialect in DIALECTS {
+        let mut expected = Encoder::new(dialect);
+        for family in [&whole, &other, &retyped] {
+            expected.write_family(family);
+        }
+        let mut pieced = Encoder::new(dialect);
+        pieced.write_family(&first);
+        for piece in [&second, &other, &retyped] {
+            pieced.write_more(piece);
+        }
+        assert_eq!(pieced.finish(), expected.finish(), "{dialect:?}");
+
+        // `write_more` with no family open writes the family.
+        let mut alone = Encoder::new(dialect);
+        alone.write_more(&other);
+        let mut expected = Encoder::new(dialect);
+        expected.write_family(&other);
+        assert_eq!(alone.finish(), expected.finish(), "{dialect:?}");
+    }
+}
+
+#[test]
+fn a_discarded_family_leaves_no_trace() {
+    let (kept, later) = (
+        gauges("temp", &[("a", 1.0)]),
+        gauges("humidity", &[("b", 0.5)]),
+    );
+    for dialect in DIALECTS {
+        let mut expected = Encoder::new(dialect);
+        expected.write_family(&kept);
+        expected.write_family(&later);
+        let expected = expected.finish();
+
+        let mut out = Encoder::new(dialect);
+        // Nothing is open yet: nothing happens.
+        out.discard_family();
+        out.write_family(&kept);
+        out.family(&Descriptor::new(
+            "dropped",
+            MetricType::Gauge,
+            "Never served.",
+        ));
+        out.gauge(&[("room", "x")], 9.0);
+        out.write_more(&gauges("dropped", &[("y", 8.0)]));
+        out.discard_family();
+        // Twice is once.
+        out.discard_family();
+        out.write_family(&later);
+        assert_eq!(out.finish(), expected, "{dialect:?}");
+    }
+}

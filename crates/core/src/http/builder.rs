@@ -3,15 +3,14 @@
 use std::fmt;
 use std::sync::Arc;
 
-use prometheus_client::metrics::MetricType;
-
 use super::collector::HttpCollector;
 use super::series::{Limits, RouteEntry};
 use super::{HttpMetrics, Shared, DEFAULT_BUCKETS, DEFAULT_MAX_SERIES};
+use crate::family::MetricType;
 use crate::global::default_registry;
 use crate::histogram::{Bounds, BucketsError};
 use crate::names;
-use crate::registry::{sample_names, Registry, RegistryError};
+use crate::registry::{Registry, RegistryError};
 
 /// The label names the metric set writes itself.
 const OWN_LABELS: [&str; 4] = ["method", "route", "status", "le"];
@@ -182,10 +181,10 @@ impl HttpMetricsBuilder {
             routes: Default::default(),
         });
         let taken = [
-            sample_names(&names.requests, MetricType::Counter),
-            sample_names(&names.in_flight, MetricType::Gauge),
-            sample_names(&names.duration, MetricType::Histogram),
-            sample_names(&names.overflow, MetricType::Counter),
+            MetricType::Counter.sample_names(&names.requests),
+            MetricType::Gauge.sample_names(&names.in_flight),
+            MetricType::Histogram.sample_names(&names.duration),
+            MetricType::Counter.sample_names(&names.overflow),
         ]
         .concat();
         // The registry owns the collector, which owns the series: the metrics stay
