@@ -86,7 +86,7 @@ declare -A label=(
 for a in "${apps[@]}"; do
     (cd "$work/$a" && cargo fetch -q)
 done
-declare -A times built
+declare -A times built own
 for r in $(seq 1 "$rounds"); do
     for a in "${apps[@]}"; do
         rm -rf "$work/$a/target"
@@ -96,16 +96,28 @@ for r in $(seq 1 "$rounds"); do
         built[$a]=$(grep -c '^ *Compiling ' <<<"$log")
         times[$a]="${times[$a]:-} $t"
         echo "round $r: ${label[$a]}: ${t}s" >&2
+        # promhttp's own crates alone, their dependencies kept built.
+        case $a in bare | peer) continue ;; esac
+        (cd "$work/$a" && cargo clean -q --offline -p promhttp-core -p promhttp-axum -p promhttp)
+        start=$(date +%s.%N)
+        (cd "$work/$a" && cargo build -q --offline)
+        t=$(echo "$(date +%s.%N) - $start" | bc)
+        own[$a]="${own[$a]:-} $t"
+        echo "round $r: ${label[$a]}, promhttp's crates alone: ${t}s" >&2
     done
 done
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 base=$(echo "${times[bare]}" | median)
 echo
-echo "| app | crates compiled | crates linked in (`cargo tree -e normal`) | clean build (median of $rounds) | vs axum alone |"
-echo "|---|---|---|---|---|"
+echo "| app | crates compiled | crates linked in (\`cargo tree -e normal\`) | clean build (median of $rounds) | vs axum alone | promhttp's crates alone (median) |"
+echo "|---|---|---|---|---|---|"
 for a in "${apps[@]}"; do
     m=$(echo "${times[$a]}" | median)
     deps=$(cd "$work/$a" && cargo tree -q --offline -e normal --prefix none | sed 's/ (\*)//' | sort -u | wc -l)
-    printf '| %s | %s | %s | %.1f s | +%.1f s |\n' "${label[$a]}" "${built[$a]}" "$((deps - 1))" "$m" "$(echo "$m - $base" | bc)"
+    o=""
+    if [ -n "${own[$a]:-}" ]; then
+        o=$(printf '%.1f s' "$(echo "${own[$a]}" | median)")
+    fi
+    printf '| %s | %s | %s | %.1f s | +%.1f s | %s |\n' "${label[$a]}" "${built[$a]}" "$((deps - 1))" "$m" "$(echo "$m - $base" | bc)" "$o"
 done

@@ -2,7 +2,7 @@
 //! method, route, status; the default 14 buckets), measured interleaved: every
 //! round times each renderer in turn, and the table shows each one's median and
 //! fastest round, so that drift on a shared machine hits them alike. Also the
-//! bytes each format writes.
+//! bytes each format writes, plain and gzipped as the endpoint gzips.
 //!
 //! `cargo run --release -p promhttp-bench --example render_table`
 //!
@@ -71,15 +71,36 @@ fn main() {
     }
     let stats = promhttp_bench::median_and_fastest(&mut times);
     println!("{n} histogram series, {rounds} interleaved rounds\n");
+    let names: Vec<&str> = renderers.iter().map(|(name, _)| *name).collect();
+    drop(renderers);
+    // Bytes on the wire gzipped as the endpoint does (`Compression::fast`).
+    let client_text = render::prometheus_client_text(&pc);
+    let gzipped: Vec<usize> = [
+        client_text.as_bytes(),
+        &buffer[..],
+        &text_buffer[..],
+        &proto_buffer[..],
+    ]
+    .iter()
+    .map(|body| gzip_len(body))
+    .collect();
     println!(
-        "| renderer | median ms | fastest ms | vs prometheus-client (median / fastest) | bytes |"
+        "| renderer | median ms | fastest ms | vs prometheus-client (median / fastest) | bytes | gzip bytes |"
     );
-    println!("|---|---|---|---|---|");
-    for (((name, _), (med, low)), b) in renderers.iter().zip(&stats).zip(&bytes) {
+    println!("|---|---|---|---|---|---|");
+    for (((name, (med, low)), b), z) in names.iter().zip(&stats).zip(&bytes).zip(&gzipped) {
         println!(
-            "| {name} | {med:.2} | {low:.2} | {:.2}x / {:.2}x faster | {b} |",
+            "| {name} | {med:.2} | {low:.2} | {:.2}x / {:.2}x faster | {b} | {z} |",
             stats[0].0 / med,
             stats[0].1 / low
         );
     }
+}
+
+/// The size of `body` gzipped at the level the endpoint uses.
+fn gzip_len(body: &[u8]) -> usize {
+    use std::io::Write as _;
+    let mut out = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    out.write_all(body).unwrap();
+    out.finish().unwrap().len()
 }
