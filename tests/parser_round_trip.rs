@@ -15,6 +15,7 @@ mod exposition_gen;
 mod proto;
 
 use exposition_gen::{hostile, same_families, Draw};
+use promhttp::collect::Families;
 use promhttp::encode::encode_families;
 use promhttp::encode::{Dialect, Encoder};
 use promhttp::family::{Exemplar, Labels, MetricFamily, MetricType, Sample};
@@ -434,24 +435,48 @@ fn check_round_trip(families: &[MetricFamily]) {
     let registry = Registry::new();
     let mut builder = registry.collector("round_trip").inline();
     for f in families {
-        builder = builder.family(f.name.clone(), f.metric_type);
+        let mut declared = f.clone();
+        declared.samples.clear();
+        builder = builder.family(declared);
     }
     let served = families.to_vec();
-    builder.register(move || Ok(served.clone())).unwrap();
+    builder
+        .register(move |out: &mut Families| {
+            for f in &served {
+                let mut family = out.family(&f.name)?;
+                for sample in &f.samples {
+                    family.add_sample(sample.clone());
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+    // A declared family given no sample is not served.
+    let expected: Vec<MetricFamily> = families
+        .iter()
+        .filter(|f| !f.samples.is_empty())
+        .cloned()
+        .collect();
     let ours = |f: &MetricFamily| !f.name.starts_with("promhttp_collector_");
     let om = registry.encode(Format::OpenMetrics).unwrap();
     let mut read = parse_openmetrics(&om).unwrap_or_else(|e| panic!("{e}\n{om}"));
     read.retain(ours);
-    assert_same(&read, families, &om);
+    assert_same(&read, &expected, &om);
     let mut protobuf = Vec::new();
     registry.encode_to(Format::Protobuf, &mut protobuf).unwrap();
     let mut read = proto::as_families(&proto::decode(&protobuf));
     read.retain(ours);
-    assert_same(&read, &protobuf_view(families), &format!("{protobuf:?}"));
+    assert_same(&read, &protobuf_view(&expected), &format!("{protobuf:?}"));
+    assert_eq!(
+        om.matches("promhttp_collector_errors_total{collector=\"round_trip\"} 0\n")
+            .count(),
+        1,
+        "{om}"
+    );
     let text = registry.encode(Format::Text).unwrap();
     let mut read = parse_text(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
     read.retain(ours);
-    assert_same(&read, &text_view(families), &text);
+    assert_same(&read, &text_view(&expected), &text);
 }
 
 /// `exposition` read in pieces of at most `max` samples (for several `max`):

@@ -13,7 +13,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use promhttp::axum::MetricsServer;
-use promhttp::family::{MetricFamily, MetricType};
+use promhttp::collect::Families;
+use promhttp::family::MetricFamily;
 use promhttp::Registry;
 
 /// The header read timeout the servers under test are given.
@@ -161,12 +162,11 @@ fn slow_registry(delay: Duration) -> Registry {
     let registry = Registry::new();
     registry
         .collector("slow")
-        .family("slow_answer", MetricType::Gauge)
-        .register(move || {
+        .family(MetricFamily::gauge("slow_answer", "Answered slowly."))
+        .register(move |out: &mut Families| {
             std::thread::sleep(delay);
-            let mut family = MetricFamily::gauge("slow_answer", "Answered slowly.");
-            family.add_gauge::<&str, &str>([], 1.0);
-            Ok(vec![family])
+            out.family("slow_answer")?.add_gauge::<&str, &str>([], 1.0);
+            Ok(())
         })
         .unwrap();
     registry

@@ -6,6 +6,7 @@ mod common;
 
 use std::time::{Duration, UNIX_EPOCH};
 
+use promhttp::collect::Families;
 use promhttp::family::{Exemplar, MetricFamily, MetricType};
 use promhttp::source::{Info, MirroredCounter, StateSet, SyncedGaugeFamily};
 use promhttp::{Format, Registry};
@@ -41,11 +42,13 @@ fn registry_with_every_kind() -> Registry {
         .unwrap();
     registry
         .collector("queue")
-        .family("queue_wait_seconds", MetricType::Histogram)
-        .family("queue_depth", MetricType::Gauge)
-        .register(|| {
-            let mut wait = MetricFamily::new("queue_wait_seconds", MetricType::Histogram, "Wait.")
-                .with_unit("seconds");
+        .family(
+            MetricFamily::new("queue_wait_seconds", MetricType::Histogram, "Wait.")
+                .with_unit("seconds"),
+        )
+        .family(MetricFamily::gauge("queue_depth", "Depth."))
+        .register(|out: &mut Families| {
+            let mut wait = out.family("queue_wait_seconds")?;
             wait.add_histogram(
                 [("queue", "mail")],
                 &[(0.1, 2), (1.0, 5)],
@@ -53,15 +56,15 @@ fn registry_with_every_kind() -> Registry {
                 6,
                 Some(1.7e9),
             );
-            wait.samples[1].exemplar = Some(Exemplar {
+            wait.samples_mut()[1].exemplar = Some(Exemplar {
                 labels: vec![("trace_id".into(), "abc123".into())],
                 value: 0.5,
                 timestamp: Some(1.7e9),
             });
-            let mut depth = MetricFamily::gauge("queue_depth", "Depth.");
-            depth.add_gauge([("queue", "mail")], f64::NAN);
-            depth.add_gauge([("queue", "sms")], -2.5e-7);
-            Ok(vec![wait, depth])
+            out.family("queue_depth")?
+                .add_gauge([("queue", "mail")], f64::NAN)
+                .add_gauge([("queue", "sms")], -2.5e-7);
+            Ok(())
         })
         .unwrap();
     registry

@@ -8,7 +8,8 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use promhttp::family::{MetricFamily, MetricType};
+use promhttp::collect::{Families, NotDeclared};
+use promhttp::family::MetricFamily;
 use promhttp::{HttpMethod, Registry, RegistryError};
 
 use crate::follow::Event;
@@ -80,34 +81,33 @@ impl Counts {
         }
     }
 
-    /// The seven families of this snapshot.
-    fn families(&self) -> Vec<MetricFamily> {
-        let [mut requests, mut bytes, lines, malformed, rotations, truncations, mut not_regular] =
-            FAMILIES.map(|(name, help)| MetricFamily::counter(name, help));
+    /// Adds this snapshot to the seven declared families.
+    fn write(&self, out: &mut Families) -> Result<(), NotDeclared> {
+        let [requests, bytes, lines, malformed, rotations, truncations, not_regular] =
+            FAMILIES.map(|(name, _)| name);
         let mut lines_read = self.malformed;
         for (&(method, status), &(count, sum)) in &self.requests {
             let status = status.to_string();
             let labels = [("method", method.as_str()), ("status", status.as_str())];
-            requests.add_counter(labels, count as f64, None);
-            bytes.add_counter(labels, sum as f64, None);
+            out.family(requests)?
+                .add_counter(labels, count as f64, None);
+            out.family(bytes)?.add_counter(labels, sum as f64, None);
             lines_read += count;
         }
         for (&kind, &count) in &self.not_regular {
-            not_regular.add_counter([("kind", kind)], count as f64, None);
+            out.family(not_regular)?
+                .add_counter([("kind", kind)], count as f64, None);
         }
-        let single = |mut family: MetricFamily, value: u64| {
-            family.add_counter::<&str, &str>([], value as f64, None);
-            family
-        };
-        vec![
-            requests,
-            bytes,
-            single(lines, lines_read),
-            single(malformed, self.malformed),
-            single(rotations, self.rotations),
-            single(truncations, self.truncations),
-            not_regular,
-        ]
+        for (name, value) in [
+            (lines, lines_read),
+            (malformed, self.malformed),
+            (rotations, self.rotations),
+            (truncations, self.truncations),
+        ] {
+            out.family(name)?
+                .add_counter::<&str, &str>([], value as f64, None);
+        }
+        Ok(())
     }
 }
 
@@ -127,12 +127,12 @@ impl Metrics {
         let snapshot = metrics.clone();
         FAMILIES
             .iter()
-            .fold(registry.collector(COLLECTOR), |builder, (name, _)| {
-                builder.family(*name, MetricType::Counter)
+            .fold(registry.collector(COLLECTOR), |builder, (name, help)| {
+                builder.family(MetricFamily::counter(*name, *help))
             })
             // Copying a few hundred numbers needs no thread or timeout.
             .inline()
-            .register(move || Ok(snapshot.lock().families()))?;
+            .register(move |out: &mut Families| Ok(snapshot.lock().write(out)?))?;
         Ok(metrics)
     }
 

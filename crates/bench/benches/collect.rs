@@ -9,11 +9,11 @@
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use promhttp::family::MetricType;
+
 use promhttp::source::SyncedGaugeFamily;
 use promhttp::{Format, Registry};
 
-use promhttp_bench::pods::{client_family, gauges, pods};
+use promhttp_bench::pods::{client_family, pods};
 
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("scrape_100_gauges");
@@ -46,9 +46,9 @@ fn bench(c: &mut Criterion) {
         let registry = Registry::new();
         let builder = registry
             .collector("pods")
-            .family("pod_energy", MetricType::Gauge);
+            .family(promhttp_bench::pods::declared());
         let builder = if inline { builder.inline() } else { builder };
-        builder.register(|| Ok(gauges())).unwrap();
+        builder.register(promhttp_bench::pods::collect).unwrap();
         group.bench_function(name, |b| {
             b.iter(|| black_box(registry.encode(Format::OpenMetrics).unwrap()));
         });

@@ -13,11 +13,12 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use promhttp::family::{MetricFamily, MetricType};
+use promhttp::collect::Families;
+use promhttp::family::MetricFamily;
 use promhttp::source::SyncedGaugeFamily;
 use promhttp::{Format, Registry};
 use promhttp_bench::median_and_fastest;
-use promhttp_bench::pods::{client_family, gauges, pods, SERIES};
+use promhttp_bench::pods::{client_family, pods, SERIES};
 
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -53,9 +54,9 @@ fn main() {
             let registry = Registry::new();
             let builder = registry
                 .collector("pods")
-                .family("pod_energy", MetricType::Gauge);
+                .family(promhttp_bench::pods::declared());
             let builder = if inline { builder.inline() } else { builder };
-            builder.register(|| Ok(gauges())).unwrap();
+            builder.register(promhttp_bench::pods::collect).unwrap();
             registry
         })
         .collect();
@@ -128,12 +129,11 @@ fn main() {
     // twice at once.
     let slow = Registry::new();
     slow.collector("slow")
-        .family("slow_value", MetricType::Gauge)
-        .register(|| {
+        .family(MetricFamily::gauge("slow_value", ""))
+        .register(|out: &mut Families| {
             std::thread::sleep(Duration::from_millis(20));
-            let mut f = MetricFamily::gauge("slow_value", "");
-            f.add_gauge::<&str, &str>([], 1.0);
-            Ok(vec![f])
+            out.family("slow_value")?.add_gauge::<&str, &str>([], 1.0);
+            Ok(())
         })
         .unwrap();
     let scrape = || {

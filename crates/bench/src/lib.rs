@@ -292,6 +292,7 @@ pub mod render {
 pub mod pods {
     use prometheus_client::metrics::family::Family;
     use prometheus_client::metrics::gauge::Gauge;
+    use promhttp::collect::{CollectError, Families};
     use promhttp::family::MetricFamily;
 
     /// How many series.
@@ -304,9 +305,18 @@ pub mod pods {
             .collect()
     }
 
-    /// The series as the owned family a collector returns.
-    pub fn gauges() -> Vec<MetricFamily> {
-        let mut family = MetricFamily::gauge("pod_energy", "Energy.");
+    /// The family a collector declares.
+    pub fn declared() -> MetricFamily {
+        MetricFamily::gauge("pod_energy", "Energy.")
+    }
+
+    /// A collector of the series: computes the label values and adds a sample
+    /// per series to the declared family, on every call.
+    ///
+    /// # Errors
+    /// Never: the family is declared with [`declared`].
+    pub fn collect(out: &mut Families) -> Result<(), CollectError> {
+        let mut family = out.family("pod_energy")?;
         for (i, [pod, ns]) in pods().iter().enumerate() {
             #[allow(clippy::cast_precision_loss)]
             family.add_gauge(
@@ -314,7 +324,7 @@ pub mod pods {
                 i as f64,
             );
         }
-        vec![family]
+        Ok(())
     }
 
     /// The series as a prometheus-client family.

@@ -1,36 +1,41 @@
 //! Scrape-time collectors: metrics computed on every scrape.
 //!
 //! A collector is anything that implements [`Collect`], closures included. It is
-//! registered under a name, with the families it writes declared up front (so a
-//! name clash is an error at registration, not a broken exposition later):
+//! registered under a name, with the families it writes declared up front: the
+//! declaration (name, type, help, unit) is what builds the family on every
+//! collection, so what is served cannot disagree with it, and a name clash is an
+//! error at registration, not a broken exposition later. The collector only adds
+//! samples:
 //!
 //! ```
 //! use std::time::Duration;
-//! use promhttp_core::family::{MetricFamily, MetricType};
+//! use promhttp_core::collect::Families;
+//! use promhttp_core::family::MetricFamily;
 //! use promhttp_core::{Format, Registry};
 //!
 //! let registry = Registry::new();
 //! registry
 //!     .collector("queue")
-//!     .family("queue_depth", MetricType::Gauge)
+//!     .family(MetricFamily::gauge("queue_depth", "Jobs waiting."))
 //!     .timeout(Duration::from_secs(2))
-//!     .register(|| {
-//!         let mut depth = MetricFamily::gauge("queue_depth", "Jobs waiting.");
-//!         depth.add_gauge([("queue", "mail")], 3.0);
-//!         Ok(vec![depth])
+//!     .register(|out: &mut Families| {
+//!         out.family("queue_depth")?.add_gauge([("queue", "mail")], 3.0);
+//!         Ok(())
 //!     })?;
 //!
 //! let text = registry.encode(Format::OpenMetrics)?;
+//! assert!(text.contains("# HELP queue_depth Jobs waiting.\n"));
 //! assert!(text.contains("queue_depth{queue=\"mail\"} 3\n"));
 //! assert!(text.contains("promhttp_collector_errors_total{collector=\"queue\"} 0\n"));
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! A collector that returns an error, panics, overruns its timeout or returns a
-//! family it did not declare (or one that breaks [`MetricFamily::validate`]) does
-//! not break the scrape: its families (or the offending family) are left out, the
-//! rest is served, the cause is logged through `tracing`, and two families say what
-//! happened, labelled by collector name:
+//! A collector that returns an error, panics, overruns its timeout or asks for a
+//! family it did not declare does not break the scrape: its families are left
+//! out, the rest is served, the cause is logged through `tracing`. A family that
+//! breaks [`MetricFamily::validate`] is left out alone; a declared family the
+//! collector added no sample to is not served. Two families say what happened,
+//! labelled by collector name:
 //!
 //! - `promhttp_collector_errors_total{collector}`: failed collections;
 //! - `promhttp_collector_duration_seconds{collector}`: how long the last collection
@@ -49,7 +54,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use crate::family::{MetricFamily, MetricType};
+use crate::family::{MetricFamily, MetricType, Sample};
 pub use crate::registry::CollectorHandle;
 use crate::registry::{Registry, RegistryError};
 
@@ -69,24 +74,185 @@ pub const COLLECTOR_DURATION: &str = "promhttp_collector_duration_seconds";
 
 /// Metrics computed on every scrape; see the [module docs](self).
 ///
-/// Implemented for every `Fn() -> Result<Vec<MetricFamily>, CollectError>` closure
+/// Implemented for every `Fn(&mut Families) -> Result<(), CollectError>` closure
 /// that is `Send + Sync + 'static`.
 pub trait Collect: Send + Sync + 'static {
-    /// Computes the families for one scrape.
+    /// Adds this scrape's samples to the families the collector declared.
     ///
     /// # Errors
     /// Whatever stopped the collection; it is counted, logged and the collector's
     /// families are left out of this scrape.
-    fn collect(&self) -> Result<Vec<MetricFamily>, CollectError>;
+    fn collect(&self, families: &mut Families) -> Result<(), CollectError>;
 }
 
 impl<F> Collect for F
 where
-    F: Fn() -> Result<Vec<MetricFamily>, CollectError> + Send + Sync + 'static,
+    F: Fn(&mut Families) -> Result<(), CollectError> + Send + Sync + 'static,
 {
-    fn collect(&self) -> Result<Vec<MetricFamily>, CollectError> {
-        self()
+    fn collect(&self, families: &mut Families) -> Result<(), CollectError> {
+        self(families)
     }
+}
+
+/// The families a collector declared, without samples at the start of each
+/// collection. Their names, types, help and units are the declarations'; a
+/// collector only adds samples, so what it serves cannot disagree with what it
+/// declared.
+#[derive(Debug)]
+pub struct Families {
+    families: Vec<MetricFamily>,
+    /// Whether the families were checked where they were made (a poller's, at
+    /// poll time), so a scrape serves them as they are.
+    checked: bool,
+}
+
+impl Families {
+    fn declared(prototypes: &[MetricFamily]) -> Self {
+        Self {
+            families: prototypes.to_vec(),
+            checked: false,
+        }
+    }
+
+    /// The declared family `name`, to add samples to.
+    ///
+    /// # Errors
+    /// [`NotDeclared`] when the collector declared no family of that name; with
+    /// `?` it fails the collection, which is counted and logged.
+    pub fn family(&mut self, name: &str) -> Result<DeclaredFamily<'_>, NotDeclared> {
+        self.families
+            .iter_mut()
+            .find(|f| f.name == name)
+            .map(|family| DeclaredFamily { family })
+            .ok_or_else(|| NotDeclared {
+                name: name.to_owned(),
+            })
+    }
+}
+
+/// A family of [`Families`]: its samples can be added to, its name and type are
+/// the declaration's. The `add_` methods are [`MetricFamily`]'s.
+#[derive(Debug)]
+pub struct DeclaredFamily<'a> {
+    family: &'a mut MetricFamily,
+}
+
+impl DeclaredFamily<'_> {
+    /// The family's name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.family.name
+    }
+
+    /// The family's type.
+    #[must_use]
+    pub fn metric_type(&self) -> MetricType {
+        self.family.metric_type
+    }
+
+    /// As [`MetricFamily::add_gauge`].
+    pub fn add_gauge<K: Into<String>, V: Into<String>>(
+        &mut self,
+        labels: impl IntoIterator<Item = (K, V)>,
+        value: f64,
+    ) -> &mut Self {
+        self.family.add_gauge(labels, value);
+        self
+    }
+
+    /// As [`MetricFamily::add_counter`].
+    pub fn add_counter<K: Into<String>, V: Into<String>>(
+        &mut self,
+        labels: impl IntoIterator<Item = (K, V)>,
+        value: f64,
+        created: Option<f64>,
+    ) -> &mut Self {
+        self.family.add_counter(labels, value, created);
+        self
+    }
+
+    /// As [`MetricFamily::add_info`].
+    pub fn add_info<K: Into<String>, V: Into<String>>(
+        &mut self,
+        labels: impl IntoIterator<Item = (K, V)>,
+    ) -> &mut Self {
+        self.family.add_info(labels);
+        self
+    }
+
+    /// As [`MetricFamily::add_stateset`].
+    pub fn add_stateset<K, V, S>(
+        &mut self,
+        labels: impl IntoIterator<Item = (K, V)>,
+        states: impl IntoIterator<Item = (S, bool)>,
+    ) -> &mut Self
+    where
+        K: Into<String>,
+        V: Into<String>,
+        S: Into<String>,
+    {
+        self.family.add_stateset(labels, states);
+        self
+    }
+
+    /// As [`MetricFamily::add_histogram`].
+    pub fn add_histogram<K: Into<String>, V: Into<String>>(
+        &mut self,
+        labels: impl IntoIterator<Item = (K, V)>,
+        buckets: &[(f64, u64)],
+        sum: f64,
+        count: u64,
+        created: Option<f64>,
+    ) -> &mut Self {
+        self.family
+            .add_histogram(labels, buckets, sum, count, created);
+        self
+    }
+
+    /// The samples added so far, to set a timestamp or an exemplar on one (a
+    /// histogram bucket's, say). The family is checked whole before it is served.
+    pub fn samples_mut(&mut self) -> &mut [Sample] {
+        &mut self.family.samples
+    }
+
+    /// Adds a sample as it is, for what the methods above do not write (a
+    /// summary's quantiles, a gauge histogram's buckets, a timestamp, an
+    /// exemplar). Its name must be the family's or one its type implies; the
+    /// family is checked whole before it is served.
+    pub fn add_sample(&mut self, sample: Sample) -> &mut Self {
+        self.family.samples.push(sample);
+        self
+    }
+}
+
+/// A collector asked [`Families::family`] for a family it did not declare.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotDeclared {
+    /// The name asked for.
+    pub name: String,
+}
+
+impl fmt::Display for NotDeclared {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "the family `{}` was not declared for this collector",
+            self.name
+        )
+    }
+}
+
+impl std::error::Error for NotDeclared {}
+
+/// What a registered collector runs.
+enum Kind {
+    /// A user's collector, writing into its declared families.
+    Declared {
+        prototypes: Vec<MetricFamily>,
+        collector: Box<dyn Collect>,
+    },
+    /// Families made and checked elsewhere (a poller's), served as they are.
+    Checked(Box<dyn Fn() -> Vec<MetricFamily> + Send + Sync>),
 }
 
 /// Where a collector runs.
@@ -101,12 +267,11 @@ pub(crate) enum Mode {
 pub(crate) struct Entry {
     pub(crate) id: u64,
     pub(crate) name: String,
-    declared: Vec<(String, MetricType)>,
     pub(crate) reserved: Vec<String>,
     mode: Mode,
     /// Whether the collector has series in the `promhttp_collector_*` families.
     reported: bool,
-    collector: Arc<dyn Collect>,
+    collector: Arc<Kind>,
     /// Whether a collection is under way on the worker thread.
     running: Arc<AtomicBool>,
     /// The worker thread's queue (threaded collectors, from their first scrape on);
@@ -130,18 +295,23 @@ impl Entry {
             .store(d.as_secs_f64().to_bits(), Ordering::Relaxed);
     }
 
-    /// Keeps the families that pass [`check_family`]; counts one error for any that
-    /// do not.
-    fn accept(&self, families: Vec<MetricFamily>, out: &mut Vec<MetricFamily>) {
-        let verdicts: Vec<_> = (0..families.len())
-            .map(|at| check_family(&self.declared, &families, at))
-            .collect();
+    /// Keeps the families that have samples and pass
+    /// [`MetricFamily::validate`] (all of them, when they were checked where they
+    /// were made); counts one error for any that do not.
+    fn accept(&self, families: Families, out: &mut Vec<MetricFamily>) {
+        if families.checked {
+            out.extend(families.families);
+            return;
+        }
         let mut bad: Option<String> = None;
-        for (family, verdict) in families.into_iter().zip(verdicts) {
-            match verdict {
+        for family in families.families {
+            if family.samples.is_empty() {
+                continue;
+            }
+            match family.validate() {
                 Ok(()) => out.push(family),
                 Err(problem) => {
-                    bad.get_or_insert(problem);
+                    bad.get_or_insert(problem.to_string());
                 }
             }
         }
@@ -151,7 +321,7 @@ impl Entry {
     }
 }
 
-/// Why `families[at]`, returned by a collector or a poller, cannot be served: its
+/// Why `families[at]`, returned by a poller's fetch, cannot be served: its
 /// name and type were not declared, an earlier family has its name, or it breaks
 /// [`MetricFamily::validate`].
 pub(crate) fn check_family(
@@ -176,16 +346,28 @@ pub(crate) fn check_family(
 }
 
 /// A collector's result as the scrape thread receives it.
-type Outcome = Result<Result<Vec<MetricFamily>, CollectError>, String>;
+type Outcome = Result<Result<Families, CollectError>, String>;
 
 /// Where a worker sends the outcome of the collection it was asked for, tagged with
 /// the collector's index in that scrape.
 type Reply = mpsc::Sender<(usize, Outcome, Duration)>;
 type Job = (usize, Reply);
 
-fn call(collector: &dyn Collect) -> Outcome {
-    catch_unwind(AssertUnwindSafe(|| collector.collect()))
-        .map_err(|panic| panic_message(panic.as_ref()))
+fn call(kind: &Kind) -> Outcome {
+    catch_unwind(AssertUnwindSafe(|| match kind {
+        Kind::Declared {
+            prototypes,
+            collector,
+        } => {
+            let mut families = Families::declared(prototypes);
+            collector.collect(&mut families).map(|()| families)
+        }
+        Kind::Checked(families) => Ok(Families {
+            families: families(),
+            checked: true,
+        }),
+    }))
+    .map_err(|panic| panic_message(panic.as_ref()))
 }
 
 impl Entry {
@@ -336,7 +518,7 @@ fn self_families(entries: &[Arc<Entry>]) -> [MetricFamily; 2] {
 pub struct CollectorBuilder<'r> {
     registry: &'r Registry,
     name: String,
-    declared: Vec<(String, MetricType)>,
+    declared: Vec<MetricFamily>,
     mode: Mode,
     reported: bool,
 }
@@ -371,11 +553,15 @@ impl<'r> CollectorBuilder<'r> {
         self
     }
 
-    /// Declares a family the collector writes. Its name and the sample names its
-    /// type implies are reserved in the registry; a family the collector returns
-    /// without declaring it is left out and counted as an error.
-    pub fn family(mut self, name: impl Into<String>, metric_type: MetricType) -> Self {
-        self.declared.push((name.into(), metric_type));
+    /// Declares a family the collector writes: `family` gives its name, type,
+    /// help and unit, and no samples (build it with [`MetricFamily::gauge`],
+    /// [`MetricFamily::counter`], [`MetricFamily::new`], [`MetricFamily::with_unit`]).
+    /// Its name and the sample names its type implies are reserved in the
+    /// registry. On every collection the collector gets the declared families
+    /// without samples and adds its samples ([`Families::family`]); a family it
+    /// adds none to is left out of that scrape.
+    pub fn family(mut self, family: MetricFamily) -> Self {
+        self.declared.push(family);
         self
     }
 
@@ -404,22 +590,54 @@ impl<'r> CollectorBuilder<'r> {
     /// and [`RegistryError::DuplicateCollector`] when a collector of this name is
     /// registered already. Nothing is registered then.
     pub fn register(self, collector: impl Collect) -> Result<CollectorHandle, RegistryError> {
+        for family in &self.declared {
+            if !family.samples.is_empty() {
+                return Err(RegistryError::InvalidFamily {
+                    name: family.name.clone(),
+                    reason: "a declaration has no samples; the collector adds them".to_owned(),
+                });
+            }
+        }
+        let prototypes = self.declared.clone();
+        self.register_kind(Kind::Declared {
+            prototypes,
+            collector: Box::new(collector),
+        })
+    }
+
+    /// Registers families made and checked elsewhere (a poller's, at poll time):
+    /// they are served as `families` returns them, not checked again.
+    pub(crate) fn register_checked(
+        self,
+        families: impl Fn() -> Vec<MetricFamily> + Send + Sync + 'static,
+    ) -> Result<CollectorHandle, RegistryError> {
+        self.register_kind(Kind::Checked(Box::new(families)))
+    }
+
+    fn register_kind(self, kind: Kind) -> Result<CollectorHandle, RegistryError> {
         let mut reserved = Vec::new();
-        for (name, metric_type) in &self.declared {
-            crate::names::check_metric_name(name).map_err(|reason| RegistryError::InvalidName {
-                name: name.clone(),
-                reason,
+        for family in &self.declared {
+            crate::names::check_metric_name(&family.name).map_err(|reason| {
+                RegistryError::InvalidName {
+                    name: family.name.clone(),
+                    reason,
+                }
             })?;
-            reserved.extend(metric_type.sample_names(name));
+            family
+                .validate()
+                .map_err(|err| RegistryError::InvalidFamily {
+                    name: family.name.clone(),
+                    reason: err.reason,
+                })?;
+            reserved.extend(family.metric_type.sample_names(&family.name));
         }
         let entry = Entry {
             id: 0,
             name: self.name,
-            declared: self.declared,
             reserved,
             mode: self.mode,
             reported: self.reported,
-            collector: Arc::new(collector),
+            collector: Arc::new(kind),
             running: Arc::new(AtomicBool::new(false)),
             worker: Mutex::new(None),
             errors: AtomicU64::new(0),
@@ -435,10 +653,20 @@ mod tests {
     use super::*;
     use crate::Format;
 
-    fn gauge(name: &str, v: f64) -> MetricFamily {
-        let mut f = MetricFamily::gauge(name, "");
-        f.add_gauge::<&str, &str>([], v);
-        f
+    fn gauge(name: &str) -> MetricFamily {
+        MetricFamily::gauge(name, "")
+    }
+
+    /// A collector that sets the unlabelled gauge `name` to `v`.
+    fn set(name: &'static str, v: f64) -> impl Collect {
+        move |out: &mut Families| {
+            out.family(name)?.add_gauge::<&str, &str>([], v);
+            Ok(())
+        }
+    }
+
+    fn nothing(_: &mut Families) -> Result<(), CollectError> {
+        Ok(())
     }
 
     use crate::family::test_value as value;
@@ -448,19 +676,19 @@ mod tests {
         let registry = Registry::new();
         registry
             .collector("ok")
-            .family("ok_value", MetricType::Gauge)
-            .register(|| Ok(vec![gauge("ok_value", 7.0)]))
+            .family(gauge("ok_value"))
+            .register(set("ok_value", 7.0))
             .unwrap();
         registry
             .collector("err")
-            .family("err_value", MetricType::Gauge)
-            .register(|| Err("upstream down".into()))
+            .family(gauge("err_value"))
+            .register(|_: &mut Families| Err("upstream down".into()))
             .unwrap();
         registry
             .collector("panics")
-            .family("panics_value", MetricType::Gauge)
+            .family(gauge("panics_value"))
             .inline()
-            .register(|| -> Result<Vec<MetricFamily>, CollectError> { panic!("boom") })
+            .register(|_: &mut Families| -> Result<(), CollectError> { panic!("boom") })
             .unwrap();
         // Each collection of `slow` waits for a permit from the test: it overruns
         // its timeout for sure, and is still running while the test says so.
@@ -470,21 +698,42 @@ mod tests {
         let done = Arc::clone(&finished);
         registry
             .collector("slow")
-            .family("slow_value", MetricType::Gauge)
+            .family(gauge("slow_value"))
             .timeout(Duration::from_millis(100))
-            .register(move || {
+            .register(move |out: &mut Families| {
                 // The limit only ends a test that failed; with no permit coming,
                 // the collection gives up.
                 let gate = gate.lock().unwrap_or_else(PoisonError::into_inner);
                 let _ = gate.recv_timeout(Duration::from_secs(60));
                 done.store(true, Ordering::SeqCst);
-                Ok(vec![gauge("slow_value", 1.0)])
+                out.family("slow_value")?.add_gauge::<&str, &str>([], 1.0);
+                Ok(())
             })
             .unwrap();
+        // Asking for a family it did not declare fails the collection.
         registry
             .collector("undeclared")
-            .family("good", MetricType::Gauge)
-            .register(|| Ok(vec![gauge("good", 1.0), gauge("sneaky", 2.0)]))
+            .family(gauge("early"))
+            .register(|out: &mut Families| {
+                out.family("early")?.add_gauge::<&str, &str>([], 1.0);
+                out.family("sneaky")?.add_gauge::<&str, &str>([], 2.0);
+                Ok(())
+            })
+            .unwrap();
+        // A family that breaks a rule is left out, the collector's others are
+        // served, one error is counted.
+        registry
+            .collector("invalid")
+            .family(gauge("good"))
+            .family(MetricFamily::counter("broken", ""))
+            .family(gauge("untouched"))
+            .inline()
+            .register(|out: &mut Families| {
+                out.family("good")?.add_gauge([("k", "v")], 1.0);
+                out.family("broken")?
+                    .add_counter::<&str, &str>([], -1.0, None);
+                Ok(())
+            })
             .unwrap();
 
         let text = registry.encode(Format::OpenMetrics).unwrap();
@@ -493,8 +742,15 @@ mod tests {
             "the scrape waited for the slow collection instead of its 100 ms timeout"
         );
         assert_eq!(value(&text, "ok_value "), Some(7.0));
-        assert_eq!(value(&text, "good "), Some(1.0));
-        for absent in ["err_value", "panics_value", "slow_value", "sneaky"] {
+        assert_eq!(value(&text, "good{k=\"v\"} "), Some(1.0));
+        for absent in [
+            "err_value",
+            "panics_value",
+            "slow_value",
+            "early",
+            "sneaky",
+            "broken_total",
+        ] {
             assert!(
                 !text.contains(&format!("\n{absent} ")),
                 "{absent} in\n{text}"
@@ -512,6 +768,7 @@ mod tests {
             ("panics", 1.0),
             ("slow", 1.0),
             ("undeclared", 1.0),
+            ("invalid", 1.0),
         ] {
             assert_eq!(errors(c, &text), Some(n), "{c}\n{text}");
         }
@@ -522,6 +779,9 @@ mod tests {
             ),
             Some(0.1)
         );
+
+        // A declared family the collector added nothing to is not served.
+        assert!(!text.contains("untouched"), "{text}");
 
         // The slow collection is still running: the next scrape does not start a
         // second one, and counts that as an error.
@@ -546,9 +806,9 @@ mod tests {
         let seen = Arc::clone(&threads);
         let handle = registry
             .collector("worker")
-            .register(move || {
+            .register(move |_: &mut Families| {
                 seen.lock().unwrap().push(std::thread::current().id());
-                Ok(vec![])
+                Ok(())
             })
             .unwrap();
         for _ in 0..3 {
@@ -574,13 +834,13 @@ mod tests {
         let registry = Registry::new();
         let handle = registry
             .collector("c")
-            .family("jobs", MetricType::Counter)
-            .register(|| Ok(vec![]))
+            .family(MetricFamily::counter("jobs", ""))
+            .register(nothing)
             .unwrap();
         let clash = registry
             .collector("d")
-            .family("jobs_total", MetricType::Gauge)
-            .register(|| Ok(vec![]))
+            .family(gauge("jobs_total"))
+            .register(nothing)
             .unwrap_err();
         assert_eq!(
             clash,
@@ -588,12 +848,12 @@ mod tests {
                 name: "jobs_total".into()
             }
         );
-        let dup = registry.collector("c").register(|| Ok(vec![])).unwrap_err();
+        let dup = registry.collector("c").register(nothing).unwrap_err();
         assert_eq!(dup, RegistryError::DuplicateCollector { name: "c".into() });
         assert!(registry
             .collector("bad")
-            .family("a-b", MetricType::Gauge)
-            .register(|| Ok(vec![]))
+            .family(gauge("a-b"))
+            .register(nothing)
             .is_err());
 
         handle.unregister();
@@ -601,8 +861,108 @@ mod tests {
         assert_eq!(text, "# EOF\n");
         registry
             .collector("d")
-            .family("jobs_total", MetricType::Gauge)
-            .register(|| Ok(vec![]))
+            .family(gauge("jobs_total"))
+            .register(nothing)
             .unwrap();
+    }
+
+    #[test]
+    fn a_declaration_is_what_is_served() {
+        let registry = Registry::new();
+        registry
+            .collector("job")
+            .family(
+                MetricFamily::new(
+                    "job_runtime_seconds",
+                    MetricType::Gauge,
+                    "How long \"it\" ran.",
+                )
+                .with_unit("seconds"),
+            )
+            .family(MetricFamily::counter("job_runs", "Runs."))
+            .inline()
+            .register(|out: &mut Families| {
+                let mut runtime = out.family("job_runtime_seconds")?;
+                assert_eq!(
+                    (runtime.name(), runtime.metric_type()),
+                    ("job_runtime_seconds", MetricType::Gauge)
+                );
+                runtime.add_gauge([("job", "a")], 1.5);
+                out.family("job_runs")?
+                    .add_counter([("job", "a")], 3.0, None)
+                    .add_sample(Sample::new("job_runs_total", [("job", "b")], 4.0));
+                Ok(())
+            })
+            .unwrap();
+        let text = registry.encode(Format::OpenMetrics).unwrap();
+        assert_eq!(
+            text,
+            concat!(
+                "# HELP job_runtime_seconds How long \\\"it\\\" ran.\n",
+                "# TYPE job_runtime_seconds gauge\n",
+                "# UNIT job_runtime_seconds seconds\n",
+                "job_runtime_seconds{job=\"a\"} 1.5\n",
+                "# HELP job_runs Runs.\n",
+                "# TYPE job_runs counter\n",
+                "job_runs_total{job=\"a\"} 3\n",
+                "job_runs_total{job=\"b\"} 4\n",
+            )
+            .to_owned()
+                + &text[text.find("# HELP promhttp_collector_errors").unwrap()..]
+        );
+        assert_eq!(
+            value(&text, "promhttp_collector_errors_total{collector=\"job\"} "),
+            Some(0.0)
+        );
+    }
+
+    #[test]
+    fn a_declaration_that_is_not_a_family_is_refused() {
+        let registry = Registry::new();
+        let mut with_samples = gauge("preset");
+        with_samples.add_gauge::<&str, &str>([], 1.0);
+        let err = registry
+            .collector("a")
+            .family(with_samples)
+            .register(nothing)
+            .unwrap_err();
+        assert!(
+            matches!(&err, RegistryError::InvalidFamily { name, .. } if name == "preset"),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("no samples"), "{err}");
+        let err = registry
+            .collector("b")
+            .family(gauge("latency_ms").with_unit("seconds"))
+            .register(nothing)
+            .unwrap_err();
+        assert!(
+            matches!(&err, RegistryError::InvalidFamily { name, .. } if name == "latency_ms"),
+            "{err:?}"
+        );
+        // Nothing was registered: the names are free.
+        registry
+            .collector("a")
+            .family(gauge("preset"))
+            .family(gauge("latency_ms"))
+            .register(nothing)
+            .unwrap();
+        let dup = registry
+            .collector("c")
+            .family(gauge("twice"))
+            .family(gauge("twice"))
+            .register(nothing)
+            .unwrap_err();
+        assert_eq!(
+            dup,
+            RegistryError::NameClash {
+                name: "twice".into()
+            }
+        );
+        let err = NotDeclared { name: "x".into() };
+        assert_eq!(
+            err.to_string(),
+            "the family `x` was not declared for this collector"
+        );
     }
 }

@@ -208,10 +208,10 @@ impl PollerBuilder {
         let own = state.own_names();
         let mut builder = registry.collector(&self.name).inline().unreported();
         for (name, metric_type) in self.families.iter().chain(&own) {
-            builder = builder.family(name.clone(), *metric_type);
+            builder = builder.family(MetricFamily::new(name.clone(), *metric_type, ""));
         }
         let reader = Arc::clone(&state);
-        let collector = builder.register(move || Ok(reader.families()))?;
+        let collector = builder.register_checked(move || reader.families())?;
 
         let stop = Arc::new(Notify::new());
         let (polled_tx, polled_rx) = watch::channel(0u64);

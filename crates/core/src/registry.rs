@@ -628,6 +628,14 @@ pub enum RegistryError {
         /// The rule it breaks.
         reason: &'static str,
     },
+    /// A family declared for a collector cannot be one (it has samples, or its
+    /// unit does not end its name).
+    InvalidFamily {
+        /// The family's name.
+        name: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 impl fmt::Display for RegistryError {
@@ -644,6 +652,9 @@ impl fmt::Display for RegistryError {
             ),
             Self::InvalidName { name, reason } => {
                 write!(f, "invalid metric name {name:?}: {reason}")
+            }
+            Self::InvalidFamily { name, reason } => {
+                write!(f, "invalid family declaration `{name}`: {reason}")
             }
         }
     }
@@ -747,14 +758,13 @@ mod tests {
         let counted = Arc::clone(&calls);
         registry
             .collector("slow")
-            .family("slow_value", crate::family::MetricType::Gauge)
-            .register(move || {
+            .family(crate::family::MetricFamily::gauge("slow_value", ""))
+            .register(move |out: &mut crate::collect::Families| {
                 counted.fetch_add(1, Ordering::SeqCst);
                 let _ = started_tx.lock().unwrap().send(());
                 let _ = release_rx.lock().unwrap().recv();
-                let mut f = crate::family::MetricFamily::gauge("slow_value", "");
-                f.add_gauge([("k", "v")], 1.0);
-                Ok(vec![f])
+                out.family("slow_value")?.add_gauge([("k", "v")], 1.0);
+                Ok(())
             })
             .unwrap();
         let scrape = || registry.encode(Format::OpenMetrics).unwrap();
