@@ -23,7 +23,8 @@ use std::time::Duration;
 
 use axum::routing::get;
 use clap::Parser;
-use promhttp::family::{MetricFamily, MetricType};
+use promhttp::collect::{Families, NotDeclared};
+use promhttp::family::MetricFamily;
 use promhttp::poller::Poller;
 use serde::Deserialize;
 
@@ -92,8 +93,9 @@ type Answer = BTreeMap<String, BTreeMap<String, BTreeMap<String, Vec<Pod>>>>;
 
 const GAUGE: &str = "pod_energy_consumed";
 
-fn family(answer: &Answer) -> MetricFamily {
-    let mut gauge = MetricFamily::gauge(GAUGE, "The latest energy reading of each pod.");
+/// Adds the latest reading of each pod in `answer` to the declared gauge.
+fn write(answer: &Answer, out: &mut Families) -> Result<(), NotDeclared> {
+    let mut gauge = out.family(GAUGE)?;
     for (app, clusters) in answer {
         for (cluster, namespaces) in clusters {
             for (namespace, pods) in namespaces {
@@ -113,7 +115,7 @@ fn family(answer: &Answer) -> MetricFamily {
             }
         }
     }
-    gauge
+    Ok(())
 }
 
 #[tokio::main]
@@ -127,14 +129,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (url, timeout) = (args.url.clone(), args.timeout);
     let _poller = Poller::builder("energy_api")
         .registry(registry)
-        .family(GAUGE, MetricType::Gauge)
+        .family(MetricFamily::gauge(
+            GAUGE,
+            "The latest energy reading of each pod.",
+        ))
         .interval(args.interval)
         .timeout(timeout)
-        .spawn(move || {
+        .spawn(move |mut out: Families| {
             let url = url.clone();
             async move {
                 let answer: Answer = http_get::get_json(&url, timeout).await?;
-                Ok(vec![family(&answer)])
+                write(&answer, &mut out)?;
+                Ok(out)
             }
         })?;
 

@@ -27,6 +27,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use axum::http::{HeaderMap, Method, Uri};
 use axum::routing::any;
+use promhttp::collect::Families;
 use promhttp::poller::Poller;
 use promhttp::prometheus_client::metrics::counter::Counter;
 use promhttp::prometheus_client::metrics::gauge::Gauge;
@@ -244,14 +245,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .registry(&metrics.registry)
         .interval(interval)
         .timeout(timeout + Duration::from_millis(100))
-        .spawn(move || {
+        .spawn(move |out: Families| {
             let (duration, success) = (duration.clone(), success.clone());
             async move {
                 match probe(daytime, timeout).await {
                     Ok(took) => {
                         duration.observe(took);
                         success.set(1);
-                        Ok(vec![])
+                        Ok(out)
                     }
                     Err(e) => {
                         success.set(0);
@@ -266,12 +267,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .registry(&metrics.registry)
         .interval(interval)
         .timeout(timeout + Duration::from_millis(100))
-        .spawn(move || {
+        .spawn(move |out: Families| {
             let mirror = mirror.clone();
             async move {
                 let (requests, launched) = read_count(counter, timeout).await?;
                 mirror.set(requests, Some(launched))?;
-                Ok(vec![])
+                Ok(out)
             }
         })?;
 

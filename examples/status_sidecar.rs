@@ -27,6 +27,7 @@
 use std::net::SocketAddr;
 
 use axum::routing::get;
+use promhttp::collect::{Families, NotDeclared};
 use promhttp::family::{MetricFamily, MetricType};
 use promhttp::poller::{Poller, Stale};
 use serde::Deserialize;
@@ -58,47 +59,36 @@ enum Health {
     Unhealthy,
 }
 
-/// The families a poll returns, declared when the poller is built.
-const FAMILIES: [(&str, MetricType); 4] = [
-    ("app_requests_current", MetricType::Gauge),
-    ("app_requests_pending", MetricType::Gauge),
-    ("app_uptime_seconds", MetricType::Gauge),
-    ("app_health", MetricType::StateSet),
-];
+/// The families a poll fills, declared when the poller is built.
+fn declared() -> [MetricFamily; 4] {
+    [
+        MetricFamily::gauge("app_requests_current", "Requests the app is serving now."),
+        MetricFamily::gauge(
+            "app_requests_pending",
+            "Requests waiting in the app's queue.",
+        ),
+        MetricFamily::gauge("app_uptime_seconds", "How long the app has been up."),
+        MetricFamily::new("app_health", MetricType::StateSet, "The app's health."),
+    ]
+}
 
-/// The families one `/status` document becomes.
-fn families(status: &Status) -> Vec<MetricFamily> {
-    let gauge = |name: &str, help: &str, value: f64| {
-        let mut family = MetricFamily::gauge(name, help);
-        family.add_gauge::<&str, &str>([], value);
-        family
-    };
-    let mut health = MetricFamily::new("app_health", MetricType::StateSet, "The app's health.");
-    health.add_stateset::<&str, &str, _>(
+/// What one `/status` document adds to them.
+fn write(status: &Status, out: &mut Families) -> Result<(), NotDeclared> {
+    for (name, value) in [
+        ("app_requests_current", status.current_requests),
+        ("app_requests_pending", status.pending_requests),
+        ("app_uptime_seconds", status.total_uptime),
+    ] {
+        out.family(name)?.add_gauge::<&str, &str>([], value);
+    }
+    out.family("app_health")?.add_stateset::<&str, &str, _>(
         [],
         [
             ("healthy", status.health == Health::Healthy),
             ("unhealthy", status.health == Health::Unhealthy),
         ],
     );
-    vec![
-        gauge(
-            "app_requests_current",
-            "Requests the app is serving now.",
-            status.current_requests,
-        ),
-        gauge(
-            "app_requests_pending",
-            "Requests waiting in the app's queue.",
-            status.pending_requests,
-        ),
-        gauge(
-            "app_uptime_seconds",
-            "How long the app has been up.",
-            status.total_uptime,
-        ),
-        health,
-    ]
+    Ok(())
 }
 
 #[tokio::main]
@@ -129,15 +119,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .interval(interval)
         .timeout(timeout)
         .stale(Stale::Drop);
-    for (name, metric_type) in FAMILIES {
-        poller = poller.family(name, metric_type);
+    for family in declared() {
+        poller = poller.family(family);
     }
     let status_url = url.clone();
-    let _poller = poller.spawn(move || {
+    let _poller = poller.spawn(move |mut out: Families| {
         let url = status_url.clone();
         async move {
             let status: Status = http_get::get_json(&url, timeout).await?;
-            Ok(families(&status))
+            write(&status, &mut out)?;
+            Ok(out)
         }
     })?;
 

@@ -459,7 +459,7 @@ fn announced_interval(line: &str) -> Duration {
 /// not a moment before.
 #[tokio::test(start_paused = true)]
 async fn a_poller_polls_on_its_interval_and_not_before() {
-    use promhttp::family::{MetricFamily, MetricType};
+    use promhttp::family::MetricFamily;
     use tokio::time::{advance, Instant};
     let interval = Duration::from_secs(30 * 60);
     let registry = promhttp::Registry::new();
@@ -468,14 +468,13 @@ async fn a_poller_polls_on_its_interval_and_not_before() {
     let log = Arc::clone(&polled_at);
     let poller = promhttp::poller::Poller::builder("paced")
         .registry(&registry)
-        .family("paced_value", MetricType::Gauge)
+        .family(MetricFamily::gauge("paced_value", "A value."))
         .interval(interval)
-        .spawn(move || {
+        .spawn(move |mut out: promhttp::collect::Families| {
             log.lock().unwrap().push(start.elapsed());
-            async {
-                let mut gauge = MetricFamily::gauge("paced_value", "A value.");
-                gauge.add_gauge([("k", "v")], 1.0);
-                Ok(vec![gauge])
+            async move {
+                out.family("paced_value")?.add_gauge([("k", "v")], 1.0);
+                Ok(out)
             }
         })
         .unwrap();

@@ -107,11 +107,35 @@ pub struct Families {
 }
 
 impl Families {
-    fn declared(prototypes: &[MetricFamily]) -> Self {
+    pub(crate) fn declared(prototypes: &[MetricFamily]) -> Self {
         Self {
             families: prototypes.to_vec(),
             checked: false,
         }
+    }
+
+    /// The families with samples, each checked with [`MetricFamily::validate`];
+    /// `Err` names the first that breaks a rule, or a family that is not the
+    /// declaration's (`Families` from another collector or poller).
+    pub(crate) fn checked(self, prototypes: &[MetricFamily]) -> Result<Vec<MetricFamily>, String> {
+        if self.families.len() != prototypes.len()
+            || self
+                .families
+                .iter()
+                .zip(prototypes)
+                .any(|(f, p)| f.name != p.name || f.metric_type != p.metric_type)
+        {
+            return Err("it returned families it was not given".to_owned());
+        }
+        let mut out = Vec::with_capacity(self.families.len());
+        for family in self.families {
+            if family.samples.is_empty() {
+                continue;
+            }
+            family.validate().map_err(|e| e.to_string())?;
+            out.push(family);
+        }
+        Ok(out)
     }
 
     /// The declared family `name`, to add samples to.
@@ -319,30 +343,6 @@ impl Entry {
             self.fail(&problem);
         }
     }
-}
-
-/// Why `families[at]`, returned by a poller's fetch, cannot be served: its
-/// name and type were not declared, an earlier family has its name, or it breaks
-/// [`MetricFamily::validate`].
-pub(crate) fn check_family(
-    declared: &[(String, MetricType)],
-    families: &[MetricFamily],
-    at: usize,
-) -> Result<(), String> {
-    let family = &families[at];
-    if !declared
-        .iter()
-        .any(|(n, t)| *n == family.name && *t == family.metric_type)
-    {
-        return Err(format!(
-            "it returned the {} family `{}`, which it did not declare",
-            family.metric_type, family.name
-        ));
-    }
-    if families[..at].iter().any(|f| f.name == family.name) {
-        return Err(format!("it returned the family `{}` twice", family.name));
-    }
-    family.validate().map_err(|e| e.to_string())
 }
 
 /// A collector's result as the scrape thread receives it.
@@ -964,5 +964,28 @@ mod tests {
             err.to_string(),
             "the family `x` was not declared for this collector"
         );
+    }
+
+    #[test]
+    fn families_are_checked_against_their_declarations() {
+        let declared = [gauge("a"), MetricFamily::counter("b", "")];
+        let mut families = Families::declared(&declared);
+        families.family("a").unwrap().add_gauge([("k", "v")], 1.0);
+        let served = families.checked(&declared).unwrap();
+        // `b` has no sample: not served.
+        assert_eq!(served.len(), 1);
+        assert_eq!(served[0].name, "a");
+
+        let other = Families::declared(&[gauge("x")]);
+        assert_eq!(
+            other.checked(&declared).unwrap_err(),
+            "it returned families it was not given"
+        );
+        let mut broken = Families::declared(&declared);
+        broken
+            .family("b")
+            .unwrap()
+            .add_counter::<&str, &str>([], f64::NAN, None);
+        assert!(broken.checked(&declared).unwrap_err().contains("NaN"));
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! ```
 //! use std::time::Duration;
-//! use promhttp_core::family::{MetricFamily, MetricType};
+//! use promhttp_core::collect::Families;
+//! use promhttp_core::family::MetricFamily;
 //! use promhttp_core::poller::Poller;
 //! use promhttp_core::{Format, Registry};
 //!
@@ -12,14 +13,13 @@
 //! let registry = Registry::new();
 //! let poller = Poller::builder("upstream")
 //!     .registry(&registry)
-//!     .family("upstream_queue_depth", MetricType::Gauge)
+//!     .family(MetricFamily::gauge("upstream_queue_depth", "Jobs waiting upstream."))
 //!     .interval(Duration::from_secs(30))
 //!     .timeout(Duration::from_secs(5))
-//!     .spawn(|| async {
+//!     .spawn(|mut out: Families| async move {
 //!         // Fetch from the upstream here; `?` works on any error.
-//!         let mut depth = MetricFamily::gauge("upstream_queue_depth", "Jobs waiting upstream.");
-//!         depth.add_gauge([("queue", "mail")], 4.0);
-//!         Ok(vec![depth])
+//!         out.family("upstream_queue_depth")?.add_gauge([("queue", "mail")], 4.0);
+//!         Ok(out)
 //!     })?;
 //!
 //! poller.wait_for_polls(1).await;
@@ -55,7 +55,7 @@ use tokio::sync::{watch, Notify};
 // that pause it, where the poll durations and the age of the data follow it.
 use tokio::time::Instant;
 
-use crate::collect::{self, CollectError, CollectorHandle};
+use crate::collect::{CollectError, CollectorHandle, Families};
 use crate::family::{MetricFamily, MetricType};
 use crate::global::default_registry;
 use crate::registry::{Registry, RegistryError};
@@ -81,7 +81,7 @@ pub enum Stale {
 pub struct PollerBuilder {
     name: String,
     registry: Option<Registry>,
-    families: Vec<(String, MetricType)>,
+    families: Vec<MetricFamily>,
     interval: Duration,
     timeout: Option<Duration>,
     stale: Stale,
@@ -150,10 +150,11 @@ impl PollerBuilder {
         self
     }
 
-    /// Declares a family the fetch returns (as for
+    /// Declares a family the fetch fills: `family` gives its name, type, help and
+    /// unit, and no samples (as for
     /// [`CollectorBuilder::family`](crate::collect::CollectorBuilder::family)).
-    pub fn family(mut self, name: impl Into<String>, metric_type: MetricType) -> Self {
-        self.families.push((name.into(), metric_type));
+    pub fn family(mut self, family: MetricFamily) -> Self {
+        self.families.push(family);
         self
     }
 
@@ -179,17 +180,20 @@ impl PollerBuilder {
 
     /// Registers the poller's families and starts polling now, then every interval.
     ///
-    /// `fetch` is called for each poll; the families it returns must have been
-    /// declared with [`family`](Self::family) and pass
-    /// [`MetricFamily::validate`] — a poll that returns anything else fails, and
-    /// the previous data stays as the [`Stale`] policy says.
+    /// `fetch` is called for each poll with the declared families, without
+    /// samples ([`Families`]); it adds the samples and returns them. Each family
+    /// given samples must pass [`MetricFamily::validate`], checked once, at poll
+    /// time; a poll that fails it (or errors, panics or overruns its timeout)
+    /// fails, and the previous data stays as the [`Stale`] policy says. A
+    /// declared family given no sample is not served.
     ///
     /// # Errors
-    /// [`PollerError`]: a name invalid or taken, no tokio runtime, a zero duration.
+    /// [`PollerError`]: a name invalid or taken, a declaration that is not a
+    /// family without samples, no tokio runtime, a zero duration.
     pub fn spawn<F, Fut>(self, mut fetch: F) -> Result<PollerHandle, PollerError>
     where
-        F: FnMut() -> Fut + Send + 'static,
-        Fut: Future<Output = Result<Vec<MetricFamily>, CollectError>> + Send + 'static,
+        F: FnMut(Families) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<Families, CollectError>> + Send + 'static,
     {
         let timeout = self
             .timeout
@@ -207,7 +211,10 @@ impl PollerBuilder {
         });
         let own = state.own_names();
         let mut builder = registry.collector(&self.name).inline().unreported();
-        for (name, metric_type) in self.families.iter().chain(&own) {
+        for family in &self.families {
+            builder = builder.family(family.clone());
+        }
+        for (name, metric_type) in &own {
             builder = builder.family(MetricFamily::new(name.clone(), *metric_type, ""));
         }
         let reader = Arc::clone(&state);
@@ -226,7 +233,7 @@ impl PollerBuilder {
                     () = stop_signal.notified() => break,
                 }
                 let t0 = Instant::now();
-                let mut poll = tokio::spawn(fetch());
+                let mut poll = tokio::spawn(fetch(Families::declared(&state.declared)));
                 let outcome = tokio::select! {
                     r = tokio::time::timeout(timeout, &mut poll) => r,
                     () = stop_signal.notified() => {
@@ -263,7 +270,7 @@ impl PollerBuilder {
 
 struct State {
     name: String,
-    declared: Vec<(String, MetricType)>,
+    declared: Vec<MetricFamily>,
     stale: Stale,
     /// Updated once per poll and read once per scrape, under one lock, so that a
     /// scrape never shows the data of one poll beside the `up` of another.
@@ -299,11 +306,10 @@ impl State {
         ]
     }
 
-    fn record(&self, outcome: Result<Vec<MetricFamily>, String>, took: Duration) {
+    fn record(&self, outcome: Result<Families, String>, took: Duration) {
         let outcome = outcome.and_then(|families| {
-            (0..families.len())
-                .try_for_each(|at| collect::check_family(&self.declared, &families, at))
-                .map(|()| families)
+            families
+                .checked(&self.declared)
                 .map_err(|problem| format!("its families are unusable: {problem}"))
         });
         let mut state = self.outcome.lock().unwrap_or_else(PoisonError::into_inner);
@@ -426,6 +432,7 @@ impl Drop for PollerHandle {
 mod tests {
     use super::*;
     use crate::family::test_value as value;
+    use crate::family::Sample;
     use crate::Format;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -458,25 +465,36 @@ mod tests {
         let counter = Arc::clone(&calls);
         let handle = Poller::builder("up")
             .registry(registry)
-            .family("up_level", MetricType::Gauge)
+            .family(MetricFamily::gauge("up_level", "Level."))
             .interval(Duration::from_millis(interval_ms))
             .timeout(Duration::from_millis(timeout_ms))
             .stale(stale)
-            .spawn(move || {
+            .spawn(move |mut out: Families| {
                 let step = script.get(counter.fetch_add(1, Ordering::SeqCst)).copied();
                 async move {
                     match step {
                         Some("err") => Err("upstream said 500".into()),
                         Some("panic") => panic!("fetch bug"),
                         Some(v) if v.parse::<f64>().is_ok() => {
-                            let mut f = MetricFamily::gauge("up_level", "Level.");
-                            f.add_gauge::<&str, &str>([], v.parse().unwrap());
-                            Ok(vec![f])
+                            out.family("up_level")?
+                                .add_gauge::<&str, &str>([], v.parse().unwrap());
+                            Ok(out)
                         }
-                        Some("undeclared") => Ok(vec![MetricFamily::gauge("other", "")]),
+                        Some("undeclared") => {
+                            out.family("other")?;
+                            Ok(out)
+                        }
+                        Some("invalid") => {
+                            out.family("up_level")?.add_sample(Sample::new(
+                                "up_level_bogus",
+                                [("k", "v")],
+                                1.0,
+                            ));
+                            Ok(out)
+                        }
                         _ => {
                             tokio::time::sleep(Duration::from_secs(3600)).await;
-                            Ok(vec![])
+                            Ok(out)
                         }
                     }
                 }
@@ -489,7 +507,7 @@ mod tests {
     fn failures_are_counted_and_the_last_good_data_stays() {
         paused_runtime().block_on(async {
             let registry = Registry::new();
-            let script = &["1", "err", "panic", "hang", "undeclared", "5"];
+            let script = &["1", "err", "panic", "hang", "undeclared", "invalid", "5"];
             // Polls 250 ms apart on the paused clock, the hang cut at 50 ms: each
             // scrape falls between two polls.
             let (poller, _) = scripted(&registry, Stale::Keep, script, (250, 50));
@@ -500,7 +518,8 @@ mod tests {
                 (1.0, 0.0, 2.0),
                 (1.0, 0.0, 3.0),
                 (1.0, 0.0, 4.0),
-                (5.0, 1.0, 4.0),
+                (1.0, 0.0, 5.0),
+                (5.0, 1.0, 5.0),
             ];
             for (n, (level, up, errors)) in (1..).zip(expect) {
                 poller.wait_for_polls(n).await;
@@ -584,19 +603,19 @@ mod tests {
         runtime().block_on(async {
             let poller = Poller::builder("up")
                 .registry(&registry)
-                .family("up_level", MetricType::Gauge)
+                .family(MetricFamily::gauge("up_level", "Level."))
                 .interval(Duration::from_millis(1))
                 .stale(Stale::Drop)
-                .spawn(move || {
+                .spawn(move |mut out: Families| {
                     let n = counter.fetch_add(1, Ordering::SeqCst);
                     async move {
                         if n % 2 == 1 {
                             return Err("odd".into());
                         }
-                        let mut f = MetricFamily::gauge("up_level", "Level.");
                         #[allow(clippy::cast_precision_loss)]
-                        f.add_gauge::<&str, &str>([], n as f64);
-                        Ok(vec![f])
+                        out.family("up_level")?
+                            .add_gauge::<&str, &str>([], n as f64);
+                        Ok(out)
                     }
                 })
                 .unwrap();
@@ -645,7 +664,7 @@ mod tests {
     #[test]
     fn spawn_errors() {
         let registry = Registry::new();
-        let fetch = || async { Ok(vec![]) };
+        let fetch = |out: Families| async { Ok(out) };
         let err = Poller::builder("p")
             .registry(&registry)
             .spawn(fetch)
