@@ -119,5 +119,5 @@ for a in "${apps[@]}"; do
     if [ -n "${own[$a]:-}" ]; then
         o=$(printf '%.1f s' "$(echo "${own[$a]}" | median)")
     fi
-    printf '| %s | %s | %s | %.1f s | +%.1f s | %s |\n' "${label[$a]}" "${built[$a]}" "$((deps - 1))" "$m" "$(echo "$m - $base" | bc)" "$o"
+    printf '| %s | %s | %s | %.1f s | %+.1f s | %s |\n' "${label[$a]}" "${built[$a]}" "$((deps - 1))" "$m" "$(echo "$m - $base" | bc)" "$o"
 done
