@@ -590,14 +590,6 @@ impl<'r> CollectorBuilder<'r> {
     /// and [`RegistryError::DuplicateCollector`] when a collector of this name is
     /// registered already. Nothing is registered then.
     pub fn register(self, collector: impl Collect) -> Result<CollectorHandle, RegistryError> {
-        for family in &self.declared {
-            if !family.samples.is_empty() {
-                return Err(RegistryError::InvalidFamily {
-                    name: family.name.clone(),
-                    reason: "a declaration has no samples; the collector adds them".to_owned(),
-                });
-            }
-        }
         let prototypes = self.declared.clone();
         self.register_kind(Kind::Declared {
             prototypes,
@@ -623,6 +615,12 @@ impl<'r> CollectorBuilder<'r> {
                     reason,
                 }
             })?;
+            if !family.samples.is_empty() {
+                return Err(RegistryError::InvalidFamily {
+                    name: family.name.clone(),
+                    reason: "a declaration has no samples; the collector adds them".to_owned(),
+                });
+            }
             family
                 .validate()
                 .map_err(|err| RegistryError::InvalidFamily {

@@ -685,6 +685,22 @@ mod tests {
                 err,
                 PollerError::Registry(RegistryError::InvalidName { .. })
             ));
+            // A declaration is a family without samples, for pollers as for
+            // collectors.
+            let mut preset = MetricFamily::gauge("preset", "");
+            preset.add_gauge::<&str, &str>([], 1.0);
+            let err = Poller::builder("p")
+                .registry(&registry)
+                .family(preset)
+                .spawn(fetch)
+                .unwrap_err();
+            assert!(
+                matches!(
+                    &err,
+                    PollerError::Registry(RegistryError::InvalidFamily { name, .. }) if name == "preset"
+                ),
+                "{err:?}"
+            );
         });
     }
 }

@@ -250,28 +250,7 @@ impl Registry {
             state.remove_collector(id);
         }
     }
-}
 
-impl State {
-    #[cfg(feature = "exporter")]
-    fn remove_collector(&mut self, id: u64) {
-        let state = self;
-        let Some(at) = state.collectors.iter().position(|e| e.id == id) else {
-            return;
-        };
-        let entry = state.collectors.remove(at);
-        for name in &entry.reserved {
-            state.taken.remove(name);
-        }
-        if state.collectors.is_empty() {
-            for name in collect_family_names() {
-                state.taken.remove(&name);
-            }
-        }
-    }
-}
-
-impl Registry {
     /// Encodes every registered family in `format`, as text: OpenMetrics or
     /// Prometheus text 0.0.4 (for the protobuf format, see
     /// [`Registry::encode_to`]).
@@ -306,29 +285,25 @@ impl Registry {
             .map(|mut spare| std::mem::take(&mut *spare))
             .unwrap_or_default();
         let mut encoder = Encoder::with_spare(format.dialect(), std::mem::take(out), spare);
-        let (sources, collectors, bridged) = {
-            let state = self.read();
-            #[cfg(feature = "prometheus-client")]
-            let bridged = if state.has_bridged {
-                let mut openmetrics = String::with_capacity(1024);
-                text::encode(&mut openmetrics, &state.bridged).map_err(|_| EncodeError)?;
-                Some(openmetrics)
-            } else {
-                None
-            };
-            #[cfg(not(feature = "prometheus-client"))]
-            let bridged: Option<String> = None;
-            #[cfg(feature = "exporter")]
-            let collectors = state.collectors.clone();
-            #[cfg(not(feature = "exporter"))]
-            let collectors: Vec<()> = Vec::new();
-            let sources: Vec<Arc<dyn Source>> = state
-                .sources
-                .iter()
-                .map(|e| Arc::clone(&e.source))
-                .collect();
-            (sources, collectors, bridged)
+        // What is registered, copied out so that no lock is held while it runs.
+        let state = self.read();
+        #[cfg(feature = "prometheus-client")]
+        let bridged = if state.has_bridged {
+            let mut openmetrics = String::with_capacity(1024);
+            text::encode(&mut openmetrics, &state.bridged).map_err(|_| EncodeError)?;
+            Some(openmetrics)
+        } else {
+            None
         };
+        let sources: Vec<Arc<dyn Source>> = state
+            .sources
+            .iter()
+            .map(|e| Arc::clone(&e.source))
+            .collect();
+        #[cfg(feature = "exporter")]
+        let collectors = state.collectors.clone();
+        drop(state);
+
         #[cfg(feature = "prometheus-client")]
         if let Some(openmetrics) = bridged {
             // prometheus-client writes valid OpenMetrics; read back, its families
@@ -345,16 +320,12 @@ impl Registry {
         for source in &sources {
             source.encode(&mut encoder);
         }
-        #[cfg(not(feature = "prometheus-client"))]
-        let _ = bridged;
         #[cfg(feature = "exporter")]
         if !collectors.is_empty() {
             for family in self.collect(&collectors).iter() {
                 encoder.write_family(family);
             }
         }
-        #[cfg(not(feature = "exporter"))]
-        let _ = collectors;
         let (bytes, spare) = encoder.finish_keeping();
         *out = bytes;
         if let Ok(mut slot) = self.inner.spare.try_lock() {
@@ -538,6 +509,24 @@ impl Drop for Publish<'_> {
 }
 
 impl State {
+    /// Removes the scrape-time collector with this id and frees its names; with
+    /// the last collector, the names of the collectors' own families too.
+    #[cfg(feature = "exporter")]
+    fn remove_collector(&mut self, id: u64) {
+        let Some(at) = self.collectors.iter().position(|e| e.id == id) else {
+            return;
+        };
+        let entry = self.collectors.remove(at);
+        for name in &entry.reserved {
+            self.taken.remove(name);
+        }
+        if self.collectors.is_empty() {
+            for name in collect_family_names() {
+                self.taken.remove(&name);
+            }
+        }
+    }
+
     fn reserve(&mut self, names: Vec<String>) -> Result<(), RegistryError> {
         let mut seen = BTreeSet::new();
         for name in &names {
