@@ -61,6 +61,29 @@ fn main() {
         })
         .collect();
 
+    // The floor of any hand-over to a thread: a parked thread woken with a job
+    // that it answers at once, the answer awaited as the collectors' is (a
+    // short spin, then sleep).
+    let (jobs, parked) = std::sync::mpsc::channel::<std::sync::mpsc::Sender<()>>();
+    std::thread::spawn(move || {
+        for reply in parked {
+            let _ = reply.send(());
+        }
+    });
+    let hand_over = || {
+        let (tx, rx) = std::sync::mpsc::channel();
+        jobs.send(tx).unwrap();
+        let spin_until = Instant::now() + Duration::from_micros(50);
+        while Instant::now() < spin_until {
+            if rx.try_recv().is_ok() {
+                return 0;
+            }
+            std::hint::spin_loop();
+        }
+        rx.recv().unwrap();
+        0
+    };
+
     let (mut b1, mut b2, mut b3, mut b4) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut variants: Vec<Variant<'_>> = vec![
         (
@@ -98,6 +121,10 @@ fn main() {
                     .unwrap();
                 b4.len()
             }),
+        ),
+        (
+            "a parked thread woken and answered, nothing collected (the hand-over alone)",
+            Box::new(hand_over),
         ),
     ];
     let mut times: Vec<Vec<f64>> = vec![Vec::new(); variants.len()];

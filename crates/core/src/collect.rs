@@ -54,7 +54,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::encode::{Descriptor, Encoder};
 use crate::family::{MetricFamily, MetricType, Sample};
+use crate::parse::validate::Fingerprints;
 pub use crate::registry::CollectorHandle;
 use crate::registry::{Registry, RegistryError};
 
@@ -98,9 +100,20 @@ where
 /// collection. Their names, types, help and units are the declarations'; a
 /// collector only adds samples, so what it serves cannot disagree with what it
 /// declared.
+///
+/// The samples of one collection are kept for the next: the `add_` methods of
+/// [`DeclaredFamily`] write over them, so a collector that serves about as many
+/// series from one scrape to the next allocates nothing for them.
 #[derive(Debug)]
 pub struct Families {
     families: Vec<MetricFamily>,
+    /// Per family: whether a sample came from elsewhere than the `add_gauge`,
+    /// `add_counter` and `add_info` of a gauge, counter, info or unknown family
+    /// (or was handed out to be changed), so that only the whole check can vouch
+    /// for it.
+    free_form: Vec<bool>,
+    /// Samples of an earlier collection whose allocations are written over.
+    pool: Vec<Sample>,
     /// Whether the families were checked where they were made (a poller's, at
     /// poll time), so a scrape serves them as they are.
     checked: bool,
@@ -108,8 +121,15 @@ pub struct Families {
 
 impl Families {
     pub(crate) fn declared(prototypes: &[MetricFamily]) -> Self {
+        Self::reusing(prototypes, Vec::new())
+    }
+
+    /// The declared families, with `pool` to write the samples over.
+    fn reusing(prototypes: &[MetricFamily], pool: Vec<Sample>) -> Self {
         Self {
             families: prototypes.to_vec(),
+            free_form: vec![false; prototypes.len()],
+            pool,
             checked: false,
         }
     }
@@ -144,21 +164,35 @@ impl Families {
     /// [`NotDeclared`] when the collector declared no family of that name; with
     /// `?` it fails the collection, which is counted and logged.
     pub fn family(&mut self, name: &str) -> Result<DeclaredFamily<'_>, NotDeclared> {
-        self.families
-            .iter_mut()
-            .find(|f| f.name == name)
-            .map(|family| DeclaredFamily { family })
-            .ok_or_else(|| NotDeclared {
+        let Some(at) = self.families.iter().position(|f| f.name == name) else {
+            return Err(NotDeclared {
                 name: name.to_owned(),
-            })
+            });
+        };
+        let family = &mut self.families[at];
+        let free_form = &mut self.free_form[at];
+        if !matches!(
+            family.metric_type,
+            MetricType::Gauge | MetricType::Counter | MetricType::Info | MetricType::Unknown
+        ) {
+            *free_form = true;
+        }
+        Ok(DeclaredFamily {
+            family,
+            free_form,
+            pool: &mut self.pool,
+        })
     }
 }
 
 /// A family of [`Families`]: its samples can be added to, its name and type are
-/// the declaration's. The `add_` methods are [`MetricFamily`]'s.
+/// the declaration's. The `add_` methods are [`MetricFamily`]'s, with label names
+/// and values borrowed (`&str`, `String`, anything `AsRef<str>`).
 #[derive(Debug)]
 pub struct DeclaredFamily<'a> {
     family: &'a mut MetricFamily,
+    free_form: &'a mut bool,
+    pool: &'a mut Vec<Sample>,
 }
 
 impl DeclaredFamily<'_> {
@@ -174,33 +208,98 @@ impl DeclaredFamily<'_> {
         self.family.metric_type
     }
 
+    /// Adds a sample named the family's name and `suffix`, written over one of
+    /// the pool's.
+    fn push<K: AsRef<str>, V: AsRef<str>>(
+        &mut self,
+        suffix: &str,
+        labels: impl IntoIterator<Item = (K, V)>,
+        value: f64,
+    ) {
+        let mut sample = self.pool.pop().unwrap_or_default();
+        sample.name.clear();
+        sample.name.push_str(&self.family.name);
+        sample.name.push_str(suffix);
+        let mut n = 0;
+        for (k, v) in labels {
+            let (k, v) = (k.as_ref(), v.as_ref());
+            match sample.labels.get_mut(n) {
+                Some((name, value)) => {
+                    name.clear();
+                    name.push_str(k);
+                    value.clear();
+                    value.push_str(v);
+                }
+                None => sample.labels.push((k.to_owned(), v.to_owned())),
+            }
+            n += 1;
+        }
+        sample.labels.truncate(n);
+        sample.value = value;
+        sample.timestamp = None;
+        sample.exemplar = None;
+        self.family.samples.push(sample);
+    }
+
+    /// Adds a sample named the family's name and `suffix` with the labels of the
+    /// last sample, written over one of the pool's.
+    fn push_copy(&mut self, suffix: &str, value: f64) {
+        let Some(last) = self.family.samples.last() else {
+            return;
+        };
+        let mut sample = self.pool.pop().unwrap_or_default();
+        sample.name.clear();
+        sample.name.push_str(&self.family.name);
+        sample.name.push_str(suffix);
+        sample.labels.clone_from(&last.labels);
+        sample.value = value;
+        sample.timestamp = None;
+        sample.exemplar = None;
+        self.family.samples.push(sample);
+    }
+
     /// As [`MetricFamily::add_gauge`].
-    pub fn add_gauge<K: Into<String>, V: Into<String>>(
+    pub fn add_gauge<K: AsRef<str>, V: AsRef<str>>(
         &mut self,
         labels: impl IntoIterator<Item = (K, V)>,
         value: f64,
     ) -> &mut Self {
-        self.family.add_gauge(labels, value);
+        if !matches!(
+            self.family.metric_type,
+            MetricType::Gauge | MetricType::Unknown
+        ) {
+            *self.free_form = true;
+        }
+        self.push("", labels, value);
         self
     }
 
     /// As [`MetricFamily::add_counter`].
-    pub fn add_counter<K: Into<String>, V: Into<String>>(
+    pub fn add_counter<K: AsRef<str>, V: AsRef<str>>(
         &mut self,
         labels: impl IntoIterator<Item = (K, V)>,
         value: f64,
         created: Option<f64>,
     ) -> &mut Self {
-        self.family.add_counter(labels, value, created);
+        if self.family.metric_type != MetricType::Counter {
+            *self.free_form = true;
+        }
+        self.push("_total", labels, value);
+        if let Some(created) = created {
+            self.push_copy("_created", created);
+        }
         self
     }
 
     /// As [`MetricFamily::add_info`].
-    pub fn add_info<K: Into<String>, V: Into<String>>(
+    pub fn add_info<K: AsRef<str>, V: AsRef<str>>(
         &mut self,
         labels: impl IntoIterator<Item = (K, V)>,
     ) -> &mut Self {
-        self.family.add_info(labels);
+        if self.family.metric_type != MetricType::Info {
+            *self.free_form = true;
+        }
+        self.push("_info", labels, 1.0);
         self
     }
 
@@ -211,16 +310,17 @@ impl DeclaredFamily<'_> {
         states: impl IntoIterator<Item = (S, bool)>,
     ) -> &mut Self
     where
-        K: Into<String>,
-        V: Into<String>,
+        K: AsRef<str>,
+        V: AsRef<str>,
         S: Into<String>,
     {
-        self.family.add_stateset(labels, states);
+        *self.free_form = true;
+        self.family.add_stateset(owned(labels), states);
         self
     }
 
     /// As [`MetricFamily::add_histogram`].
-    pub fn add_histogram<K: Into<String>, V: Into<String>>(
+    pub fn add_histogram<K: AsRef<str>, V: AsRef<str>>(
         &mut self,
         labels: impl IntoIterator<Item = (K, V)>,
         buckets: &[(f64, u64)],
@@ -228,14 +328,16 @@ impl DeclaredFamily<'_> {
         count: u64,
         created: Option<f64>,
     ) -> &mut Self {
+        *self.free_form = true;
         self.family
-            .add_histogram(labels, buckets, sum, count, created);
+            .add_histogram(owned(labels), buckets, sum, count, created);
         self
     }
 
     /// The samples added so far, to set a timestamp or an exemplar on one (a
     /// histogram bucket's, say). The family is checked whole before it is served.
     pub fn samples_mut(&mut self) -> &mut [Sample] {
+        *self.free_form = true;
         &mut self.family.samples
     }
 
@@ -244,9 +346,18 @@ impl DeclaredFamily<'_> {
     /// exemplar). Its name must be the family's or one its type implies; the
     /// family is checked whole before it is served.
     pub fn add_sample(&mut self, sample: Sample) -> &mut Self {
+        *self.free_form = true;
         self.family.samples.push(sample);
         self
     }
+}
+
+fn owned<K: AsRef<str>, V: AsRef<str>>(
+    labels: impl IntoIterator<Item = (K, V)>,
+) -> impl Iterator<Item = (String, String)> {
+    labels
+        .into_iter()
+        .map(|(k, v)| (k.as_ref().to_owned(), v.as_ref().to_owned()))
 }
 
 /// A collector asked [`Families::family`] for a family it did not declare.
@@ -303,6 +414,11 @@ pub(crate) struct Entry {
     worker: Mutex<Option<mpsc::Sender<Job>>>,
     errors: AtomicU64,
     last_duration: AtomicU64,
+    /// The samples of the last collection served, whose allocations the next
+    /// one writes over (declared collectors only).
+    pool: Mutex<Vec<Sample>>,
+    /// Scratch space of the quick checks, kept for its allocation.
+    seen: Mutex<Fingerprints>,
 }
 
 impl Entry {
@@ -319,55 +435,135 @@ impl Entry {
             .store(d.as_secs_f64().to_bits(), Ordering::Relaxed);
     }
 
-    /// Keeps the families that have samples and pass
-    /// [`MetricFamily::validate`] (all of them, when they were checked where they
-    /// were made); counts one error for any that do not.
-    fn accept(&self, families: Families, out: &mut Vec<MetricFamily>) {
-        if families.checked {
-            out.extend(families.families);
-            return;
+    #[cfg(test)]
+    pub(crate) fn pool_len(&self) -> usize {
+        self.pool.lock().map_or(0, |pool| pool.len())
+    }
+
+    /// The samples to write this collection's over.
+    fn take_pool(&self) -> Vec<Sample> {
+        std::mem::take(&mut *self.pool.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// What one run of the collectors produced: the families to serve, in order,
+/// and which collector's samples may be reused by its next collection.
+#[derive(Default)]
+pub(crate) struct Collected {
+    pub(crate) families: Vec<MetricFamily>,
+    /// (index in `families`, index of the collector in the run), for the
+    /// families of declared collectors.
+    owners: Vec<(usize, usize)>,
+    /// (index of the collector in the run, errors so far, last duration) of
+    /// the collectors reported in the `promhttp_collector_*` families.
+    reports: Vec<(usize, f64, f64)>,
+}
+
+/// Hands the samples of a run's families back to the collectors that made them,
+/// for their next collection to write over. `entries` are the run's.
+pub(crate) fn recycle(entries: &[Arc<Entry>], collected: Collected) {
+    let Collected {
+        mut families,
+        owners,
+        ..
+    } = collected;
+    for (at, owner) in owners {
+        let (Some(family), Some(entry)) = (families.get_mut(at), entries.get(owner)) else {
+            continue;
+        };
+        entry
+            .pool
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .append(&mut family.samples);
+    }
+}
+
+/// The families of a collection that are served: those with samples that pass
+/// [`MetricFamily::validate`] (all of them, when they were checked where they
+/// were made), and the first problem of any that do not.
+struct Served {
+    families: Vec<MetricFamily>,
+    /// Whether `families` are a declared collector's, whose samples can be reused.
+    reusable: bool,
+    problem: Option<String>,
+}
+
+impl Families {
+    /// Checks the families where they were collected, while their samples are
+    /// in that thread's cache.
+    fn serve(self, seen: &mut Fingerprints) -> Served {
+        if self.checked {
+            return Served {
+                families: self.families,
+                reusable: false,
+                problem: None,
+            };
         }
-        let mut bad: Option<String> = None;
-        for family in families.families {
+        let mut problem: Option<String> = None;
+        let mut families = Vec::with_capacity(self.families.len());
+        for (family, free_form) in self.families.into_iter().zip(self.free_form) {
             if family.samples.is_empty() {
                 continue;
             }
-            match family.validate() {
-                Ok(()) => out.push(family),
-                Err(problem) => {
-                    bad.get_or_insert(problem.to_string());
-                }
+            // What the `add_` methods built is checked the quick way, which
+            // vouches only for what `validate` passes and leaves it the rest.
+            let valid = (!free_form && family.quick_check(seen))
+                || match family.validate() {
+                    Ok(()) => true,
+                    Err(err) => {
+                        problem.get_or_insert(err.to_string());
+                        false
+                    }
+                };
+            if valid {
+                families.push(family);
             }
         }
-        if let Some(problem) = bad {
-            self.fail(&problem);
+        Served {
+            families,
+            reusable: true,
+            problem,
         }
     }
 }
 
 /// A collector's result as the scrape thread receives it.
-type Outcome = Result<Result<Families, CollectError>, String>;
+type Outcome = Result<Result<Served, CollectError>, String>;
 
 /// Where a worker sends the outcome of the collection it was asked for, tagged with
 /// the collector's index in that scrape.
 type Reply = mpsc::Sender<(usize, Outcome, Duration)>;
-type Job = (usize, Reply);
+type Job = (usize, Reply, Vec<Sample>);
 
-fn call(kind: &Kind) -> Outcome {
-    catch_unwind(AssertUnwindSafe(|| match kind {
-        Kind::Declared {
-            prototypes,
-            collector,
-        } => {
-            let mut families = Families::declared(prototypes);
-            collector.collect(&mut families).map(|()| families)
-        }
-        Kind::Checked(families) => Ok(Families {
-            families: families(),
-            checked: true,
-        }),
+/// Runs a collection and checks what it served; the time is the collection's.
+fn call(kind: &Kind, pool: Vec<Sample>, seen: &mut Fingerprints) -> (Outcome, Duration) {
+    let t0 = Instant::now();
+    let mut took = Duration::ZERO;
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        let families = match kind {
+            Kind::Declared {
+                prototypes,
+                collector,
+            } => {
+                let mut families = Families::reusing(prototypes, pool);
+                collector.collect(&mut families).map(|()| families)
+            }
+            Kind::Checked(families) => Ok(Families {
+                families: families(),
+                free_form: Vec::new(),
+                pool,
+                checked: true,
+            }),
+        };
+        took = t0.elapsed();
+        families.map(|families| families.serve(seen))
     }))
-    .map_err(|panic| panic_message(panic.as_ref()))
+    .map_err(|panic| panic_message(panic.as_ref()));
+    if took.is_zero() {
+        took = t0.elapsed();
+    }
+    (outcome, took)
 }
 
 impl Entry {
@@ -387,11 +583,11 @@ impl Entry {
         std::thread::Builder::new()
             .name(format!("collector {}", self.name))
             .spawn(move || {
-                for (i, reply) in jobs {
-                    let t0 = Instant::now();
-                    let outcome = call(collector.as_ref());
+                let mut seen = Fingerprints::default();
+                for (i, reply, pool) in jobs {
+                    let (outcome, took) = call(collector.as_ref(), pool, &mut seen);
                     running.store(false, Ordering::Release);
-                    let _ = reply.send((i, outcome, t0.elapsed()));
+                    let _ = reply.send((i, outcome, took));
                 }
             })
             .map_err(|e| format!("no thread to run it on: {e}"))?;
@@ -412,9 +608,13 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
     format!("it panicked: {msg}")
 }
 
-/// Runs every collector for one scrape and returns their families followed by the
-/// two families about the collectors themselves.
-pub(crate) fn run(entries: &[Arc<Entry>]) -> Vec<MetricFamily> {
+/// How long a scrape polls for the outcome of a threaded collection before it
+/// sleeps until the outcome comes.
+const SPIN: Duration = Duration::from_micros(50);
+
+/// Runs every collector for one scrape and returns their families and the
+/// figures of the two families about the collectors themselves.
+pub(crate) fn run(entries: &[Arc<Entry>]) -> Collected {
     let (tx, rx) = mpsc::channel::<(usize, Outcome, Duration)>();
     let mut outcomes: Vec<Option<(Outcome, Duration)>> = entries.iter().map(|_| None).collect();
     let mut pending: Vec<(usize, Instant)> = Vec::new();
@@ -430,7 +630,7 @@ pub(crate) fn run(entries: &[Arc<Entry>]) -> Vec<MetricFamily> {
             ));
             continue;
         }
-        match entry.dispatch((i, tx.clone())) {
+        match entry.dispatch((i, tx.clone(), entry.take_pool())) {
             Ok(()) => pending.push((i, start + timeout)),
             Err(e) => {
                 entry.running.store(false, Ordering::Release);
@@ -442,14 +642,25 @@ pub(crate) fn run(entries: &[Arc<Entry>]) -> Vec<MetricFamily> {
     // Inline collectors run while the threaded ones work.
     for (i, entry) in entries.iter().enumerate() {
         if entry.mode == Mode::Inline {
-            let t0 = Instant::now();
-            outcomes[i] = Some((call(entry.collector.as_ref()), t0.elapsed()));
+            let mut seen = entry.seen.lock().unwrap_or_else(PoisonError::into_inner);
+            outcomes[i] = Some(call(entry.collector.as_ref(), entry.take_pool(), &mut seen));
         }
     }
     while let Some(&deadline) = pending.iter().map(|(_, d)| d).min() {
         let now = Instant::now();
         let received = if deadline > now {
-            rx.recv_timeout(deadline - now).ok()
+            // A collection that ends within microseconds is picked up without
+            // going to sleep: waking a sleeping thread costs more than the wait.
+            let spin_until = now + SPIN.min(deadline - now);
+            let mut received = None;
+            while received.is_none() && Instant::now() < spin_until {
+                received = rx.try_recv().ok();
+                std::hint::spin_loop();
+            }
+            received.or_else(|| {
+                rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                    .ok()
+            })
         } else {
             None
         };
@@ -474,43 +685,65 @@ pub(crate) fn run(entries: &[Arc<Entry>]) -> Vec<MetricFamily> {
             }
         }
     }
-    let mut out = Vec::new();
-    for (entry, outcome) in entries.iter().zip(outcomes) {
+    let mut out = Collected::default();
+    for (i, (entry, outcome)) in entries.iter().zip(outcomes).enumerate() {
         let Some((outcome, took)) = outcome else {
             continue;
         };
         entry.set_duration(took);
         match outcome {
-            Ok(Ok(families)) => entry.accept(families, &mut out),
+            Ok(Ok(served)) => {
+                if let Some(problem) = &served.problem {
+                    entry.fail(problem);
+                }
+                for family in served.families {
+                    if served.reusable {
+                        out.owners.push((out.families.len(), i));
+                    }
+                    out.families.push(family);
+                }
+            }
             Ok(Err(e)) => entry.fail(&e),
             Err(e) => entry.fail(&e),
         }
     }
-    if entries.iter().any(|e| e.reported) {
-        out.extend(self_families(entries));
+    for (i, entry) in entries.iter().enumerate().filter(|(_, e)| e.reported) {
+        #[allow(clippy::cast_precision_loss)]
+        let errors = entry.errors.load(Ordering::Relaxed) as f64;
+        let duration = f64::from_bits(entry.last_duration.load(Ordering::Relaxed));
+        out.reports.push((i, errors, duration));
     }
     out
 }
 
-fn self_families(entries: &[Arc<Entry>]) -> [MetricFamily; 2] {
-    let mut errors = MetricFamily::counter(
-        COLLECTOR_ERRORS,
-        "Collections that failed, overran their timeout or returned invalid families, by collector.",
-    );
-    let mut durations = MetricFamily::gauge(
-        COLLECTOR_DURATION,
-        "How long each collector's last collection took (its timeout if it overran).",
-    );
-    for entry in entries.iter().filter(|e| e.reported) {
-        #[allow(clippy::cast_precision_loss)]
-        let n = entry.errors.load(Ordering::Relaxed) as f64;
-        errors.add_counter([("collector", entry.name.as_str())], n, None);
-        durations.add_gauge(
-            [("collector", entry.name.as_str())],
-            f64::from_bits(entry.last_duration.load(Ordering::Relaxed)),
-        );
+impl Collected {
+    /// Writes the run's families, then the two families about the collectors
+    /// themselves; `entries` are the run's.
+    pub(crate) fn write(&self, entries: &[Arc<Entry>], encoder: &mut Encoder) {
+        for family in &self.families {
+            encoder.write_family(family);
+        }
+        if self.reports.is_empty() {
+            return;
+        }
+        let name = |i: usize| entries.get(i).map_or("", |e| e.name.as_str());
+        encoder.family(&Descriptor::new(
+            COLLECTOR_ERRORS,
+            MetricType::Counter,
+            "Collections that failed, overran their timeout or returned invalid families, by collector.",
+        ));
+        for &(i, errors, _) in &self.reports {
+            encoder.counter(&[("collector", name(i))], errors, None, None);
+        }
+        encoder.family(&Descriptor::new(
+            COLLECTOR_DURATION,
+            MetricType::Gauge,
+            "How long each collector's last collection took (its timeout if it overran).",
+        ));
+        for &(i, _, duration) in &self.reports {
+            encoder.gauge(&[("collector", name(i))], duration);
+        }
     }
-    [errors, durations]
 }
 
 /// Configures and registers a scrape-time collector; from [`Registry::collector`].
@@ -640,6 +873,8 @@ impl<'r> CollectorBuilder<'r> {
             worker: Mutex::new(None),
             errors: AtomicU64::new(0),
             last_duration: AtomicU64::new(0f64.to_bits()),
+            pool: Mutex::new(Vec::new()),
+            seen: Mutex::new(Fingerprints::default()),
         };
         let id = self.registry.add_scrape_collector(entry)?;
         Ok(CollectorHandle::new(self.registry.clone(), id))
@@ -668,6 +903,169 @@ mod tests {
     }
 
     use crate::family::test_value as value;
+
+    /// A xorshift generator: the same draws on every machine.
+    struct Draws(u64);
+
+    impl Draws {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            usize::try_from(self.0 % n as u64).unwrap()
+        }
+
+        fn pick<T: Copy>(&mut self, from: &[T]) -> T {
+            from[self.below(from.len())]
+        }
+    }
+
+    /// Adds a random sample to `f` through the `add_` methods: label names valid
+    /// or not, repeated or not, series repeated or not, values in range or not.
+    fn add_random(d: &mut Draws, f: &mut DeclaredFamily<'_>) {
+        const NAMES: [&str; 9] = ["a", "b", "pod", "le", "quantile", "1x", "__x", "a-b", ""];
+        const VALUES: [&str; 3] = ["x", "y", "\"\n"];
+        const NUMBERS: [f64; 7] = [0.0, 1.0, 2.5, -1.0, f64::NAN, f64::INFINITY, 1e300];
+        let labels: Vec<(&str, &str)> = (0..d.below(4))
+            .map(|_| {
+                let names = if d.below(8) == 0 {
+                    &NAMES[..]
+                } else {
+                    &NAMES[..3]
+                };
+                (d.pick(names), d.pick(&VALUES))
+            })
+            .collect();
+        // Mostly the method of the family's type, now and then another.
+        let method = match (d.below(10), f.metric_type()) {
+            (0, _) => d.below(3),
+            (_, MetricType::Counter) => 1,
+            (_, MetricType::Info) => 2,
+            _ => 0,
+        };
+        match method {
+            0 => {
+                f.add_gauge(labels, d.pick(&NUMBERS));
+            }
+            1 => {
+                let created = (d.below(2) == 0).then(|| d.pick(&NUMBERS));
+                f.add_counter(labels, d.pick(&NUMBERS), created);
+            }
+            _ => {
+                f.add_info(labels);
+            }
+        }
+    }
+
+    #[test]
+    fn the_quick_check_agrees_with_validate_on_what_the_add_methods_build() {
+        let mut d = Draws(0x9e37_79b9_7f4a_7c15);
+        let mut seen = Fingerprints::default();
+        let (mut quick, mut valid, mut free) = (0, 0, 0);
+        let types = [
+            MetricType::Gauge,
+            MetricType::Unknown,
+            MetricType::Counter,
+            MetricType::Info,
+        ];
+        for round in 0..20_000 {
+            let t = d.pick(&types);
+            let declared = [MetricFamily::new(format!("f{round}"), t, "")];
+            let mut families = Families::declared(&declared);
+            let mut f = families.family(&declared[0].name).unwrap();
+            for _ in 0..d.below(5) {
+                add_random(&mut d, &mut f);
+            }
+            let family = &families.families[0];
+            let ok = family.validate().is_ok();
+            if families.free_form[0] {
+                // An `add_` method that is not the type's: left to `validate`.
+                free += 1;
+                continue;
+            }
+            let fast = family.quick_check(&mut seen);
+            assert_eq!(fast, ok, "{family:#?}: quick {fast}, validate {ok}");
+            quick += usize::from(fast);
+            valid += usize::from(ok);
+        }
+        // Both verdicts came up often, and so did families left to `validate`.
+        assert!(
+            quick > 2_000 && valid - quick == 0 && free > 2_000,
+            "{quick} {valid} {free}"
+        );
+        assert!(20_000 - free - valid > 2_000, "{quick} {valid} {free}");
+    }
+
+    #[test]
+    fn reused_samples_serve_exactly_what_each_collection_added() {
+        // Collection k adds the shapes of seed k; a registry that served
+        // collections 0..k before must serve collection k as a new one does.
+        let step = Arc::new(AtomicU64::new(0));
+        let collector = |step: Arc<AtomicU64>| {
+            move |out: &mut Families| {
+                let mut d = Draws(0x5851_f42d_4c95_7f2d ^ step.load(Ordering::Relaxed));
+                for name in ["g", "c", "i"] {
+                    let mut f = out.family(name)?;
+                    for j in 0..d.below(6) {
+                        // Series told apart by `j`, labels of any count and size.
+                        let labels: Vec<(String, String)> = (0..d.below(4))
+                            .map(|i| (format!("l{i}"), "v".repeat(d.below(40))))
+                            .chain([("j".to_owned(), j.to_string())])
+                            .collect();
+                        let v = f64::from(u32::try_from(d.below(1000)).unwrap());
+                        match name {
+                            "g" => f.add_gauge(labels, v),
+                            "c" => f.add_counter(labels, v, (d.below(2) == 0).then_some(v)),
+                            _ => f.add_info(labels),
+                        };
+                    }
+                }
+                Ok(())
+            }
+        };
+        let declare = |registry: &Registry, step: Arc<AtomicU64>, inline: bool| {
+            let builder = registry
+                .collector("shapes")
+                .family(gauge("g"))
+                .family(MetricFamily::counter("c", ""))
+                .family(MetricFamily::new("i", MetricType::Info, ""));
+            let builder = if inline { builder.inline() } else { builder };
+            builder.register(collector(step)).unwrap();
+        };
+        for inline in [true, false] {
+            let reused = Registry::new();
+            declare(&reused, Arc::clone(&step), inline);
+            for k in 0..200 {
+                step.store(k, Ordering::Relaxed);
+                let fresh = Registry::new();
+                declare(&fresh, Arc::clone(&step), inline);
+                let (a, b) = (
+                    reused.encode(Format::OpenMetrics).unwrap(),
+                    fresh.encode(Format::OpenMetrics).unwrap(),
+                );
+                // The collector's own duration differs; everything else agrees.
+                let keep = |t: &str| {
+                    t.lines()
+                        .filter(|l| !l.starts_with(COLLECTOR_DURATION))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                };
+                assert_eq!(keep(&a), keep(&b), "collection {k}, inline {inline}");
+                assert!(a.contains("promhttp_collector_errors_total{collector=\"shapes\"} 0\n"));
+            }
+            // The pool holds what the last collection served, no more.
+            let served = keep_samples(&reused);
+            assert_eq!(reused.collector_pools(), vec![served]);
+        }
+    }
+
+    /// How many samples of the collector `shapes` one more scrape serves.
+    fn keep_samples(registry: &Registry) -> usize {
+        let text = registry.encode(Format::OpenMetrics).unwrap();
+        text.lines()
+            .filter(|l| !l.starts_with('#') && !l.starts_with("promhttp_"))
+            .count()
+    }
 
     #[test]
     fn failures_leave_the_rest_of_the_scrape_intact() {

@@ -322,8 +322,11 @@ impl Registry {
         }
         #[cfg(feature = "exporter")]
         if !collectors.is_empty() {
-            for family in self.collect(&collectors).iter() {
-                encoder.write_family(family);
+            let collected = self.collect(&collectors);
+            collected.write(&collectors, &mut encoder);
+            // The last scrape to serve a run hands its samples back for reuse.
+            if let Some(collected) = Arc::into_inner(collected) {
+                collect::recycle(&collectors, collected);
             }
         }
         let (bytes, spare) = encoder.finish_keeping();
@@ -339,7 +342,7 @@ impl Registry {
     /// scrapes that overlap (a pair of Prometheus servers, curl during a scrape)
     /// run each collector once, and neither finds it busy.
     #[cfg(feature = "exporter")]
-    fn collect(&self, collectors: &[Arc<collect::Entry>]) -> Arc<Vec<crate::family::MetricFamily>> {
+    fn collect(&self, collectors: &[Arc<collect::Entry>]) -> Arc<collect::Collected> {
         let (flight, leader) = {
             let mut slot = self
                 .inner
@@ -401,6 +404,17 @@ impl Registry {
         value
     }
 
+    /// How many samples each scrape-time collector keeps for its next
+    /// collection to write over.
+    #[cfg(all(test, feature = "exporter"))]
+    pub(crate) fn collector_pools(&self) -> Vec<usize> {
+        self.read()
+            .collectors
+            .iter()
+            .map(|e| e.pool_len())
+            .collect()
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, State> {
         self.inner
             .state
@@ -458,7 +472,7 @@ impl Registry {
 #[cfg(feature = "exporter")]
 #[derive(Default)]
 struct Flight {
-    families: std::sync::Mutex<Option<Arc<Vec<crate::family::MetricFamily>>>>,
+    families: std::sync::Mutex<Option<Arc<collect::Collected>>>,
     done: std::sync::Condvar,
     /// Scrapes that joined the run (for tests).
     waiters: std::sync::atomic::AtomicUsize,
@@ -466,7 +480,7 @@ struct Flight {
 
 #[cfg(feature = "exporter")]
 impl Flight {
-    fn wait(&self) -> Arc<Vec<crate::family::MetricFamily>> {
+    fn wait(&self) -> Arc<collect::Collected> {
         let mut families = self.families.lock().unwrap_or_else(PoisonError::into_inner);
         loop {
             if let Some(families) = &*families {
@@ -486,7 +500,7 @@ impl Flight {
 struct Publish<'a> {
     registry: &'a Registry,
     flight: &'a Arc<Flight>,
-    families: Option<Arc<Vec<crate::family::MetricFamily>>>,
+    families: Option<Arc<collect::Collected>>,
 }
 
 #[cfg(feature = "exporter")]

@@ -107,6 +107,16 @@ impl Encoder {
 
     fn write_samples(&mut self, family: &MetricFamily) {
         let samples = &family.samples;
+        if matches!(
+            family.metric_type,
+            MetricType::Gauge | MetricType::Info | MetricType::Unknown
+        ) {
+            // Each sample is a point of its own, and no label is the point's.
+            for s in samples {
+                self.single_at(family.metric_type, &s.labels, s.value, s.timestamp);
+            }
+            return;
+        }
         let mut start = 0;
         while start < samples.len() {
             let first = &samples[start];

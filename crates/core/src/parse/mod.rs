@@ -38,7 +38,7 @@ mod lex;
 mod openmetrics;
 mod text;
 
-mod validate;
+pub(crate) mod validate;
 
 #[cfg(test)]
 mod tests;

@@ -219,6 +219,81 @@ impl MetricFamily {
     }
 }
 
+/// The set of series fingerprints [`MetricFamily::quick_check`] fills, kept from
+/// one check to the next for its allocation.
+pub(crate) type Fingerprints = HashSet<u64, BuildHasherDefault<Prehashed>>;
+
+impl MetricFamily {
+    /// Whether the family passes [`MetricFamily::validate`], found quickly for
+    /// the shape the toolkit's `add_gauge`, `add_counter` and `add_info` build: a
+    /// gauge, unknown, counter or info family whose samples carry no timestamp
+    /// and no exemplar and have fewer than 16 labels each, a counter's
+    /// `_created` right after its `_total` with the same labels.
+    ///
+    /// `true` only where `validate` passes; `false` for a family that breaks a
+    /// rule and for any other shape, which `validate` then decides (and words
+    /// the error). `seen` is scratch space, cleared first.
+    pub(crate) fn quick_check(&self, seen: &mut Fingerprints) -> bool {
+        let t = self.metric_type;
+        if !matches!(
+            t,
+            MetricType::Gauge | MetricType::Unknown | MetricType::Counter | MetricType::Info
+        ) || names::check_metric_name(&self.name).is_err()
+        {
+            return false;
+        }
+        if let Some(unit) = &self.unit {
+            let last = self.name.strip_suffix(unit.as_str());
+            if unit.is_empty() || !last.is_some_and(|rest| rest.ends_with('_')) {
+                return false;
+            }
+        }
+        seen.clear();
+        let mut previous: Option<&Sample> = None;
+        for sample in &self.samples {
+            if sample.timestamp.is_some()
+                || sample.exemplar.is_some()
+                || sample.labels.len() >= FEW_LABELS
+            {
+                return false;
+            }
+            let Some(suffix) = sample.name.strip_prefix(self.name.as_str()) else {
+                return false;
+            };
+            let v = sample.value;
+            let value_ok = match (t, suffix) {
+                (MetricType::Gauge | MetricType::Unknown, "") => true,
+                (MetricType::Counter, "_total") => !v.is_nan() && v >= 0.0,
+                (MetricType::Counter, "_created") => {
+                    v.is_finite()
+                        && previous.is_some_and(|total| {
+                            total.name.ends_with("_total") && total.labels == sample.labels
+                        })
+                }
+                (MetricType::Info, "_info") => v == 1.0,
+                _ => false,
+            };
+            if !value_ok {
+                return false;
+            }
+            for (i, (name, _)) in sample.labels.iter().enumerate() {
+                if names::check_label_name(name).is_err()
+                    || sample.labels[..i].iter().any(|(k, _)| k == name)
+                {
+                    return false;
+                }
+            }
+            // A repeated fingerprint is a repeated series or (rarely) a
+            // collision: `validate` tells them apart.
+            if !seen.insert(series_fingerprint(sample)) {
+                return false;
+            }
+            previous = Some(sample);
+        }
+        true
+    }
+}
+
 /// A bucket bound or quantile as the exposition formats write it (`+Inf`,
 /// `-Inf` or a decimal number); `None` for anything else, `NaN` included.
 fn bound(text: &str) -> Option<f64> {
@@ -260,22 +335,61 @@ fn series_fingerprint(sample: &Sample) -> u64 {
         x = x.wrapping_mul(0x94d0_49bb_1331_11eb);
         x ^ (x >> 31)
     }
-    fn hash(seed: u64, s: &str) -> u64 {
-        let step = |h: u64, x: u64| (h.rotate_left(5) ^ x).wrapping_mul(0x517c_c1b7_2722_0a95);
-        mix(s.bytes().fold(seed, |h, b| step(h, u64::from(b))) ^ s.len() as u64)
+    // One 64x64->128-bit multiply folded to 64 bits: every input bit reaches
+    // most output bits.
+    #[inline]
+    fn fold(a: u64, b: u64) -> u64 {
+        let wide = u128::from(a) * u128::from(b);
+        #[allow(clippy::cast_possible_truncation)]
+        let (low, high) = (wide as u64, (wide >> 64) as u64);
+        low ^ high
+    }
+    // Sixteen bytes a step; the last one to sixteen bytes are read as two
+    // overlapping words (as wyhash does), and the length is folded in, so
+    // strings hashed one after the other cannot run into each other.
+    #[inline(always)]
+    fn absorb(mut h: u64, s: &str) -> u64 {
+        const K: u64 = 0x243f_6a88_85a3_08d3;
+        let bytes = s.as_bytes();
+        let u64_at = |i: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&bytes[i..i + 8]);
+            u64::from_le_bytes(w)
+        };
+        let u32_at = |i: usize| {
+            let mut w = [0u8; 4];
+            w.copy_from_slice(&bytes[i..i + 4]);
+            u64::from(u32::from_le_bytes(w))
+        };
+        let n = bytes.len();
+        let mut at = 0;
+        while n - at > 16 {
+            h = fold(u64_at(at) ^ h, u64_at(at + 8) ^ K);
+            at += 16;
+        }
+        let (a, b) = match n - at {
+            0 => (0, 0),
+            m @ 1..=3 => {
+                let word = (u64::from(bytes[at]) << 16)
+                    | (u64::from(bytes[at + m / 2]) << 8)
+                    | u64::from(bytes[n - 1]);
+                (word, 0)
+            }
+            4..=8 => (u32_at(at), u32_at(n - 4)),
+            _ => (u64_at(at), u64_at(n - 8)),
+        };
+        fold(a ^ h, b ^ K ^ ((n as u64) << 32))
     }
     let seed = fingerprint_seed();
     let labels = sample.labels.iter().fold(0u64, |acc, (k, v)| {
-        acc.wrapping_add(mix(
-            hash(seed ^ 1, k).wrapping_add(hash(seed ^ 2, v).rotate_left(17))
-        ))
+        acc.wrapping_add(mix(absorb(absorb(seed, k), v)))
     });
-    mix(labels ^ hash(seed ^ 3, &sample.name))
+    mix(labels ^ absorb(seed ^ 3, &sample.name))
 }
 
 /// The hasher of a map whose keys are hashes already.
 #[derive(Default)]
-struct Prehashed(u64);
+pub(crate) struct Prehashed(u64);
 
 impl Hasher for Prehashed {
     fn finish(&self) -> u64 {
