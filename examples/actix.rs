@@ -55,6 +55,8 @@ async fn main() -> std::io::Result<()> {
         .map_err(std::io::Error::other)?;
     let metrics = HttpMetrics::builder()
         .ignore_route("/metrics")
+        // A sampled W3C `traceparent` header leaves its trace as an exemplar.
+        .exemplars(true)
         .build()
         .map_err(std::io::Error::other)?;
     let server = HttpServer::new(move || {

@@ -51,7 +51,12 @@ async fn stream() -> Body {
 async fn main() -> std::io::Result<()> {
     let bind = std::env::var("BIND").unwrap_or_else(|_| "127.0.0.1:3000".into());
     let header_read_timeout = http_serve::header_read_timeout().map_err(std::io::Error::other)?;
-    let metrics = HttpMetrics::default();
+    // Exemplars on: a request with a sampled W3C `traceparent` header leaves its
+    // trace on its latency bucket and its request counter.
+    let metrics = HttpMetrics::builder()
+        .exemplars(true)
+        .build()
+        .map_err(std::io::Error::other)?;
     let app = Router::new()
         .route("/", get(index))
         .route("/users/{id}", get(user))

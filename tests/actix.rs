@@ -15,7 +15,7 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::test::{self, TestRequest};
 use actix_web::web::{self, Bytes};
 use actix_web::{App, HttpResponse, HttpServer};
-use common::{parse_openmetrics, Exposition};
+use common::{parse_openmetrics, traceparent, Exposition};
 use futures_util::FutureExt;
 use promhttp::actix::{metrics_handler, metrics_handler_with, Metrics};
 use promhttp::{Format, HttpMetrics, Registry};
@@ -787,4 +787,86 @@ async fn upload_cut_mid_body_without_half_closed_connections_drops_a_working_han
     assert_eq!(m.sum(REQUESTS), 1.0);
     m.assert_books_balanced();
     handle.stop(false).await;
+}
+
+#[actix_web::test]
+async fn exemplars_come_from_sampled_traceparent_headers() {
+    let registry = Registry::new();
+    let metrics = HttpMetrics::builder()
+        .registry(&registry)
+        .buckets([3600.0])
+        .exemplars(true)
+        .build()
+        .unwrap();
+    let app =
+        test::init_service(App::new().wrap(Metrics::new(&metrics)).configure(configure)).await;
+    for (uri, header) in [
+        ("/users/1", Some(traceparent(0xa1, true))),
+        ("/users/2", Some(traceparent(0xb2, false))),
+        ("/users/3", Some("00-zz-what".to_owned())),
+        ("/users/4", None),
+        ("/status/404", Some(traceparent(0xc3, false))),
+        ("/status/500", Some(traceparent(0xd4, true))),
+        ("/nowhere", Some(traceparent(0xe5, true))),
+    ] {
+        let mut req = TestRequest::get().uri(uri);
+        if let Some(value) = header {
+            req = req.insert_header(("traceparent", value));
+        }
+        let res = test::call_service(&app, req.to_request()).await;
+        body_bytes(res).await;
+    }
+    let m = scrape(&registry);
+    let users = labels("GET", "/users/{id}", "200");
+    assert_eq!(m.value(REQUESTS, &users), 4.0);
+    let a1 = "a1".repeat(16);
+    assert_eq!(
+        common::exemplar_trace(&m, REQUESTS, &users),
+        Some(a1.clone())
+    );
+    let bucket = [users[0], users[1], users[2], ("le", "3600.0")];
+    assert_eq!(
+        common::exemplar_trace(&m, "http_server_request_duration_seconds_bucket", &bucket),
+        Some(a1)
+    );
+    assert_eq!(
+        common::exemplar_trace(&m, REQUESTS, &labels("GET", "/status/{code}", "404")),
+        None
+    );
+    assert_eq!(
+        common::exemplar_trace(&m, REQUESTS, &labels("GET", "/status/{code}", "500")),
+        Some("d4".repeat(16))
+    );
+    assert_eq!(
+        common::exemplar_trace(&m, REQUESTS, &labels("GET", "unmatched", "404")),
+        Some("e5".repeat(16))
+    );
+    m.assert_books_balanced();
+}
+
+#[actix_web::test]
+async fn a_trace_can_come_from_elsewhere() {
+    let registry = Registry::new();
+    let metrics = HttpMetrics::builder()
+        .registry(&registry)
+        .exemplars(true)
+        .build()
+        .unwrap();
+    let middleware = Metrics::new(&metrics).trace_with(|req| {
+        let value = req.headers().get("x-trace")?.to_str().ok()?;
+        let n = u8::from_str_radix(value, 16).ok()?;
+        promhttp::TraceContext::new([n; 16], [n; 8])
+    });
+    let app = test::init_service(App::new().wrap(middleware).configure(configure)).await;
+    let req = TestRequest::get()
+        .uri("/users/1")
+        .insert_header(("x-trace", "2a"))
+        .insert_header(("traceparent", traceparent(0xa1, true)))
+        .to_request();
+    body_bytes(test::call_service(&app, req).await).await;
+    let m = scrape(&registry);
+    assert_eq!(
+        common::exemplar_trace(&m, REQUESTS, &labels("GET", "/users/{id}", "200")),
+        Some("2a".repeat(16))
+    );
 }

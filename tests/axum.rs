@@ -2,6 +2,7 @@
 //! exposition as the reference OpenMetrics parser reads it.
 
 mod common;
+mod proto;
 
 use std::convert::Infallible;
 use std::future::{pending, poll_fn, Future, IntoFuture};
@@ -13,7 +14,7 @@ use axum::extract::Path;
 use axum::http::{Method, Request, Response, StatusCode};
 use axum::routing::{any, get, post};
 use axum::Router;
-use common::{parse_openmetrics, Exposition};
+use common::{parse_openmetrics, traceparent, Exposition};
 use http_body_util::BodyExt;
 use promhttp::axum::{metrics_handler, metrics_handler_with, MetricsLayer};
 use promhttp::{Format, HttpMetrics, Registry};
@@ -729,4 +730,131 @@ async fn upload_cut_mid_body_is_counted_with_the_status_the_handler_answered() {
     assert_eq!(m.sum(REQUESTS), 2.0);
     m.assert_books_balanced();
     server.abort();
+}
+
+#[tokio::test]
+async fn exemplars_come_from_sampled_traceparent_headers() {
+    let registry = Registry::new();
+    let metrics = HttpMetrics::builder()
+        .registry(&registry)
+        .buckets([3600.0])
+        .exemplars(true)
+        .build()
+        .unwrap();
+    let app = routes().layer(MetricsLayer::new(&metrics));
+    let send = |uri: &'static str, traceparent: Option<String>| {
+        let app = app.clone();
+        async move {
+            let mut req = Request::builder().uri(uri);
+            if let Some(value) = traceparent {
+                req = req.header("traceparent", value);
+            }
+            let res = app.oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+            res.into_body().collect().await.unwrap();
+        }
+    };
+    send("/users/1", Some(traceparent(0xa1, true))).await;
+    // Unsampled, malformed, or no trace at all: no exemplar, the request counted.
+    send("/users/2", Some(traceparent(0xb2, false))).await;
+    send("/users/3", Some("00-zz-what".to_owned())).await;
+    send("/users/4", None).await;
+    send("/status/404", Some(traceparent(0xc3, false))).await;
+    send("/status/500", Some(traceparent(0xd4, true))).await;
+
+    let m = f_scrape(&registry);
+    let users = labels("GET", "/users/{id}", "200");
+    assert_eq!(m.value(REQUESTS, &users), 4.0);
+    let a1 = "a1".repeat(16);
+    assert_eq!(
+        common::exemplar_trace(&m, REQUESTS, &users),
+        Some(a1.clone())
+    );
+    let bucket = [users[0], users[1], users[2], ("le", "3600.0")];
+    assert_eq!(
+        common::exemplar_trace(&m, "http_server_request_duration_seconds_bucket", &bucket),
+        Some(a1)
+    );
+    assert_eq!(
+        common::exemplar_trace(&m, REQUESTS, &labels("GET", "/status/{code}", "404")),
+        None
+    );
+    assert_eq!(
+        common::exemplar_trace(&m, REQUESTS, &labels("GET", "/status/{code}", "500")),
+        Some("d4".repeat(16))
+    );
+    m.assert_books_balanced();
+
+    // Protobuf carries the same exemplars, on counters and buckets alike.
+    let mut protobuf = Vec::new();
+    registry.encode_to(Format::Protobuf, &mut protobuf).unwrap();
+    type Found = (String, Vec<(String, String)>, promhttp::family::Exemplar);
+    let exemplars = |families: &[promhttp::family::MetricFamily]| {
+        let mut out: Vec<Found> = families
+            .iter()
+            .flat_map(|f| &f.samples)
+            .filter_map(|s| Some((s.name.clone(), s.labels.clone(), s.exemplar.clone()?)))
+            .collect();
+        out.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        out
+    };
+    let from_protobuf = exemplars(&proto::as_families(&proto::decode(&protobuf)));
+    let openmetrics =
+        promhttp::parse::parse_openmetrics(&registry.encode(Format::OpenMetrics).unwrap()).unwrap();
+    let from_openmetrics = exemplars(&openmetrics);
+    assert_eq!(from_protobuf.len(), 4, "{from_protobuf:#?}");
+    assert_eq!(from_protobuf.len(), from_openmetrics.len());
+    for (p, o) in from_protobuf.iter().zip(&from_openmetrics) {
+        assert_eq!((&p.0, &p.1, &p.2.labels), (&o.0, &o.1, &o.2.labels));
+        assert_eq!(p.2.value, o.2.value);
+        // OpenMetrics writes the time in seconds, protobuf in seconds and nanos.
+        let (a, b) = (p.2.timestamp.unwrap(), o.2.timestamp.unwrap());
+        assert!((a - b).abs() < 1e-3, "{a} {b}");
+    }
+}
+
+#[tokio::test]
+async fn a_trace_can_come_from_elsewhere_and_needs_exemplars_on() {
+    // The function replaces the header: here a trace an earlier layer left in
+    // the extensions.
+    #[derive(Clone)]
+    struct FromUpstream(promhttp::TraceContext);
+    let registry = Registry::new();
+    let metrics = HttpMetrics::builder()
+        .registry(&registry)
+        .exemplars(true)
+        .build()
+        .unwrap();
+    let layer = MetricsLayer::new(&metrics)
+        .trace_with(|_, extensions| extensions.get::<FromUpstream>().map(|t| t.0));
+    let app = routes().layer(layer);
+    let trace = promhttp::TraceContext::new([7; 16], [8; 8]).unwrap();
+    let mut req = get_req("/users/1");
+    req.extensions_mut().insert(FromUpstream(trace));
+    req.headers_mut()
+        .insert("traceparent", traceparent(0xa1, true).parse().unwrap());
+    let res = app.clone().oneshot(req).await.unwrap();
+    res.into_body().collect().await.unwrap();
+    let m = f_scrape(&registry);
+    assert_eq!(
+        common::exemplar_trace(&m, REQUESTS, &labels("GET", "/users/{id}", "200")),
+        Some("07".repeat(16))
+    );
+
+    // Without exemplars, a sampled header leaves none.
+    let f = fixture();
+    let mut req = get_req("/users/1");
+    req.headers_mut()
+        .insert("traceparent", traceparent(0xa1, true).parse().unwrap());
+    let res = f.app.clone().oneshot(req).await.unwrap();
+    res.into_body().collect().await.unwrap();
+    let m = f.scrape();
+    assert_eq!(m.value(REQUESTS, &labels("GET", "/users/{id}", "200")), 1.0);
+    assert_eq!(
+        common::exemplar_trace(&m, REQUESTS, &labels("GET", "/users/{id}", "200")),
+        None
+    );
+}
+
+fn f_scrape(registry: &Registry) -> Exposition {
+    parse_openmetrics(&registry.encode(Format::OpenMetrics).unwrap())
 }

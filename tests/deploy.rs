@@ -219,6 +219,8 @@ fn compose_file_mounts_the_config_and_provisions_grafana() {
         .map(|c| c.as_str().unwrap())
         .collect();
     assert!(command.contains(&"--config.file=/etc/prometheus/prometheus.yml"));
+    // The dashboard's latency panel shows exemplars: Prometheus must keep them.
+    assert!(command.contains(&"--enable-feature=exemplar-storage"));
     let datasources = yaml("deploy/grafana/provisioning/datasources/prometheus.yml").unwrap();
     assert_eq!(
         datasources["datasources"][0]["url"],

@@ -314,6 +314,134 @@ fn prometheus_scrapes_the_exact_request_counts_of_both_examples() {
     }
 }
 
+/// Prometheus stores the exemplars of both demos: the trace ids sent in
+/// `traceparent` headers come back from `/api/v1/query_exemplars`, on the
+/// latency buckets and the request counters, and an unsampled trace does not.
+#[test]
+fn prometheus_stores_the_exemplars_of_traced_requests() {
+    if !prometheus_installed() {
+        return;
+    }
+    let (_axum, axum_addr) = start_example("axum");
+    let (_actix, actix_addr) = start_example("actix");
+    let trace = |app: u8, sampled: bool| {
+        let id = format!("{app:02x}").repeat(14) + if sampled { "5a5a" } else { "0000" };
+        let parent = format!("00-{id}-{}-0{}", "7b".repeat(8), u8::from(sampled));
+        (id, parent)
+    };
+    for (n, addr) in [(0xa1, axum_addr), (0xac, actix_addr)] {
+        for sampled in [true, false] {
+            let (_, parent) = trace(n, sampled);
+            let route = if sampled { "/users/1" } else { "/echo" };
+            let method = if sampled { "GET" } else { "POST" };
+            let res = common::http(
+                addr,
+                method,
+                route,
+                &[("traceparent", parent.as_str())],
+                b"x",
+            )
+            .unwrap();
+            assert_eq!(res.status, 200);
+        }
+    }
+    let jobs = vec![
+        ("axum".to_owned(), axum_addr, Some("openmetrics")),
+        ("actix".to_owned(), actix_addr, Some("openmetrics")),
+    ];
+    let (_prometheus, prometheus) =
+        start_prometheus_with("exemplars", &jobs, &["--enable-feature=exemplar-storage"]);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    for (n, job) in [(0xa1, "axum"), (0xac, "actix")] {
+        assert_eq!(
+            wait_for(prometheus, &format!("up{{job=\"{job}\"}}"), 1.0, deadline),
+            Some(1.0),
+            "Prometheus could not scrape the {job} example"
+        );
+        for metric in [
+            "http_server_request_duration_seconds_bucket",
+            "http_server_requests_total",
+        ] {
+            let selector = format!("{metric}{{job=\"{job}\",route=\"/users/{{id}}\"}}");
+            let (sampled, _) = trace(n, true);
+            let (unsampled, _) = trace(n, false);
+            let mut found = Vec::new();
+            while Instant::now() < deadline {
+                found = exemplar_trace_ids(prometheus, &selector);
+                if !found.is_empty() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            assert!(found.contains(&sampled), "{selector}: {found:?}");
+            assert!(!found.contains(&unsampled), "{selector}: {found:?}");
+            let echo = format!("{metric}{{job=\"{job}\",route=\"/echo\"}}");
+            assert!(exemplar_trace_ids(prometheus, &echo).is_empty(), "{echo}");
+        }
+        // The dashboard's latency panel asks for exemplars, and its queries
+        // get the trace, as Grafana asks for them.
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/deploy/grafana/dashboards/promhttp-http.json"
+        );
+        let dashboard: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let with_exemplars: Vec<(&str, &str)> = dashboard["panels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|panel| {
+                let title = panel["title"].as_str().unwrap();
+                panel["targets"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter(|t| t["exemplar"] == true)
+                    .map(move |t| (title, t["expr"].as_str().unwrap()))
+            })
+            .collect();
+        assert!(
+            with_exemplars
+                .iter()
+                .any(|(title, _)| title.starts_with("Latency")),
+            "{with_exemplars:?}"
+        );
+        for (title, expr) in with_exemplars {
+            let promql = expr.replace("$job", job).replace("$__rate_interval", "1m");
+            let found = exemplar_trace_ids(prometheus, &promql);
+            assert!(
+                found.contains(&trace(n, true).0),
+                "panel {title:?}: {found:?}"
+            );
+        }
+    }
+}
+
+/// The `trace_id`s of the exemplars Prometheus stored for `selector` over the
+/// last ten minutes.
+fn exemplar_trace_ids(prometheus: SocketAddr, selector: &str) -> Vec<String> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let target = format!(
+        "/api/v1/query_exemplars?query={}&start={}&end={}",
+        percent_encode(selector),
+        now - 600,
+        now + 60
+    );
+    let res = common::http(prometheus, "GET", &target, &[], b"").unwrap();
+    let body: serde_json::Value = serde_json::from_str(&res.text()).unwrap();
+    assert_eq!(body["status"], "success", "{body}");
+    body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|series| series["exemplars"].as_array().unwrap())
+        .map(|e| e["labels"]["trace_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 /// Prometheus takes the exporter examples' OpenMetrics as they are: state sets,
 /// `_created` samples, the pollers' own families.
 #[test]

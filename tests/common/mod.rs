@@ -491,6 +491,46 @@ fn parse_float(s: &str) -> f64 {
     }
 }
 
+/// A `traceparent` header value: trace id and span id all `n`, sampled or not.
+pub fn traceparent(n: u8, sampled: bool) -> String {
+    format!(
+        "00-{}-{}-0{}",
+        format!("{n:02x}").repeat(16),
+        format!("{n:02x}").repeat(8),
+        u8::from(sampled)
+    )
+}
+
+/// The `trace_id` of the exemplar of the sample `name` with exactly `labels`, if
+/// it has one; the exemplar's value must lie in its bucket when it is a bucket's.
+pub fn exemplar_trace(m: &Exposition, name: &str, labels: &[(&str, &str)]) -> Option<String> {
+    let sample = m
+        .samples(name)
+        .find(|s| labels_match(s, labels))
+        .unwrap_or_else(|| panic!("no sample {name}{labels:?}"));
+    let exemplar = sample.exemplar.as_ref()?;
+    if let Some(le) = sample.labels.get("le") {
+        assert!(
+            exemplar.value <= parse_float_le(le),
+            "{exemplar:?} above le={le}"
+        );
+    }
+    assert!(
+        exemplar.timestamp.is_some(),
+        "{exemplar:?} has no timestamp"
+    );
+    assert_eq!(exemplar.labels.len(), 2, "{exemplar:?}");
+    Some(exemplar.labels["trace_id"].clone())
+}
+
+fn parse_float_le(le: &str) -> f64 {
+    if le == "+Inf" {
+        f64::INFINITY
+    } else {
+        le.parse().unwrap()
+    }
+}
+
 fn labels_match(sample: &Sample, labels: &[(&str, &str)]) -> bool {
     sample.labels.len() == labels.len()
         && labels

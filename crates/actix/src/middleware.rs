@@ -11,13 +11,31 @@ use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Tr
 use actix_web::web::Bytes;
 use actix_web::Error;
 use pin_project_lite::pin_project;
-use promhttp_core::{HttpMethod, HttpMetrics, RequestGuard};
+use promhttp_core::{HttpMethod, HttpMetrics, RequestGuard, TraceContext};
 
 /// actix-web middleware that records the HTTP metrics of every request through the
 /// app or scope it wraps: `App::new().wrap(Metrics::new(&metrics))`.
-#[derive(Clone, Debug)]
+///
+/// When the metric set keeps exemplars
+/// ([`HttpMetricsBuilder::exemplars`](promhttp_core::HttpMetricsBuilder::exemplars)),
+/// a request's trace is read from its W3C `traceparent` header (sampled traces
+/// only), or by the function given to [`Metrics::trace_with`].
+#[derive(Clone)]
 pub struct Metrics {
     metrics: HttpMetrics,
+    trace: Option<TraceFn>,
+}
+
+/// Finds a request's trace.
+type TraceFn = Rc<dyn Fn(&ServiceRequest) -> Option<TraceContext>>;
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics")
+            .field("metrics", &self.metrics)
+            .field("trace_with", &self.trace.is_some())
+            .finish()
+    }
 }
 
 impl Metrics {
@@ -26,7 +44,22 @@ impl Metrics {
     pub fn new(metrics: &HttpMetrics) -> Self {
         Self {
             metrics: metrics.clone(),
+            trace: None,
         }
+    }
+
+    /// Finds each request's trace with `trace` instead of reading the
+    /// `traceparent` header: for a trace that an earlier middleware put in the
+    /// request's extensions, or a header of another propagation format. It runs
+    /// only when the metric set keeps exemplars; `None` gives the request no
+    /// exemplar. [`TraceContext::from_traceparent`] reads the W3C header.
+    #[must_use]
+    pub fn trace_with(
+        mut self,
+        trace: impl Fn(&ServiceRequest) -> Option<TraceContext> + 'static,
+    ) -> Self {
+        self.trace = Some(Rc::new(trace));
+        self
     }
 }
 
@@ -44,7 +77,9 @@ where
     fn new_transform(&self, service: S) -> Self::Future {
         ready(Ok(MetricsMiddleware {
             service,
+            exemplars: self.metrics.exemplars(),
             metrics: Rc::new(self.metrics.clone()),
+            trace: self.trace.clone(),
         }))
     }
 }
@@ -55,12 +90,37 @@ where
 /// route is not known when the request enters: the in-flight gauge is labelled by
 /// method alone, and the route is read after routing, from the response's
 /// request. Nothing here matches the path against the app's resources.
-#[derive(Debug)]
 pub struct MetricsMiddleware<S> {
     service: S,
     /// Shared with the response futures of this worker (actix-web runs each
     /// worker's services on one thread).
     metrics: Rc<HttpMetrics>,
+    /// Whether the set keeps exemplars: only then is a trace looked for.
+    exemplars: bool,
+    trace: Option<TraceFn>,
+}
+
+impl<S> std::fmt::Debug for MetricsMiddleware<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsMiddleware")
+            .field("metrics", &self.metrics)
+            .field("exemplars", &self.exemplars)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> MetricsMiddleware<S> {
+    /// The request's trace: from the function given, else its `traceparent`.
+    #[inline(never)]
+    fn trace(&self, req: &ServiceRequest) -> Option<TraceContext> {
+        match &self.trace {
+            Some(find) => find(req),
+            None => req
+                .headers()
+                .get("traceparent")
+                .and_then(|value| TraceContext::from_traceparent(value.as_bytes())),
+        }
+    }
 }
 
 impl<S, B> Service<ServiceRequest> for MetricsMiddleware<S>
@@ -77,9 +137,14 @@ where
     fn call(&self, req: ServiceRequest) -> Self::Future {
         // The path as the router will match it: an ignored route without
         // parameters is left out here, before it raises any gauge.
-        let guard = self
+        let mut guard = self
             .metrics
             .start_unrouted(method_of(req.method()), req.match_info().as_str());
+        if self.exemplars {
+            if let (Some(guard), Some(trace)) = (guard.as_mut(), self.trace(&req)) {
+                guard.set_trace(trace);
+            }
+        }
         ResponseFuture {
             inner: self.service.call(req),
             guard,

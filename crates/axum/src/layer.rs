@@ -10,7 +10,7 @@ use axum::extract::MatchedPath;
 use http::{Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
-use promhttp_core::{HttpMethod, HttpMetrics, RequestGuard, RouteHandle};
+use promhttp_core::{HttpMethod, HttpMetrics, RequestGuard, RouteHandle, TraceContext};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -21,9 +21,28 @@ use tower_service::Service;
 /// [`MatchedPath`]: the route label is that template. Wrapped around any other
 /// tower HTTP service, every request is recorded under
 /// [`UNMATCHED_ROUTE`](promhttp_core::UNMATCHED_ROUTE).
-#[derive(Clone, Debug)]
+///
+/// When the metric set keeps exemplars
+/// ([`HttpMetricsBuilder::exemplars`](promhttp_core::HttpMetricsBuilder::exemplars)),
+/// a request's trace is read from its W3C `traceparent` header (sampled traces
+/// only), or by the function given to [`MetricsLayer::trace_with`].
+#[derive(Clone)]
 pub struct MetricsLayer {
     metrics: HttpMetrics,
+    trace: Option<TraceFn>,
+}
+
+/// Finds a request's trace from its headers and extensions.
+type TraceFn =
+    Arc<dyn Fn(&http::HeaderMap, &http::Extensions) -> Option<TraceContext> + Send + Sync>;
+
+impl std::fmt::Debug for MetricsLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsLayer")
+            .field("metrics", &self.metrics)
+            .field("trace_with", &self.trace.is_some())
+            .finish()
+    }
 }
 
 impl MetricsLayer {
@@ -32,7 +51,25 @@ impl MetricsLayer {
     pub fn new(metrics: &HttpMetrics) -> Self {
         Self {
             metrics: metrics.clone(),
+            trace: None,
         }
+    }
+
+    /// Finds each request's trace with `trace` instead of reading the
+    /// `traceparent` header: for a trace that an earlier layer put in the
+    /// request's extensions, or a header of another propagation format. It runs
+    /// only when the metric set keeps exemplars; `None` gives the request no
+    /// exemplar. [`TraceContext::from_traceparent`] reads the W3C header.
+    #[must_use]
+    pub fn trace_with(
+        mut self,
+        trace: impl Fn(&http::HeaderMap, &http::Extensions) -> Option<TraceContext>
+            + Send
+            + Sync
+            + 'static,
+    ) -> Self {
+        self.trace = Some(Arc::new(trace));
+        self
     }
 }
 
@@ -43,8 +80,10 @@ impl<S> Layer<S> for MetricsLayer {
         Metrics {
             inner,
             state: Arc::new(State {
+                exemplars: self.metrics.exemplars(),
                 metrics: self.metrics.clone(),
                 route: OnceLock::new(),
+                trace: self.trace.clone(),
             }),
         }
     }
@@ -60,9 +99,11 @@ pub struct Metrics<S> {
     state: Arc<State>,
 }
 
-#[derive(Debug)]
 struct State {
     metrics: HttpMetrics,
+    /// Whether the set keeps exemplars: only then is a trace looked for.
+    exemplars: bool,
+    trace: Option<TraceFn>,
     /// axum's `Router::layer` wraps each route on its own, so one service (and its
     /// clones) nearly always sees one route: its handle is kept here and the
     /// set's route table is not consulted per request. axum hands every request
@@ -72,7 +113,31 @@ struct State {
     route: OnceLock<(Option<MatchedPath>, RouteHandle)>,
 }
 
+impl std::fmt::Debug for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("State")
+            .field("metrics", &self.metrics)
+            .field("exemplars", &self.exemplars)
+            .finish_non_exhaustive()
+    }
+}
+
 impl State {
+    /// The request's trace: from the function given, else its `traceparent`.
+    #[inline(never)]
+    fn trace(
+        &self,
+        headers: &http::HeaderMap,
+        extensions: &http::Extensions,
+    ) -> Option<TraceContext> {
+        match &self.trace {
+            Some(find) => find(headers, extensions),
+            None => headers
+                .get("traceparent")
+                .and_then(|value| TraceContext::from_traceparent(value.as_bytes())),
+        }
+    }
+
     #[inline]
     fn start(&self, matched: Option<&MatchedPath>, method: HttpMethod) -> Option<RequestGuard> {
         let Some((seen, handle)) = self.route.get() else {
@@ -130,9 +195,17 @@ where
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let method = method_of(req.method());
-        let guard = self
+        let mut guard = self
             .state
             .start(req.extensions().get::<MatchedPath>(), method);
+        if self.state.exemplars {
+            if let (Some(guard), Some(trace)) = (
+                guard.as_mut(),
+                self.state.trace(req.headers(), req.extensions()),
+            ) {
+                guard.set_trace(trace);
+            }
+        }
         ResponseFuture {
             inner: self.inner.call(req),
             guard,

@@ -344,8 +344,10 @@ impl Cells {
             .unwrap_or(&[])
     }
 
+    /// Counts one observation; returns the index of its bucket (`+Inf` is
+    /// `bounds_ns.len()`).
     #[inline]
-    pub(crate) fn observe(&self, bounds_ns: &[u64], nanos: u64) {
+    pub(crate) fn observe(&self, bounds_ns: &[u64], nanos: u64) -> usize {
         let bucket = bounds_ns
             .iter()
             .position(|&bound| nanos <= bound)
@@ -356,7 +358,7 @@ impl Cells {
             self.cells.get(base + bucket),
             self.cells.get(base + self.buckets),
         ) else {
-            return;
+            return bucket;
         };
         // The count is written with `Release` (free on x86): a reader that sees it
         // with `Acquire` also sees what this thread did before, such as lowering
@@ -374,6 +376,7 @@ impl Cells {
         if wrapped {
             self.sum_wrapped(base);
         }
+        bucket
     }
 
     #[cold]

@@ -49,6 +49,7 @@ pub mod poller;
 mod process;
 mod registry;
 pub mod source;
+mod trace;
 
 pub use endpoint::{
     EndpointError, MetricsEndpoint, ScrapeFailure, ScrapePermit, ScrapeRequest,
@@ -64,6 +65,7 @@ pub use http::{
 };
 pub use process::{set_process_metrics_enabled, ProcessCollector};
 pub use registry::{CollectorHandle, EncodeError, Registry, RegistryError};
+pub use trace::TraceContext;
 
 /// The `prometheus-client` crate this one builds on, for registering its metric
 /// types in a [`Registry`] (feature `prometheus-client`, on by default).

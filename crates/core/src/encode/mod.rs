@@ -465,12 +465,28 @@ impl Encoder {
         sum: Option<f64>,
         created: Option<f64>,
     ) {
+        self.histogram_with_inf_exemplar(labels, buckets, count, sum, created, None);
+    }
+
+    /// A histogram point as [`histogram`](Encoder::histogram) writes it, with an
+    /// exemplar on the `+Inf` bucket (the finite buckets carry theirs with
+    /// [`Bucket::with_exemplar`]). OpenMetrics and protobuf write exemplars;
+    /// text 0.0.4 leaves them out.
+    pub fn histogram_with_inf_exemplar<'b>(
+        &mut self,
+        labels: &dyn LabelSet,
+        buckets: impl IntoIterator<Item = Bucket<'b>>,
+        count: u64,
+        sum: Option<f64>,
+        created: Option<f64>,
+        inf_exemplar: Option<&Exemplar>,
+    ) {
         let histogram = Histogram {
             gauge: false,
             count,
             sum,
             created,
-            inf_exemplar: None,
+            inf_exemplar,
         };
         self.histogram_at(labels, buckets, &histogram, None);
     }

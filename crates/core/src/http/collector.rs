@@ -3,12 +3,14 @@
 
 use std::sync::atomic::Ordering::{Acquire, Relaxed};
 use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::series::{RouteEntry, SeriesReading};
+use super::series::{Limits, RouteEntry, SeriesReading};
 use super::{HttpMethod, Shared, OVERFLOW_ROUTE};
 use crate::encode::{Chain, Descriptor, Encoder, LabelSet};
-use crate::family::MetricType;
+use crate::family::{Exemplar, MetricType};
 use crate::registry::Source;
+use crate::trace::Stored;
 
 /// HELP texts, written once: they are also the docs of the metric table.
 pub(crate) const REQUESTS_HELP: &str =
@@ -45,6 +47,9 @@ struct Scratch {
     buckets: Vec<u64>,
     /// (route index, or none for the gauges by method alone; method; value)
     in_flight: Vec<(Option<usize>, HttpMethod, i64)>,
+    /// The exemplar of every bucket of every row, laid out as `buckets`, when
+    /// the set keeps exemplars.
+    exemplars: Vec<Option<Stored>>,
 }
 
 /// One series as read for this scrape.
@@ -104,11 +109,14 @@ impl HttpCollector {
             rows,
             buckets,
             in_flight,
+            exemplars,
         } = scratch;
         routes.clear();
         rows.clear();
         buckets.clear();
         in_flight.clear();
+        exemplars.clear();
+        let keep = shared.limits.exemplars;
         shared.routes.entries_into(routes);
         routes.push(Arc::clone(&shared.unmatched));
         routes.sort_unstable_by(|a, b| a.route.cmp(&b.route));
@@ -122,12 +130,18 @@ impl HttpCollector {
                         method,
                         series: s.read_into(buckets),
                     });
+                    if keep {
+                        exemplars.extend(s.exemplars());
+                    }
                 });
                 rows[first..].sort_unstable_by_key(|r| r.series.status);
             }
         }
         let limits = &shared.limits;
         let overflow = limits.overflow.read_into(buckets);
+        if keep {
+            exemplars.extend(limits.overflow.exemplars());
+        }
         if overflow.count > 0 {
             rows.push(Row {
                 route: None,
@@ -165,6 +179,18 @@ impl HttpCollector {
         let consts = shared.const_labels.as_slice();
         let names = &shared.names;
         let mut status = itoa::Buffer::new();
+        let width = shared.bounds.nanos.len() + 1;
+        let clock = Anchor::now(limits);
+        // A row's exemplars, one per bucket (`+Inf` last); none without exemplars.
+        let exemplars_of = |r: &SeriesReading| {
+            scratch
+                .exemplars
+                .get(r.at..r.at + width)
+                .unwrap_or(&[])
+                .iter()
+                .map(|stored| stored.map(|s| clock.exemplar(&s, s.nanos as f64 / 1e9)))
+                .collect::<Vec<_>>()
+        };
 
         out.family(&Descriptor::new(
             &names.requests,
@@ -178,8 +204,17 @@ impl HttpCollector {
                 status: Some(status_text(row.series.status, &mut status)),
                 consts,
             };
+            // The counter's exemplar: the latest of its series, for one request.
+            let latest = scratch
+                .exemplars
+                .get(row.series.at..row.series.at + width)
+                .unwrap_or(&[])
+                .iter()
+                .flatten()
+                .max_by_key(|s| s.at)
+                .map(|s| clock.exemplar(s, 1.0));
             #[allow(clippy::cast_precision_loss)]
-            out.counter(&labels, row.series.count as f64, None, None);
+            out.counter(&labels, row.series.count as f64, None, latest.as_ref());
         }
 
         out.family(&Descriptor::new(
@@ -211,7 +246,6 @@ impl HttpCollector {
         out.family(
             &Descriptor::new(&names.duration, MetricType::Histogram, DURATION_HELP).unit("seconds"),
         );
-        let width = shared.bounds.nanos.len() + 1;
         for row in &scratch.rows {
             let labels = Labels {
                 method: row.method,
@@ -222,7 +256,24 @@ impl HttpCollector {
             let r = &row.series;
             let counts = scratch.buckets.get(r.at..r.at + width).unwrap_or(&[]);
             let buckets = shared.bounds.buckets(counts);
-            out.histogram(&labels, buckets, r.count, Some(r.sum_seconds), None);
+            if scratch.exemplars.is_empty() {
+                out.histogram(&labels, buckets, r.count, Some(r.sum_seconds), None);
+            } else {
+                let exemplars = exemplars_of(r);
+                let buckets = buckets.zip(&exemplars).map(|(b, e)| match e {
+                    Some(e) => b.with_exemplar(e),
+                    None => b,
+                });
+                let inf = exemplars.last().and_then(Option::as_ref);
+                out.histogram_with_inf_exemplar(
+                    &labels,
+                    buckets,
+                    r.count,
+                    Some(r.sum_seconds),
+                    None,
+                    inf,
+                );
+            }
         }
 
         out.family(&Descriptor::new(
@@ -238,6 +289,41 @@ impl HttpCollector {
             let metric = [("metric", metric)];
             #[allow(clippy::cast_precision_loss)]
             out.counter(&Chain(&metric, consts), value as f64, None, None);
+        }
+    }
+}
+
+/// The wall-clock time of one clock reading, taken once per scrape: an
+/// exemplar's time is its raw clock reading placed against it, so the clock's
+/// drift from the wall clock since the request does not count.
+struct Anchor<'a> {
+    limits: &'a Limits,
+    unix_seconds: f64,
+    raw: u64,
+}
+
+impl<'a> Anchor<'a> {
+    fn now(limits: &'a Limits) -> Self {
+        Self {
+            limits,
+            unix_seconds: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64()),
+            raw: limits.clock.raw(),
+        }
+    }
+
+    /// The exemplar of a stored trace, with `value` and the time it was kept.
+    fn exemplar(&self, stored: &Stored, value: f64) -> Exemplar {
+        #[allow(clippy::cast_precision_loss)]
+        let ago = self.limits.clock.delta_as_nanos(stored.at, self.raw) as f64 / 1e9;
+        Exemplar {
+            labels: vec![
+                ("trace_id".to_owned(), stored.trace.trace_id_hex()),
+                ("span_id".to_owned(), stored.trace.span_id_hex()),
+            ],
+            value,
+            timestamp: Some(self.unix_seconds - ago),
         }
     }
 }

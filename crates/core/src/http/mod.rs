@@ -14,6 +14,7 @@ pub use builder::{BuildError, HttpMetricsBuilder};
 
 use crate::global::default_registry;
 use crate::registry::Registry;
+use crate::trace::TraceContext;
 use series::RouteEntry;
 
 /// The `route` label value of a request that matched no route (a 404 fallback, a
@@ -223,6 +224,14 @@ impl HttpMetrics {
         HttpMetricsBuilder::default()
     }
 
+    /// Whether the set keeps exemplars ([`HttpMetricsBuilder::exemplars`]):
+    /// adapters read a request's trace context only then.
+    #[must_use]
+    #[inline]
+    pub fn exemplars(&self) -> bool {
+        self.shared.limits.exemplars
+    }
+
     /// Resolves a route template to a handle that starts requests on it.
     ///
     /// `None` (the request matched no route) and [`UNMATCHED_ROUTE`] both resolve to
@@ -324,6 +333,7 @@ impl RouteHandle {
             gauge,
             status: None,
             status_if_unfinished: STATUS_CLIENT_CLOSED,
+            trace: None,
         })
     }
 }
@@ -376,6 +386,7 @@ impl HttpMetrics {
             gauge: Gauge::Method,
             status: None,
             status_if_unfinished: STATUS_CLIENT_CLOSED,
+            trace: None,
         })
     }
 }
@@ -426,6 +437,8 @@ pub struct RequestGuard {
     start: u64,
     status: Option<u16>,
     status_if_unfinished: u16,
+    /// The request's trace, for the exemplars.
+    trace: Option<TraceContext>,
 }
 
 /// The in-flight gauge a request raised when it started.
@@ -463,6 +476,17 @@ impl RequestGuard {
         if self.gauge == Gauge::Method {
             self.entry = route.entry;
         }
+    }
+
+    /// Gives the request a trace: when the metric set keeps exemplars
+    /// ([`HttpMetricsBuilder::exemplars`]), the request's latency bucket and its
+    /// `requests_total` series show it as their exemplar once it ends. The
+    /// adapters call it with a sampled `traceparent` header's trace; call it
+    /// yourself to take the trace from elsewhere (your tracing stack). Without
+    /// exemplars it is kept and ignored.
+    #[inline]
+    pub fn set_trace(&mut self, trace: TraceContext) {
+        self.trace = Some(trace);
     }
 
     /// Sets the status the request will be recorded with.
@@ -506,7 +530,9 @@ impl Drop for RequestGuard {
     fn drop(&mut self) {
         let entry = &*self.entry;
         let limits = &*entry.limits;
-        let nanos = limits.clock.delta_as_nanos(self.start, limits.clock.raw());
+        let end = limits.clock.raw();
+        let nanos = limits.clock.delta_as_nanos(self.start, end);
+        let exemplar = self.trace.as_ref().map(|trace| (trace, end));
         let status = match self.status {
             Some(status) => status,
             None if std::thread::panicking() => STATUS_PANICKED,
@@ -530,8 +556,8 @@ impl Drop for RequestGuard {
             Gauge::Route | Gauge::Method => entry.method(self.method),
         };
         match series {
-            Some(series) => series.count(status, nanos),
-            None => limits.observe_overflow(nanos),
+            Some(series) => series.count(status, nanos, exemplar),
+            None => limits.observe_overflow(nanos, exemplar),
         }
     }
 }

@@ -29,6 +29,7 @@ use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use super::{HttpMethod, OVERFLOW_ROUTE, UNMATCHED_ROUTE};
 use crate::histogram::Cells;
+use crate::trace::{ExemplarSlot, Stored, TraceContext};
 
 const INLINE_STATUSES: usize = 16;
 
@@ -55,6 +56,8 @@ pub(crate) struct Limits {
     name: String,
     /// The clock requests are timed with.
     pub(crate) clock: quanta::Clock,
+    /// Whether series keep exemplars.
+    pub(crate) exemplars: bool,
 }
 
 /// The in-flight gauge of one method, for requests whose route is not known when
@@ -88,10 +91,16 @@ impl MethodGauge {
 }
 
 impl Limits {
-    pub(crate) fn new(max_series: usize, bounds_ns: Arc<[u64]>, name: String) -> Self {
+    pub(crate) fn new(
+        max_series: usize,
+        bounds_ns: Arc<[u64]>,
+        name: String,
+        exemplars: bool,
+    ) -> Self {
         Self {
             max_series,
-            overflow: Series::new(0, bounds_ns.len()),
+            overflow: Series::new(0, bounds_ns.len(), exemplars),
+            exemplars,
             bounds_ns,
             routes: AtomicUsize::new(0),
             pairs: AtomicUsize::new(0),
@@ -150,8 +159,8 @@ impl Limits {
 
     /// Counts a request in the overflow series of `requests_total` and the
     /// histogram.
-    pub(crate) fn observe_overflow(&self, nanos: u64) {
-        self.overflow.observe(&self.bounds_ns, nanos);
+    pub(crate) fn observe_overflow(&self, nanos: u64, exemplar: Option<(&TraceContext, u64)>) {
+        self.overflow.observe(&self.bounds_ns, nanos, exemplar);
         self.folded_requests.fetch_add(1, Relaxed);
     }
 }
@@ -295,10 +304,10 @@ impl MethodRef<'_> {
     /// Counts an ended request: call it after its in-flight gauge went down (see
     /// the module docs).
     #[inline]
-    pub(crate) fn count(&self, status: u16, nanos: u64) {
+    pub(crate) fn count(&self, status: u16, nanos: u64, exemplar: Option<(&TraceContext, u64)>) {
         let bounds = &self.limits.bounds_ns;
-        if !self.with_series(status, |series| series.observe(bounds, nanos)) {
-            self.limits.observe_overflow(nanos);
+        if !self.with_series(status, |series| series.observe(bounds, nanos, exemplar)) {
+            self.limits.observe_overflow(nanos, exemplar);
         }
     }
 
@@ -333,7 +342,7 @@ impl MethodRef<'_> {
         let mut created = false;
         let series = slot.get_or_init(|| {
             created = true;
-            Series::new(status, self.limits.bounds_ns.len())
+            Series::new(status, self.limits.bounds_ns.len(), self.limits.exemplars)
         });
         if !created {
             self.limits.triples.fetch_sub(1, Relaxed);
@@ -356,7 +365,11 @@ impl MethodRef<'_> {
             if !self.limits.take(&self.limits.triples) {
                 return false;
             }
-            list.push(Series::new(status, self.limits.bounds_ns.len()));
+            list.push(Series::new(
+                status,
+                self.limits.bounds_ns.len(),
+                self.limits.exemplars,
+            ));
         }
         match list.iter().find(|s| s.status == status) {
             Some(series) => {
@@ -373,19 +386,42 @@ impl MethodRef<'_> {
 pub(crate) struct Series {
     pub(crate) status: u16,
     cells: Cells,
+    /// The latest exemplar of each bucket (`+Inf` last), when the set keeps
+    /// exemplars.
+    exemplars: Option<Box<[ExemplarSlot]>>,
 }
 
 impl Series {
-    fn new(status: u16, bounds: usize) -> Self {
+    fn new(status: u16, bounds: usize, exemplars: bool) -> Self {
         Self {
             status,
             cells: Cells::new(bounds),
+            exemplars: exemplars.then(|| (0..=bounds).map(|_| ExemplarSlot::default()).collect()),
         }
     }
 
+    /// Counts an observation and keeps its trace, if any, as its bucket's
+    /// exemplar (`at`: the clock's raw reading when the request ended).
     #[inline]
-    fn observe(&self, bounds_ns: &[u64], nanos: u64) {
-        self.cells.observe(bounds_ns, nanos);
+    fn observe(&self, bounds_ns: &[u64], nanos: u64, exemplar: Option<(&TraceContext, u64)>) {
+        let bucket = self.cells.observe(bounds_ns, nanos);
+        if let (Some((trace, at)), Some(slots)) = (exemplar, &self.exemplars) {
+            if let Some(slot) = slots.get(bucket) {
+                slot.store(&Stored {
+                    trace: *trace,
+                    nanos,
+                    at,
+                });
+            }
+        }
+    }
+
+    /// The latest exemplar of each bucket (`+Inf` last); empty when the set
+    /// keeps none.
+    pub(crate) fn exemplars(&self) -> impl Iterator<Item = Option<Stored>> + '_ {
+        self.exemplars
+            .iter()
+            .flat_map(|slots| slots.iter().map(ExemplarSlot::load))
     }
 
     /// Reads the series, its bucket counts appended to `buckets` (see
@@ -419,14 +455,14 @@ mod tests {
 
     #[test]
     fn each_status_has_one_series_also_past_the_inline_slots() {
-        let limits = Arc::new(Limits::new(1000, Arc::from([10u64, 20]), "x".into()));
+        let limits = Arc::new(Limits::new(1000, Arc::from([10u64, 20]), "x".into(), false));
         let entry = RouteEntry::new("/r".into(), false, limits);
         let method = entry.method(HttpMethod::Get).unwrap();
         for round in 0..3 {
             for status in 100..140u16 {
                 method.request_started();
                 method.series.request_ended();
-                method.count(status, u64::from(status) % 30);
+                method.count(status, u64::from(status) % 30, None);
             }
             let mut seen = Vec::new();
             entry.methods[0]

@@ -399,3 +399,161 @@ fn each_method_has_its_series() {
         .collect();
     assert_eq!(lines(&text, "http_server_requests_total"), expected);
 }
+
+fn trace(n: u8) -> TraceContext {
+    TraceContext::new([n; 16], [n; 8]).unwrap()
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// The trace id of an exemplar, as the parser read it.
+fn trace_of(exemplar: &crate::family::Exemplar) -> (&str, &str) {
+    let get = |k: &str| {
+        exemplar
+            .labels
+            .iter()
+            .find(|(name, _)| name == k)
+            .map(|(_, v)| v.as_str())
+            .unwrap()
+    };
+    (get("trace_id"), get("span_id"))
+}
+
+#[test]
+fn exemplars_carry_the_trace_of_the_latest_request_of_each_bucket_and_series() {
+    let registry = Registry::new();
+    // A bound no request stays under (1 ns) and one every request does: where a
+    // request lands is the machine's, where its exemplar goes must follow.
+    let metrics = HttpMetrics::builder()
+        .registry(&registry)
+        .buckets([1e-9, 3600.0])
+        .exemplars(true)
+        .build()
+        .unwrap();
+    assert!(metrics.exemplars());
+    let route = metrics.route(Some("/r"));
+    let before = unix_now();
+    for (n, status) in [(1, 200), (2, 200), (3, 500)] {
+        let mut guard = route.start(HttpMethod::Get).unwrap();
+        guard.set_trace(trace(n));
+        drop(guard.with_status(status));
+    }
+    // A request without a trace leaves the exemplars as they are.
+    drop(route.start(HttpMethod::Get).unwrap().with_status(200));
+    drop(route.start(HttpMethod::Get).unwrap().with_status(404));
+    let families =
+        crate::parse::parse_openmetrics(&registry.encode(Format::OpenMetrics).unwrap()).unwrap();
+    let after = unix_now();
+    let family = |name: &str| families.iter().find(|f| f.name == name).unwrap();
+    let hex = |n: u8| (format!("{n:02x}").repeat(16), format!("{n:02x}").repeat(8));
+
+    // requests_total: the latest traced request of each series, value 1.
+    let counters = &family("http_server_requests").samples;
+    let exemplar_of = |status: &str| {
+        counters
+            .iter()
+            .find(|s| s.label("status") == Some(status))
+            .unwrap()
+            .exemplar
+            .as_ref()
+    };
+    for (status, n) in [("200", 2), ("500", 3)] {
+        let e = exemplar_of(status).unwrap();
+        let (t, s) = trace_of(e);
+        assert_eq!((t.to_owned(), s.to_owned()), hex(n));
+        assert_eq!(e.value, 1.0);
+        let ts = e.timestamp.unwrap();
+        assert!(
+            ts >= before - 1.0 && ts <= after + 1.0,
+            "{ts} not in [{before}, {after}]"
+        );
+    }
+    assert!(exemplar_of("404").is_none());
+
+    // The histogram: every exemplar sits in the bucket its value falls in, and
+    // each traced request of status 200 is the exemplar of its bucket unless a
+    // later one landed there.
+    let buckets: Vec<_> = family("http_server_request_duration_seconds")
+        .samples
+        .iter()
+        .filter(|s| s.name.ends_with("_bucket") && s.label("status") == Some("200"))
+        .collect();
+    assert_eq!(buckets.len(), 3);
+    let mut lower = f64::NEG_INFINITY;
+    let mut seen = Vec::new();
+    for b in &buckets {
+        let upper: f64 = match b.label("le").unwrap() {
+            "+Inf" => f64::INFINITY,
+            le => le.parse().unwrap(),
+        };
+        if let Some(e) = &b.exemplar {
+            assert!(e.value > lower && e.value <= upper, "{e:?} in le={upper}");
+            seen.push(trace_of(e).0.to_owned());
+        }
+        lower = upper;
+    }
+    let (one, two) = (hex(1).0, hex(2).0);
+    assert!(
+        seen == [two.clone()] || seen == [one.clone(), two.clone()] || seen == [two, one],
+        "{seen:?}"
+    );
+
+    // Text 0.0.4 has no exemplars.
+    assert!(!registry.encode(Format::Text).unwrap().contains(" # {"));
+}
+
+#[test]
+fn without_exemplars_a_trace_is_ignored() {
+    let registry = Registry::new();
+    let metrics = set(&registry).build().unwrap();
+    assert!(!metrics.exemplars());
+    let mut guard = metrics.route(Some("/r")).start(HttpMethod::Get).unwrap();
+    guard.set_trace(trace(7));
+    drop(guard.with_status(200));
+    let text = registry.encode(Format::OpenMetrics).unwrap();
+    assert!(
+        text.contains("http_server_requests_total{method=\"GET\",route=\"/r\",status=\"200\"} 1\n")
+    );
+    assert!(!text.contains(" # {"), "{text}");
+}
+
+#[test]
+fn the_overflow_series_keeps_exemplars_too() {
+    let registry = Registry::new();
+    let metrics = set(&registry)
+        .max_series(1)
+        .exemplars(true)
+        .build()
+        .unwrap();
+    // The first series takes the one ticket; the next status overflows.
+    drop(
+        metrics
+            .route(Some("/r"))
+            .start(HttpMethod::Get)
+            .unwrap()
+            .with_status(200),
+    );
+    let mut guard = metrics.route(Some("/r")).start(HttpMethod::Get).unwrap();
+    guard.set_trace(trace(9));
+    drop(guard.with_status(500));
+    let families =
+        crate::parse::parse_openmetrics(&registry.encode(Format::OpenMetrics).unwrap()).unwrap();
+    let counters = &families
+        .iter()
+        .find(|f| f.name == "http_server_requests")
+        .unwrap()
+        .samples;
+    let overflow = counters
+        .iter()
+        .find(|s| s.label("route") == Some(OVERFLOW_ROUTE))
+        .unwrap();
+    assert_eq!(
+        trace_of(overflow.exemplar.as_ref().unwrap()).0,
+        "09".repeat(16)
+    );
+}
