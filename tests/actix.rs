@@ -870,3 +870,41 @@ async fn a_trace_can_come_from_elsewhere() {
         Some("2a".repeat(16))
     );
 }
+
+/// With the `opentelemetry` feature, the current span's OpenTelemetry trace
+/// comes first, whatever `traceparent` said.
+#[cfg(feature = "opentelemetry")]
+#[actix_web::test]
+async fn the_current_opentelemetry_span_gives_the_trace() {
+    use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
+    use tracing::Instrument;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+    let _default = tracing::subscriber::set_default(subscriber);
+
+    let registry = Registry::new();
+    let metrics = HttpMetrics::builder()
+        .registry(&registry)
+        .exemplars(true)
+        .build()
+        .unwrap();
+    let app =
+        test::init_service(App::new().wrap(Metrics::new(&metrics)).configure(configure)).await;
+    let span = tracing::info_span!("request");
+    let expected = span.context().span().span_context().trace_id().to_string();
+    let req = TestRequest::get()
+        .uri("/users/1")
+        .insert_header(("traceparent", traceparent(0xa1, true)))
+        .to_request();
+    let res = test::call_service(&app, req).instrument(span).await;
+    body_bytes(res).await;
+    let m = scrape(&registry);
+    assert_eq!(
+        common::exemplar_trace(&m, REQUESTS, &labels("GET", "/users/{id}", "200")),
+        Some(expected)
+    );
+}

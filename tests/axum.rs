@@ -858,3 +858,52 @@ async fn a_trace_can_come_from_elsewhere_and_needs_exemplars_on() {
 fn f_scrape(registry: &Registry) -> Exposition {
     parse_openmetrics(&registry.encode(Format::OpenMetrics).unwrap())
 }
+
+/// With the `opentelemetry` feature, the current span's OpenTelemetry trace
+/// comes first: a service that traces gets its own server span in the exemplar,
+/// whatever `traceparent` said.
+#[cfg(feature = "opentelemetry")]
+#[tokio::test]
+async fn the_current_opentelemetry_span_gives_the_trace() {
+    use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
+    use tracing::Instrument;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+    let _default = tracing::subscriber::set_default(subscriber);
+
+    let registry = Registry::new();
+    let metrics = HttpMetrics::builder()
+        .registry(&registry)
+        .exemplars(true)
+        .build()
+        .unwrap();
+    let app = routes().layer(MetricsLayer::new(&metrics));
+    let span = tracing::info_span!("request");
+    let expected = span.context().span().span_context().trace_id().to_string();
+    assert_eq!(expected.len(), 32);
+    let mut req = get_req("/users/1");
+    req.headers_mut()
+        .insert("traceparent", traceparent(0xa1, true).parse().unwrap());
+    let res = app.clone().oneshot(req).instrument(span).await.unwrap();
+    res.into_body().collect().await.unwrap();
+    // Outside any span, the header is read.
+    let mut req = get_req("/status/404");
+    req.headers_mut()
+        .insert("traceparent", traceparent(0xa1, true).parse().unwrap());
+    let res = app.oneshot(req).await.unwrap();
+    res.into_body().collect().await.unwrap();
+
+    let m = f_scrape(&registry);
+    assert_eq!(
+        common::exemplar_trace(&m, REQUESTS, &labels("GET", "/users/{id}", "200")),
+        Some(expected)
+    );
+    assert_eq!(
+        common::exemplar_trace(&m, REQUESTS, &labels("GET", "/status/{code}", "404")),
+        Some("a1".repeat(16))
+    );
+}

@@ -18,8 +18,10 @@ use promhttp_core::{HttpMethod, HttpMetrics, RequestGuard, TraceContext};
 ///
 /// When the metric set keeps exemplars
 /// ([`HttpMetricsBuilder::exemplars`](promhttp_core::HttpMetricsBuilder::exemplars)),
-/// a request's trace is read from its W3C `traceparent` header (sampled traces
-/// only), or by the function given to [`Metrics::trace_with`].
+/// a request's trace is the current `tracing` span's OpenTelemetry trace
+/// ([`TraceContext::current`], feature `opentelemetry`), else its W3C
+/// `traceparent` header's (sampled traces only); or what the function given to
+/// [`Metrics::trace_with`] finds.
 #[derive(Clone)]
 pub struct Metrics {
     metrics: HttpMetrics,
@@ -115,10 +117,11 @@ impl<S> MetricsMiddleware<S> {
     fn trace(&self, req: &ServiceRequest) -> Option<TraceContext> {
         match &self.trace {
             Some(find) => find(req),
-            None => req
-                .headers()
-                .get("traceparent")
-                .and_then(|value| TraceContext::from_traceparent(value.as_bytes())),
+            None => TraceContext::current().or_else(|| {
+                req.headers()
+                    .get("traceparent")
+                    .and_then(|value| TraceContext::from_traceparent(value.as_bytes()))
+            }),
         }
     }
 }

@@ -24,8 +24,10 @@ use tower_service::Service;
 ///
 /// When the metric set keeps exemplars
 /// ([`HttpMetricsBuilder::exemplars`](promhttp_core::HttpMetricsBuilder::exemplars)),
-/// a request's trace is read from its W3C `traceparent` header (sampled traces
-/// only), or by the function given to [`MetricsLayer::trace_with`].
+/// a request's trace is the current `tracing` span's OpenTelemetry trace
+/// ([`TraceContext::current`], feature `opentelemetry`), else its W3C
+/// `traceparent` header's (sampled traces only); or what the function given to
+/// [`MetricsLayer::trace_with`] finds.
 #[derive(Clone)]
 pub struct MetricsLayer {
     metrics: HttpMetrics,
@@ -132,9 +134,11 @@ impl State {
     ) -> Option<TraceContext> {
         match &self.trace {
             Some(find) => find(headers, extensions),
-            None => headers
-                .get("traceparent")
-                .and_then(|value| TraceContext::from_traceparent(value.as_bytes())),
+            None => TraceContext::current().or_else(|| {
+                headers
+                    .get("traceparent")
+                    .and_then(|value| TraceContext::from_traceparent(value.as_bytes()))
+            }),
         }
     }
 

@@ -82,6 +82,27 @@ impl TraceContext {
         Self::new(trace_id, span_id)
     }
 
+    /// The trace of the current `tracing` span, as `tracing-opentelemetry`
+    /// keeps it: `Some` when the span belongs to a valid, **sampled**
+    /// OpenTelemetry trace. Needs the feature `opentelemetry` (which matches
+    /// `tracing-opentelemetry` 0.34 and OpenTelemetry 0.33: spans recorded by
+    /// other versions are not seen); without it, always `None`.
+    ///
+    /// The adapters ask it first and read the `traceparent` header only when it
+    /// has no trace, so a service that traces gets its own server span's ids.
+    #[must_use]
+    #[inline]
+    pub fn current() -> Option<Self> {
+        #[cfg(feature = "opentelemetry")]
+        {
+            current_span()
+        }
+        #[cfg(not(feature = "opentelemetry"))]
+        {
+            None
+        }
+    }
+
     /// The trace id.
     #[must_use]
     pub fn trace_id(&self) -> [u8; 16] {
@@ -127,6 +148,24 @@ impl TraceContext {
             span_id: span.to_be_bytes(),
         }
     }
+}
+
+#[cfg(feature = "opentelemetry")]
+fn current_span() -> Option<TraceContext> {
+    use opentelemetry::trace::TraceContextExt;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+    let span = tracing::Span::current();
+    if span.is_none() {
+        return None;
+    }
+    let context = span.context();
+    let otel = context.span();
+    let ids = otel.span_context();
+    if !ids.is_valid() || !ids.is_sampled() {
+        return None;
+    }
+    TraceContext::new(ids.trace_id().to_bytes(), ids.span_id().to_bytes())
 }
 
 /// Two lowercase hex digits (W3C Trace Context allows no uppercase).

@@ -113,8 +113,10 @@ impl HttpMetricsBuilder {
     /// latest request that ended in it, and `requests_total` the latest of its
     /// series, served as OpenMetrics and protobuf exemplars
     /// `{trace_id="…",span_id="…"}` with the observed value and its time (text
-    /// 0.0.4 has no exemplars). A request gets a trace from a sampled W3C
-    /// `traceparent` header (the adapters read it) or from
+    /// 0.0.4 has no exemplars). A request gets a trace from the current
+    /// `tracing` span's OpenTelemetry context (feature `opentelemetry`,
+    /// [`TraceContext::current`](crate::TraceContext::current)) or a sampled W3C
+    /// `traceparent` header (the adapters read both, in this order), or from
     /// [`RequestGuard::set_trace`](crate::RequestGuard::set_trace); a request
     /// without one, or with a malformed or unsampled one, is counted the same
     /// and leaves the exemplars as they were.
