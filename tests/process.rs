@@ -48,6 +48,8 @@ fn process_metrics_are_plausible_and_valid() {
         start <= now + 1.0 && start > now - 3600.0,
         "start {start}, now {now}"
     );
+    // The CPU time counts from the process' start.
+    assert_eq!(value("process_cpu_seconds_created"), start);
 
     let text = registry.encode(Format::Text).unwrap();
     common::parse_text(&text);
@@ -78,5 +80,6 @@ fn process_metrics_are_plausible_and_valid() {
     set_process_metrics_enabled(false);
     let custom = names(&registry.encode(Format::OpenMetrics).unwrap());
     set_process_metrics_enabled(true);
-    assert_eq!(custom.len(), NAMES.len());
+    // Each family once, and the CPU counter's `_created`.
+    assert_eq!(custom.len(), NAMES.len() + 1, "{custom:?}");
 }

@@ -414,6 +414,8 @@ pub(crate) struct Entry {
     worker: Mutex<Option<mpsc::Sender<Job>>>,
     errors: AtomicU64,
     last_duration: AtomicU64,
+    /// When the collector was registered: the start of its error counter.
+    registered: f64,
     /// The samples of the last collection served, whose allocations the next
     /// one writes over (declared collectors only).
     pool: Mutex<Vec<Sample>>,
@@ -733,7 +735,8 @@ impl Collected {
             "Collections that failed, overran their timeout or returned invalid families, by collector.",
         ));
         for &(i, errors, _) in &self.reports {
-            encoder.counter(&[("collector", name(i))], errors, None, None);
+            let registered = entries.get(i).map(|e| e.registered);
+            encoder.counter(&[("collector", name(i))], errors, registered, None);
         }
         encoder.family(&Descriptor::new(
             COLLECTOR_DURATION,
@@ -873,6 +876,7 @@ impl<'r> CollectorBuilder<'r> {
             worker: Mutex::new(None),
             errors: AtomicU64::new(0),
             last_duration: AtomicU64::new(0f64.to_bits()),
+            registered: crate::family::unix_now(),
             pool: Mutex::new(Vec::new()),
             seen: Mutex::new(Fingerprints::default()),
         };
@@ -1046,7 +1050,10 @@ mod tests {
                 // The collector's own duration differs; everything else agrees.
                 let keep = |t: &str| {
                     t.lines()
-                        .filter(|l| !l.starts_with(COLLECTOR_DURATION))
+                        .filter(|l| {
+                            !l.starts_with(COLLECTOR_DURATION)
+                                && !l.starts_with("promhttp_collector_errors_created")
+                        })
                         .collect::<Vec<_>>()
                         .join("\n")
                 };

@@ -66,10 +66,22 @@ impl ScrapeFailure {
 /// The scrape counters of one registry: refusals and failures by cause, and
 /// scrapes served by format. Registered in the registry on first use, written
 /// straight into the encoder.
-#[derive(Default)]
 pub(crate) struct Counters {
     errors: [AtomicU64; 4],
     served: [AtomicU64; 3],
+    /// When the counters were registered: their start, in seconds since the
+    /// Unix epoch.
+    created: f64,
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Self {
+            errors: Default::default(),
+            served: Default::default(),
+            created: crate::family::unix_now(),
+        }
+    }
 }
 
 /// The causes, in the order of `Counters::errors`.
@@ -110,6 +122,7 @@ impl crate::registry::Source for Counters {
             "Scrapes of this registry refused or failed, by cause.",
             "cause",
             CAUSES.iter().map(|c| c.as_str()).zip(&self.errors),
+            self.created,
         );
         write_counters(
             out,
@@ -117,6 +130,7 @@ impl crate::registry::Source for Counters {
             "Scrapes of this registry answered, by wire format.",
             "format",
             SERVED.iter().copied().zip(&self.served),
+            self.created,
         );
     }
 }
@@ -128,6 +142,7 @@ fn write_counters<'a>(
     help: &str,
     label: &str,
     series: impl Iterator<Item = (&'a str, &'a AtomicU64)>,
+    created: f64,
 ) {
     out.family(&crate::encode::Descriptor::new(
         name,
@@ -139,7 +154,7 @@ fn write_counters<'a>(
         out.counter(
             &[(label, value)],
             n.load(Ordering::Relaxed) as f64,
-            None,
+            Some(created),
             None,
         );
     }

@@ -417,6 +417,15 @@ pub fn format_bound(v: f64) -> String {
     out
 }
 
+/// Now, in seconds since the Unix epoch (negative before it): the start time
+/// of a series created now.
+pub(crate) fn unix_now() -> f64 {
+    match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => d.as_secs_f64(),
+        Err(e) => -e.duration().as_secs_f64(),
+    }
+}
+
 /// The value on the line of `text` that starts with `line_start` (unit tests only;
 /// the integration tests read values through the reference parser).
 #[cfg(test)]

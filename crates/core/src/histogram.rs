@@ -42,6 +42,8 @@ use prometheus_client::metrics::MetricType;
 #[derive(Clone)]
 pub struct DurationHistogram {
     inner: Arc<(Bounds, Cells)>,
+    /// When it was made: its start, in seconds since the Unix epoch.
+    created: f64,
 }
 
 impl fmt::Debug for DurationHistogram {
@@ -66,6 +68,7 @@ impl DurationHistogram {
         let cells = Cells::new(bounds.nanos.len());
         Ok(Self {
             inner: Arc::new((bounds, cells)),
+            created: crate::family::unix_now(),
         })
     }
 
@@ -130,7 +133,7 @@ impl crate::source::FamilySource for DurationHistogram {
             buckets,
             snapshot.count,
             Some(snapshot.sum_seconds),
-            None,
+            Some(self.created),
         );
     }
 }
@@ -517,11 +520,22 @@ mod tests {
             assert!((h.sum_seconds() - 2.450_000_001).abs() < 1e-12);
         }
         let text = registry.encode(Format::OpenMetrics).unwrap();
+        let before = crate::family::unix_now();
         for name in ["bridged", "native"] {
-            let lines: Vec<&str> = text
+            let mut lines: Vec<&str> = text
                 .lines()
                 .filter(|l| l.starts_with(name) || l.contains(&format!(" {name}")))
                 .collect();
+            // Registered as a family source, the histogram has its start time;
+            // through prometheus-client's encoder, which has no place for one,
+            // it has none.
+            if name == "native" {
+                let created = lines.pop().unwrap();
+                let (series, value) = created.rsplit_once(' ').unwrap();
+                assert_eq!(series, "native_seconds_created");
+                let value: f64 = value.parse().unwrap();
+                assert!(value <= before && value > before - 3600.0, "{created}");
+            }
             let help = if name == "bridged" {
                 "Bridged."
             } else {

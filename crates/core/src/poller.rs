@@ -208,6 +208,7 @@ impl PollerBuilder {
             declared: self.families.clone(),
             stale: self.stale,
             outcome: Mutex::new(Outcome::default()),
+            started: crate::family::unix_now(),
         });
         let own = state.own_names();
         let mut builder = registry.collector(&self.name).inline().unreported();
@@ -275,6 +276,8 @@ struct State {
     /// Updated once per poll and read once per scrape, under one lock, so that a
     /// scrape never shows the data of one poll beside the `up` of another.
     outcome: Mutex<Outcome>,
+    /// When the poller was started: the start of its error counter.
+    started: f64,
 }
 
 /// What the polls so far have left.
@@ -354,7 +357,7 @@ impl State {
         ));
         let mut e = MetricFamily::counter(errors, "Polls that failed, timed out or panicked.");
         #[allow(clippy::cast_precision_loss)]
-        e.add_counter::<&str, &str>([], state.errors as f64, None);
+        e.add_counter::<&str, &str>([], state.errors as f64, Some(self.started));
         out.push(e);
         out.push(gauge(
             last,

@@ -193,7 +193,8 @@ impl Source for ProcessCollector {
             let Some(value) = value else { continue };
             out.family(&Descriptor::new(name, *kind, help));
             match kind {
-                MetricType::Counter => out.counter(&(), value, None, None),
+                // The CPU time counts from the process's start.
+                MetricType::Counter => out.counter(&(), value, r.start_time, None),
                 _ => out.gauge(&(), value),
             }
         }

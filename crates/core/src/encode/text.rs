@@ -275,7 +275,26 @@ pub(super) fn histogram<'b>(
     h: &Histogram<'_>,
     timestamp: Option<f64>,
 ) {
-    let mut p = Point::new(out, scratch, labels, timestamp, om);
+    // The labels, then `name_bucket{labels,le="` after them: a bucket line
+    // without a timestamp or exemplar is that, its bound and its count.
+    render_prefix(scratch, labels);
+    let n = scratch.len();
+    scratch.extend_from_slice(name.as_bytes());
+    scratch.extend_from_slice(b"_bucket");
+    if n == 0 {
+        scratch.push(b'{');
+    } else {
+        scratch.extend_from_within(..n);
+        scratch.push(b',');
+    }
+    scratch.extend_from_slice(b"le=\"");
+    let (rendered, bucket_prefix) = scratch.split_at(n);
+    let mut p = Point {
+        out,
+        labels: rendered,
+        timestamp,
+        om,
+    };
     for b in buckets {
         let formatted;
         let le: &[u8] = match b.upper_text {
@@ -285,12 +304,22 @@ pub(super) fn histogram<'b>(
                 formatted.as_bytes()
             }
         };
+        let exemplar = b.exemplar.filter(|_| om);
+        if exemplar.is_none() && timestamp.is_none() {
+            let out = &mut *p.out;
+            out.extend_from_slice(bucket_prefix);
+            out.extend_from_slice(le);
+            out.extend_from_slice(b"\"} ");
+            push_u64(out, b.cumulative);
+            out.push(b'\n');
+            continue;
+        }
         p.write(
             name,
             "_bucket",
             Some(("le", le)),
             Value::Count(b.cumulative),
-            b.exemplar,
+            exemplar,
         );
     }
     p.write(

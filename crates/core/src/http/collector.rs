@@ -138,7 +138,8 @@ impl HttpCollector {
             }
         }
         let limits = &shared.limits;
-        let overflow = limits.overflow.read_into(buckets);
+        let mut overflow = limits.overflow.read_into(buckets);
+        overflow.created = limits.overflow_created().unwrap_or(limits.built);
         if keep {
             exemplars.extend(limits.overflow.exemplars());
         }
@@ -181,6 +182,11 @@ impl HttpCollector {
         let mut status = itoa::Buffer::new();
         let width = shared.bounds.nanos.len() + 1;
         let clock = Anchor::now(limits);
+        // Start times: always in protobuf, as `_created` samples in OpenMetrics
+        // unless turned off (text 0.0.4 has none).
+        let created_samples =
+            shared.created_samples || out.dialect() != crate::encode::Dialect::OpenMetrics;
+        let created = |r: &SeriesReading| created_samples.then_some(r.created);
         // A row's exemplars, one per bucket (`+Inf` last); none without exemplars.
         let exemplars_of = |r: &SeriesReading| {
             scratch
@@ -214,7 +220,12 @@ impl HttpCollector {
                 .max_by_key(|s| s.at)
                 .map(|s| clock.exemplar(s, 1.0));
             #[allow(clippy::cast_precision_loss)]
-            out.counter(&labels, row.series.count as f64, None, latest.as_ref());
+            out.counter(
+                &labels,
+                row.series.count as f64,
+                created(&row.series),
+                latest.as_ref(),
+            );
         }
 
         out.family(&Descriptor::new(
@@ -257,7 +268,7 @@ impl HttpCollector {
             let counts = scratch.buckets.get(r.at..r.at + width).unwrap_or(&[]);
             let buckets = shared.bounds.buckets(counts);
             if scratch.exemplars.is_empty() {
-                out.histogram(&labels, buckets, r.count, Some(r.sum_seconds), None);
+                out.histogram(&labels, buckets, r.count, Some(r.sum_seconds), created(r));
             } else {
                 let exemplars = exemplars_of(r);
                 let buckets = buckets.zip(&exemplars).map(|(b, e)| match e {
@@ -270,7 +281,7 @@ impl HttpCollector {
                     buckets,
                     r.count,
                     Some(r.sum_seconds),
-                    None,
+                    created(r),
                     inf,
                 );
             }
@@ -288,7 +299,12 @@ impl HttpCollector {
         ] {
             let metric = [("metric", metric)];
             #[allow(clippy::cast_precision_loss)]
-            out.counter(&Chain(&metric, consts), value as f64, None, None);
+            out.counter(
+                &Chain(&metric, consts),
+                value as f64,
+                created_samples.then_some(limits.built),
+                None,
+            );
         }
     }
 }

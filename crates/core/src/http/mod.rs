@@ -182,6 +182,8 @@ pub(crate) struct Shared {
     /// Where every route past the limit goes.
     pub(crate) overflow: Arc<RouteEntry>,
     pub(crate) limits: Arc<series::Limits>,
+    /// Whether OpenMetrics gets `_created` samples.
+    pub(crate) created_samples: bool,
 }
 
 impl fmt::Debug for HttpMetrics {

@@ -58,6 +58,12 @@ pub(crate) struct Limits {
     pub(crate) clock: quanta::Clock,
     /// Whether series keep exemplars.
     pub(crate) exemplars: bool,
+    /// When the set was built, in seconds since the Unix epoch: the start of
+    /// its overflow counters.
+    pub(crate) built: f64,
+    /// When the first observation was folded into the overflow series (the
+    /// bits of an `f64`; 0 until then): that series' start.
+    overflow_since: AtomicU64,
 }
 
 /// The in-flight gauge of one method, for requests whose route is not known when
@@ -101,6 +107,8 @@ impl Limits {
             max_series,
             overflow: Series::new(0, bounds_ns.len(), exemplars),
             exemplars,
+            built: unix_millis(),
+            overflow_since: AtomicU64::new(0),
             bounds_ns,
             routes: AtomicUsize::new(0),
             pairs: AtomicUsize::new(0),
@@ -147,6 +155,23 @@ impl Limits {
         }
     }
 
+    #[cold]
+    fn overflow_started_now(&self) {
+        let now = unix_millis().to_bits();
+        let _ = self
+            .overflow_since
+            .compare_exchange(0, now, Relaxed, Relaxed);
+    }
+
+    /// When the overflow series of `requests_total` and the histogram started:
+    /// the first fold into it (none before).
+    pub(crate) fn overflow_created(&self) -> Option<f64> {
+        match self.overflow_since.load(Relaxed) {
+            0 => None,
+            bits => Some(f64::from_bits(bits)),
+        }
+    }
+
     /// Records a request that started in the overflow in-flight series.
     pub(crate) fn overflow_started(&self) {
         self.overflow_in_flight.fetch_add(1, AcqRel);
@@ -160,9 +185,18 @@ impl Limits {
     /// Counts a request in the overflow series of `requests_total` and the
     /// histogram.
     pub(crate) fn observe_overflow(&self, nanos: u64, exemplar: Option<(&TraceContext, u64)>) {
+        if self.overflow_since.load(Relaxed) == 0 {
+            self.overflow_started_now();
+        }
         self.overflow.observe(&self.bounds_ns, nanos, exemplar);
         self.folded_requests.fetch_add(1, Relaxed);
     }
+}
+
+/// Now to the millisecond, as Prometheus keeps times: series created within
+/// one millisecond share a start time, which a scrape's compression likes.
+fn unix_millis() -> f64 {
+    (crate::family::unix_now() * 1000.0).floor() / 1000.0
 }
 
 pub(crate) struct RouteEntry {
@@ -385,6 +419,9 @@ impl MethodRef<'_> {
 /// request counter.
 pub(crate) struct Series {
     pub(crate) status: u16,
+    /// When the series was created (its first request ended), in seconds since
+    /// the Unix epoch.
+    created: f64,
     cells: Cells,
     /// The latest exemplar of each bucket (`+Inf` last), when the set keeps
     /// exemplars.
@@ -395,6 +432,7 @@ impl Series {
     fn new(status: u16, bounds: usize, exemplars: bool) -> Self {
         Self {
             status,
+            created: unix_millis(),
             cells: Cells::new(bounds),
             exemplars: exemplars.then(|| (0..=bounds).map(|_| ExemplarSlot::default()).collect()),
         }
@@ -434,6 +472,7 @@ impl Series {
             at,
             count,
             sum_seconds,
+            created: self.created,
         }
     }
 }
@@ -447,6 +486,8 @@ pub(crate) struct SeriesReading {
     pub(crate) at: usize,
     pub(crate) count: u64,
     pub(crate) sum_seconds: f64,
+    /// When the series started.
+    pub(crate) created: f64,
 }
 
 #[cfg(test)]

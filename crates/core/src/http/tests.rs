@@ -12,9 +12,12 @@ fn set(registry: &Registry) -> HttpMetricsBuilder {
     HttpMetrics::builder().registry(registry).buckets([3600.0])
 }
 
-/// The OpenMetrics exposition, with each `_sum` value checked and replaced by `S`.
+/// The OpenMetrics exposition, with each `_sum` value checked and replaced by
+/// `S`, and each `_created` value checked (a time of this test's run) and
+/// replaced by `C`.
 fn scrape(registry: &Registry) -> String {
     let text = registry.encode(Format::OpenMetrics).unwrap();
+    let now = crate::family::unix_now();
     let mut out = String::new();
     for line in text.lines() {
         match line.rsplit_once(' ') {
@@ -23,6 +26,12 @@ fn scrape(registry: &Registry) -> String {
                 assert!((0.0..3600.0).contains(&seconds), "{line}");
                 out.push_str(series);
                 out.push_str(" S\n");
+            }
+            Some((series, value)) if series.contains("_created") => {
+                let at: f64 = value.parse().unwrap();
+                assert!(at <= now && at > now - 3600.0, "{line}");
+                out.push_str(series);
+                out.push_str(" C\n");
             }
             _ => {
                 out.push_str(line);
@@ -243,7 +252,7 @@ fn past_the_limit_everything_is_folded_and_counted() {
         ]
     );
     assert_eq!(
-        lines(&text, "promhttp_series_overflow"),
+        lines(&text, "promhttp_series_overflow_total"),
         [
             "promhttp_series_overflow_total{metric=\"http_server_requests_total\"} 3",
             "promhttp_series_overflow_total{metric=\"http_server_requests_in_flight\"} 3",
@@ -556,4 +565,82 @@ fn the_overflow_series_keeps_exemplars_too() {
         trace_of(overflow.exemplar.as_ref().unwrap()).0,
         "09".repeat(16)
     );
+}
+
+/// The `_created` value of the sample `name` whose text contains `labels`.
+fn created_of(text: &str, name: &str, labels: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(name) && l.contains(labels))
+        .map(|l| l.rsplit_once(' ').unwrap().1.parse().unwrap())
+}
+
+#[test]
+fn each_series_starts_when_it_first_counts() {
+    let before_build = unix_now();
+    let registry = Registry::new();
+    let metrics = set(&registry)
+        .max_series(2)
+        .created_samples(true)
+        .build()
+        .unwrap();
+    let route = metrics.route(Some("/r"));
+    let after_build = unix_now();
+    drop(route.start(HttpMethod::Get).unwrap().with_status(200));
+    let after_first = unix_now();
+    drop(route.start(HttpMethod::Get).unwrap().with_status(201));
+    let after_second = unix_now();
+    // The third status is past the limit: the overflow series starts now.
+    drop(route.start(HttpMethod::Get).unwrap().with_status(202));
+    let text = registry.encode(Format::OpenMetrics).unwrap();
+    let after_all = unix_now();
+
+    let first = created_of(&text, "http_server_requests_created", "status=\"200\"").unwrap();
+    let second = created_of(&text, "http_server_requests_created", "status=\"201\"").unwrap();
+    let overflow =
+        created_of(&text, "http_server_requests_created", "status=\"overflow\"").unwrap();
+    // Kept to the millisecond, as Prometheus keeps times.
+    let ms = |t: f64| (t * 1000.0).floor() / 1000.0;
+    for t in [first, second, overflow] {
+        assert_eq!(ms(t), t);
+    }
+    assert!(ms(after_build) <= first && first <= after_first, "{first}");
+    assert!(
+        ms(after_first) <= second && second <= after_second,
+        "{second}"
+    );
+    assert!(
+        ms(after_second) <= overflow && overflow <= after_all,
+        "{overflow}"
+    );
+    // The histogram of a series starts with its counter.
+    assert_eq!(
+        created_of(
+            &text,
+            "http_server_request_duration_seconds_created",
+            "status=\"201\""
+        ),
+        Some(second)
+    );
+    // The overflow counters count from the set's build.
+    let folded = created_of(&text, "promhttp_series_overflow_created", "requests_total").unwrap();
+    assert!(
+        ms(before_build) <= folded && folded <= after_build,
+        "{folded}"
+    );
+
+    // By default no `_created` sample of the set in OpenMetrics.
+    let registry = Registry::new();
+    let metrics = set(&registry).build().unwrap();
+    drop(
+        metrics
+            .route(Some("/r"))
+            .start(HttpMethod::Get)
+            .unwrap()
+            .with_status(200),
+    );
+    let text = registry.encode(Format::OpenMetrics).unwrap();
+    assert!(
+        text.contains("http_server_requests_total{method=\"GET\",route=\"/r\",status=\"200\"} 1\n")
+    );
+    assert!(!text.contains("_created"), "{text}");
 }
