@@ -57,6 +57,8 @@ async fn main() -> std::io::Result<()> {
         .ignore_route("/metrics")
         // A sampled W3C `traceparent` header leaves its trace as an exemplar.
         .exemplars(true)
+        // Native histograms for protobuf scrapes, classic buckets for the rest.
+        .native_histograms(promhttp::NativeHistogram::new())
         .build()
         .map_err(std::io::Error::other)?;
     let server = HttpServer::new(move || {

@@ -55,6 +55,9 @@ async fn main() -> std::io::Result<()> {
     // trace on its latency bucket and its request counter.
     let metrics = HttpMetrics::builder()
         .exemplars(true)
+        // Native histograms for scrapers that ask for protobuf (Prometheus with
+        // `--enable-feature=native-histograms`); classic buckets for the rest.
+        .native_histograms(promhttp::NativeHistogram::new())
         .build()
         .map_err(std::io::Error::other)?;
     let app = Router::new()

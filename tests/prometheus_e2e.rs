@@ -271,7 +271,13 @@ fn prometheus_scrapes_the_exact_request_counts_of_both_examples() {
             Some(per_app),
             "{total}"
         );
-        let count = format!("sum(http_server_request_duration_seconds_count{{job=\"{job}\"}})");
+        // Asked for protobuf, Prometheus keeps the native histogram (and not
+        // the classic buckets); its count is the exact request count too.
+        let count = if job.ends_with("protobuf") {
+            format!("histogram_count(sum(http_server_request_duration_seconds{{job=\"{job}\"}}))")
+        } else {
+            format!("sum(http_server_request_duration_seconds_count{{job=\"{job}\"}})")
+        };
         assert_eq!(query(prometheus_addr, &count), Some(per_app), "{count}");
         let users = format!("sum(http_server_requests_total{{job=\"{job}\",route=\"/users/{{id}}\",method=\"GET\",status=\"200\"}})");
         assert_eq!(query(prometheus_addr, &users), Some(7.0), "{users}");
@@ -287,9 +293,13 @@ fn prometheus_scrapes_the_exact_request_counts_of_both_examples() {
         );
         let in_flight = format!("sum(http_server_requests_in_flight{{job=\"{job}\"}})");
         assert_eq!(query(prometheus_addr, &in_flight), Some(0.0), "{in_flight}");
-        let stream_seconds = format!(
-            "sum(http_server_request_duration_seconds_sum{{job=\"{job}\",route=\"/stream\"}})"
-        );
+        let stream_seconds = if job.ends_with("protobuf") {
+            format!("histogram_sum(sum(http_server_request_duration_seconds{{job=\"{job}\",route=\"/stream\"}}))")
+        } else {
+            format!(
+                "sum(http_server_request_duration_seconds_sum{{job=\"{job}\",route=\"/stream\"}})"
+            )
+        };
         let seconds = query(prometheus_addr, &stream_seconds).unwrap();
         assert!(
             (0.95..3.0).contains(&seconds),
@@ -298,6 +308,82 @@ fn prometheus_scrapes_the_exact_request_counts_of_both_examples() {
         if job.ends_with("openmetrics") {
             check_dashboard(prometheus_addr, job);
         }
+    }
+    // The native histogram agrees with the classic one: the same sum, and a
+    // 90th percentile in the classic bucket that holds the classic estimate
+    // (its counts are exact), give or take a native bucket (factor 1.1).
+    for app in ["axum", "actix"] {
+        let (native, classic) = (format!("{app}_protobuf"), format!("{app}_openmetrics"));
+        let native_sum = query(
+            prometheus_addr,
+            &format!(
+                "histogram_sum(sum(http_server_request_duration_seconds{{job=\"{native}\"}}))"
+            ),
+        )
+        .unwrap();
+        let classic_sum = query(
+            prometheus_addr,
+            &format!("sum(http_server_request_duration_seconds_sum{{job=\"{classic}\"}})"),
+        )
+        .unwrap();
+        assert!(
+            (native_sum - classic_sum).abs() <= 1e-9 * classic_sum.max(1.0),
+            "{app}: native sum {native_sum}, classic {classic_sum}"
+        );
+        // rate() needs traffic while Prometheus watches: a second wave, seen
+        // by both jobs before the quantiles are asked.
+        let addr = if app == "axum" { axum_addr } else { actix_addr };
+        for i in 0..20 {
+            let res = common::http(addr, "GET", &format!("/users/{i}"), &[], b"").unwrap();
+            assert_eq!(res.status, 200);
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let seen = per_app + 20.0;
+        let native_count = format!(
+            "histogram_count(sum(http_server_request_duration_seconds{{job=\"{native}\"}}))"
+        );
+        let classic_count =
+            format!("sum(http_server_request_duration_seconds_count{{job=\"{classic}\"}})");
+        assert_eq!(
+            wait_for(prometheus_addr, &native_count, seen, deadline),
+            Some(seen)
+        );
+        assert_eq!(
+            wait_for(prometheus_addr, &classic_count, seen, deadline),
+            Some(seen)
+        );
+        let (native_p90, classic_p90) = loop {
+            let native_p90 = query(
+                prometheus_addr,
+                &format!("histogram_quantile(0.9, sum(rate(http_server_request_duration_seconds{{job=\"{native}\"}}[1m])))"),
+            );
+            let classic_p90 = query(
+                prometheus_addr,
+                &format!("histogram_quantile(0.9, sum by (le) (rate(http_server_request_duration_seconds_bucket{{job=\"{classic}\"}}[1m])))"),
+            );
+            match (native_p90, classic_p90) {
+                (Some(n), Some(c)) if n.is_finite() && c.is_finite() => break (n, c),
+                _ if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(250)),
+                other => panic!("{app}: no quantiles: {other:?}"),
+            }
+        };
+        eprintln!("{app}: p90 over 1m, native {native_p90}, classic {classic_p90}");
+        let bounds = promhttp::DEFAULT_BUCKETS;
+        let hi = bounds
+            .iter()
+            .copied()
+            .find(|&b| b >= classic_p90)
+            .unwrap_or(f64::INFINITY);
+        let lo = bounds
+            .iter()
+            .copied()
+            .rev()
+            .find(|&b| b < classic_p90)
+            .unwrap_or(0.0);
+        assert!(
+            native_p90 > lo / 1.1 && native_p90 <= hi * 1.1,
+            "{app}: native p90 {native_p90}, classic p90 {classic_p90} in ({lo}, {hi}]"
+        );
     }
     // Each process served each wire format: the protobuf job got protobuf (no
     // other job asks for it) and the text job text.

@@ -42,6 +42,19 @@ fn main() {
         }
         registry
     });
+    let native = bytes_per_series(n, |series| {
+        let registry = Registry::new();
+        let metrics = HttpMetrics::builder()
+            .registry(&registry)
+            .native_histograms(promhttp::NativeHistogram::new())
+            .build()
+            .unwrap();
+        for (route, status) in series {
+            let mut guard = metrics.route(Some(route)).start(HttpMethod::Get).unwrap();
+            guard.set_status(*status);
+        }
+        registry
+    });
     let prometheus_client = bytes_per_series(n, |series| {
         use prometheus_client::metrics::{family::Family, histogram::Histogram};
         let family: Family<Vec<(&'static str, String)>, Histogram> =
@@ -68,6 +81,7 @@ fn main() {
     println!("| library | heap bytes per histogram series ({n} series) |");
     println!("|---|---|");
     println!("| promhttp (HttpMetrics: histogram + counter + in-flight) | {promhttp:.0} |");
+    println!("| promhttp with native histograms (factor 1.1) | {native:.0} |");
     println!("| prometheus-client (Family<_, Histogram>) | {prometheus_client:.0} |");
     println!("| prometheus (HistogramVec, used by actix-web-prom) | {prometheus:.0} |");
 }

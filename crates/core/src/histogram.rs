@@ -44,6 +44,8 @@ pub struct DurationHistogram {
     inner: Arc<(Bounds, Cells)>,
     /// When it was made: its start, in seconds since the Unix epoch.
     created: f64,
+    /// Native buckets, counted after the classic ones.
+    native: Option<Arc<crate::native::NativeCells>>,
 }
 
 impl fmt::Debug for DurationHistogram {
@@ -69,7 +71,25 @@ impl DurationHistogram {
         Ok(Self {
             inner: Arc::new((bounds, cells)),
             created: crate::family::unix_now(),
+            native: None,
         })
+    }
+
+    /// Keeps native (sparse, exponential) buckets beside the classic ones,
+    /// served to protobuf scrapes of a registry it is registered in with
+    /// [`Registry::register_family`](crate::Registry::register_family) (the
+    /// `prometheus-client` door has no native buckets). Observations made
+    /// before are in the classic buckets only: call it before observing.
+    ///
+    /// # Errors
+    /// [`NativeError`](crate::native::NativeError) for unusable settings.
+    pub fn with_native(
+        mut self,
+        native: crate::NativeHistogram,
+    ) -> Result<Self, crate::native::NativeError> {
+        native.check()?;
+        self.native = Some(Arc::new(crate::native::NativeCells::new(&native)));
+        Ok(self)
     }
 
     /// Records one duration.
@@ -83,6 +103,9 @@ impl DurationHistogram {
     pub fn observe_nanos(&self, nanos: u64) {
         let (bounds, cells) = &*self.inner;
         cells.observe(&bounds.nanos, nanos);
+        if let Some(native) = &self.native {
+            native.observe(nanos);
+        }
     }
 
     /// The number of observations so far.
@@ -125,15 +148,27 @@ impl crate::source::FamilySource for DurationHistogram {
 
     fn encode(&self, descriptor: &crate::encode::Descriptor<'_>, out: &mut crate::encode::Encoder) {
         let (bounds, cells) = &*self.inner;
+        // Native first: the classic count then holds all it shows.
+        let native = self.native.as_ref().map(|n| n.read());
         let snapshot = cells.snapshot();
         out.family(descriptor);
         let buckets = bounds.buckets(&snapshot.buckets);
-        out.histogram(
+        let extras = crate::encode::HistogramExtras {
+            created: Some(self.created),
+            inf_exemplar: None,
+            native: native.as_ref().map(|n| crate::encode::NativeBuckets {
+                schema: n.schema,
+                zero_threshold: n.zero_threshold,
+                zero_count: n.zero_count,
+                positive: &n.buckets,
+            }),
+        };
+        out.histogram_with(
             &(),
             buckets,
             snapshot.count,
             Some(snapshot.sum_seconds),
-            Some(self.created),
+            &extras,
         );
     }
 }

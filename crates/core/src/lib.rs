@@ -42,6 +42,7 @@ mod global;
 mod histogram;
 mod http;
 pub mod names;
+pub mod native;
 #[cfg(feature = "parse")]
 pub mod parse;
 #[cfg(feature = "exporter")]
@@ -63,6 +64,7 @@ pub use http::{
     DEFAULT_BUCKETS, DEFAULT_MAX_SERIES, OVERFLOW_ROUTE, STATUS_CLIENT_CLOSED, STATUS_PANICKED,
     UNMATCHED_ROUTE,
 };
+pub use native::{NativeError, NativeHistogram};
 pub use process::{set_process_metrics_enabled, ProcessCollector};
 pub use registry::{CollectorHandle, EncodeError, Registry, RegistryError};
 pub use trace::TraceContext;

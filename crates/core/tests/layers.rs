@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 /// Bottom first. A module may import modules of a lower layer only.
 const LAYERS: &[&[&str]] = &[
     // Names and the family model; trace contexts (std only).
-    &["names", "trace"],
+    &["names", "trace", "native"],
     &["family"],
     // What reads and writes families.
     &["parse", "encode"],

@@ -465,28 +465,33 @@ impl Encoder {
         sum: Option<f64>,
         created: Option<f64>,
     ) {
-        self.histogram_with_inf_exemplar(labels, buckets, count, sum, created, None);
+        let extras = HistogramExtras {
+            created,
+            ..HistogramExtras::default()
+        };
+        self.histogram_with(labels, buckets, count, sum, &extras);
     }
 
-    /// A histogram point as [`histogram`](Encoder::histogram) writes it, with an
-    /// exemplar on the `+Inf` bucket (the finite buckets carry theirs with
-    /// [`Bucket::with_exemplar`]). OpenMetrics and protobuf write exemplars;
-    /// text 0.0.4 leaves them out.
-    pub fn histogram_with_inf_exemplar<'b>(
+    /// A histogram point as [`histogram`](Encoder::histogram) writes it, with
+    /// what [`HistogramExtras`] adds: its start time, an exemplar on the `+Inf`
+    /// bucket (the finite buckets carry theirs with [`Bucket::with_exemplar`]),
+    /// native buckets. OpenMetrics and protobuf write exemplars, text 0.0.4
+    /// leaves them out; only protobuf writes native buckets.
+    pub fn histogram_with<'b>(
         &mut self,
         labels: &dyn LabelSet,
         buckets: impl IntoIterator<Item = Bucket<'b>>,
         count: u64,
         sum: Option<f64>,
-        created: Option<f64>,
-        inf_exemplar: Option<&Exemplar>,
+        extras: &HistogramExtras<'_>,
     ) {
         let histogram = Histogram {
             gauge: false,
             count,
             sum,
-            created,
-            inf_exemplar,
+            created: extras.created,
+            inf_exemplar: extras.inf_exemplar,
+            native: extras.native,
         };
         self.histogram_at(labels, buckets, &histogram, None);
     }
@@ -506,6 +511,7 @@ impl Encoder {
             sum: gsum,
             created: None,
             inf_exemplar: None,
+            native: None,
         };
         self.histogram_at(labels, buckets, &histogram, None);
     }
@@ -654,8 +660,37 @@ struct Histogram<'a> {
     count: u64,
     sum: Option<f64>,
     created: Option<f64>,
-    /// An exemplar of the `+Inf` bucket (owned families only).
+    /// An exemplar of the `+Inf` bucket.
     inf_exemplar: Option<&'a Exemplar>,
+    /// Native buckets (protobuf only).
+    native: Option<NativeBuckets<'a>>,
+}
+
+/// What a histogram point may have besides its classic buckets, count and sum;
+/// see [`Encoder::histogram_with`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HistogramExtras<'a> {
+    /// When the histogram started counting, in seconds since the Unix epoch.
+    pub created: Option<f64>,
+    /// An exemplar of the `+Inf` bucket.
+    pub inf_exemplar: Option<&'a Exemplar>,
+    /// Native buckets, written in protobuf only.
+    pub native: Option<NativeBuckets<'a>>,
+}
+
+/// The native (sparse, exponential) buckets of a histogram point: bucket `i`
+/// holds the observations in `(b^(i-1), b^i]` with `b = 2^(2^-schema)`, and the
+/// zero bucket those at or below `zero_threshold`. Written in protobuf only.
+#[derive(Debug, Clone, Copy)]
+pub struct NativeBuckets<'a> {
+    /// The schema, from -4 to 8.
+    pub schema: i32,
+    /// The width of the zero bucket.
+    pub zero_threshold: f64,
+    /// The observations in the zero bucket.
+    pub zero_count: u64,
+    /// The populated positive buckets as (index, count), in increasing index.
+    pub positive: &'a [(i32, u64)],
 }
 
 pub(crate) use crate::family::push_number;

@@ -192,6 +192,7 @@ impl Encoder {
                     sum: find(sum_sfx).map(|s| s.value),
                     created: find("_created").map(|s| s.value),
                     inf_exemplar: inf.and_then(|(_, s)| s.exemplar.as_ref()),
+                    native: None,
                 };
                 let finite = buckets
                     .iter()

@@ -10,7 +10,7 @@
 //! written straight into the output after room for its length, which is filled
 //! in (and the room closed up) when the family ends.
 
-use super::{Bucket, Descriptor, Histogram, LabelSet, Summary};
+use super::{Bucket, Descriptor, Histogram, LabelSet, NativeBuckets, Summary};
 use crate::family::{Exemplar, MetricType};
 
 /// Wire types.
@@ -294,11 +294,59 @@ impl Buffers {
             self.exemplar(3, ex);
             self.end(3);
         }
+        if let Some(native) = &h.native {
+            self.native(native);
+        }
         if let Some(created) = h.created {
             self.timestamp(15, created);
         }
         self.end(metric::HISTOGRAM);
         self.end_metric(timestamp);
+    }
+
+    /// A native histogram's fields: schema, zero bucket, then the positive
+    /// buckets as spans of consecutive indexes and the deltas of their counts.
+    fn native(&mut self, n: &NativeBuckets<'_>) {
+        let out = self.cur();
+        tag(out, 5, VARINT);
+        varint(out, zigzag(i64::from(n.schema)));
+        double(out, 6, n.zero_threshold);
+        tag(out, 7, VARINT);
+        varint(out, n.zero_count);
+        // Spans: the first starts at its index, each next one after the gap
+        // since the previous span's end.
+        let mut spans: Vec<(i32, u32)> = Vec::new();
+        let mut next: Option<i32> = None;
+        for &(index, _) in n.positive {
+            match (next, spans.last_mut()) {
+                (Some(expected), Some((_, len))) if index == expected => *len += 1,
+                (Some(expected), _) => spans.push((index - expected, 1)),
+                (None, _) => spans.push((index, 1)),
+            }
+            next = Some(index + 1);
+        }
+        if spans.is_empty() {
+            // A native histogram with no bucket yet says so with an empty span,
+            // or it would read as a classic one.
+            spans.push((0, 0));
+        }
+        for (offset, length) in spans {
+            let size =
+                1 + varint_size(zigzag(i64::from(offset))) + 1 + varint_size(u64::from(length));
+            tag(out, 12, LEN);
+            varint(out, size as u64);
+            tag(out, 1, VARINT);
+            varint(out, zigzag(i64::from(offset)));
+            tag(out, 2, VARINT);
+            varint(out, u64::from(length));
+        }
+        let mut previous = 0i64;
+        for &(_, count) in n.positive {
+            let count = i64::try_from(count).unwrap_or(i64::MAX);
+            tag(out, 13, VARINT);
+            varint(out, zigzag(count - previous));
+            previous = count;
+        }
     }
 
     pub(super) fn summary(
@@ -331,6 +379,13 @@ impl Buffers {
         self.end(metric::SUMMARY);
         self.end_metric(timestamp);
     }
+}
+
+/// A signed integer as protobuf's `sint32`/`sint64` encode it.
+fn zigzag(n: i64) -> u64 {
+    #[allow(clippy::cast_sign_loss)]
+    let z = ((n << 1) ^ (n >> 63)) as u64;
+    z
 }
 
 fn tag(out: &mut Vec<u8>, field: u32, wire: u32) {

@@ -5,9 +5,9 @@ use std::sync::atomic::Ordering::{Acquire, Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::series::{Limits, RouteEntry, SeriesReading};
+use super::series::{Limits, NativeRow, RouteEntry, SeriesReading};
 use super::{HttpMethod, Shared, OVERFLOW_ROUTE};
-use crate::encode::{Chain, Descriptor, Encoder, LabelSet};
+use crate::encode::{Chain, Descriptor, Encoder, HistogramExtras, LabelSet, NativeBuckets};
 use crate::family::{Exemplar, MetricType};
 use crate::registry::Source;
 use crate::trace::Stored;
@@ -50,6 +50,9 @@ struct Scratch {
     /// The exemplar of every bucket of every row, laid out as `buckets`, when
     /// the set keeps exemplars.
     exemplars: Vec<Option<Stored>>,
+    /// The native buckets of every row, one after the other, when the set
+    /// keeps them.
+    natives: Vec<(i32, u64)>,
 }
 
 /// One series as read for this scrape.
@@ -58,6 +61,7 @@ struct Row {
     route: Option<usize>,
     method: HttpMethod,
     series: SeriesReading,
+    native: Option<NativeRow>,
 }
 
 /// The labels of one series: method, route and status as the set has them, then
@@ -110,7 +114,9 @@ impl HttpCollector {
             buckets,
             in_flight,
             exemplars,
+            natives,
         } = scratch;
+        natives.clear();
         routes.clear();
         rows.clear();
         buckets.clear();
@@ -125,10 +131,13 @@ impl HttpCollector {
             for (method, series) in route.methods() {
                 let first = rows.len();
                 series.for_each_series(|s| {
+                    // Native buckets first: see `Series::read_native_into`.
+                    let native = s.read_native_into(natives);
                     rows.push(Row {
                         route: Some(at),
                         method,
                         series: s.read_into(buckets),
+                        native,
                     });
                     if keep {
                         exemplars.extend(s.exemplars());
@@ -138,6 +147,7 @@ impl HttpCollector {
             }
         }
         let limits = &shared.limits;
+        let overflow_native = limits.overflow.read_native_into(natives);
         let mut overflow = limits.overflow.read_into(buckets);
         overflow.created = limits.overflow_created().unwrap_or(limits.built);
         if keep {
@@ -148,6 +158,7 @@ impl HttpCollector {
                 route: None,
                 method: HttpMethod::Other,
                 series: overflow,
+                native: overflow_native,
             });
         }
 
@@ -267,23 +278,28 @@ impl HttpCollector {
             let r = &row.series;
             let counts = scratch.buckets.get(r.at..r.at + width).unwrap_or(&[]);
             let buckets = shared.bounds.buckets(counts);
-            if scratch.exemplars.is_empty() {
+            let native = row.native.map(|n| NativeBuckets {
+                schema: n.schema,
+                zero_threshold: n.zero_threshold,
+                zero_count: n.zero_count,
+                positive: scratch.natives.get(n.at..n.at + n.len).unwrap_or(&[]),
+            });
+            if scratch.exemplars.is_empty() && native.is_none() {
                 out.histogram(&labels, buckets, r.count, Some(r.sum_seconds), created(r));
             } else {
                 let exemplars = exemplars_of(r);
-                let buckets = buckets.zip(&exemplars).map(|(b, e)| match e {
-                    Some(e) => b.with_exemplar(e),
-                    None => b,
-                });
-                let inf = exemplars.last().and_then(Option::as_ref);
-                out.histogram_with_inf_exemplar(
-                    &labels,
-                    buckets,
-                    r.count,
-                    Some(r.sum_seconds),
-                    created(r),
-                    inf,
-                );
+                let buckets = buckets
+                    .zip(exemplars.iter().chain(std::iter::repeat(&None)))
+                    .map(|(b, e)| match e {
+                        Some(e) => b.with_exemplar(e),
+                        None => b,
+                    });
+                let extras = HistogramExtras {
+                    created: created(r),
+                    inf_exemplar: exemplars.get(width - 1).and_then(Option::as_ref),
+                    native,
+                };
+                out.histogram_with(&labels, buckets, r.count, Some(r.sum_seconds), &extras);
             }
         }
 

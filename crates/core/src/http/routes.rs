@@ -139,7 +139,13 @@ mod tests {
     #[test]
     fn each_route_has_one_entry_also_in_the_overflow() {
         let table = RouteTable::default();
-        let limits = Arc::new(Limits::new(10_000, Arc::from([1u64]), "x".into(), false));
+        let limits = Arc::new(Limits::new(
+            10_000,
+            Arc::from([1u64]),
+            "x".into(),
+            false,
+            None,
+        ));
         let routes: Vec<String> = (0..2000).map(|i| format!("/r/{i}")).collect();
         for _ in 0..2 {
             for route in &routes {
@@ -166,7 +172,13 @@ mod tests {
         // A realistic service's routes are all found by their hash in the
         // lock-free slots; none needs the locked map.
         let table = RouteTable::default();
-        let limits = Arc::new(Limits::new(10_000, Arc::from([1u64]), "x".into(), false));
+        let limits = Arc::new(Limits::new(
+            10_000,
+            Arc::from([1u64]),
+            "x".into(),
+            false,
+            None,
+        ));
         for i in 0..256 {
             let route = format!("/api/v1/resource{i}/{{id}}");
             let entry = table
@@ -191,7 +203,7 @@ mod tests {
     #[test]
     fn past_the_route_limit_there_is_no_entry() {
         let table = RouteTable::default();
-        let limits = Arc::new(Limits::new(3, Arc::from([1u64]), "x".into(), false));
+        let limits = Arc::new(Limits::new(3, Arc::from([1u64]), "x".into(), false, None));
         let new = |route: &str| {
             let limits = Arc::clone(&limits);
             let route: Arc<str> = route.into();

@@ -29,6 +29,7 @@ use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use super::{HttpMethod, OVERFLOW_ROUTE, UNMATCHED_ROUTE};
 use crate::histogram::Cells;
+use crate::native::{NativeCells, NativeHistogram};
 use crate::trace::{ExemplarSlot, Stored, TraceContext};
 
 const INLINE_STATUSES: usize = 16;
@@ -58,6 +59,8 @@ pub(crate) struct Limits {
     pub(crate) clock: quanta::Clock,
     /// Whether series keep exemplars.
     pub(crate) exemplars: bool,
+    /// Native buckets, when the series keep them.
+    pub(crate) native: Option<NativeHistogram>,
     /// When the set was built, in seconds since the Unix epoch: the start of
     /// its overflow counters.
     pub(crate) built: f64,
@@ -102,11 +105,13 @@ impl Limits {
         bounds_ns: Arc<[u64]>,
         name: String,
         exemplars: bool,
+        native: Option<NativeHistogram>,
     ) -> Self {
         Self {
             max_series,
-            overflow: Series::new(0, bounds_ns.len(), exemplars),
+            overflow: Series::new(0, bounds_ns.len(), exemplars, native.as_ref()),
             exemplars,
+            native,
             built: unix_millis(),
             overflow_since: AtomicU64::new(0),
             bounds_ns,
@@ -376,7 +381,12 @@ impl MethodRef<'_> {
         let mut created = false;
         let series = slot.get_or_init(|| {
             created = true;
-            Series::new(status, self.limits.bounds_ns.len(), self.limits.exemplars)
+            Series::new(
+                status,
+                self.limits.bounds_ns.len(),
+                self.limits.exemplars,
+                self.limits.native.as_ref(),
+            )
         });
         if !created {
             self.limits.triples.fetch_sub(1, Relaxed);
@@ -403,6 +413,7 @@ impl MethodRef<'_> {
                 status,
                 self.limits.bounds_ns.len(),
                 self.limits.exemplars,
+                self.limits.native.as_ref(),
             ));
         }
         match list.iter().find(|s| s.status == status) {
@@ -426,23 +437,46 @@ pub(crate) struct Series {
     /// The latest exemplar of each bucket (`+Inf` last), when the set keeps
     /// exemplars.
     exemplars: Option<Box<[ExemplarSlot]>>,
+    /// Native buckets, when the set keeps them.
+    native: Option<Box<NativeCells>>,
 }
 
 impl Series {
-    fn new(status: u16, bounds: usize, exemplars: bool) -> Self {
+    fn new(status: u16, bounds: usize, exemplars: bool, native: Option<&NativeHistogram>) -> Self {
         Self {
             status,
             created: unix_millis(),
             cells: Cells::new(bounds),
             exemplars: exemplars.then(|| (0..=bounds).map(|_| ExemplarSlot::default()).collect()),
+            native: native.map(|config| Box::new(NativeCells::new(config))),
         }
+    }
+
+    /// Reads the native buckets, if the series keeps them, appending them to
+    /// `buckets`. Read before [`Series::read_into`]: the classic count then holds
+    /// every observation the native buckets show.
+    pub(crate) fn read_native_into(&self, buckets: &mut Vec<(i32, u64)>) -> Option<NativeRow> {
+        let reading = self.native.as_ref()?.read();
+        let at = buckets.len();
+        buckets.extend_from_slice(&reading.buckets);
+        Some(NativeRow {
+            schema: reading.schema,
+            zero_threshold: reading.zero_threshold,
+            zero_count: reading.zero_count,
+            at,
+            len: reading.buckets.len(),
+        })
     }
 
     /// Counts an observation and keeps its trace, if any, as its bucket's
     /// exemplar (`at`: the clock's raw reading when the request ended).
     #[inline]
     fn observe(&self, bounds_ns: &[u64], nanos: u64, exemplar: Option<(&TraceContext, u64)>) {
+        // Classic first, native after: see `read_native_into`.
         let bucket = self.cells.observe(bounds_ns, nanos);
+        if let Some(native) = &self.native {
+            native.observe(nanos);
+        }
         if let (Some((trace, at)), Some(slots)) = (exemplar, &self.exemplars) {
             if let Some(slot) = slots.get(bucket) {
                 slot.store(&Stored {
@@ -477,6 +511,17 @@ impl Series {
     }
 }
 
+/// A reading of a series' native buckets, which are in a buffer shared by the
+/// series of a scrape, from `at`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct NativeRow {
+    pub(crate) schema: i32,
+    pub(crate) zero_threshold: f64,
+    pub(crate) zero_count: u64,
+    pub(crate) at: usize,
+    pub(crate) len: usize,
+}
+
 /// One consistent reading of a [`Series`] (`+Inf`, `_count` and `requests_total`
 /// are all `count`) whose bucket counts are in a buffer shared by the series of
 /// a scrape, from `at`.
@@ -496,7 +541,13 @@ mod tests {
 
     #[test]
     fn each_status_has_one_series_also_past_the_inline_slots() {
-        let limits = Arc::new(Limits::new(1000, Arc::from([10u64, 20]), "x".into(), false));
+        let limits = Arc::new(Limits::new(
+            1000,
+            Arc::from([10u64, 20]),
+            "x".into(),
+            false,
+            None,
+        ));
         let entry = RouteEntry::new("/r".into(), false, limits);
         let method = entry.method(HttpMethod::Get).unwrap();
         for round in 0..3 {
