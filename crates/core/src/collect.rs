@@ -851,6 +851,18 @@ impl<'r> CollectorBuilder<'r> {
                     reason,
                 }
             })?;
+            // The collector looks its families up by the declared name, so a
+            // counter named `jobs_total` is refused rather than renamed.
+            if family.metric_type == MetricType::Counter && family.name.ends_with("_total") {
+                return Err(RegistryError::InvalidFamily {
+                    name: family.name.clone(),
+                    reason: format!(
+                        "a counter family is named without `_total` (declare `{}`; its samples are `{}_total`)",
+                        crate::names::without_total(&family.name),
+                        crate::names::without_total(&family.name),
+                    ),
+                });
+            }
             if !family.samples.is_empty() {
                 return Err(RegistryError::InvalidFamily {
                     name: family.name.clone(),
@@ -1072,6 +1084,27 @@ mod tests {
         text.lines()
             .filter(|l| !l.starts_with('#') && !l.starts_with("promhttp_"))
             .count()
+    }
+
+    #[test]
+    fn a_counter_declared_with_total_is_refused_with_the_name_to_use() {
+        let registry = Registry::new();
+        let err = registry
+            .collector("jobs")
+            .family(MetricFamily::counter("jobs_total", ""))
+            .register(nothing)
+            .unwrap_err();
+        let RegistryError::InvalidFamily { name, reason } = &err else {
+            panic!("{err}");
+        };
+        assert_eq!(name, "jobs_total");
+        assert!(reason.contains("declare `jobs`"), "{reason}");
+        // A gauge may end in `_total`.
+        registry
+            .collector("queue")
+            .family(gauge("queue_total"))
+            .register(nothing)
+            .unwrap();
     }
 
     #[test]

@@ -19,6 +19,12 @@ pub fn check_metric_name(name: &str) -> Result<(), &'static str> {
         .map_err(|()| "metric names must match [a-zA-Z_:][a-zA-Z0-9_:]* (ASCII letters, digits, `_` and `:`, not starting with a digit)")
 }
 
+/// A counter family's name from a name that may end in `_total`, the suffix of
+/// its samples: `jobs_total` and `jobs` both give `jobs`.
+pub(crate) fn without_total(name: &str) -> &str {
+    name.strip_suffix("_total").unwrap_or(name)
+}
+
 /// Checks `name` against `[a-zA-Z_][a-zA-Z0-9_]*` and the reserved `__` prefix.
 ///
 /// # Errors

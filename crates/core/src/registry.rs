@@ -135,6 +135,12 @@ impl Registry {
         help: &str,
         metric: impl prometheus_client::registry::Metric,
     ) -> Result<(), RegistryError> {
+        // A counter's samples are `name_total`: a name given with `_total` is
+        // the family's without it (never `jobs_total_total`).
+        let name = match metric.metric_type() {
+            prometheus_client::metrics::MetricType::Counter => names::without_total(name),
+            _ => name,
+        };
         names::check_metric_name(name).map_err(|reason| RegistryError::InvalidName {
             name: name.to_owned(),
             reason,
@@ -698,6 +704,36 @@ mod tests {
                 name: "requests_total".into()
             }
         );
+    }
+
+    #[test]
+    fn a_counter_named_with_total_is_written_once_with_it() {
+        let registry = Registry::new();
+        let jobs = Counter::<u64>::default();
+        registry
+            .register("jobs_total", "Jobs.", jobs.clone())
+            .unwrap();
+        jobs.inc_by(3);
+        let text = registry.encode(Format::OpenMetrics).unwrap();
+        assert!(text.contains("# TYPE jobs counter\n"), "{text}");
+        assert!(text.contains("jobs_total 3\n"), "{text}");
+        assert!(!text.contains("_total_total"), "{text}");
+        // The same family under its other spelling is a clash.
+        let err = registry
+            .register("jobs", "Again.", Counter::<u64>::default())
+            .unwrap_err();
+        assert_eq!(
+            err,
+            RegistryError::NameClash {
+                name: "jobs".into()
+            }
+        );
+        // A gauge keeps its name as given.
+        registry
+            .register("queue_total", "A gauge.", Gauge::<i64>::default())
+            .unwrap();
+        let text = registry.encode(Format::OpenMetrics).unwrap();
+        assert!(text.contains("# TYPE queue_total gauge\n"), "{text}");
     }
 
     #[test]

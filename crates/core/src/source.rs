@@ -125,6 +125,12 @@ impl Registry {
         help: &str,
         source: impl FamilySource,
     ) -> Result<CollectorHandle, RegistryError> {
+        // A counter given as `jobs_total` is the family `jobs`.
+        let name = if source.metric_type() == crate::family::MetricType::Counter {
+            names::without_total(name)
+        } else {
+            name
+        };
         names::check_metric_name(name).map_err(|reason| RegistryError::InvalidName {
             name: name.to_owned(),
             reason,

@@ -77,7 +77,8 @@ impl Default for HttpMetricsBuilder {
 }
 
 impl HttpMetricsBuilder {
-    /// Prefixes every metric name with `prefix_`. An empty prefix means none.
+    /// Prefixes every metric name with `prefix_`: `shop` and `shop_` both give
+    /// `shop_http_server_requests_total`. An empty prefix means none.
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.prefix = Some(prefix.into());
         self
@@ -174,11 +175,18 @@ impl HttpMetricsBuilder {
     pub fn build(self) -> Result<HttpMetrics, BuildError> {
         let prefix = match self.prefix.as_deref() {
             None | Some("") => String::new(),
-            Some(p) => {
-                names::check_metric_name(p).map_err(|reason| BuildError::InvalidPrefix {
-                    prefix: p.to_owned(),
+            Some(given) => {
+                // `shop` and `shop_` both give `shop_http_...`: never a doubled
+                // separator.
+                let p = given.trim_end_matches('_');
+                let invalid = |reason| BuildError::InvalidPrefix {
+                    prefix: given.to_owned(),
                     reason,
-                })?;
+                };
+                if p.is_empty() {
+                    return Err(invalid("a prefix needs more than underscores"));
+                }
+                names::check_metric_name(p).map_err(invalid)?;
                 format!("{p}_")
             }
         };

@@ -644,3 +644,33 @@ fn each_series_starts_when_it_first_counts() {
     );
     assert!(!text.contains("_created"), "{text}");
 }
+
+#[test]
+fn a_prefix_ending_in_an_underscore_gets_no_second_one() {
+    for prefix in ["shop", "shop_", "shop__"] {
+        let registry = Registry::new();
+        let metrics = set(&registry).prefix(prefix).build().unwrap();
+        drop(
+            metrics
+                .route(Some("/r"))
+                .start(HttpMethod::Get)
+                .unwrap()
+                .with_status(200),
+        );
+        let text = registry.encode(Format::OpenMetrics).unwrap();
+        assert!(
+            text.contains(
+                "shop_http_server_requests_total{method=\"GET\",route=\"/r\",status=\"200\"} 1\n"
+            ),
+            "{prefix}: {text}"
+        );
+        assert!(!text.contains("__"), "{prefix}: {text}");
+    }
+    for prefix in ["_", "__", "1shop"] {
+        let err = set(&Registry::new()).prefix(prefix).build().unwrap_err();
+        assert!(
+            matches!(err, BuildError::InvalidPrefix { .. }),
+            "{prefix}: {err}"
+        );
+    }
+}

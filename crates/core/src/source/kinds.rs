@@ -535,6 +535,20 @@ mod tests {
     use std::time::Duration;
 
     #[test]
+    fn a_counter_registered_with_total_is_written_once_with_it() {
+        let registry = crate::Registry::new();
+        let c = MirroredCounter::new();
+        registry
+            .register_family("events_total", "Events.", c.clone())
+            .unwrap();
+        c.set(5.0, None).unwrap();
+        let text = registry.encode(crate::Format::OpenMetrics).unwrap();
+        assert!(text.contains("# TYPE events counter\n"), "{text}");
+        assert!(text.contains("events_total 5\n"), "{text}");
+        assert!(!text.contains("_total_total"), "{text}");
+    }
+
+    #[test]
     fn mirrored_counter_resets() {
         let t0 = UNIX_EPOCH + Duration::from_secs(1000);
         let t1 = UNIX_EPOCH + Duration::from_secs(2000);
