@@ -1,7 +1,7 @@
 //! The demo service on actix-web: `cargo run --example actix --features actix`.
 //!
 //! Routes: `GET /`, `GET /users/{id}`, `POST /echo` (echoes the body), `GET /stream`
-//! (10 chunks over about one second) and `GET /metrics`. Listens on `$BIND`,
+//! (10 chunks over about one second) and `/metrics` (`GET` and `HEAD`). Listens on `$BIND`,
 //! default `127.0.0.1:3001`.
 //!
 //! A connection must send a complete request head within
@@ -68,7 +68,7 @@ async fn main() -> std::io::Result<()> {
             .route("/users/{id}", web::get().to(user))
             .route("/echo", web::post().to(echo))
             .route("/stream", web::get().to(stream))
-            .route("/metrics", web::get().to(metrics_handler))
+            .route("/metrics", web::route().to(metrics_handler))
     })
     .workers(2)
     .client_request_timeout(header_read_timeout)

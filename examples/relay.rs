@@ -329,7 +329,7 @@ fn json_families(body: &[u8], dropped: &mut Dropped) -> Result<Vec<MetricFamily>
             continue;
         };
         let mut family = MetricFamily::gauge(key, "");
-        family.add_gauge::<&str, &str>([], v);
+        family.add_gauge(promhttp::family::NO_LABELS, v);
         if family.validate().is_ok() {
             out.push(family);
         } else {

@@ -79,7 +79,8 @@ fn write(status: &Status, out: &mut Families) -> Result<(), NotDeclared> {
         ("app_requests_pending", status.pending_requests),
         ("app_uptime_seconds", status.total_uptime),
     ] {
-        out.family(name)?.add_gauge::<&str, &str>([], value);
+        out.family(name)?
+            .add_gauge(promhttp::family::NO_LABELS, value);
     }
     out.family("app_health")?.add_stateset::<&str, &str, _>(
         [],

@@ -364,7 +364,7 @@ fn every_type() -> Vec<MetricFamily> {
         5,
         Some(1_500_000_000.0),
     );
-    histogram.add_histogram::<&str, &str>([], &[], 0.0, 0, None);
+    histogram.add_histogram(promhttp::family::NO_LABELS, &[], 0.0, 0, None);
     histogram.samples[1].exemplar = exemplar(&[("trace_id", "1")], 0.75);
     let gauge_histogram = family(
         "queue_age",
@@ -395,7 +395,7 @@ fn every_type() -> Vec<MetricFamily> {
     let mut stateset = MetricFamily::new("mode", MetricType::StateSet, "");
     stateset.add_stateset([("node", "n1")], [("on", true), ("off", false)]);
     let mut unknown = MetricFamily::new("mystery", MetricType::Unknown, "Who knows.");
-    unknown.add_gauge::<&str, &str>([], 42.0);
+    unknown.add_gauge(promhttp::family::NO_LABELS, 42.0);
     vec![
         counter,
         gauge,

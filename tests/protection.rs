@@ -276,8 +276,13 @@ async fn separate_metrics_listener_serves_only_metrics() {
 
     // `promhttp::serve` binds the address itself and reports a bind failure.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let err = promhttp::serve(taken.local_addr().unwrap(), &registry)
-        .await
-        .unwrap_err();
+    let addr = taken.local_addr().unwrap();
+    let err = promhttp::serve(addr, &registry).await.unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
+    // The message names the address.
+    assert!(
+        err.to_string()
+            .contains(&format!("cannot listen on {addr}")),
+        "{err}"
+    );
 }

@@ -165,7 +165,8 @@ fn slow_registry(delay: Duration) -> Registry {
         .family(MetricFamily::gauge("slow_answer", "Answered slowly."))
         .register(move |out: &mut Families| {
             std::thread::sleep(delay);
-            out.family("slow_answer")?.add_gauge::<&str, &str>([], 1.0);
+            out.family("slow_answer")?
+                .add_gauge(promhttp::family::NO_LABELS, 1.0);
             Ok(())
         })
         .unwrap();

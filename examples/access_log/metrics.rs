@@ -105,7 +105,7 @@ impl Counts {
             (truncations, self.truncations),
         ] {
             out.family(name)?
-                .add_counter::<&str, &str>([], value as f64, None);
+                .add_counter(promhttp::family::NO_LABELS, value as f64, None);
         }
         Ok(())
     }

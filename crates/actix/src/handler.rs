@@ -67,5 +67,28 @@ fn into_response(scrape: ScrapeResponse) -> HttpResponse {
     for (name, value) in scrape.headers {
         response.insert_header((name, HeaderValue::from_static(value)));
     }
+    // `HEAD`: a body that states the length the `GET` body would have, which
+    // actix-web writes as `Content-Length` without sending a body.
+    if let Some(length) = scrape.content_length {
+        return response.body(HeadBody(length as u64));
+    }
     response.body(scrape.body)
+}
+
+/// The body of a `HEAD` answer: the size of the `GET` body, and no bytes.
+struct HeadBody(u64);
+
+impl actix_web::body::MessageBody for HeadBody {
+    type Error = std::convert::Infallible;
+
+    fn size(&self) -> actix_web::body::BodySize {
+        actix_web::body::BodySize::Sized(self.0)
+    }
+
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<actix_web::web::Bytes, Self::Error>>> {
+        std::task::Poll::Ready(None)
+    }
 }

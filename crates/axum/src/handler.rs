@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use axum::body::Body;
 use axum::response::Response;
-use http::header::{ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_TYPE};
+use http::header::{ACCEPT, ACCEPT_ENCODING, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use promhttp_core::{default_registry, MetricsEndpoint, Registry, ScrapeRequest, ScrapeResponse};
 
@@ -94,6 +94,10 @@ fn into_response(scrape: ScrapeResponse) -> Response {
     headers.insert(CONTENT_TYPE, HeaderValue::from_static(scrape.content_type));
     for (name, value) in scrape.headers {
         headers.insert(name, HeaderValue::from_static(value));
+    }
+    // `HEAD`: the length the `GET` body would have (hyper sends no body).
+    if let Some(length) = scrape.content_length {
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(length));
     }
     response
 }

@@ -91,7 +91,9 @@ impl MetricsServer {
     pub fn serve(self, addr: SocketAddr) -> impl Future<Output = io::Result<()>> + Send + 'static {
         async move {
             self.check()?;
-            let listener = TcpListener::bind(addr).await?;
+            let listener = TcpListener::bind(addr).await.map_err(|err| {
+                io::Error::new(err.kind(), format!("cannot listen on {addr}: {err}"))
+            })?;
             self.run(listener).await
         }
     }

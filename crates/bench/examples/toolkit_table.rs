@@ -159,7 +159,8 @@ fn main() {
         .family(MetricFamily::gauge("slow_value", ""))
         .register(|out: &mut Families| {
             std::thread::sleep(Duration::from_millis(20));
-            out.family("slow_value")?.add_gauge::<&str, &str>([], 1.0);
+            out.family("slow_value")?
+                .add_gauge(promhttp::family::NO_LABELS, 1.0);
             Ok(())
         })
         .unwrap();

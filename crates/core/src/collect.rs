@@ -909,7 +909,7 @@ mod tests {
     /// A collector that sets the unlabelled gauge `name` to `v`.
     fn set(name: &'static str, v: f64) -> impl Collect {
         move |out: &mut Families| {
-            out.family(name)?.add_gauge::<&str, &str>([], v);
+            out.family(name)?.add_gauge(crate::family::NO_LABELS, v);
             Ok(())
         }
     }
@@ -1142,7 +1142,8 @@ mod tests {
                 let gate = gate.lock().unwrap_or_else(PoisonError::into_inner);
                 let _ = gate.recv_timeout(Duration::from_secs(60));
                 done.store(true, Ordering::SeqCst);
-                out.family("slow_value")?.add_gauge::<&str, &str>([], 1.0);
+                out.family("slow_value")?
+                    .add_gauge(crate::family::NO_LABELS, 1.0);
                 Ok(())
             })
             .unwrap();
@@ -1151,8 +1152,10 @@ mod tests {
             .collector("undeclared")
             .family(gauge("early"))
             .register(|out: &mut Families| {
-                out.family("early")?.add_gauge::<&str, &str>([], 1.0);
-                out.family("sneaky")?.add_gauge::<&str, &str>([], 2.0);
+                out.family("early")?
+                    .add_gauge(crate::family::NO_LABELS, 1.0);
+                out.family("sneaky")?
+                    .add_gauge(crate::family::NO_LABELS, 2.0);
                 Ok(())
             })
             .unwrap();
@@ -1167,7 +1170,7 @@ mod tests {
             .register(|out: &mut Families| {
                 out.family("good")?.add_gauge([("k", "v")], 1.0);
                 out.family("broken")?
-                    .add_counter::<&str, &str>([], -1.0, None);
+                    .add_counter(crate::family::NO_LABELS, -1.0, None);
                 Ok(())
             })
             .unwrap();
@@ -1356,7 +1359,7 @@ mod tests {
     fn a_declaration_that_is_not_a_family_is_refused() {
         let registry = Registry::new();
         let mut with_samples = gauge("preset");
-        with_samples.add_gauge::<&str, &str>([], 1.0);
+        with_samples.add_gauge(crate::family::NO_LABELS, 1.0);
         let err = registry
             .collector("a")
             .family(with_samples)
@@ -1421,7 +1424,7 @@ mod tests {
         broken
             .family("b")
             .unwrap()
-            .add_counter::<&str, &str>([], f64::NAN, None);
+            .add_counter(crate::family::NO_LABELS, f64::NAN, None);
         assert!(broken.checked(&declared).unwrap_err().contains("NaN"));
     }
 }

@@ -357,9 +357,7 @@ impl MetricsEndpoint {
             Ok(plan) => plan,
             Err(refusal) => return refusal,
         };
-        if plan.head {
-            return plan.answer(Vec::new(), usize::MAX);
-        }
+        // `HEAD` is encoded as `GET` would be, to answer its `Content-Length`.
         let threshold = self.inner.compression_threshold;
         let format = plan.content_type.format;
         // The permit goes with the encoding: an encoding that overruns the
@@ -391,6 +389,7 @@ impl MetricsEndpoint {
                 content_type: PLAIN,
                 body: b"500 Internal Server Error: encoding panicked\n".to_vec(),
                 headers: Vec::new(),
+                content_length: None,
             }
         })
     }
@@ -424,6 +423,7 @@ impl MetricsEndpoint {
                 content_type: PLAIN,
                 body: b"401 Unauthorized: this metrics endpoint requires credentials\n".to_vec(),
                 headers: vec![("www-authenticate", challenge)],
+                content_length: None,
             });
         }
         let before = self.inner.in_progress.fetch_add(1, Ordering::AcqRel);
@@ -509,9 +509,6 @@ impl ScrapePermit {
             Ok(plan) => plan,
             Err(refusal) => return refusal,
         };
-        if plan.head {
-            return plan.answer(Vec::new(), usize::MAX);
-        }
         let response = self
             .endpoint
             .inner
@@ -571,6 +568,7 @@ fn unavailable(body: &str) -> ScrapeResponse {
         content_type: PLAIN,
         body: body.as_bytes().to_vec(),
         headers: vec![("retry-after", "1")],
+        content_length: None,
     }
 }
 
@@ -794,6 +792,7 @@ mod tests {
             })
             .await;
         assert_eq!((head.status, head.body.len()), (200, 0));
+        assert!(head.content_length.is_some_and(|n| n > 100), "{head:?}");
         let post = endpoint
             .respond(&ScrapeRequest {
                 method: "POST",
@@ -805,17 +804,18 @@ mod tests {
             (405, vec![("allow", "GET, HEAD")])
         );
         // Refusals of the request itself are not failures of the endpoint; HEAD
-        // encodes nothing and is not counted.
-        assert_eq!(counted(&registry), counts([0; 4], [2, 1, 1]));
+        // is encoded as GET would be (for its `Content-Length`) and counted.
+        assert_eq!(counted(&registry), counts([0; 4], [2, 2, 1]));
         // A second endpoint on the registry shares its counters.
         let other = MetricsEndpoint::from(registry.clone());
         let _ = other.scrape("GET", None, None);
         let _ = other.scrape("GET", Some(b"application/openmetrics-text"), None);
-        assert_eq!(counted(&registry), counts([0; 4], [3, 2, 1]));
+        assert_eq!(counted(&registry), counts([0; 4], [3, 3, 1]));
         let head = other.scrape("HEAD", None, None);
         assert_eq!((head.status, head.body.len()), (200, 0));
         assert_eq!(other.scrape("PUT", None, None).status, 405);
-        assert_eq!(counted(&registry), counts([0; 4], [3, 2, 1]));
+        // The HEAD counted, the PUT not.
+        assert_eq!(counted(&registry), counts([0; 4], [3, 4, 1]));
     }
 
     #[tokio::test]

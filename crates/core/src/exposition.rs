@@ -427,6 +427,10 @@ pub struct ScrapeResponse {
     /// Other response headers: `Allow` on 405, `WWW-Authenticate` on 401,
     /// `Retry-After` on 503.
     pub headers: Vec<(&'static str, &'static str)>,
+    /// For `HEAD`: the `Content-Length` the same `GET` would have, which the
+    /// adapters send with the empty body. `None` for `GET` (the body's length
+    /// is the header's).
+    pub content_length: Option<usize>,
 }
 
 /// What a scrape asked for, once its method and `Accept` header are read: the
@@ -460,6 +464,7 @@ impl Plan {
                     content_type: PLAIN,
                     body: b"405 Method Not Allowed: use GET or HEAD\n".to_vec(),
                     headers: vec![("allow", "GET, HEAD")],
+                    content_length: None,
                 })
             }
         };
@@ -478,6 +483,7 @@ impl Plan {
                 )
                     .into_bytes(),
                     headers: Vec::new(),
+                    content_length: None,
                 })
             }
         };
@@ -496,15 +502,17 @@ impl Plan {
                     NOT_ACCEPTABLE_BODY.as_bytes().to_vec()
                 },
                 headers: Vec::new(),
+                content_length: None,
             }),
         }
     }
 
-    /// The answer once the body is known (empty for `HEAD`), compressed when the
-    /// scraper accepts gzip and the body is at least `threshold` bytes.
+    /// The answer once the body is known, compressed when the scraper accepts
+    /// gzip and the body is at least `threshold` bytes. For `HEAD` the same
+    /// headers, the body's length as `content_length` and no body.
     pub(crate) fn answer(&self, body: Vec<u8>, threshold: usize) -> ScrapeResponse {
         let mut headers = vec![("vary", "accept-encoding")];
-        let body = if self.gzip && !self.head && body.len() >= threshold {
+        let body = if self.gzip && body.len() >= threshold {
             match gzip(&body) {
                 Ok(compressed) => {
                     headers.push(("content-encoding", "gzip"));
@@ -515,11 +523,17 @@ impl Plan {
         } else {
             body
         };
+        let (body, content_length) = if self.head {
+            (Vec::new(), Some(body.len()))
+        } else {
+            (body, None)
+        };
         ScrapeResponse {
             status: 200,
             content_type: self.content_type.header(),
             body,
             headers,
+            content_length,
         }
     }
 }
@@ -945,7 +959,13 @@ mod tests {
         let big = plan.answer(b"abcd".to_vec(), 4);
         assert_eq!(big.headers[1], ("content-encoding", "gzip"));
         assert_eq!(&big.body[..2], [0x1f, 0x8b]);
-        let head = Plan::of("HEAD", None, Some(b"gzip"), None).unwrap();
-        assert_eq!(head.answer(Vec::new(), 0).headers.len(), 1);
+        // HEAD: GET's headers, GET's length, no body.
+        let head = Plan::of("HEAD", None, Some(b"gzip"), None)
+            .unwrap()
+            .answer(b"abcd".to_vec(), 4);
+        assert_eq!(head.headers, big.headers);
+        assert_eq!(head.content_length, Some(big.body.len()));
+        assert!(head.body.is_empty());
+        assert_eq!(big.content_length, None);
     }
 }

@@ -121,6 +121,10 @@ impl fmt::Display for MetricType {
 /// Label pairs, in the order they are written.
 pub type Labels = Vec<(String, String)>;
 
+/// No labels, for an unlabelled sample: `family.add_gauge(NO_LABELS, 3.0)`
+/// (an empty array literal would leave the label types to spell out).
+pub const NO_LABELS: [(&str, &str); 0] = [];
+
 fn labels<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Labels {
     pairs
         .into_iter()
@@ -512,7 +516,7 @@ mod tests {
         assert!(f.validate().unwrap_err().reason.contains("repeats"));
 
         let mut f = MetricFamily::counter("jobs", "");
-        f.add_counter::<&str, &str>([], -1.0, None);
+        f.add_counter(NO_LABELS, -1.0, None);
         assert!(f.validate().unwrap_err().reason.contains("negative"));
 
         let mut f = MetricFamily::gauge("level", "");
@@ -584,7 +588,7 @@ mod tests {
         s.add_stateset::<&str, &str, _>([], [("healthy", true), ("unhealthy", false)]);
         let mut h =
             MetricFamily::new("lat_seconds", MetricType::Histogram, "L.").with_unit("seconds");
-        h.add_histogram::<&str, &str>([], &[(0.5, 1)], 0.75, 2, None);
+        h.add_histogram(NO_LABELS, &[(0.5, 1)], 0.75, 2, None);
         let mut i = MetricFamily::new("build", MetricType::Info, "B.");
         i.add_info([("version", "1.2")]);
         for f in [&c, &s, &h, &i] {

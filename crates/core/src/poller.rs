@@ -244,7 +244,7 @@ impl PollerBuilder {
                 };
                 let outcome = match outcome {
                     Ok(Ok(Ok(families))) => Ok(families),
-                    Ok(Ok(Err(e))) => Err(e.to_string()),
+                    Ok(Ok(Err(e))) => Err(error_chain(e.as_ref())),
                     Ok(Err(join)) => Err(if join.is_panic() {
                         "the fetch panicked".to_owned()
                     } else {
@@ -347,7 +347,7 @@ impl State {
         let [up, errors, last, duration] = self.own_names().map(|(n, _)| n);
         let gauge = |name: String, help: &str, v: f64| {
             let mut f = MetricFamily::gauge(name, help);
-            f.add_gauge::<&str, &str>([], v);
+            f.add_gauge(crate::family::NO_LABELS, v);
             f
         };
         out.push(gauge(
@@ -357,7 +357,11 @@ impl State {
         ));
         let mut e = MetricFamily::counter(errors, "Polls that failed, timed out or panicked.");
         #[allow(clippy::cast_precision_loss)]
-        e.add_counter::<&str, &str>([], state.errors as f64, Some(self.started));
+        e.add_counter(
+            crate::family::NO_LABELS,
+            state.errors as f64,
+            Some(self.started),
+        );
         out.push(e);
         out.push(gauge(
             last,
@@ -371,6 +375,23 @@ impl State {
         ));
         out
     }
+}
+
+/// An error and every cause under it, `: `-separated, as a log line should
+/// show it (`error sending request: connection refused`), each cause once.
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        // Some errors repeat their cause in their own message.
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = cause.source();
+    }
+    out
 }
 
 /// The handle of a running poller. [`stop`](Self::stop) ends it cleanly; dropping
@@ -439,6 +460,31 @@ mod tests {
     use crate::Format;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    #[test]
+    fn a_failure_is_logged_with_every_cause() {
+        #[derive(Debug)]
+        struct Outer(std::io::Error);
+        impl fmt::Display for Outer {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("error sending request for url (http://127.0.0.1:1/)")
+            }
+        }
+        impl std::error::Error for Outer {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let refused =
+            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+        assert_eq!(
+            error_chain(&Outer(refused)),
+            "error sending request for url (http://127.0.0.1:1/): connection refused"
+        );
+        // A cause already in the message is not repeated.
+        let plain = std::io::Error::other("timed out");
+        assert_eq!(error_chain(&plain), "timed out");
+    }
+
     fn runtime() -> tokio::runtime::Runtime {
         tokio::runtime::Builder::new_current_thread()
             .enable_time()
@@ -480,7 +526,7 @@ mod tests {
                         Some("panic") => panic!("fetch bug"),
                         Some(v) if v.parse::<f64>().is_ok() => {
                             out.family("up_level")?
-                                .add_gauge::<&str, &str>([], v.parse().unwrap());
+                                .add_gauge(crate::family::NO_LABELS, v.parse().unwrap());
                             Ok(out)
                         }
                         Some("undeclared") => {
@@ -617,7 +663,7 @@ mod tests {
                         }
                         #[allow(clippy::cast_precision_loss)]
                         out.family("up_level")?
-                            .add_gauge::<&str, &str>([], n as f64);
+                            .add_gauge(crate::family::NO_LABELS, n as f64);
                         Ok(out)
                     }
                 })
@@ -691,7 +737,7 @@ mod tests {
             // A declaration is a family without samples, for pollers as for
             // collectors.
             let mut preset = MetricFamily::gauge("preset", "");
-            preset.add_gauge::<&str, &str>([], 1.0);
+            preset.add_gauge(crate::family::NO_LABELS, 1.0);
             let err = Poller::builder("p")
                 .registry(&registry)
                 .family(preset)

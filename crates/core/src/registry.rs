@@ -442,7 +442,8 @@ impl Registry {
     /// `method` is the request method and `accept` the raw `Accept` header. `GET`
     /// gets the exposition in the negotiated format (see
     /// [`ContentType::negotiate`](crate::ContentType::negotiate)); `HEAD` the same status and headers with an
-    /// empty body (nothing is encoded); any other method `405` with
+    /// empty body, the `GET` body's length in
+    /// [`ScrapeResponse::content_length`] (so it is encoded too); any other method `405` with
     /// `Allow: GET, HEAD`; an `Accept` header that accepts no format promhttp
     /// serves `406`; a collector that fails to encode `500`. None of these
     /// panics. The body is not compressed: a [`MetricsEndpoint`](crate::MetricsEndpoint)
@@ -453,9 +454,6 @@ impl Registry {
             Ok(plan) => plan,
             Err(refusal) => return refusal,
         };
-        if plan.head {
-            return plan.answer(Vec::new(), usize::MAX);
-        }
         self.encode_answer(&plan, usize::MAX)
     }
 
@@ -469,6 +467,7 @@ impl Registry {
                 content_type: PLAIN,
                 body: format!("500 Internal Server Error: {err}\n").into_bytes(),
                 headers: Vec::new(),
+                content_length: None,
             },
         }
     }

@@ -741,7 +741,7 @@ fn a_family_written_in_pieces_is_written_as_one() {
     // a family of its own.
     let other = gauges("humidity", &[("a", 0.5)]);
     let mut retyped = MetricFamily::counter("temp", "");
-    retyped.add_counter::<&str, &str>([], 4.0, None);
+    retyped.add_counter(crate::family::NO_LABELS, 4.0, None);
     for dialect in DIALECTS {
         let mut expected = Encoder::new(dialect);
         for family in [&whole, &other, &retyped] {

@@ -984,7 +984,7 @@ fn om_reads_every_type_into_families() {
         "# EOF\n",
     );
     let mut up = MetricFamily::new("up", MetricType::Unknown, "");
-    up.add_gauge::<&str, &str>([], 1.0);
+    up.add_gauge(crate::family::NO_LABELS, 1.0);
     let mut q = MetricFamily::new("q", MetricType::Summary, "");
     for (name, labels, value) in [
         ("q", vec![("quantile", "0.5")], 0.25),
@@ -1005,7 +1005,7 @@ fn om_reads_every_type_into_families() {
     build.add_info([("version", "2.0")]);
     let mut wait =
         MetricFamily::new("wait_seconds", MetricType::Histogram, "Waiting.").with_unit("seconds");
-    wait.add_histogram::<&str, &str>([], &[(0.25, 1)], 1.5, 3, None);
+    wait.add_histogram(crate::family::NO_LABELS, &[(0.25, 1)], 1.5, 3, None);
     let mut state = MetricFamily::new("state", MetricType::StateSet, "");
     state.add_stateset::<&str, &str, _>([], [("on", false), ("off", true)]);
     let mut tasks = MetricFamily::counter("tasks", "Tasks \"run\"\nso far\\");

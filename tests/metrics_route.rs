@@ -1,0 +1,58 @@
+//! The `/metrics` route as the README sets it up, in both demos, over real
+//! HTTP: `HEAD` gets the status and headers a `GET` gets (its
+//! `Content-Length` included, with or without gzip) and no body; other methods
+//! get `405` naming the ones allowed.
+
+mod common;
+
+use std::net::SocketAddr;
+
+fn header<'a>(res: &'a common::HttpResponse, name: &str) -> Option<&'a str> {
+    res.headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+fn check(addr: SocketAddr, app: &str) {
+    for encoding in [None, Some("gzip")] {
+        let headers: Vec<(&str, &str)> = encoding
+            .map(|e| ("accept-encoding", e))
+            .into_iter()
+            .collect();
+        let head = common::http(addr, "HEAD", "/metrics", &headers, b"").unwrap();
+        let get = common::http(addr, "GET", "/metrics", &headers, b"").unwrap();
+        assert_eq!(head.status, 200, "{app} {encoding:?}");
+        assert!(head.body.is_empty(), "{app}: HEAD sent a body");
+        for name in ["content-type", "content-encoding", "vary"] {
+            assert_eq!(
+                header(&head, name),
+                header(&get, name),
+                "{app} {encoding:?}: {name}"
+            );
+        }
+        let length: usize = header(&head, "content-length")
+            .unwrap_or_else(|| panic!("{app} {encoding:?}: HEAD has no content-length"))
+            .parse()
+            .unwrap();
+        // The exposition moves between the two scrapes (the scrape counters,
+        // the process' figures), by a few bytes at most.
+        let got = get.body.len();
+        assert!(
+            length > 100 && length.abs_diff(got) < 64,
+            "{app} {encoding:?}: HEAD {length}, GET {got}"
+        );
+    }
+    let post = common::http(addr, "POST", "/metrics", &[], b"x").unwrap();
+    assert_eq!(post.status, 405, "{app}");
+    let allow = header(&post, "allow").unwrap_or_default().replace(' ', "");
+    assert_eq!(allow, "GET,HEAD", "{app}");
+}
+
+#[test]
+fn head_and_other_methods_are_answered_as_the_readme_says() {
+    let (_axum, axum_line) = common::start_example("axum", &[("BIND", "127.0.0.1:0")], &[]);
+    let (_actix, actix_line) = common::start_example("actix", &[("BIND", "127.0.0.1:0")], &[]);
+    check(common::served_addr(&axum_line), "axum");
+    check(common::served_addr(&actix_line), "actix");
+}
