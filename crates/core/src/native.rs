@@ -340,6 +340,47 @@ mod tests {
     }
 
     #[test]
+    fn observations_go_to_their_bucket_or_the_zero_bucket() {
+        let cells = NativeCells::new(&NativeHistogram::new().zero_threshold(1e-6));
+        cells.observe(0);
+        cells.observe(500); // 0.5 µs: at or below the zero threshold
+        cells.observe(1_000_000); // 1 ms
+        cells.observe(1_000_000);
+        cells.observe(2_500_000_000); // 2.5 s
+        let reading = cells.read();
+        assert_eq!(reading.schema, 3);
+        assert_eq!(reading.zero_count, 2);
+        assert_eq!(reading.zero_threshold, 1e-6);
+        assert_eq!(
+            reading.buckets,
+            [(bucket_index(0.001, 3), 2), (bucket_index(2.5, 3), 1)]
+        );
+        // Exactly as many buckets as allowed: nothing is merged.
+        let cells = NativeCells::new(&NativeHistogram::new().max_buckets(2));
+        cells.observe(1_000_000);
+        cells.observe(2_500_000_000);
+        assert_eq!(cells.read().schema, 3);
+        // The coarsest schema is the floor, however many buckets are in use.
+        let cells = NativeCells::new(&NativeHistogram::new().max_buckets(1));
+        let mut nanos = 1u64;
+        while nanos < u64::MAX / 4 {
+            cells.observe(nanos);
+            nanos *= 3;
+        }
+        let reading = cells.read();
+        assert_eq!(reading.schema, -4);
+        assert!(reading.buckets.len() > 1);
+        assert_eq!(
+            NativeHistogram::new()
+                .factor(0.5)
+                .check()
+                .unwrap_err()
+                .to_string(),
+            "invalid native histogram settings: the growth factor must be a finite number above 1"
+        );
+    }
+
+    #[test]
     fn merging_keeps_every_count_and_halves_the_resolution() {
         // Observations 1 µs to 100 s: more buckets than 40 at schema 3.
         let cells = NativeCells::new(&NativeHistogram::new().max_buckets(40));

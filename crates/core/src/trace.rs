@@ -331,6 +331,8 @@ mod tests {
             GOOD.replace("00f067aa0ba902b7", &"0".repeat(16)),
             GOOD.replace('-', "_"),
             GOOD.replace("4b", "g4"),
+            GOOD.replace("4bf9", "zzzz"), // two bad pairs
+            GOOD.replace("00f0", "x0x0"),
             String::new(),
             "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0\u{e9}".to_owned(),
         ];

@@ -261,6 +261,7 @@ enum Msg {
     Bucket,
     Exemplar,
     Timestamp,
+    Span,
 }
 
 fn schema(msg: Msg, number: u64) -> (&'static str, Field) {
@@ -294,6 +295,14 @@ fn schema(msg: Msg, number: u64) -> (&'static str, Field) {
         (Msg::Histogram, 2) => ("sum", Double),
         (Msg::Histogram, 3) => ("bucket", Message(Msg::Bucket)),
         (Msg::Histogram, 15) => ("created", Message(Msg::Timestamp)),
+        // Native buckets; `sint` fields shown as their zigzag varints.
+        (Msg::Histogram, 5) => ("schema_zz", Varint),
+        (Msg::Histogram, 6) => ("zero_threshold", Double),
+        (Msg::Histogram, 7) => ("zero_count", Varint),
+        (Msg::Histogram, 12) => ("positive_span", Message(Msg::Span)),
+        (Msg::Histogram, 13) => ("positive_delta_zz", Varint),
+        (Msg::Span, 1) => ("offset_zz", Varint),
+        (Msg::Span, 2) => ("length", Varint),
         (Msg::Bucket, 1) => ("count", Varint),
         (Msg::Bucket, 2) => ("upper", Double),
         (Msg::Bucket, 3) => ("exemplar", Message(Msg::Exemplar)),
@@ -791,5 +800,61 @@ fn a_discarded_family_leaves_no_trace() {
         out.discard_family();
         out.write_family(&later);
         assert_eq!(out.finish(), expected, "{dialect:?}");
+    }
+}
+
+#[test]
+fn protobuf_writes_native_buckets_as_spans_and_deltas() {
+    // Buckets -3, -2 (one span), then 2, 3 after a gap of three, then 9: spans
+    // (-3, 2), (3, 2), (5, 1); the counts 4, 3, 6, 1, 8 as deltas 4, -1, 3, -5, 7.
+    let positive = [(-3, 4), (-2, 3), (2, 6), (3, 1), (9, 8)];
+    let native = NativeBuckets {
+        schema: -2,
+        zero_threshold: 0.25,
+        zero_count: 5,
+        positive: &positive,
+    };
+    let extras = HistogramExtras {
+        native: Some(native),
+        ..HistogramExtras::default()
+    };
+    let out = protobuf(|out| {
+        out.family(&Descriptor::new("lat_seconds", MetricType::Histogram, ""));
+        out.histogram_with(&(), [Bucket::new(1.0, 3)], 27, Some(9.5), &extras);
+        // No bucket in use: one empty span says the histogram is native.
+        let empty = HistogramExtras {
+            native: Some(NativeBuckets {
+                schema: 3,
+                zero_threshold: 0.0,
+                zero_count: 0,
+                positive: &[],
+            }),
+            ..HistogramExtras::default()
+        };
+        out.histogram_with(&(), [], 0, Some(0.0), &empty);
+    });
+    // zigzag: -2 -> 3, -3 -> 5, 3 -> 6, 5 -> 10; deltas 4 -> 8, -1 -> 1,
+    // 3 -> 6, -5 -> 9, 7 -> 14.
+    assert_eq!(
+        out,
+        ["name:\"lat_seconds\" type:4 \
+          metric:{histogram:{count:27 sum:9.5 bucket:{count:3 upper:1.0} \
+          schema_zz:3 zero_threshold:0.25 zero_count:5 \
+          positive_span:{offset_zz:5 length:2} positive_span:{offset_zz:6 length:2} \
+          positive_span:{offset_zz:10 length:1} \
+          positive_delta_zz:8 positive_delta_zz:1 positive_delta_zz:6 positive_delta_zz:9 \
+          positive_delta_zz:14}} \
+          metric:{histogram:{count:0 sum:0.0 schema_zz:6 zero_threshold:0.0 zero_count:0 \
+          positive_span:{offset_zz:0 length:0}}}"
+            .to_owned()]
+    );
+    // Text dialects leave native buckets out.
+    for dialect in [Dialect::OpenMetrics, Dialect::Text] {
+        let mut out = Encoder::new(dialect);
+        out.family(&Descriptor::new("lat_seconds", MetricType::Histogram, ""));
+        out.histogram_with(&(), [Bucket::new(1.0, 3)], 27, Some(9.5), &extras);
+        let text = String::from_utf8(out.finish()).unwrap();
+        assert!(text.contains("lat_seconds_count 27\n"), "{text}");
+        assert_eq!(text.matches("_bucket").count(), 2, "{text}");
     }
 }

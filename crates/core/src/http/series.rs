@@ -540,6 +540,36 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_series_reads_its_native_buckets_after_the_others() {
+        let native = NativeHistogram::new();
+        let with = Series::new(200, 1, false, Some(&native));
+        let without = Series::new(200, 1, false, None);
+        let mut buckets = vec![(0, 9)];
+        assert!(without.read_native_into(&mut buckets).is_none());
+        with.observe(&[10], 1_000_000, None);
+        with.observe(&[10], 1_000_000, None);
+        let row = with.read_native_into(&mut buckets).unwrap();
+        assert_eq!((row.at, row.len, row.schema, row.zero_count), (1, 1, 3, 0));
+        assert_eq!(buckets[1], (crate::native::bucket_index(0.001, 3), 2));
+    }
+
+    #[test]
+    fn the_overflow_series_starts_at_its_first_fold() {
+        let limits = Limits::new(1, Arc::from([10u64]), "x".into(), false, None);
+        assert_eq!(limits.overflow_created(), None);
+        let before = (crate::family::unix_now() * 1000.0).floor() / 1000.0;
+        limits.observe_overflow(5, None);
+        let first = limits.overflow_created().unwrap();
+        assert!(
+            before <= first && first <= crate::family::unix_now(),
+            "{first}"
+        );
+        // Later folds leave it.
+        limits.observe_overflow(7, None);
+        assert_eq!(limits.overflow_created(), Some(first));
+    }
+
+    #[test]
     fn each_status_has_one_series_also_past_the_inline_slots() {
         let limits = Arc::new(Limits::new(
             1000,

@@ -502,6 +502,8 @@ fn exemplars_carry_the_trace_of_the_latest_request_of_each_bucket_and_series() {
         };
         if let Some(e) = &b.exemplar {
             assert!(e.value > lower && e.value <= upper, "{e:?} in le={upper}");
+            // A duration in seconds, no longer than the test has run.
+            assert!(e.value <= after - before, "{e:?}");
             seen.push(trace_of(e).0.to_owned());
         }
         lower = upper;
@@ -673,4 +675,55 @@ fn a_prefix_ending_in_an_underscore_gets_no_second_one() {
             "{prefix}: {err}"
         );
     }
+}
+
+#[test]
+fn a_request_past_the_last_bound_leaves_its_exemplar_on_inf() {
+    let registry = Registry::new();
+    // One bound of a nanosecond: a request lands in `+Inf` unless it took none.
+    let metrics = HttpMetrics::builder()
+        .registry(&registry)
+        .buckets([1e-9])
+        .exemplars(true)
+        .build()
+        .unwrap();
+    let mut guard = metrics.route(Some("/r")).start(HttpMethod::Get).unwrap();
+    guard.set_trace(trace(4));
+    drop(guard.with_status(200));
+    let families =
+        crate::parse::parse_openmetrics(&registry.encode(Format::OpenMetrics).unwrap()).unwrap();
+    let buckets: Vec<_> = families
+        .iter()
+        .find(|f| f.name == "http_server_request_duration_seconds")
+        .unwrap()
+        .samples
+        .iter()
+        .filter(|s| s.name.ends_with("_bucket"))
+        .collect();
+    let [first, inf] = buckets.as_slice() else {
+        panic!("{buckets:?}");
+    };
+    let (holder, other) = if inf.value > first.value {
+        (inf, first)
+    } else {
+        (first, inf)
+    };
+    let exemplar = holder
+        .exemplar
+        .as_ref()
+        .expect("the exemplar of the request's bucket");
+    assert_eq!(trace_of(exemplar).0, "04".repeat(16));
+    assert!(other.exemplar.is_none());
+}
+
+#[test]
+fn native_histograms_are_kept_only_when_asked_for() {
+    let registry = Registry::new();
+    let plain = set(&registry).build().unwrap();
+    assert!(plain.shared.limits.native.is_none());
+    let native = set(&Registry::new())
+        .native_histograms(crate::NativeHistogram::new().factor(1.5))
+        .build()
+        .unwrap();
+    assert_eq!(native.shared.limits.native.map(|n| n.schema()), Some(1));
 }
