@@ -854,12 +854,11 @@ impl<'r> CollectorBuilder<'r> {
             // The collector looks its families up by the declared name, so a
             // counter named `jobs_total` is refused rather than renamed.
             if family.metric_type == MetricType::Counter && family.name.ends_with("_total") {
+                let base = crate::names::without_total(&family.name);
                 return Err(RegistryError::InvalidFamily {
                     name: family.name.clone(),
                     reason: format!(
-                        "a counter family is named without `_total` (declare `{}`; its samples are `{}_total`)",
-                        crate::names::without_total(&family.name),
-                        crate::names::without_total(&family.name),
+                        "a counter family is named without `_total` (declare `{base}`; its samples are `{base}_total`)"
                     ),
                 });
             }

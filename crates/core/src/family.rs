@@ -424,7 +424,12 @@ pub fn format_bound(v: f64) -> String {
 /// Now, in seconds since the Unix epoch (negative before it): the start time
 /// of a series created now.
 pub(crate) fn unix_now() -> f64 {
-    match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+    unix_seconds(std::time::SystemTime::now())
+}
+
+/// `t` in seconds since the Unix epoch (negative before it).
+pub(crate) fn unix_seconds(t: std::time::SystemTime) -> f64 {
+    match t.duration_since(std::time::UNIX_EPOCH) {
         Ok(d) => d.as_secs_f64(),
         Err(e) => -e.duration().as_secs_f64(),
     }

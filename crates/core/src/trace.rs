@@ -170,15 +170,9 @@ fn current_span() -> Option<TraceContext> {
 
 /// Two lowercase hex digits (W3C Trace Context allows no uppercase).
 fn hex_byte(pair: &[u8]) -> Option<u8> {
-    let digit = |b: u8| match b {
-        b'0'..=b'9' => Some(b - b'0'),
-        b'a'..=b'f' => Some(b - b'a' + 10),
-        _ => None,
-    };
-    match pair {
-        [a, b] => Some(digit(*a)? << 4 | digit(*b)?),
-        _ => None,
-    }
+    let mut byte = [0u8];
+    hex_into(pair, &mut byte)?;
+    Some(byte[0])
 }
 
 /// The value of each lowercase hex digit; `0xff` for any other byte.

@@ -3,7 +3,6 @@
 
 use std::sync::atomic::Ordering::{Acquire, Relaxed};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::series::{Limits, NativeRow, RouteEntry, SeriesReading};
 use super::{HttpMethod, Shared, OVERFLOW_ROUTE};
@@ -338,9 +337,7 @@ impl<'a> Anchor<'a> {
     fn now(limits: &'a Limits) -> Self {
         Self {
             limits,
-            unix_seconds: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0.0, |d| d.as_secs_f64()),
+            unix_seconds: crate::family::unix_now(),
             raw: limits.clock.raw(),
         }
     }

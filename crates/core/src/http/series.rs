@@ -160,6 +160,16 @@ impl Limits {
         }
     }
 
+    /// A new series of `status`, keeping what the set keeps.
+    fn series(&self, status: u16) -> Series {
+        Series::new(
+            status,
+            self.bounds_ns.len(),
+            self.exemplars,
+            self.native.as_ref(),
+        )
+    }
+
     #[cold]
     fn overflow_started_now(&self) {
         let now = unix_millis().to_bits();
@@ -381,12 +391,7 @@ impl MethodRef<'_> {
         let mut created = false;
         let series = slot.get_or_init(|| {
             created = true;
-            Series::new(
-                status,
-                self.limits.bounds_ns.len(),
-                self.limits.exemplars,
-                self.limits.native.as_ref(),
-            )
+            self.limits.series(status)
         });
         if !created {
             self.limits.triples.fetch_sub(1, Relaxed);
@@ -409,12 +414,7 @@ impl MethodRef<'_> {
             if !self.limits.take(&self.limits.triples) {
                 return false;
             }
-            list.push(Series::new(
-                status,
-                self.limits.bounds_ns.len(),
-                self.limits.exemplars,
-                self.limits.native.as_ref(),
-            ));
+            list.push(self.limits.series(status));
         }
         match list.iter().find(|s| s.status == status) {
             Some(series) => {

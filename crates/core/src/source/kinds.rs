@@ -5,23 +5,12 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
 use super::FamilySource;
 use crate::encode::{Descriptor, Encoder};
-use crate::family::MetricType;
+use crate::family::{unix_now as now_seconds, unix_seconds, MetricType};
 use crate::names;
-
-fn now_seconds() -> f64 {
-    unix_seconds(SystemTime::now())
-}
-
-fn unix_seconds(t: SystemTime) -> f64 {
-    match t.duration_since(UNIX_EPOCH) {
-        Ok(d) => d.as_secs_f64(),
-        Err(e) => -e.duration().as_secs_f64(),
-    }
-}
 
 /// An enum as a metric: one 0/1 series per state, at most one of them 1.
 #[derive(Clone)]
@@ -532,7 +521,7 @@ impl crate::encode::LabelSet for Zipped<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
+    use std::time::{Duration, UNIX_EPOCH};
 
     #[test]
     fn a_counter_registered_with_total_is_written_once_with_it() {
