@@ -149,19 +149,15 @@ impl crate::source::FamilySource for DurationHistogram {
     fn encode(&self, descriptor: &crate::encode::Descriptor<'_>, out: &mut crate::encode::Encoder) {
         let (bounds, cells) = &*self.inner;
         // Native first: the classic count then holds all it shows.
-        let native = self.native.as_ref().map(|n| n.read());
+        let mut natives = Vec::new();
+        let native = self.native.as_ref().map(|n| n.read_into(&mut natives));
         let snapshot = cells.snapshot();
         out.family(descriptor);
         let buckets = bounds.buckets(&snapshot.buckets);
         let extras = crate::encode::HistogramExtras {
             created: Some(self.created),
             inf_exemplar: None,
-            native: native.as_ref().map(|n| crate::encode::NativeBuckets {
-                schema: n.schema,
-                zero_threshold: n.zero_threshold,
-                zero_count: n.zero_count,
-                positive: &n.buckets,
-            }),
+            native: native.map(|n| native_buckets(&n, &natives)),
         };
         out.histogram_with(
             &(),
@@ -170,6 +166,19 @@ impl crate::source::FamilySource for DurationHistogram {
             Some(snapshot.sum_seconds),
             &extras,
         );
+    }
+}
+
+/// The native buckets of `row`, whose buckets are in `all`, for the encoder.
+pub(crate) fn native_buckets<'a>(
+    row: &crate::native::NativeRow,
+    all: &'a [(i32, u64)],
+) -> crate::encode::NativeBuckets<'a> {
+    crate::encode::NativeBuckets {
+        schema: row.schema,
+        zero_threshold: row.zero_threshold,
+        zero_count: row.zero_count,
+        positive: all.get(row.at..row.at + row.len).unwrap_or(&[]),
     }
 }
 

@@ -181,8 +181,20 @@ pub(crate) struct NativeCells {
     zero: AtomicU64,
 }
 
-/// One reading of [`NativeCells`]: the populated buckets as (index, count) at
-/// `schema`, merged to at most the allowed number.
+/// One reading of [`NativeCells`] whose buckets, as (index, count) at
+/// `schema` and merged to at most the allowed number, were appended to a
+/// buffer shared by the series of a scrape, from `at`, `len` of them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct NativeRow {
+    pub(crate) schema: i32,
+    pub(crate) zero_threshold: f64,
+    pub(crate) zero_count: u64,
+    pub(crate) at: usize,
+    pub(crate) len: usize,
+}
+
+/// A reading with buckets of its own (tests).
+#[cfg(test)]
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct NativeReading {
     pub(crate) schema: i32,
@@ -239,46 +251,61 @@ impl NativeCells {
         };
     }
 
-    /// Reads the buckets. Read before the classic buckets of the same series
-    /// (which are counted first), a reading never holds an observation the
-    /// classic count lacks: the native total is at most the count served.
-    pub(crate) fn read(&self) -> NativeReading {
+    /// Reads the buckets, appending them to `buckets`. Read before the classic
+    /// buckets of the same series (which are counted first), a reading never
+    /// holds an observation the classic count lacks: the native total is at
+    /// most the count served.
+    pub(crate) fn read_into(&self, buckets: &mut Vec<(i32, u64)>) -> NativeRow {
         let zero_count = self.zero.load(Ordering::Acquire);
-        let mut buckets: Vec<(i32, u64)> = self
-            .counts
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| {
-                let n = c.load(Ordering::Acquire);
-                let i = i32::try_from(i).ok()?;
-                (n > 0).then_some((self.first + i, n))
-            })
-            .collect();
+        let at = buckets.len();
+        buckets.extend(self.counts.iter().enumerate().filter_map(|(i, c)| {
+            let n = c.load(Ordering::Acquire);
+            let i = i32::try_from(i).ok()?;
+            (n > 0).then_some((self.first + i, n))
+        }));
         let mut schema = self.schema;
-        while buckets.len() > self.max_buckets && schema > -4 {
-            buckets = merge(&buckets);
+        while buckets.len() - at > self.max_buckets && schema > -4 {
+            merge_from(buckets, at);
             schema -= 1;
         }
-        NativeReading {
+        NativeRow {
             schema,
             zero_threshold: self.zero_threshold,
             zero_count,
+            at,
+            len: buckets.len() - at,
+        }
+    }
+
+    /// A reading into a buffer of its own (tests).
+    #[cfg(test)]
+    pub(crate) fn read(&self) -> NativeReading {
+        let mut buckets = Vec::new();
+        let row = self.read_into(&mut buckets);
+        NativeReading {
+            schema: row.schema,
+            zero_threshold: row.zero_threshold,
+            zero_count: row.zero_count,
             buckets,
         }
     }
 }
 
-/// The buckets one schema coarser: bucket `i` goes to `ceil(i / 2)`.
-fn merge(buckets: &[(i32, u64)]) -> Vec<(i32, u64)> {
-    let mut out: Vec<(i32, u64)> = Vec::with_capacity(buckets.len() / 2 + 1);
-    for &(index, n) in buckets {
+/// Lowers the buckets of `buckets` from `at` on by one schema, in place: bucket
+/// `i` goes to `ceil(i / 2)`.
+fn merge_from(buckets: &mut Vec<(i32, u64)>, at: usize) {
+    let mut end = at;
+    for read in at..buckets.len() {
+        let (index, n) = buckets[read];
         let coarse = (index + 1) >> 1;
-        match out.last_mut() {
-            Some((last, total)) if *last == coarse => *total += n,
-            _ => out.push((coarse, n)),
+        if end > at && buckets[end - 1].0 == coarse {
+            buckets[end - 1].1 += n;
+        } else {
+            buckets[end] = (coarse, n);
+            end += 1;
         }
     }
-    out
+    buckets.truncate(end);
 }
 
 #[cfg(test)]
@@ -378,6 +405,22 @@ mod tests {
                 .to_string(),
             "invalid native histogram settings: the growth factor must be a finite number above 1"
         );
+    }
+
+    #[test]
+    fn merging_in_place_touches_only_the_buckets_appended() {
+        // A buffer shared by the series of a scrape: the first series' bucket
+        // stays as it is.
+        let mut buckets = vec![(7, 1), (-3, 1), (-2, 2), (1, 3), (2, 4)];
+        merge_from(&mut buckets, 1);
+        assert_eq!(buckets, [(7, 1), (-1, 3), (1, 7)]);
+        let cells = NativeCells::new(&NativeHistogram::new().max_buckets(1));
+        cells.observe(1_000_000);
+        cells.observe(4_000_000);
+        let mut buckets = vec![(100, 5)];
+        let row = cells.read_into(&mut buckets);
+        assert_eq!((row.at, row.len, buckets[0]), (1, 1, (100, 5)));
+        assert_eq!(buckets[1].1, 2);
     }
 
     #[test]

@@ -4,10 +4,11 @@
 use std::sync::atomic::Ordering::{Acquire, Relaxed};
 use std::sync::{Arc, Mutex};
 
-use super::series::{Limits, NativeRow, RouteEntry, SeriesReading};
+use super::series::{Limits, RouteEntry, SeriesReading};
 use super::{HttpMethod, Shared, OVERFLOW_ROUTE};
-use crate::encode::{Chain, Descriptor, Encoder, HistogramExtras, LabelSet, NativeBuckets};
+use crate::encode::{Chain, Descriptor, Encoder, HistogramExtras, LabelSet};
 use crate::family::{Exemplar, MetricType};
+use crate::native::NativeRow;
 use crate::registry::Source;
 use crate::trace::Stored;
 
@@ -277,12 +278,9 @@ impl HttpCollector {
             let r = &row.series;
             let counts = scratch.buckets.get(r.at..r.at + width).unwrap_or(&[]);
             let buckets = shared.bounds.buckets(counts);
-            let native = row.native.map(|n| NativeBuckets {
-                schema: n.schema,
-                zero_threshold: n.zero_threshold,
-                zero_count: n.zero_count,
-                positive: scratch.natives.get(n.at..n.at + n.len).unwrap_or(&[]),
-            });
+            let native = row
+                .native
+                .map(|n| crate::histogram::native_buckets(&n, &scratch.natives));
             if scratch.exemplars.is_empty() && native.is_none() {
                 out.histogram(&labels, buckets, r.count, Some(r.sum_seconds), created(r));
             } else {

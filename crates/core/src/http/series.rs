@@ -29,7 +29,7 @@ use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use super::{HttpMethod, OVERFLOW_ROUTE, UNMATCHED_ROUTE};
 use crate::histogram::Cells;
-use crate::native::{NativeCells, NativeHistogram};
+use crate::native::{NativeCells, NativeHistogram, NativeRow};
 use crate::trace::{ExemplarSlot, Stored, TraceContext};
 
 const INLINE_STATUSES: usize = 16;
@@ -456,16 +456,7 @@ impl Series {
     /// `buckets`. Read before [`Series::read_into`]: the classic count then holds
     /// every observation the native buckets show.
     pub(crate) fn read_native_into(&self, buckets: &mut Vec<(i32, u64)>) -> Option<NativeRow> {
-        let reading = self.native.as_ref()?.read();
-        let at = buckets.len();
-        buckets.extend_from_slice(&reading.buckets);
-        Some(NativeRow {
-            schema: reading.schema,
-            zero_threshold: reading.zero_threshold,
-            zero_count: reading.zero_count,
-            at,
-            len: reading.buckets.len(),
-        })
+        Some(self.native.as_ref()?.read_into(buckets))
     }
 
     /// Counts an observation and keeps its trace, if any, as its bucket's
@@ -509,17 +500,6 @@ impl Series {
             created: self.created,
         }
     }
-}
-
-/// A reading of a series' native buckets, which are in a buffer shared by the
-/// series of a scrape, from `at`.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct NativeRow {
-    pub(crate) schema: i32,
-    pub(crate) zero_threshold: f64,
-    pub(crate) zero_count: u64,
-    pub(crate) at: usize,
-    pub(crate) len: usize,
 }
 
 /// One consistent reading of a [`Series`] (`+Inf`, `_count` and `requests_total`
