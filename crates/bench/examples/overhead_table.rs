@@ -14,7 +14,10 @@ use std::time::Instant;
 use actix_web::{test as actix_test, App};
 use axum::Router;
 use promhttp::{HttpMetrics, Registry};
-use promhttp_bench::{actix_app, actix_request, axum_app, axum_request, PATHS, ROUTES};
+use promhttp_bench::{actix_app, actix_request, axum_app, axum_request, floor, PATHS, ROUTES};
+
+/// One variant of a table: sends a request of the mix, returns the body's length.
+type Variant<'a> = Box<dyn FnMut(&str) -> usize + 'a>;
 
 fn env_or(name: &str, default: u32) -> u32 {
     std::env::var(name)
@@ -64,6 +67,10 @@ fn main() {
             axum_app().layer(promhttp_bench::body_watching_layer()),
         ),
         (
+            "floor: body watched, clock read at both ends",
+            axum_app().layer(floor::TimedLayer::default()),
+        ),
+        (
             "promhttp",
             axum_app().layer(promhttp::axum::MetricsLayer::new(&metrics)),
         ),
@@ -88,7 +95,17 @@ fn main() {
         .registry(prometheus::Registry::new())
         .build()
         .unwrap();
+    let watch = |clock, route| floor::Watch { clock, route };
     let bare = system.block_on(actix_test::init_service(App::new().configure(actix_app)));
+    let watched = system.block_on(actix_test::init_service(
+        App::new().wrap(watch(false, false)).configure(actix_app),
+    ));
+    let timed = system.block_on(actix_test::init_service(
+        App::new().wrap(watch(true, false)).configure(actix_app),
+    ));
+    let routed = system.block_on(actix_test::init_service(
+        App::new().wrap(watch(true, true)).configure(actix_app),
+    ));
     let ours = system.block_on(actix_test::init_service(
         App::new()
             .wrap(promhttp::actix::Metrics::new(&metrics))
@@ -97,18 +114,34 @@ fn main() {
     let theirs = system.block_on(actix_test::init_service(
         App::new().wrap(peer).configure(actix_app),
     ));
-    let actix_names = ["bare", "promhttp", "actix-web-prom 0.10"];
-    let mut actix_times: Vec<Vec<f64>> = vec![Vec::new(); 3];
+    let actix_names = [
+        "bare",
+        "body-watching middleware, no metrics",
+        "floor: body watched, clock read at both ends",
+        "floor: and `match_pattern()` after routing",
+        "promhttp",
+        "actix-web-prom 0.10",
+    ];
+    // The services differ in type: each variant is a closure over its own.
+    let mut actix_variants: Vec<Variant<'_>> = vec![
+        Box::new(|path| actix_request(&bare, path)),
+        Box::new(|path| actix_request(&watched, path)),
+        Box::new(|path| actix_request(&timed, path)),
+        Box::new(|path| actix_request(&routed, path)),
+        Box::new(|path| actix_request(&ours, path)),
+        Box::new(|path| actix_request(&theirs, path)),
+    ];
+    let mut actix_times: Vec<Vec<f64>> = vec![Vec::new(); actix_variants.len()];
     system.block_on(async {
-        for path in PATHS {
-            actix_request(&bare, path);
-            actix_request(&ours, path);
-            actix_request(&theirs, path);
+        for request in &mut actix_variants {
+            for path in PATHS {
+                request(path);
+            }
         }
         for _ in 0..rounds {
-            actix_times[0].push(round(per_round, |path| actix_request(&bare, path)));
-            actix_times[1].push(round(per_round, |path| actix_request(&ours, path)));
-            actix_times[2].push(round(per_round, |path| actix_request(&theirs, path)));
+            for (i, request) in actix_variants.iter_mut().enumerate() {
+                actix_times[i].push(round(per_round, request));
+            }
         }
     });
 
@@ -126,12 +159,12 @@ fn main() {
         &axum_names,
         &axum_times,
         1,
-        3,
         4,
+        5,
         "the identity layer",
     );
     println!();
-    print_table("actix-web", &actix_names, &actix_times, 0, 1, 2, "bare");
+    print_table("actix-web", &actix_names, &actix_times, 0, 4, 5, "bare");
 }
 
 /// Prints one framework's table: each variant's median and fastest round, and

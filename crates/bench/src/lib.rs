@@ -353,3 +353,291 @@ pub fn median_and_fastest(times: &mut [Vec<f64>]) -> Vec<(f64, f64)> {
         })
         .collect()
 }
+
+/// The floors under promhttp's per-request cost: wrappers that do what any
+/// middleware recording a request's duration to the end of its body must do,
+/// and nothing else (no counters, no gauges, no histogram). The overhead table
+/// measures them beside promhttp, so that its figures can be read against what
+/// no implementation can avoid in each framework.
+pub mod floor {
+    use std::future::{ready, Future, Ready};
+    use std::pin::Pin;
+    use std::rc::Rc;
+    use std::task::{Context, Poll};
+
+    use actix_web::body::{BodySize, MessageBody};
+    use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
+    use axum::body::{Body, Bytes};
+    use axum::http::Request;
+    use axum::response::Response;
+
+    /// Reads the clock the way promhttp does (`quanta`'s raw counter).
+    #[derive(Clone, Debug)]
+    pub struct Stopwatch(quanta::Clock);
+
+    impl Stopwatch {
+        /// A stopwatch on `quanta`'s clock.
+        #[must_use]
+        pub fn new() -> Self {
+            Self(quanta::Clock::new())
+        }
+
+        fn start(&self) -> u64 {
+            self.0.raw()
+        }
+
+        /// The nanoseconds since `start`, kept from the optimiser.
+        fn stop(&self, start: u64) {
+            std::hint::black_box(self.0.delta_as_nanos(start, self.0.raw()));
+        }
+    }
+
+    impl Default for Stopwatch {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+
+    /// A tower layer (added with `Router::layer`, like promhttp's) that reads
+    /// the clock when a request enters and again when its response body ends:
+    /// the least a duration to the end of the body costs in an axum `Router`.
+    #[derive(Clone, Debug, Default)]
+    pub struct TimedLayer(Stopwatch);
+
+    impl<S> tower::Layer<S> for TimedLayer {
+        type Service = Timed<S>;
+
+        fn layer(&self, inner: S) -> Timed<S> {
+            Timed {
+                inner,
+                clock: self.0.clone(),
+            }
+        }
+    }
+
+    /// The service of [`TimedLayer`].
+    #[derive(Clone, Debug)]
+    pub struct Timed<S> {
+        inner: S,
+        clock: Stopwatch,
+    }
+
+    impl<S> tower::Service<Request<Body>> for Timed<S>
+    where
+        S: tower::Service<Request<Body>, Response = Response>,
+    {
+        type Response = Response<TimedBody>;
+        type Error = S::Error;
+        type Future = TimedFuture<S::Future>;
+
+        fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+            self.inner.poll_ready(cx)
+        }
+
+        fn call(&mut self, req: Request<Body>) -> Self::Future {
+            let start = self.clock.start();
+            TimedFuture {
+                inner: self.inner.call(req),
+                clock: Some((self.clock.clone(), start)),
+            }
+        }
+    }
+
+    pin_project_lite::pin_project! {
+        /// The future of [`Timed`].
+        pub struct TimedFuture<F> {
+            #[pin]
+            inner: F,
+            clock: Option<(Stopwatch, u64)>,
+        }
+    }
+
+    impl<F, E> Future for TimedFuture<F>
+    where
+        F: Future<Output = Result<Response, E>>,
+    {
+        type Output = Result<Response<TimedBody>, E>;
+
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+            let this = self.project();
+            let res = std::task::ready!(this.inner.poll(cx));
+            let clock = this.clock.take();
+            Poll::Ready(res.map(|res| res.map(|inner| TimedBody { inner, clock })))
+        }
+    }
+
+    pin_project_lite::pin_project! {
+        /// A response body that stops the clock when it ends.
+        pub struct TimedBody {
+            #[pin]
+            inner: Body,
+            clock: Option<(Stopwatch, u64)>,
+        }
+    }
+
+    impl http_body::Body for TimedBody {
+        type Data = Bytes;
+        type Error = axum::Error;
+
+        fn poll_frame(
+            self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<http_body::Frame<Bytes>, axum::Error>>> {
+            let mut this = self.project();
+            let frame = std::task::ready!(this.inner.as_mut().poll_frame(cx));
+            if !matches!(frame, Some(Ok(_))) || this.inner.is_end_stream() {
+                if let Some((clock, start)) = this.clock.take() {
+                    clock.stop(start);
+                }
+            }
+            Poll::Ready(frame)
+        }
+
+        fn is_end_stream(&self) -> bool {
+            self.inner.is_end_stream()
+        }
+
+        fn size_hint(&self) -> http_body::SizeHint {
+            self.inner.size_hint()
+        }
+    }
+
+    /// actix-web middleware that watches the response body to its end, and
+    /// optionally reads the clock at both ends and the route after routing
+    /// (`match_pattern()`, the one public way to the template of a request that
+    /// routing matched): the floors of promhttp's middleware.
+    #[derive(Clone, Debug)]
+    pub struct Watch {
+        /// Read the clock when the request enters and when its body ends.
+        pub clock: bool,
+        /// Ask `match_pattern()` for the route once the inner service answered.
+        pub route: bool,
+    }
+
+    impl<S, B> Transform<S, ServiceRequest> for Watch
+    where
+        S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+        B: MessageBody,
+    {
+        type Response = ServiceResponse<WatchedBody<B>>;
+        type Error = actix_web::Error;
+        type Transform = WatchService<S>;
+        type InitError = ();
+        type Future = Ready<Result<WatchService<S>, ()>>;
+
+        fn new_transform(&self, service: S) -> Self::Future {
+            ready(Ok(WatchService {
+                service,
+                watch: Rc::new(self.clone()),
+                clock: Stopwatch::new(),
+            }))
+        }
+    }
+
+    /// The service of [`Watch`].
+    #[derive(Debug)]
+    pub struct WatchService<S> {
+        service: S,
+        watch: Rc<Watch>,
+        clock: Stopwatch,
+    }
+
+    impl<S, B> Service<ServiceRequest> for WatchService<S>
+    where
+        S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+        B: MessageBody,
+    {
+        type Response = ServiceResponse<WatchedBody<B>>;
+        type Error = actix_web::Error;
+        type Future = WatchFuture<S::Future>;
+
+        actix_web::dev::forward_ready!(service);
+
+        fn call(&self, req: ServiceRequest) -> Self::Future {
+            let clock = self
+                .watch
+                .clock
+                .then(|| (self.clock.clone(), self.clock.start()));
+            WatchFuture {
+                inner: self.service.call(req),
+                clock,
+                route: self.watch.route,
+            }
+        }
+    }
+
+    pin_project_lite::pin_project! {
+        /// The future of [`WatchService`].
+        pub struct WatchFuture<F> {
+            #[pin]
+            inner: F,
+            clock: Option<(Stopwatch, u64)>,
+            route: bool,
+        }
+    }
+
+    impl<F, B> Future for WatchFuture<F>
+    where
+        F: Future<Output = Result<ServiceResponse<B>, actix_web::Error>>,
+        B: MessageBody,
+    {
+        type Output = Result<ServiceResponse<WatchedBody<B>>, actix_web::Error>;
+
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+            let this = self.project();
+            let res = std::task::ready!(this.inner.poll(cx))?;
+            if *this.route {
+                std::hint::black_box(res.request().match_pattern());
+            }
+            let clock = this.clock.take();
+            Poll::Ready(Ok(res.map_body(|_, inner| {
+                let clock = clock.filter(|_| !matches!(inner.size(), BodySize::None));
+                WatchedBody { inner, clock }
+            })))
+        }
+    }
+
+    pin_project_lite::pin_project! {
+        /// A response body that stops the clock, if one runs, when it ends.
+        pub struct WatchedBody<B> {
+            #[pin]
+            inner: B,
+            clock: Option<(Stopwatch, u64)>,
+        }
+    }
+
+    impl<B: MessageBody> MessageBody for WatchedBody<B> {
+        type Error = B::Error;
+
+        fn size(&self) -> BodySize {
+            self.inner.size()
+        }
+
+        fn poll_next(
+            self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Bytes, Self::Error>>> {
+            let this = self.project();
+            let chunk = std::task::ready!(this.inner.poll_next(cx));
+            if !matches!(chunk, Some(Ok(_))) {
+                if let Some((clock, start)) = this.clock.take() {
+                    clock.stop(start);
+                }
+            }
+            Poll::Ready(chunk)
+        }
+
+        fn try_into_bytes(self) -> Result<Bytes, Self> {
+            let Self { inner, clock } = self;
+            match inner.try_into_bytes() {
+                Ok(bytes) => {
+                    if let Some((clock, start)) = clock {
+                        clock.stop(start);
+                    }
+                    Ok(bytes)
+                }
+                Err(inner) => Err(Self { inner, clock }),
+            }
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! Instructions per request of each variant of the overhead table, counted by
+//! `valgrind --tool=callgrind`: unlike time, the count is the same from run to
+//! run whatever else the machine is doing, so small differences between
+//! variants (tens of nanoseconds, below the noise of a shared machine) can be
+//! read off it. `scripts/instructions.sh` runs every variant twice, with
+//! `COUNT` and with `COUNT` + 10,000 requests, and divides the difference by
+//! 10,000, so that start-up is not counted.
+//!
+//! `overhead_instructions <variant> <requests>`; the variants are listed by
+//! `overhead_instructions list`.
+
+use actix_web::{test as actix_test, App};
+use promhttp::{HttpMetrics, Registry};
+use promhttp_bench::{actix_app, actix_request, axum_app, axum_request, floor, PATHS};
+
+const AXUM: [&str; 5] = [
+    "axum/identity",
+    "axum/body-watching",
+    "axum/floor-clock",
+    "axum/promhttp",
+    "axum/bare",
+];
+const ACTIX: [&str; 5] = [
+    "actix/bare",
+    "actix/body-watching",
+    "actix/floor-clock",
+    "actix/floor-clock-route",
+    "actix/promhttp",
+];
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let variant = args.next().unwrap_or_default();
+    if variant == "list" || variant.is_empty() {
+        for name in AXUM.iter().chain(&ACTIX) {
+            println!("{name}");
+        }
+        return;
+    }
+    let count: usize = args
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("usage: overhead_instructions <variant> <requests>");
+    let registry = Registry::new();
+    let metrics = HttpMetrics::builder().registry(&registry).build().unwrap();
+    let paths = || (0..count).map(|i| PATHS[i % PATHS.len()]);
+    if let Some(framework) = variant.strip_prefix("axum/") {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let _entered = runtime.enter();
+        let router = match framework {
+            "bare" => axum_app(),
+            "identity" => axum_app().layer(tower::layer::util::Identity::new()),
+            "body-watching" => axum_app().layer(promhttp_bench::body_watching_layer()),
+            "floor-clock" => axum_app().layer(floor::TimedLayer::default()),
+            "promhttp" => axum_app().layer(promhttp::axum::MetricsLayer::new(&metrics)),
+            other => panic!("no variant axum/{other}"),
+        };
+        let mut router = router.with_state(());
+        for path in PATHS {
+            axum_request(&mut router, path);
+        }
+        for path in paths() {
+            std::hint::black_box(axum_request(&mut router, path));
+        }
+    } else if let Some(framework) = variant.strip_prefix("actix/") {
+        let system = actix_web::rt::System::new();
+        let watch = |clock, route| floor::Watch { clock, route };
+        macro_rules! drive {
+            ($app:expr) => {{
+                let app = system.block_on(actix_test::init_service($app.configure(actix_app)));
+                system.block_on(async {
+                    for path in PATHS {
+                        actix_request(&app, path);
+                    }
+                    for path in paths() {
+                        std::hint::black_box(actix_request(&app, path));
+                    }
+                });
+            }};
+        }
+        match framework {
+            "bare" => drive!(App::new()),
+            "body-watching" => drive!(App::new().wrap(watch(false, false))),
+            "floor-clock" => drive!(App::new().wrap(watch(true, false))),
+            "floor-clock-route" => drive!(App::new().wrap(watch(true, true))),
+            "promhttp" => drive!(App::new().wrap(promhttp::actix::Metrics::new(&metrics))),
+            other => panic!("no variant actix/{other}"),
+        }
+    } else {
+        panic!("no variant {variant}");
+    }
+}
