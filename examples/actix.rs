@@ -18,7 +18,7 @@ use std::time::Duration;
 use actix_web::http::KeepAlive;
 use actix_web::web::{self, Bytes};
 use actix_web::{App, HttpResponse, HttpServer};
-use promhttp::actix::{metrics_handler, Metrics};
+use promhttp::actix::Metrics;
 use promhttp::HttpMetrics;
 
 async fn index() -> &'static str {
@@ -62,13 +62,15 @@ async fn main() -> std::io::Result<()> {
         .build()
         .map_err(std::io::Error::other)?;
     let server = HttpServer::new(move || {
+        let middleware = Metrics::new(&metrics);
         App::new()
-            .wrap(Metrics::new(&metrics))
+            // The registry the middleware records into.
+            .route("/metrics", web::route().to(middleware.handler()))
+            .wrap(middleware)
             .route("/", web::get().to(index))
             .route("/users/{id}", web::get().to(user))
             .route("/echo", web::post().to(echo))
             .route("/stream", web::get().to(stream))
-            .route("/metrics", web::route().to(metrics_handler))
     })
     .workers(2)
     .client_request_timeout(header_read_timeout)

@@ -21,7 +21,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::Path;
 use axum::routing::{get, post};
 use axum::Router;
-use promhttp::axum::{metrics_handler, MetricsLayer};
+use promhttp::axum::MetricsLayer;
 use promhttp::HttpMetrics;
 
 async fn index() -> &'static str {
@@ -60,13 +60,15 @@ async fn main() -> std::io::Result<()> {
         .native_histograms(promhttp::NativeHistogram::new())
         .build()
         .map_err(std::io::Error::other)?;
+    let layer = MetricsLayer::new(&metrics);
     let app = Router::new()
         .route("/", get(index))
         .route("/users/{id}", get(user))
         .route("/echo", post(echo))
         .route("/stream", get(stream))
-        .layer(MetricsLayer::new(&metrics))
-        .route("/metrics", get(metrics_handler))
+        .layer(layer.clone())
+        // The registry the layer records into.
+        .route("/metrics", get(layer.handler()))
         // Finished once, as `axum::serve` does: the routes and their layers are
         // built here, not on every request.
         .with_state(());

@@ -29,19 +29,17 @@
 //! The core types are re-exported here from `promhttp-core`. The README has the
 //! metric table and says exactly when each metric is written.
 
+#[doc(inline)]
 pub use promhttp_core::*;
 
 /// The axum and tower adapter (feature `axum`).
 #[cfg(feature = "axum")]
+#[doc(inline)]
 pub use promhttp_axum as axum;
-
-/// Runs a metrics-only HTTP server on its own port (feature `axum`); see
-/// [`axum::serve`].
-#[cfg(feature = "axum")]
-pub use promhttp_axum::serve;
 
 /// The actix-web adapter (feature `actix`).
 #[cfg(feature = "actix")]
+#[doc(inline)]
 pub use promhttp_actix as actix;
 
 /// The README's code blocks, compiled and run as doctests.

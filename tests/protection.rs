@@ -274,10 +274,10 @@ async fn separate_metrics_listener_serves_only_metrics() {
     );
     assert_eq!(other.status, 404);
 
-    // `promhttp::serve` binds the address itself and reports a bind failure.
+    // `promhttp::axum::serve` binds the address itself and reports a bind failure.
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap();
-    let err = promhttp::serve(addr, &registry).await.unwrap_err();
+    let err = promhttp::axum::serve(addr, &registry).await.unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
     // The message names the address.
     assert!(

@@ -1,5 +1,5 @@
 //! Slow and idle clients against the servers promhttp runs or shows: the
-//! metrics-only listener (`promhttp::serve`, `MetricsServer`), both demos and
+//! metrics-only listener (`promhttp::axum::serve`, `MetricsServer`), both demos and
 //! the exporter examples (which serve with `promhttp::axum::serve_app`).
 //! Each must close a connection that takes too long to send its request head
 //! (slowloris) or sits idle after a response. The limits are configured short

@@ -3,7 +3,7 @@
 //!
 //! ```no_run
 //! use actix_web::{web, App, HttpServer};
-//! use promhttp_actix::{metrics_handler, Metrics};
+//! use promhttp_actix::Metrics;
 //! use promhttp_core::HttpMetrics;
 //!
 //! async fn user() -> &'static str { "ok" }
@@ -11,10 +11,13 @@
 //! # async fn run() -> std::io::Result<()> {
 //! let metrics = HttpMetrics::default(); // the process registry's metric set
 //! HttpServer::new(move || {
+//!     let middleware = Metrics::new(&metrics);
 //!     App::new()
-//!         .wrap(Metrics::new(&metrics))
 //!         .route("/users/{id}", web::get().to(user))
-//!         .route("/metrics", web::get().to(metrics_handler))
+//!         // The registry the middleware records into; every method, so that
+//!         // `HEAD` gets `GET`'s headers.
+//!         .route("/metrics", web::route().to(middleware.handler()))
+//!         .wrap(middleware)
 //! })
 //! .bind("127.0.0.1:3001")?
 //! .run()
@@ -84,6 +87,8 @@
 
 mod handler;
 mod middleware;
+mod server;
 
 pub use handler::{metrics_endpoint, metrics_handler, metrics_handler_with};
 pub use middleware::{Metrics, MetricsMiddleware, ResponseBody, ResponseFuture};
+pub use server::{serve, serve_on, DEFAULT_HEADER_READ_TIMEOUT};

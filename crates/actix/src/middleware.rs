@@ -63,6 +63,43 @@ impl Metrics {
         self.trace = Some(Rc::new(trace));
         self
     }
+
+    /// The `/metrics` handler of this middleware's metric set: it serves the
+    /// registry the set records into, whichever that is, so the route and the
+    /// middleware cannot disagree.
+    ///
+    /// ```no_run
+    /// use actix_web::{web, App, HttpServer};
+    /// use promhttp_actix::Metrics;
+    /// use promhttp_core::HttpMetrics;
+    ///
+    /// # async fn run() -> std::io::Result<()> {
+    /// let metrics = HttpMetrics::builder().ignore_route("/metrics").build().unwrap();
+    /// HttpServer::new(move || {
+    ///     let middleware = Metrics::new(&metrics);
+    ///     App::new()
+    ///         .route("/metrics", web::route().to(middleware.handler()))
+    ///         .wrap(middleware)
+    /// })
+    /// .bind("127.0.0.1:3001")?
+    /// .run()
+    /// .await
+    /// # }
+    /// ```
+    ///
+    /// For authentication, a concurrency limit or a timeout, build a
+    /// [`MetricsEndpoint`](promhttp_core::MetricsEndpoint) of
+    /// [`HttpMetrics::registry`] and serve it with
+    /// [`metrics_endpoint`](crate::metrics_endpoint).
+    pub fn handler(
+        &self,
+    ) -> impl Fn(
+        actix_web::HttpRequest,
+    ) -> futures_util::future::LocalBoxFuture<'static, actix_web::HttpResponse>
+           + Clone
+           + 'static {
+        crate::metrics_handler_with(self.metrics.registry().clone())
+    }
 }
 
 impl<S, B> Transform<S, ServiceRequest> for Metrics

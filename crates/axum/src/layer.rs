@@ -1,4 +1,4 @@
-//! The tower middleware: [`MetricsLayer`], the [`Metrics`] service, its
+//! The tower middleware: [`MetricsLayer`], the [`MetricsService`] service, its
 //! [`ResponseFuture`] and [`ResponseBody`].
 
 use std::future::Future;
@@ -73,13 +73,40 @@ impl MetricsLayer {
         self.trace = Some(Arc::new(trace));
         self
     }
+
+    /// The `/metrics` handler of this layer's metric set: it serves the
+    /// registry the set records into, whichever that is, so the route and the
+    /// layer cannot disagree.
+    ///
+    /// ```no_run
+    /// use axum::{routing::get, Router};
+    /// use promhttp_axum::MetricsLayer;
+    /// use promhttp_core::{HttpMetrics, Registry};
+    ///
+    /// let registry = Registry::new();
+    /// let layer = MetricsLayer::new(&HttpMetrics::builder().registry(&registry).build()?);
+    /// let app: Router = Router::new()
+    ///     .route("/", get(|| async { "hello" }))
+    ///     .layer(layer.clone())
+    ///     .route("/metrics", get(layer.handler()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// For authentication, a concurrency limit or a timeout, build a
+    /// [`MetricsEndpoint`](promhttp_core::MetricsEndpoint) of
+    /// [`HttpMetrics::registry`] and serve it with
+    /// [`metrics_endpoint`](crate::metrics_endpoint).
+    #[must_use]
+    pub fn handler(&self) -> impl crate::ScrapeHandler {
+        crate::metrics_handler_with(self.metrics.registry().clone())
+    }
 }
 
 impl<S> Layer<S> for MetricsLayer {
-    type Service = Metrics<S>;
+    type Service = MetricsService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Metrics {
+        MetricsService {
             inner,
             state: Arc::new(State {
                 exemplars: self.metrics.exemplars(),
@@ -96,7 +123,7 @@ impl<S> Layer<S> for MetricsLayer {
 /// axum clones a route's service for every request, so everything but the inner
 /// service sits behind one `Arc`: a clone is one reference-count increment.
 #[derive(Clone, Debug)]
-pub struct Metrics<S> {
+pub struct MetricsService<S> {
     inner: S,
     state: Arc<State>,
 }
@@ -183,7 +210,7 @@ impl State {
     }
 }
 
-impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Metrics<S>
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for MetricsService<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     ResBody: Body,
@@ -218,7 +245,7 @@ where
 }
 
 pin_project! {
-    /// The response future of [`Metrics`].
+    /// The response future of [`MetricsService`].
     ///
     /// Dropped before the inner service answers, it records the request as
     /// cancelled (status 499), or as 500 when the handler panicked.
@@ -259,7 +286,7 @@ where
 }
 
 pin_project! {
-    /// The response body of [`Metrics`]: the inner body, which closes the request's
+    /// The response body of [`MetricsService`]: the inner body, which closes the request's
     /// books when it ends, fails or is dropped.
     pub struct ResponseBody<B> {
         #[pin]

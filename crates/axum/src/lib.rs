@@ -3,16 +3,16 @@
 //!
 //! ```no_run
 //! use axum::{routing::get, Router};
-//! use promhttp_axum::{metrics_handler, MetricsLayer};
+//! use promhttp_axum::MetricsLayer;
 //! use promhttp_core::HttpMetrics;
 //!
 //! async fn user() -> &'static str { "ok" }
 //!
-//! let metrics = HttpMetrics::default(); // the process registry's metric set
+//! let layer = MetricsLayer::new(&HttpMetrics::default()); // the process registry's set
 //! let app: Router = Router::new()
 //!     .route("/users/{id}", get(user))
-//!     .layer(MetricsLayer::new(&metrics))
-//!     .route("/metrics", get(metrics_handler));
+//!     .layer(layer.clone())
+//!     .route("/metrics", get(layer.handler())); // the registry the layer records into
 //! ```
 //!
 //! Routes added after `.layer(..)` (here `/metrics`) are not recorded: that is
@@ -61,5 +61,5 @@ mod server;
 pub use handler::{
     metrics_endpoint, metrics_handler, metrics_handler_with, ScrapeFuture, ScrapeHandler,
 };
-pub use layer::{Metrics, MetricsLayer, ResponseBody, ResponseFuture};
+pub use layer::{MetricsLayer, MetricsService, ResponseBody, ResponseFuture};
 pub use server::{serve, serve_app, serve_on, MetricsServer, DEFAULT_HEADER_READ_TIMEOUT};

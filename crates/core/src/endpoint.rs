@@ -343,7 +343,15 @@ impl MetricsEndpoint {
     ///
     /// Must be called inside a tokio runtime (axum's, or actix-web's, which is
     /// tokio's).
+    ///
+    /// An endpoint of the process registry logs a warning, once per process,
+    /// when every HTTP metric set was built into another registry
+    /// ([`http_sets_elsewhere`](crate::http_sets_elsewhere)): its answers would
+    /// silently lack the request metrics.
     pub async fn respond(&self, request: &ScrapeRequest<'_>) -> ScrapeResponse {
+        if self.inner.registry.same_as(crate::default_registry()) {
+            crate::global::check_default_served();
+        }
         let permit = match self.admit(request.authorization) {
             Ok(permit) => permit,
             Err(refusal) => return refusal,

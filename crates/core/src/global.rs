@@ -3,6 +3,7 @@
 //!
 //! [`HttpMetrics::default`]: crate::HttpMetrics::default
 
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::LazyLock;
 
 use crate::process::ProcessCollector;
@@ -25,4 +26,42 @@ static DEFAULT_REGISTRY: LazyLock<Registry> = LazyLock::new(|| {
 /// own [`Registry`] instead.
 pub fn default_registry() -> &'static Registry {
     &DEFAULT_REGISTRY
+}
+
+/// Whether an HTTP metric set was built into the process registry.
+static HTTP_SET_IN_DEFAULT: AtomicBool = AtomicBool::new(false);
+/// Whether an HTTP metric set was built into another registry.
+static HTTP_SET_ELSEWHERE: AtomicBool = AtomicBool::new(false);
+/// Whether [`check_default_served`] has warned already.
+static WARNED: AtomicBool = AtomicBool::new(false);
+
+/// Notes where an HTTP metric set was built, for [`check_default_served`].
+pub(crate) fn note_http_set(registry: &Registry) {
+    if registry.same_as(default_registry()) {
+        HTTP_SET_IN_DEFAULT.store(true, Relaxed);
+    } else {
+        HTTP_SET_ELSEWHERE.store(true, Relaxed);
+    }
+}
+
+/// Whether serving the process registry would miss every HTTP metric set of
+/// the process: one was built, into another registry, and none into this one.
+/// That is the mistake of serving the process registry's handler beside a set
+/// built with [`HttpMetricsBuilder::registry`](crate::HttpMetricsBuilder::registry).
+#[must_use]
+pub fn http_sets_elsewhere() -> bool {
+    HTTP_SET_ELSEWHERE.load(Relaxed) && !HTTP_SET_IN_DEFAULT.load(Relaxed)
+}
+
+/// Called by an endpoint serving the process registry on every scrape: logs,
+/// once per process, a warning when [`http_sets_elsewhere`].
+pub(crate) fn check_default_served() {
+    if http_sets_elsewhere() && !WARNED.swap(true, Relaxed) {
+        tracing::warn!(
+            "the process registry is served, but every HTTP metric set of this process \
+             was built into another registry, so its request metrics are not in this \
+             answer: serve the set's registry (`MetricsLayer::handler()` in axum, \
+             `Metrics::handler()` in actix-web, or `metrics_handler_with(registry)`)"
+        );
+    }
 }

@@ -57,7 +57,7 @@ pub use endpoint::{
     DEFAULT_COMPRESSION_THRESHOLD, DEFAULT_MAX_CONCURRENT_SCRAPES,
 };
 pub use exposition::{ContentType, Escaping, Format, NotAcceptable, ScrapeResponse};
-pub use global::default_registry;
+pub use global::{default_registry, http_sets_elsewhere};
 pub use histogram::{BucketsError, DurationHistogram};
 pub use http::{
     BuildError, HttpMethod, HttpMetrics, HttpMetricsBuilder, RequestGuard, RouteHandle,

@@ -87,25 +87,6 @@ pub struct PollerBuilder {
     stale: Stale,
 }
 
-/// A running poller: see the [module docs](self).
-#[derive(Debug)]
-pub struct Poller;
-
-impl Poller {
-    /// Starts configuring a poller named `name`: the prefix of its own families
-    /// (`<name>_up`, ...) and the `collector` label of its errors.
-    pub fn builder(name: &str) -> PollerBuilder {
-        PollerBuilder {
-            name: name.to_owned(),
-            registry: None,
-            families: Vec::new(),
-            interval: Duration::from_secs(15),
-            timeout: None,
-            stale: Stale::Keep,
-        }
-    }
-}
-
 /// Why a poller could not start.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -190,7 +171,7 @@ impl PollerBuilder {
     /// # Errors
     /// [`PollerError`]: a name invalid or taken, a declaration that is not a
     /// family without samples, no tokio runtime, a zero duration.
-    pub fn spawn<F, Fut>(self, mut fetch: F) -> Result<PollerHandle, PollerError>
+    pub fn spawn<F, Fut>(self, mut fetch: F) -> Result<Poller, PollerError>
     where
         F: FnMut(Families) -> Fut + Send + 'static,
         Fut: Future<Output = Result<Families, CollectError>> + Send + 'static,
@@ -260,7 +241,7 @@ impl PollerBuilder {
                 let _ = polled_tx.send(polls);
             }
         });
-        Ok(PollerHandle {
+        Ok(Poller {
             stop,
             task: Some(task),
             collector: Some(collector),
@@ -394,26 +375,39 @@ fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     out
 }
 
-/// The handle of a running poller. [`stop`](Self::stop) ends it cleanly; dropping
-/// the handle stops it too (without waiting), so keep it for as long as the poller
-/// should run.
-#[must_use = "dropping the handle stops the poller"]
-pub struct PollerHandle {
+/// A running poller, as [`PollerBuilder::spawn`] returns it (see the
+/// [module docs](self)). [`stop`](Self::stop) ends it cleanly; dropping it stops
+/// it too (without waiting), so keep it for as long as the poller should run.
+#[must_use = "dropping the poller stops it"]
+pub struct Poller {
     stop: Arc<Notify>,
     task: Option<tokio::task::JoinHandle<()>>,
     collector: Option<CollectorHandle>,
     polled: watch::Receiver<u64>,
 }
 
-impl fmt::Debug for PollerHandle {
+impl fmt::Debug for Poller {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PollerHandle")
+        f.debug_struct("Poller")
             .field("polls", &*self.polled.borrow())
             .finish_non_exhaustive()
     }
 }
 
-impl PollerHandle {
+impl Poller {
+    /// Starts configuring a poller named `name`: the prefix of its own families
+    /// (`<name>_up`, ...) and the `collector` label of its errors.
+    pub fn builder(name: &str) -> PollerBuilder {
+        PollerBuilder {
+            name: name.to_owned(),
+            registry: None,
+            families: Vec::new(),
+            interval: Duration::from_secs(15),
+            timeout: None,
+            stale: Stale::Keep,
+        }
+    }
+
     /// Waits until at least `n` polls have finished (successfully or not) since the
     /// poller started.
     pub async fn wait_for_polls(&self, n: u64) {
@@ -441,7 +435,7 @@ impl PollerHandle {
     }
 }
 
-impl Drop for PollerHandle {
+impl Drop for Poller {
     fn drop(&mut self) {
         if let Some(task) = self.task.take() {
             task.abort();
@@ -509,7 +503,7 @@ mod tests {
         stale: Stale,
         script: &'static [&'static str],
         (interval_ms, timeout_ms): (u64, u64),
-    ) -> (PollerHandle, Arc<AtomicUsize>) {
+    ) -> (Poller, Arc<AtomicUsize>) {
         let calls = Arc::new(AtomicUsize::new(0));
         let counter = Arc::clone(&calls);
         let handle = Poller::builder("up")

@@ -259,6 +259,7 @@ impl HttpMetricsBuilder {
         // The registry owns the collector, which owns the series: the metrics stay
         // exposed for as long as the registry lives, whoever else holds a handle.
         registry.add_source(taken, Arc::new(HttpCollector::new(Arc::clone(&shared))))?;
+        crate::global::note_http_set(&registry);
         Ok(HttpMetrics { shared, registry })
     }
 }
