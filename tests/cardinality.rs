@@ -1,7 +1,8 @@
 //! A scanner cannot blow up the number of series: 100,000 requests with random
 //! paths, methods (invalid and very long tokens too) and query strings, through
 //! both adapters, leave a bounded number of series, flat memory, and totals equal
-//! to the requests sent.
+//! to the requests sent. Unmatched requests are grouped by a function of their
+//! raw path, which only ever yields the declared group.
 
 mod common;
 
@@ -95,6 +96,15 @@ impl Flood {
         let metrics = HttpMetrics::builder()
             .registry(&registry)
             .max_series(MAX_SERIES)
+            // Unmatched requests grouped by a function of the raw path: only
+            // the declared group can come of it, whatever the function returns.
+            .group_unmatched(["dotfiles"], |_, path| {
+                if path.contains("/.") {
+                    Some("dotfiles")
+                } else {
+                    Some(path)
+                }
+            })
             .build()
             .unwrap();
         Self {
@@ -169,6 +179,21 @@ fn check(registry: &Registry, sent: u64, at_a_fifth: [usize; 3]) {
     assert!(m
         .label_values()
         .all(|v| !v.contains('?') && !v.contains(".env") && !v.contains("wp-admin")));
+    // Routes are the templates, the declared group and promhttp's own.
+    let routes: std::collections::BTreeSet<&str> = m
+        .samples("http_server_requests_total")
+        .map(|s| s.labels["route"].as_str())
+        .collect();
+    assert_eq!(
+        routes.into_iter().collect::<Vec<_>>(),
+        [
+            "/status/{code}",
+            "/users/{id}",
+            "dotfiles",
+            "overflow",
+            "unmatched"
+        ]
+    );
     m.assert_books_balanced();
 }
 

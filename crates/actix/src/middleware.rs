@@ -262,8 +262,12 @@ where
         Poll::Ready(match result {
             Ok(response) => {
                 let guard = guard.map(|mut guard| {
-                    if let Some(route) = routed_pattern(response.request()) {
+                    let request = response.request();
+                    if let Some(route) = routed_pattern(request) {
                         guard.set_route(this.metrics.route(Some(&route)));
+                    } else if this.metrics.groups_unmatched() {
+                        let method = method_of(request.method());
+                        guard.set_route(this.metrics.unmatched_route(method, request.path()));
                     }
                     guard.with_status(response.status().as_u16())
                 });

@@ -110,6 +110,7 @@ impl<S> Layer<S> for MetricsLayer {
             inner,
             state: Arc::new(State {
                 exemplars: self.metrics.exemplars(),
+                groups: self.metrics.groups_unmatched(),
                 metrics: self.metrics.clone(),
                 route: OnceLock::new(),
                 trace: self.trace.clone(),
@@ -132,6 +133,8 @@ struct State {
     metrics: HttpMetrics,
     /// Whether the set keeps exemplars: only then is a trace looked for.
     exemplars: bool,
+    /// Whether the set groups unmatched requests by path.
+    groups: bool,
     trace: Option<TraceFn>,
     /// axum's `Router::layer` wraps each route on its own, so one service (and its
     /// clones) nearly always sees one route: its handle is kept here and the
@@ -170,7 +173,15 @@ impl State {
     }
 
     #[inline]
-    fn start(&self, matched: Option<&MatchedPath>, method: HttpMethod) -> Option<RequestGuard> {
+    fn start(
+        &self,
+        matched: Option<&MatchedPath>,
+        method: HttpMethod,
+        path: &str,
+    ) -> Option<RequestGuard> {
+        if matched.is_none() && self.groups {
+            return self.metrics.unmatched_route(method, path).start(method);
+        }
         let Some((seen, handle)) = self.route.get() else {
             return self.first_start(matched, method);
         };
@@ -226,9 +237,11 @@ where
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
         let method = method_of(req.method());
-        let mut guard = self
-            .state
-            .start(req.extensions().get::<MatchedPath>(), method);
+        let mut guard = self.state.start(
+            req.extensions().get::<MatchedPath>(),
+            method,
+            req.uri().path(),
+        );
         if self.state.exemplars {
             if let (Some(guard), Some(trace)) = (
                 guard.as_mut(),

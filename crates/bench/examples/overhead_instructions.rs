@@ -1,10 +1,9 @@
 //! Instructions per request of each variant of the overhead table, counted by
-//! `valgrind --tool=callgrind`: unlike time, the count is the same from run to
-//! run whatever else the machine is doing, so small differences between
-//! variants (tens of nanoseconds, below the noise of a shared machine) can be
-//! read off it. `scripts/instructions.sh` runs every variant twice, with
-//! `COUNT` and with `COUNT` + 10,000 requests, and divides the difference by
-//! 10,000, so that start-up is not counted.
+//! `valgrind --tool=callgrind`: unlike time, the count does not move with
+//! whatever else the machine is doing, so small differences between variants
+//! (tens of nanoseconds, below the noise of a shared machine) can be read off
+//! it. `scripts/instructions.sh` runs every variant once and counts only inside
+//! the request loop's function, so that start-up is not counted.
 //!
 //! `overhead_instructions <variant> <requests>`; the variants are listed by
 //! `overhead_instructions list`.
@@ -13,19 +12,21 @@ use actix_web::{test as actix_test, App};
 use promhttp::{HttpMetrics, Registry};
 use promhttp_bench::{actix_app, actix_request, axum_app, axum_request, floor, PATHS};
 
-const AXUM: [&str; 5] = [
+const AXUM: [&str; 6] = [
     "axum/identity",
     "axum/body-watching",
     "axum/floor-clock",
     "axum/promhttp",
+    "axum/promhttp-options",
     "axum/bare",
 ];
-const ACTIX: [&str; 5] = [
+const ACTIX: [&str; 6] = [
     "actix/bare",
     "actix/body-watching",
     "actix/floor-clock",
     "actix/floor-clock-route",
     "actix/promhttp",
+    "actix/promhttp-options",
 ];
 
 fn main() {
@@ -43,6 +44,16 @@ fn main() {
         .expect("usage: overhead_instructions <variant> <requests>");
     let registry = Registry::new();
     let metrics = HttpMetrics::builder().registry(&registry).build().unwrap();
+    // As in the overhead table: the options on, none of them acting on the mix.
+    let with_options = HttpMetrics::builder()
+        .registry(&Registry::new())
+        .status_classes(true)
+        .exclude(|r| r.status == 404 && r.route == promhttp::UNMATCHED_ROUTE)
+        .group_unmatched(["static"], |_, path| {
+            path.starts_with("/assets/").then_some("static")
+        })
+        .build()
+        .unwrap();
     let paths = || (0..count).map(|i| PATHS[i % PATHS.len()]);
     if let Some(framework) = variant.strip_prefix("axum/") {
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -55,6 +66,9 @@ fn main() {
             "body-watching" => axum_app().layer(promhttp_bench::body_watching_layer()),
             "floor-clock" => axum_app().layer(floor::TimedLayer::default()),
             "promhttp" => axum_app().layer(promhttp::axum::MetricsLayer::new(&metrics)),
+            "promhttp-options" => {
+                axum_app().layer(promhttp::axum::MetricsLayer::new(&with_options))
+            }
             other => panic!("no variant axum/{other}"),
         };
         let mut router = router.with_state(());
@@ -86,6 +100,9 @@ fn main() {
             "floor-clock" => drive!(App::new().wrap(watch(true, false))),
             "floor-clock-route" => drive!(App::new().wrap(watch(true, true))),
             "promhttp" => drive!(App::new().wrap(promhttp::actix::Metrics::new(&metrics))),
+            "promhttp-options" => {
+                drive!(App::new().wrap(promhttp::actix::Metrics::new(&with_options)))
+            }
             other => panic!("no variant actix/{other}"),
         }
     } else {

@@ -55,6 +55,18 @@ fn main() {
     let _entered = runtime.enter();
     let registry = Registry::new();
     let metrics = HttpMetrics::builder().registry(&registry).build().unwrap();
+    // The options that shape the labels, all on; none of them excludes or
+    // groups a request of the mix, so the work measured is their checks.
+    let options_registry = Registry::new();
+    let with_options = HttpMetrics::builder()
+        .registry(&options_registry)
+        .status_classes(true)
+        .exclude(|r| r.status == 404 && r.route == promhttp::UNMATCHED_ROUTE)
+        .group_unmatched(["static"], |_, path| {
+            path.starts_with("/assets/").then_some("static")
+        })
+        .build()
+        .unwrap();
     let (peer_layer, _handle) = axum_prometheus::PrometheusMetricLayer::pair();
     let mut axum: Vec<(&str, Router)> = vec![
         ("bare", axum_app()),
@@ -75,6 +87,10 @@ fn main() {
             axum_app().layer(promhttp::axum::MetricsLayer::new(&metrics)),
         ),
         ("axum-prometheus 0.10", axum_app().layer(peer_layer)),
+        (
+            "promhttp, with status classes, exclude and groups",
+            axum_app().layer(promhttp::axum::MetricsLayer::new(&with_options)),
+        ),
     ];
     for (_, router) in &mut axum {
         // What `axum::serve` does once: build every route's service now.
@@ -114,6 +130,11 @@ fn main() {
     let theirs = system.block_on(actix_test::init_service(
         App::new().wrap(peer).configure(actix_app),
     ));
+    let ours_with_options = system.block_on(actix_test::init_service(
+        App::new()
+            .wrap(promhttp::actix::Metrics::new(&with_options))
+            .configure(actix_app),
+    ));
     let actix_names = [
         "bare",
         "body-watching middleware, no metrics",
@@ -121,6 +142,7 @@ fn main() {
         "floor: and `match_pattern()` after routing",
         "promhttp",
         "actix-web-prom 0.10",
+        "promhttp, with status classes, exclude and groups",
     ];
     // The services differ in type: each variant is a closure over its own.
     let mut actix_variants: Vec<Variant<'_>> = vec![
@@ -130,6 +152,7 @@ fn main() {
         Box::new(|path| actix_request(&routed, path)),
         Box::new(|path| actix_request(&ours, path)),
         Box::new(|path| actix_request(&theirs, path)),
+        Box::new(|path| actix_request(&ours_with_options, path)),
     ];
     let mut actix_times: Vec<Vec<f64>> = vec![Vec::new(); actix_variants.len()];
     system.block_on(async {

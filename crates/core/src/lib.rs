@@ -60,9 +60,9 @@ pub use exposition::{ContentType, Escaping, Format, NotAcceptable, ScrapeRespons
 pub use global::{default_registry, http_sets_elsewhere};
 pub use histogram::{BucketsError, DurationHistogram};
 pub use http::{
-    BuildError, HttpMethod, HttpMetrics, HttpMetricsBuilder, RequestGuard, RouteHandle,
-    DEFAULT_BUCKETS, DEFAULT_MAX_SERIES, OVERFLOW_ROUTE, STATUS_CLIENT_CLOSED, STATUS_PANICKED,
-    UNMATCHED_ROUTE,
+    BuildError, EndedRequest, HttpMethod, HttpMetrics, HttpMetricsBuilder, RequestGuard,
+    RouteHandle, DEFAULT_BUCKETS, DEFAULT_MAX_SERIES, OVERFLOW_ROUTE, STATUS_CLIENT_CLOSED,
+    STATUS_PANICKED, UNMATCHED_ROUTE,
 };
 pub use native::{NativeError, NativeHistogram};
 pub use process::{set_process_metrics_enabled, ProcessCollector};

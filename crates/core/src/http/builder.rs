@@ -57,6 +57,10 @@ pub struct HttpMetricsBuilder {
     max_series: usize,
     exemplars: bool,
     created_samples: bool,
+    status_classes: bool,
+    exclude: Option<super::ExcludeFn>,
+    groups: Option<(super::GroupFn, Vec<String>)>,
+    initial: Vec<(super::HttpMethod, String, u16)>,
     native: Option<NativeHistogram>,
 }
 
@@ -71,6 +75,10 @@ impl Default for HttpMetricsBuilder {
             max_series: DEFAULT_MAX_SERIES,
             exemplars: false,
             created_samples: false,
+            status_classes: false,
+            exclude: None,
+            groups: None,
+            initial: Vec::new(),
             native: None,
         }
     }
@@ -132,6 +140,118 @@ impl HttpMetricsBuilder {
     /// and nothing is read.
     pub fn exemplars(mut self, on: bool) -> Self {
         self.exemplars = on;
+        self
+    }
+
+    /// Leaves out of the counts and the latency histogram every request for
+    /// which `exclude` is true when it ends, judged by its method, route label
+    /// and status ([`EndedRequest`]): for example `|r| r.status == 404 &&
+    /// r.route == UNMATCHED_ROUTE` leaves out scanners' misses, `|r| r.method ==
+    /// HttpMethod::Options` preflight requests. Beyond
+    /// [`ignore_route`](Self::ignore_route), which leaves routes out entirely:
+    /// an excluded request was in flight while it ran (its gauge went up and
+    /// down) and creates no series. It runs on every request as it ends, on the
+    /// thread that ends it, so keep it cheap; a second call replaces the first.
+    ///
+    /// ```
+    /// use promhttp_core::{Format, HttpMethod, HttpMetrics, Registry};
+    ///
+    /// let registry = Registry::new();
+    /// let metrics = HttpMetrics::builder()
+    ///     .registry(&registry)
+    ///     .exclude(|r| r.method == HttpMethod::Options)
+    ///     .build()?;
+    /// for (method, status) in [(HttpMethod::Options, 204), (HttpMethod::Get, 200)] {
+    ///     let mut request = metrics.route(Some("/a")).start(method).unwrap();
+    ///     request.set_status(status);
+    /// }
+    /// let text = registry.encode(Format::Text)?;
+    /// assert!(text.contains("http_server_requests_total{method=\"GET\",route=\"/a\",status=\"200\"} 1\n"));
+    /// assert!(!text.contains("requests_total{method=\"OPTIONS\""));
+    /// // It was in flight while it ran.
+    /// assert!(text.contains("in_flight{method=\"OPTIONS\",route=\"/a\"} 0\n"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn exclude(
+        mut self,
+        exclude: impl Fn(&super::EndedRequest<'_>) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.exclude = Some(super::ExcludeFn(Arc::new(exclude)));
+        self
+    }
+
+    /// Labels requests that matched no route by group instead of all as
+    /// [`UNMATCHED_ROUTE`]: `by` gets each such request's method and path and
+    /// names its group, which must be one of `groups`; `None`, or a name not
+    /// declared, leaves it `unmatched`. So the label stays bounded whatever the
+    /// function returns: at most the declared groups, plus `unmatched`. For
+    /// example `static` for an asset prefix served by a fallback service.
+    ///
+    /// A group's name is its `route` label: not empty, not starting with `/`
+    /// (route templates do), neither `unmatched` nor `overflow`, each once.
+    /// Each counts as one route against [`max_series`](Self::max_series). A
+    /// second call replaces the first.
+    pub fn group_unmatched<G: Into<String>>(
+        mut self,
+        groups: impl IntoIterator<Item = G>,
+        by: impl Fn(super::HttpMethod, &str) -> Option<&str> + Send + Sync + 'static,
+    ) -> Self {
+        self.groups = Some((
+            super::GroupFn(Arc::new(by)),
+            groups.into_iter().map(Into::into).collect(),
+        ));
+        self
+    }
+
+    /// Creates, when the set is built, a series with nothing counted for every
+    /// `status` of every `(method, route)` given, in `requests_total` and the
+    /// latency histogram: so `rate()` reads 0 and absence alerts see the
+    /// route before its first request, as client_golang's gRPC metrics do for
+    /// each method and code. With [`status_classes`](Self::status_classes) a
+    /// status stands for its class. The in-flight gauges are not created:
+    /// their labels depend on the adapter (`{method,route}` in axum,
+    /// `{method}` in actix-web), and they appear with the first request.
+    ///
+    /// Neither axum nor actix-web lists an app's routes, so the routes come
+    /// from you: the templates as the framework spells them (`/users/{id}`).
+    /// Each series counts against [`max_series`](Self::max_series), and more
+    /// than it allows is an error when the set is built; ignored routes are
+    /// skipped. Calls add up.
+    ///
+    /// ```
+    /// use promhttp_core::{Format, HttpMethod, HttpMetrics, Registry};
+    ///
+    /// let registry = Registry::new();
+    /// let _metrics = HttpMetrics::builder()
+    ///     .registry(&registry)
+    ///     .initial_series([(HttpMethod::Get, "/users/{id}")], [200, 404, 500])
+    ///     .build()?;
+    /// let text = registry.encode(Format::Text)?;
+    /// assert!(text.contains("http_server_requests_total{method=\"GET\",route=\"/users/{id}\",status=\"404\"} 0\n"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn initial_series<R: AsRef<str>>(
+        mut self,
+        routes: impl IntoIterator<Item = (super::HttpMethod, R)>,
+        statuses: impl IntoIterator<Item = u16>,
+    ) -> Self {
+        let statuses: Vec<u16> = statuses.into_iter().collect();
+        for (method, route) in routes {
+            for &status in &statuses {
+                self.initial
+                    .push((method, route.as_ref().to_owned(), status));
+            }
+        }
+        self
+    }
+
+    /// Labels `status` with the class of the code, `1xx` to `5xx`, instead of
+    /// the code itself (default off): at most five values, so at most five
+    /// series per method and route, for dashboards that only ever sum by class.
+    /// A status outside `100..=999` (possible only through the core API; no
+    /// HTTP response carries one) is `status="invalid"` either way.
+    pub fn status_classes(mut self, on: bool) -> Self {
+        self.status_classes = on;
         self
     }
 
@@ -217,6 +337,34 @@ impl HttpMetricsBuilder {
                 .check()
                 .map_err(|err| BuildError::InvalidNative { reason: err.reason })?;
         }
+        if let Some((_, groups)) = &self.groups {
+            for (i, group) in groups.iter().enumerate() {
+                let invalid = |reason| BuildError::InvalidGroup {
+                    group: group.clone(),
+                    reason,
+                };
+                if group.is_empty() {
+                    return Err(invalid("a group needs a name"));
+                }
+                if group.starts_with('/') {
+                    return Err(invalid(
+                        "a group may not start with `/`, as route templates do",
+                    ));
+                }
+                if group == super::UNMATCHED_ROUTE || group == super::OVERFLOW_ROUTE {
+                    return Err(invalid("`unmatched` and `overflow` are promhttp's own"));
+                }
+                if groups[..i].contains(group) {
+                    return Err(invalid("a group may be declared only once"));
+                }
+            }
+            if groups.len() > self.max_series {
+                return Err(BuildError::InvalidGroup {
+                    group: groups[self.max_series].clone(),
+                    reason: "more groups than the series limit allows routes",
+                });
+            }
+        }
         let registry = self.registry.unwrap_or_else(|| default_registry().clone());
         let names = Names {
             requests: format!("{prefix}http_server_requests"),
@@ -225,13 +373,31 @@ impl HttpMetricsBuilder {
             duration: format!("{prefix}http_server_request_duration_seconds"),
             overflow: format!("{prefix}promhttp_series_overflow"),
         };
-        let limits = Arc::new(Limits::new(
-            self.max_series,
-            Arc::clone(&bounds.nanos),
-            format!("{}_total", names.requests),
-            self.exemplars,
-            self.native,
-        ));
+        let limits = Arc::new(
+            Limits::new(
+                self.max_series,
+                Arc::clone(&bounds.nanos),
+                format!("{}_total", names.requests),
+                self.exemplars,
+                self.native,
+            )
+            .with_status_classes(self.status_classes)
+            .with_exclude(self.exclude),
+        );
+        // Each unmatched group is a route of the table, under its name: found
+        // by `route(Some(name))` too, and scraped with the others.
+        let routes = super::routes::RouteTable::default();
+        let groups = self.groups.map(|(by, groups)| {
+            let entries = groups
+                .iter()
+                .filter_map(|group| {
+                    routes.get_or_insert(group, &limits, || {
+                        RouteEntry::new(group.as_str().into(), false, Arc::clone(&limits))
+                    })
+                })
+                .collect();
+            (by, entries)
+        });
         let shared = Arc::new(Shared {
             unmatched: Arc::new(RouteEntry::unmatched(Arc::clone(&limits))),
             overflow: Arc::new(RouteEntry::overflow(Arc::clone(&limits))),
@@ -247,8 +413,30 @@ impl HttpMetricsBuilder {
                 .cloned()
                 .collect(),
             ignored: self.ignored,
-            routes: Default::default(),
+            routes,
+            groups,
         });
+        let metrics = HttpMetrics {
+            shared: Arc::clone(&shared),
+            registry: registry.clone(),
+        };
+        for (method, route, status) in &self.initial {
+            let handle = metrics.route(Some(route));
+            if handle.entry.ignored {
+                continue;
+            }
+            let created = handle
+                .entry
+                .method(*method)
+                .is_some_and(|series| series.initialize(*status));
+            if !created || handle.entry.overflow {
+                return Err(BuildError::InitialSeriesOverLimit {
+                    series: self.initial.len(),
+                    max_series: self.max_series,
+                });
+            }
+        }
+        drop(metrics);
         let taken = [
             MetricType::Counter.sample_names(&names.requests),
             MetricType::Gauge.sample_names(&names.in_flight),
@@ -291,6 +479,22 @@ pub enum BuildError {
     },
     /// The series limit is zero.
     InvalidMaxSeries,
+    /// An unmatched group's name is empty, reserved, repeated or looks like a
+    /// route template, or there are more groups than routes allowed.
+    InvalidGroup {
+        /// The group as given.
+        group: String,
+        /// The rule it breaks.
+        reason: &'static str,
+    },
+    /// [`HttpMetricsBuilder::initial_series`] asks for more series than the
+    /// series limit allows.
+    InitialSeriesOverLimit {
+        /// The series asked for.
+        series: usize,
+        /// The limit, per family.
+        max_series: usize,
+    },
     /// The native histogram settings are unusable.
     InvalidNative {
         /// The rule they break.
@@ -326,6 +530,14 @@ impl fmt::Display for BuildError {
             ),
             Self::InvalidNative { reason } => {
                 write!(f, "invalid native histogram settings: {reason}")
+            }
+            Self::InitialSeriesOverLimit { series, max_series } => write!(
+                f,
+                "{series} initial series asked for, more than the series limit of {max_series} \
+                 allows (raise max_series or initialise fewer)"
+            ),
+            Self::InvalidGroup { group, reason } => {
+                write!(f, "invalid unmatched group {group:?}: {reason}")
             }
             Self::Registry(err) => err.fmt(f),
         }

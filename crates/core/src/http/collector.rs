@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering::{Acquire, Relaxed};
 use std::sync::{Arc, Mutex};
 
-use super::series::{Limits, RouteEntry, SeriesReading};
+use super::series::{Limits, RouteEntry, SeriesReading, STATUS_INVALID, STATUS_OVERFLOW};
 use super::{HttpMethod, Shared, OVERFLOW_ROUTE};
 use crate::encode::{Chain, Descriptor, Encoder, HistogramExtras, LabelSet};
 use crate::family::{Exemplar, MetricType};
@@ -218,7 +218,11 @@ impl HttpCollector {
             let labels = Labels {
                 method: row.method,
                 route: Some(route_of(row.route)),
-                status: Some(status_text(row.series.status, &mut status)),
+                status: Some(status_text(
+                    row.series.status,
+                    limits.status_classes,
+                    &mut status,
+                )),
                 consts,
             };
             // The counter's exemplar: the latest of its series, for one request.
@@ -272,7 +276,11 @@ impl HttpCollector {
             let labels = Labels {
                 method: row.method,
                 route: Some(route_of(row.route)),
-                status: Some(status_text(row.series.status, &mut status)),
+                status: Some(status_text(
+                    row.series.status,
+                    limits.status_classes,
+                    &mut status,
+                )),
                 consts,
             };
             let r = &row.series;
@@ -355,12 +363,17 @@ impl<'a> Anchor<'a> {
     }
 }
 
-/// The `status` label of a series: its code, or `overflow` for the overflow
-/// series (status 0).
-fn status_text(status: u16, buffer: &mut itoa::Buffer) -> &str {
-    if status == 0 {
-        OVERFLOW_ROUTE
-    } else {
-        buffer.format(status)
+/// The `status` label of a series: its code, or its class (`2xx`) when the set
+/// labels classes; `overflow` for the overflow series, `invalid` for codes
+/// outside `100..=999`.
+fn status_text(status: u16, classes: bool, buffer: &mut itoa::Buffer) -> &str {
+    const CLASSES: [&str; 10] = [
+        "", "1xx", "2xx", "3xx", "4xx", "5xx", "6xx", "7xx", "8xx", "9xx",
+    ];
+    match status {
+        STATUS_OVERFLOW => OVERFLOW_ROUTE,
+        STATUS_INVALID => "invalid",
+        _ if classes => CLASSES[usize::from(status / 100) % 10],
+        _ => buffer.format(status),
     }
 }

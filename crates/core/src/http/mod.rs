@@ -12,6 +12,48 @@ use std::sync::Arc;
 
 pub use builder::{BuildError, HttpMetricsBuilder};
 
+/// The predicate of [`HttpMetricsBuilder::exclude`].
+#[derive(Clone)]
+pub(crate) struct ExcludeFn(pub(crate) Arc<dyn Fn(&EndedRequest<'_>) -> bool + Send + Sync>);
+
+/// The grouping of [`HttpMetricsBuilder::group_unmatched`]: the function,
+/// and the route entry of each declared group.
+#[derive(Clone)]
+pub(crate) struct GroupFn(pub(crate) Arc<GroupBy>);
+
+/// What [`HttpMetricsBuilder::group_unmatched`] calls: method and path to a
+/// group's name.
+type GroupBy = dyn Fn(HttpMethod, &str) -> Option<&str> + Send + Sync;
+
+impl fmt::Debug for GroupFn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("GroupFn")
+    }
+}
+
+impl fmt::Debug for ExcludeFn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ExcludeFn")
+    }
+}
+
+/// A request as it ends, for [`HttpMetricsBuilder::exclude`] to decide whether
+/// it is counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EndedRequest<'a> {
+    /// The request's method.
+    pub method: HttpMethod,
+    /// The `route` label it would be counted under: the route template,
+    /// [`UNMATCHED_ROUTE`] or an unmatched group.
+    pub route: &'a str,
+    /// The status it ended with: the response's code (not its class, even with
+    /// [`HttpMetricsBuilder::status_classes`]), [`STATUS_CLIENT_CLOSED`] for a
+    /// request cancelled before it was answered, [`STATUS_PANICKED`] for a
+    /// handler that panicked.
+    pub status: u16,
+}
+
 use crate::global::default_registry;
 use crate::registry::Registry;
 use crate::trace::TraceContext;
@@ -184,6 +226,8 @@ pub(crate) struct Shared {
     pub(crate) limits: Arc<series::Limits>,
     /// Whether OpenMetrics gets `_created` samples.
     pub(crate) created_samples: bool,
+    /// The grouping of unmatched requests, and each group's entry.
+    pub(crate) groups: Option<(GroupFn, Vec<Arc<RouteEntry>>)>,
 }
 
 impl fmt::Debug for HttpMetrics {
@@ -250,6 +294,47 @@ impl HttpMetrics {
             Some(route) => self.route_entry(route),
         };
         RouteHandle { entry }
+    }
+
+    /// The route of a request that matched no route of the app: the group the
+    /// function given to [`HttpMetricsBuilder::group_unmatched`] puts it in, if
+    /// it names a declared group; else [`UNMATCHED_ROUTE`]. `path` is the
+    /// request's path as received. Without groups it is `route(None)`.
+    ///
+    /// ```
+    /// use promhttp_core::{HttpMethod, HttpMetrics, Registry};
+    ///
+    /// let metrics = HttpMetrics::builder()
+    ///     .registry(&Registry::new())
+    ///     .group_unmatched(["static"], |_, path| path.starts_with("/assets/").then_some("static"))
+    ///     .build()?;
+    /// assert_eq!(metrics.unmatched_route(HttpMethod::Get, "/assets/app.js").label(), "static");
+    /// assert_eq!(metrics.unmatched_route(HttpMethod::Get, "/wp-login.php").label(), "unmatched");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn unmatched_route(&self, method: HttpMethod, path: &str) -> RouteHandle {
+        let shared = &*self.shared;
+        let entry = shared
+            .groups
+            .as_ref()
+            .and_then(|(by, entries)| {
+                let group = (by.0)(method, path)?;
+                entries.iter().find(|e| *e.route == *group)
+            })
+            .unwrap_or(&shared.unmatched);
+        RouteHandle {
+            entry: Arc::clone(entry),
+        }
+    }
+
+    /// Whether unmatched requests are grouped
+    /// ([`HttpMetricsBuilder::group_unmatched`]): the adapters then give
+    /// [`unmatched_route`](Self::unmatched_route) the path of each.
+    #[must_use]
+    #[inline]
+    pub fn groups_unmatched(&self) -> bool {
+        self.shared.groups.is_some()
     }
 
     fn route_entry(&self, route: &str) -> Arc<RouteEntry> {
@@ -552,6 +637,16 @@ impl Drop for RequestGuard {
         }
         if entry.ignored {
             return;
+        }
+        if let Some(exclude) = &limits.exclude {
+            let ended = EndedRequest {
+                method: self.method,
+                route: &entry.route,
+                status,
+            };
+            if (exclude.0)(&ended) {
+                return;
+            }
         }
         let series = match self.gauge {
             Gauge::Overflow => None,

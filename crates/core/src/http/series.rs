@@ -34,6 +34,12 @@ use crate::trace::{ExemplarSlot, Stored, TraceContext};
 
 const INLINE_STATUSES: usize = 16;
 
+/// The status key of the overflow series: shown as `status="overflow"`.
+pub(crate) const STATUS_OVERFLOW: u16 = 0;
+/// The status key of a request given a status outside `100..=999`: shown as
+/// `status="invalid"`.
+pub(crate) const STATUS_INVALID: u16 = 1;
+
 /// The series limit of one metric set, and where what exceeds it goes.
 pub(crate) struct Limits {
     pub(crate) max_series: usize,
@@ -59,6 +65,10 @@ pub(crate) struct Limits {
     pub(crate) clock: quanta::Clock,
     /// Whether series keep exemplars.
     pub(crate) exemplars: bool,
+    /// Whether `status` is the class (`2xx`) instead of the code.
+    pub(crate) status_classes: bool,
+    /// Requests left out of the counts when they end.
+    pub(crate) exclude: Option<super::ExcludeFn>,
     /// Native buckets, when the series keep them.
     pub(crate) native: Option<NativeHistogram>,
     /// When the set was built, in seconds since the Unix epoch: the start of
@@ -111,6 +121,8 @@ impl Limits {
             max_series,
             overflow: Series::new(0, bounds_ns.len(), exemplars, native.as_ref()),
             exemplars,
+            status_classes: false,
+            exclude: None,
             native,
             built: unix_millis(),
             overflow_since: AtomicU64::new(0),
@@ -125,6 +137,33 @@ impl Limits {
             warned: AtomicBool::new(false),
             name,
             clock: quanta::Clock::new(),
+        }
+    }
+
+    /// Labels `status` with the class instead of the code.
+    pub(crate) fn with_status_classes(mut self, on: bool) -> Self {
+        self.status_classes = on;
+        self
+    }
+
+    /// Leaves the requests `exclude` picks out of the counts.
+    pub(crate) fn with_exclude(mut self, exclude: Option<super::ExcludeFn>) -> Self {
+        self.exclude = exclude;
+        self
+    }
+
+    /// The status a request is counted under: its code, or with status classes
+    /// the first code of its class (`204` is counted as `200`, shown as `2xx`).
+    /// Anything outside `100..=999`, which no HTTP response can carry, is
+    /// [`STATUS_INVALID`].
+    #[inline]
+    pub(crate) fn status_key(&self, status: u16) -> u16 {
+        if !(100..=999).contains(&status) {
+            STATUS_INVALID
+        } else if self.status_classes {
+            status / 100 * 100
+        } else {
+            status
         }
     }
 
@@ -350,10 +389,17 @@ impl MethodRef<'_> {
         series.in_flight.fetch_add(1, AcqRel);
     }
 
+    /// Creates the series of `status` with nothing counted, as a pre-initialised
+    /// series; `false` past the series limit.
+    pub(crate) fn initialize(&self, status: u16) -> bool {
+        self.with_series(self.limits.status_key(status), |_| {})
+    }
+
     /// Counts an ended request: call it after its in-flight gauge went down (see
     /// the module docs).
     #[inline]
     pub(crate) fn count(&self, status: u16, nanos: u64, exemplar: Option<(&TraceContext, u64)>) {
+        let status = self.limits.status_key(status);
         let bounds = &self.limits.bounds_ns;
         if !self.with_series(status, |series| series.observe(bounds, nanos, exemplar)) {
             self.limits.observe_overflow(nanos, exemplar);
