@@ -33,6 +33,7 @@
 //! Everything here is also re-exported by the `promhttp` facade crate.
 
 #[cfg(feature = "exporter")]
+mod clock;
 pub mod collect;
 pub mod encode;
 mod endpoint;

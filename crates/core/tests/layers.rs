@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 
 /// Bottom first. A module may import modules of a lower layer only.
 const LAYERS: &[&[&str]] = &[
-    // Names and the family model; trace contexts (std only).
-    &["names", "trace", "native"],
+    // Names and the family model; trace contexts and the clock (std only).
+    &["names", "trace", "native", "clock"],
     &["family"],
     // What reads and writes families.
     &["parse", "encode"],

@@ -289,6 +289,12 @@ impl HttpMetricsBuilder {
 
     /// Checks the configuration and registers the metric set.
     ///
+    /// It never waits for the clock: the first set built in a process starts
+    /// calibrating the CPU's time-stamp counter (a few milliseconds, at most
+    /// 200) on a thread of its own, and requests are timed on the OS clock
+    /// until that is done. So a set may be built anywhere, inside an async
+    /// handler on a runtime's worker too.
+    ///
     /// # Errors
     /// A [`BuildError`] naming the bad input and the rule it breaks, or the metric
     /// name already taken in the registry.
@@ -365,6 +371,9 @@ impl HttpMetricsBuilder {
                 });
             }
         }
+        // Never waits: the calibration runs on a thread of its own, and
+        // requests are timed on the OS clock until it is done.
+        crate::clock::calibrate_in_background();
         let registry = self.registry.unwrap_or_else(|| default_registry().clone());
         let names = Names {
             requests: format!("{prefix}http_server_requests"),

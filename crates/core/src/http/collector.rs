@@ -4,7 +4,7 @@
 use std::sync::atomic::Ordering::{Acquire, Relaxed};
 use std::sync::{Arc, Mutex};
 
-use super::series::{Limits, RouteEntry, SeriesReading, STATUS_INVALID, STATUS_OVERFLOW};
+use super::series::{RouteEntry, SeriesReading, STATUS_INVALID, STATUS_OVERFLOW};
 use super::{HttpMethod, Shared, OVERFLOW_ROUTE};
 use crate::encode::{Chain, Descriptor, Encoder, HistogramExtras, LabelSet};
 use crate::family::{Exemplar, MetricType};
@@ -192,7 +192,7 @@ impl HttpCollector {
         let names = &shared.names;
         let mut status = itoa::Buffer::new();
         let width = shared.bounds.nanos.len() + 1;
-        let clock = Anchor::now(limits);
+        let clock = Anchor::now();
         // Start times: always in protobuf, as `_created` samples in OpenMetrics
         // unless turned off (text 0.0.4 has none).
         let created_samples =
@@ -333,25 +333,23 @@ impl HttpCollector {
 /// The wall-clock time of one clock reading, taken once per scrape: an
 /// exemplar's time is its raw clock reading placed against it, so the clock's
 /// drift from the wall clock since the request does not count.
-struct Anchor<'a> {
-    limits: &'a Limits,
+struct Anchor {
     unix_seconds: f64,
-    raw: u64,
+    at: crate::clock::Anchor,
 }
 
-impl<'a> Anchor<'a> {
-    fn now(limits: &'a Limits) -> Self {
+impl Anchor {
+    fn now() -> Self {
         Self {
-            limits,
             unix_seconds: crate::family::unix_now(),
-            raw: limits.clock.raw(),
+            at: crate::clock::Anchor::now(),
         }
     }
 
     /// The exemplar of a stored trace, with `value` and the time it was kept.
     fn exemplar(&self, stored: &Stored, value: f64) -> Exemplar {
         #[allow(clippy::cast_precision_loss)]
-        let ago = self.limits.clock.delta_as_nanos(stored.at, self.raw) as f64 / 1e9;
+        let ago = self.at.since(stored.at) as f64 / 1e9;
         Exemplar {
             labels: vec![
                 ("trace_id".to_owned(), stored.trace.trace_id_hex()),

@@ -395,7 +395,9 @@ impl RouteHandle {
     /// invariant (constant rate, running in every power state, as the kernel also
     /// requires to use it as its clock source), calibrated against the monotonic
     /// OS clock; elsewhere the OS clock itself. A reading is about 20 ns cheaper
-    /// than `std::time::Instant`.
+    /// than `std::time::Instant`. The calibration runs once per process, on a
+    /// thread of its own that the first set built starts; requests that start
+    /// before it is done are timed on `std::time::Instant`, start to end.
     #[must_use]
     #[inline]
     pub fn start(&self, method: HttpMethod) -> Option<RequestGuard> {
@@ -414,7 +416,7 @@ impl RouteHandle {
             }
         };
         Some(RequestGuard {
-            start: entry.limits.clock.raw(),
+            start: crate::clock::now(),
             entry: Arc::clone(entry),
             method,
             gauge,
@@ -467,7 +469,7 @@ impl HttpMetrics {
         let limits = &shared.limits;
         limits.method_in_flight[method.index()].up();
         Some(RequestGuard {
-            start: limits.clock.raw(),
+            start: crate::clock::now(),
             entry: Arc::clone(&shared.unmatched),
             method,
             gauge: Gauge::Method,
@@ -617,8 +619,7 @@ impl Drop for RequestGuard {
     fn drop(&mut self) {
         let entry = &*self.entry;
         let limits = &*entry.limits;
-        let end = limits.clock.raw();
-        let nanos = limits.clock.delta_as_nanos(self.start, end);
+        let (end, nanos) = crate::clock::since(self.start);
         let exemplar = self.trace.as_ref().map(|trace| (trace, end));
         let status = match self.status {
             Some(status) => status,

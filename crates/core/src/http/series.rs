@@ -61,8 +61,6 @@ pub(crate) struct Limits {
     warned: AtomicBool,
     /// For the warning: the name of the set's counter family.
     name: String,
-    /// The clock requests are timed with.
-    pub(crate) clock: quanta::Clock,
     /// Whether series keep exemplars.
     pub(crate) exemplars: bool,
     /// Whether `status` is the class (`2xx`) instead of the code.
@@ -136,7 +134,6 @@ impl Limits {
             folded_in_flight: AtomicU64::new(0),
             warned: AtomicBool::new(false),
             name,
-            clock: quanta::Clock::new(),
         }
     }
 
