@@ -54,6 +54,8 @@ async fn main() -> std::io::Result<()> {
         .and_then(|s| config::positive_seconds("HEADER_READ_TIMEOUT_SECONDS", s))
         .map_err(std::io::Error::other)?;
     let metrics = HttpMetrics::builder()
+        // `PROMHTTP_NAMING=otel`: OpenTelemetry's names and labels.
+        .naming(config::naming().map_err(std::io::Error::other)?)
         .ignore_route("/metrics")
         // A sampled W3C `traceparent` header leaves its trace as an exemplar.
         .exemplars(true)

@@ -54,6 +54,8 @@ async fn main() -> std::io::Result<()> {
     // Exemplars on: a request with a sampled W3C `traceparent` header leaves its
     // trace on its latency bucket and its request counter.
     let metrics = HttpMetrics::builder()
+        // `PROMHTTP_NAMING=otel`: OpenTelemetry's names and labels.
+        .naming(config::naming().map_err(std::io::Error::other)?)
         .exemplars(true)
         // Native histograms for scrapers that ask for protobuf (Prometheus with
         // `--enable-feature=native-histograms`); classic buckets for the rest.

@@ -2,7 +2,8 @@
 //! paths, methods (invalid and very long tokens too) and query strings, through
 //! both adapters, leave a bounded number of series, flat memory, and totals equal
 //! to the requests sent. Unmatched requests are grouped by a function of their
-//! raw path, which only ever yields the declared group.
+//! raw path, which only ever yields the declared group, and a request label is
+//! read from a header the client fills with random values.
 
 mod common;
 
@@ -36,6 +37,14 @@ impl Rng {
 
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n
+    }
+
+    /// A random `x-tier` header value, for the request label read from it.
+    fn tier(&mut self) -> String {
+        match self.below(3) {
+            0 => "paid".to_owned(),
+            _ => format!("{:x}", self.next()),
+        }
     }
 
     /// A random request: method, path and query.
@@ -96,6 +105,8 @@ impl Flood {
         let metrics = HttpMetrics::builder()
             .registry(&registry)
             .max_series(MAX_SERIES)
+            // A request label read from a header the client chooses freely.
+            .label("tier", ["free", "paid"])
             // Unmatched requests grouped by a function of the raw path: only
             // the declared group can come of it, whatever the function returns.
             .group_unmatched(["dotfiles"], |_, path| {
@@ -179,6 +190,12 @@ fn check(registry: &Registry, sent: u64, at_a_fifth: [usize; 3]) {
     assert!(m
         .label_values()
         .all(|v| !v.contains('?') && !v.contains(".env") && !v.contains("wp-admin")));
+    // The request label: the declared value the flood sends, and `other`.
+    let tiers: std::collections::BTreeSet<&str> = m
+        .samples("http_server_requests_total")
+        .filter_map(|s| s.labels.get("tier").map(String::as_str))
+        .collect();
+    assert_eq!(tiers.into_iter().collect::<Vec<_>>(), ["other", "paid"]);
     // Routes are the templates, the declared group and promhttp's own.
     let routes: std::collections::BTreeSet<&str> = m
         .samples("http_server_requests_total")
@@ -216,7 +233,11 @@ async fn random_requests_through_axum_keep_series_bounded() {
             }),
         )
         .route("/users/{id}", get(|| async { "user" }))
-        .layer(promhttp::axum::MetricsLayer::new(&metrics))
+        .layer(
+            promhttp::axum::MetricsLayer::new(&metrics).label_with("tier", |head| {
+                head.headers.get("x-tier").and_then(|v| v.to_str().ok())
+            }),
+        )
         .with_state(());
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     for i in 0..REQUESTS {
@@ -224,6 +245,7 @@ async fn random_requests_through_axum_keep_series_bounded() {
         let req = Request::builder()
             .method(method.as_str())
             .uri(uri)
+            .header("x-tier", rng.tier())
             .body(Body::empty())
             .unwrap();
         let res = app.clone().oneshot(req).await.unwrap();
@@ -246,7 +268,11 @@ async fn random_requests_through_actix_keep_series_bounded() {
     let metrics = flood.metrics.clone();
     let app = actix_test::init_service(
         App::new()
-            .wrap(promhttp::actix::Metrics::new(&metrics))
+            .wrap(
+                promhttp::actix::Metrics::new(&metrics).label_with("tier", |req| {
+                    req.headers().get("x-tier").and_then(|v| v.to_str().ok())
+                }),
+            )
             .route(
                 "/status/{code}",
                 web::route().to(|code: web::Path<u16>| async move {
@@ -265,6 +291,7 @@ async fn random_requests_through_actix_keep_series_bounded() {
         let req = actix_test::TestRequest::default()
             .method(method)
             .uri(&uri)
+            .insert_header(("x-tier", rng.tier()))
             .to_request();
         let res = app.call(req).await.unwrap();
         let _ = actix_web::body::to_bytes(res.into_body()).await;

@@ -56,3 +56,54 @@ fn head_and_other_methods_are_answered_as_the_readme_says() {
     check(common::served_addr(&axum_line), "axum");
     check(common::served_addr(&actix_line), "actix");
 }
+
+#[test]
+fn the_demos_serve_opentelemetry_names_with_promhttp_naming_otel() {
+    for name in ["axum", "actix"] {
+        let (_demo, line) = common::start_example(
+            name,
+            &[("BIND", "127.0.0.1:0"), ("PROMHTTP_NAMING", "otel")],
+            &[],
+        );
+        let addr = common::served_addr(&line);
+        let res = common::http(addr, "GET", "/users/7", &[], b"").unwrap();
+        assert_eq!(res.status, 200, "{name}");
+        let m = common::scrape_parsed(addr);
+        assert_eq!(
+            m.value(
+                "http_server_request_duration_seconds_count",
+                &[
+                    ("http_request_method", "GET"),
+                    ("http_route", "/users/{id}"),
+                    ("http_response_status_code", "200"),
+                    ("url_scheme", "http"),
+                ]
+            ),
+            1.0,
+            "{name}"
+        );
+        assert_eq!(m.samples("http_server_requests_total").count(), 0, "{name}");
+        assert!(
+            m.samples("http_server_active_requests").count() > 0,
+            "{name}"
+        );
+        // Both formats still pass every reader and promtool.
+        common::check_outputs(addr);
+    }
+    // A value that is neither is refused, naming the variable.
+    for name in ["axum", "actix"] {
+        let out = std::process::Command::new(common::example_binary(name))
+            .env("BIND", "127.0.0.1:0")
+            .env("PROMHTTP_NAMING", "opentelemetry")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{name}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("PROMHTTP_NAMING")
+                && stderr.contains("opentelemetry")
+                && stderr.contains("is not valid: `otel` or `promhttp`"),
+            "{name}: {stderr}"
+        );
+    }
+}

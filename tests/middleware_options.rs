@@ -372,3 +372,387 @@ fn initial_series_past_the_limit_are_an_error_and_classes_apply() {
         .collect();
     assert_eq!(statuses, [("/a", "2xx"), ("/a", "5xx")]);
 }
+
+/// A request of the label tests: path, `x-tier`, `x-forwarded-proto`, HTTP
+/// version.
+type Sent = (
+    &'static str,
+    Option<&'static str>,
+    Option<&'static str>,
+    axum::http::Version,
+);
+
+const LABELLED: [Sent; 6] = [
+    (
+        "/ok",
+        Some("paid"),
+        Some("https"),
+        axum::http::Version::HTTP_11,
+    ),
+    ("/ok", Some("gold"), None, axum::http::Version::HTTP_11),
+    (
+        "/ok",
+        Some("free"),
+        Some("HTTPS"),
+        axum::http::Version::HTTP_11,
+    ),
+    ("/ok", None, None, axum::http::Version::HTTP_11),
+    (
+        "/ok",
+        Some("paid"),
+        Some("gopher"),
+        axum::http::Version::HTTP_10,
+    ),
+    (
+        "/gone",
+        Some("paid"),
+        Some("https"),
+        axum::http::Version::HTTP_11,
+    ),
+];
+
+/// Sends [`LABELLED`] through both adapters, with the `tier` label read from
+/// `x-tier` and the built-ins declared; the two registries.
+async fn labelled(trust_forwarded_proto: bool) -> [(&'static str, Registry); 2] {
+    let builder = |r: &Registry| {
+        HttpMetrics::builder()
+            .registry(r)
+            .label("tier", ["free", "paid"])
+            .url_scheme_label(trust_forwarded_proto)
+            .protocol_version_label()
+            .build()
+            .unwrap()
+    };
+    let axum_registry = Registry::new();
+    let metrics = builder(&axum_registry);
+    let status = |code: u16| move || async move { StatusCode::from_u16(code).unwrap() };
+    let app: Router = Router::new()
+        .route("/ok", get(status(200)))
+        .route("/gone", get(status(404)))
+        .layer(
+            promhttp::axum::MetricsLayer::new(&metrics).label_with("tier", |head| {
+                head.headers.get("x-tier").and_then(|v| v.to_str().ok())
+            }),
+        );
+    for (path, tier, proto, version) in LABELLED {
+        let mut req = Request::get(path).version(version);
+        if let Some(tier) = tier {
+            req = req.header("x-tier", tier);
+        }
+        if let Some(proto) = proto {
+            req = req.header("x-forwarded-proto", proto);
+        }
+        let res = app
+            .clone()
+            .oneshot(req.body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        res.into_body().collect().await.unwrap();
+    }
+
+    let actix_registry = Registry::new();
+    let metrics = builder(&actix_registry);
+    let local = tokio::task::LocalSet::new();
+    local
+        .run_until(async {
+            let app = actix_test::init_service(
+                App::new()
+                    .wrap(
+                        promhttp::actix::Metrics::new(&metrics).label_with("tier", |req| {
+                            req.headers().get("x-tier").and_then(|v| v.to_str().ok())
+                        }),
+                    )
+                    .route(
+                        "/ok",
+                        web::get().to(|| async { HttpResponse::Ok().finish() }),
+                    )
+                    .route(
+                        "/gone",
+                        web::get().to(|| async { HttpResponse::NotFound().finish() }),
+                    ),
+            )
+            .await;
+            for (path, tier, proto, version) in LABELLED {
+                let version = if version == axum::http::Version::HTTP_10 {
+                    actix_web::http::Version::HTTP_10
+                } else {
+                    actix_web::http::Version::HTTP_11
+                };
+                let mut req = actix_test::TestRequest::get().uri(path).version(version);
+                if let Some(tier) = tier {
+                    req = req.insert_header(("x-tier", tier));
+                }
+                if let Some(proto) = proto {
+                    req = req.insert_header(("x-forwarded-proto", proto));
+                }
+                let res = actix_test::call_service(&app, req.to_request()).await;
+                common::drain_actix_body(res.into_body());
+            }
+        })
+        .await;
+    [("axum", axum_registry), ("actix", actix_registry)]
+}
+
+#[tokio::test]
+async fn request_labels_take_declared_values_or_other_in_both_adapters() {
+    for (adapter, registry) in labelled(true).await {
+        let m = scrape(&registry);
+        let count = |tier: &str, scheme: &str, version: &str| {
+            m.get(
+                "http_server_requests_total",
+                &[
+                    ("method", "GET"),
+                    ("route", "/ok"),
+                    ("status", "200"),
+                    ("tier", tier),
+                    ("url_scheme", scheme),
+                    ("protocol_version", version),
+                ],
+            )
+            .unwrap_or(0.0)
+        };
+        assert_eq!(count("paid", "https", "1.1"), 1.0, "{adapter}");
+        assert_eq!(
+            count("other", "http", "1.1"),
+            2.0,
+            "{adapter}: gold and none"
+        );
+        assert_eq!(count("free", "https", "1.1"), 1.0, "{adapter}: HTTPS");
+        assert_eq!(count("paid", "other", "1.0"), 1.0, "{adapter}: gopher");
+        assert_eq!(
+            m.value(
+                "http_server_request_duration_seconds_count",
+                &[
+                    ("method", "GET"),
+                    ("route", "/gone"),
+                    ("status", "404"),
+                    ("tier", "paid"),
+                    ("url_scheme", "https"),
+                    ("protocol_version", "1.1"),
+                ]
+            ),
+            1.0,
+            "{adapter}"
+        );
+        assert_eq!(m.sum("http_server_requests_total"), 6.0, "{adapter}");
+        // Not on the in-flight gauge.
+        assert!(
+            m.samples("http_server_requests_in_flight")
+                .all(|s| !s.labels.contains_key("tier")),
+            "{adapter}"
+        );
+    }
+    // Untrusted, `X-Forwarded-Proto` is not believed.
+    for (adapter, registry) in labelled(false).await {
+        let m = scrape(&registry);
+        let schemes: std::collections::BTreeSet<&str> = m
+            .samples("http_server_requests_total")
+            .map(|s| s.labels["url_scheme"].as_str())
+            .collect();
+        assert_eq!(
+            schemes.into_iter().collect::<Vec<_>>(),
+            ["http"],
+            "{adapter}"
+        );
+    }
+}
+
+#[test]
+fn unusable_request_labels_are_refused_with_the_rule() {
+    let build = |b: HttpMetricsBuilder| {
+        b.registry(&Registry::new())
+            .build()
+            .map(|_| ())
+            .map_err(|err| err.to_string())
+    };
+    let cases: [(HttpMetricsBuilder, &str); 7] = [
+        (
+            HttpMetrics::builder().label("1x", ["a"]),
+            "invalid request label \"1x\"",
+        ),
+        (
+            HttpMetrics::builder().label("route", ["a"]),
+            "taken by promhttp",
+        ),
+        (
+            HttpMetrics::builder()
+                .const_label("tier", "x")
+                .label("tier", ["a"]),
+            "taken by promhttp, a constant label",
+        ),
+        (
+            HttpMetrics::builder()
+                .label("tier", ["a"])
+                .label("tier", ["b"]),
+            "another request label",
+        ),
+        (
+            HttpMetrics::builder().label("tier", Vec::<String>::new()),
+            "at least one value",
+        ),
+        (
+            HttpMetrics::builder().label("tier", ["a", "other"]),
+            "neither empty nor `other`",
+        ),
+        (
+            HttpMetrics::builder()
+                .label("a", ["1", "2", "3", "4", "5", "6", "7"])
+                .label("b", ["1", "2", "3", "4", "5", "6", "7", "8"]),
+            "more than 64 combinations",
+        ),
+    ];
+    for (builder, expected) in cases {
+        let err = build(builder).unwrap_err();
+        assert!(err.contains(expected), "{err}");
+    }
+    // 8 x 8 is exactly 64.
+    assert_eq!(
+        build(
+            HttpMetrics::builder()
+                .label("a", ["1", "2", "3", "4", "5", "6", "7"])
+                .label("b", ["1", "2", "3", "4", "5", "6", "7"])
+        ),
+        Ok(())
+    );
+}
+
+#[test]
+fn initial_series_cover_every_combination_of_the_request_labels() {
+    let registry = Registry::new();
+    let _metrics = HttpMetrics::builder()
+        .registry(&registry)
+        .label("tier", ["free", "paid"])
+        .initial_series([(promhttp::HttpMethod::Get, "/a")], [200])
+        .build()
+        .unwrap();
+    let m = scrape(&registry);
+    let tiers: Vec<&str> = m
+        .samples("http_server_requests_total")
+        .map(|s| s.labels["tier"].as_str())
+        .collect();
+    assert_eq!(tiers.len(), 3);
+    for tier in ["free", "paid", "other"] {
+        assert!(tiers.contains(&tier), "{tiers:?}");
+    }
+}
+
+/// OpenTelemetry's HTTP server metrics (semantic conventions, "HTTP metrics")
+/// as their Prometheus names: name, type, unit, and the label names every
+/// series carries. `error_type` is conditionally required (a request that
+/// ended in an error: here a 5xx), checked apart.
+const OTEL_TABLE: [(&str, &str, &str, &[&str]); 2] = [
+    (
+        "http_server_request_duration_seconds",
+        "histogram",
+        "seconds",
+        &[
+            "http_request_method",
+            "http_response_status_code",
+            "http_route",
+            "url_scheme",
+        ],
+    ),
+    (
+        "http_server_active_requests",
+        "gauge",
+        "",
+        &["http_request_method"],
+    ),
+];
+
+#[tokio::test]
+async fn the_opentelemetry_profile_serves_the_conventions_names_in_both_adapters() {
+    for (adapter, registry) in both(|r| {
+        HttpMetrics::builder()
+            .registry(&r)
+            .naming(promhttp::Naming::OpenTelemetry)
+    })
+    .await
+    {
+        let text = registry.encode(Format::OpenMetrics).unwrap();
+        let m = common::parse_openmetrics(&text);
+        let families: Vec<&str> = m.families.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(
+            families,
+            [
+                "http_server_active_requests",
+                "http_server_request_duration_seconds",
+                "promhttp_series_overflow"
+            ],
+            "{adapter}: no requests_total"
+        );
+        for (name, kind, unit, labels) in OTEL_TABLE {
+            let family = m.families.iter().find(|f| f.name == name).unwrap();
+            assert_eq!(family.kind, kind, "{adapter} {name}");
+            assert_eq!(family.unit, unit, "{adapter} {name}");
+            assert!(!family.samples.is_empty(), "{adapter} {name}");
+            for sample in &family.samples {
+                let mut got: Vec<&str> = sample
+                    .labels
+                    .keys()
+                    .map(String::as_str)
+                    .filter(|k| *k != "le" && *k != "error_type")
+                    .collect();
+                got.sort_unstable();
+                assert_eq!(got, labels, "{adapter} {}", sample.name);
+                // `error_type` exactly on the series of a 5xx.
+                let status = sample.labels.get("http_response_status_code");
+                assert_eq!(
+                    sample.labels.get("error_type"),
+                    status.filter(|s| s.starts_with('5')),
+                    "{adapter} {}",
+                    sample.name
+                );
+            }
+        }
+        let count = |route: &str, status: &str| {
+            m.value(
+                "http_server_request_duration_seconds_count",
+                &[
+                    ("http_request_method", "GET"),
+                    ("http_route", route),
+                    ("http_response_status_code", status),
+                    ("url_scheme", "http"),
+                ],
+            )
+        };
+        assert_eq!(count("/ok", "200"), 2.0, "{adapter}");
+        assert_eq!(count("unmatched", "404"), 3.0, "{adapter}");
+        assert_eq!(
+            m.value(
+                "http_server_request_duration_seconds_count",
+                &[
+                    ("http_request_method", "GET"),
+                    ("http_route", "/busy"),
+                    ("http_response_status_code", "503"),
+                    ("url_scheme", "http"),
+                    ("error_type", "503"),
+                ],
+            ),
+            2.0,
+            "{adapter}"
+        );
+        assert_eq!(
+            m.value(
+                "http_server_active_requests",
+                &[("http_request_method", "GET")]
+            ),
+            0.0,
+            "{adapter}"
+        );
+        // The conventions' advisory buckets.
+        let bounds: Vec<&str> = m
+            .samples("http_server_request_duration_seconds_bucket")
+            .filter(|s| s.labels["http_route"] == "/ok")
+            .map(|s| s.labels["le"].as_str())
+            .collect();
+        assert_eq!(
+            bounds,
+            [
+                "0.0", "0.005", "0.01", "0.025", "0.05", "0.075", "0.1", "0.25", "0.5", "0.75",
+                "1.0", "2.5", "5.0", "7.5", "10.0", "+Inf"
+            ],
+            "{adapter}"
+        );
+    }
+}

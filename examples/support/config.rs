@@ -27,3 +27,16 @@ pub(crate) fn positive_seconds(what: &str, seconds: f64) -> Result<Duration, Str
         .filter(|d| !d.is_zero())
         .ok_or_else(|| format!("{what} must be a positive number of seconds, not {seconds}"))
 }
+
+/// The names the demos serve their HTTP metrics under: `PROMHTTP_NAMING=otel`
+/// for OpenTelemetry's conventions, `promhttp` (or unset) for ours.
+#[allow(dead_code, reason = "only the two HTTP demos serve an HTTP metric set")]
+pub(crate) fn naming() -> Result<promhttp::Naming, String> {
+    match std::env::var("PROMHTTP_NAMING").as_deref() {
+        Err(_) | Ok("promhttp") => Ok(promhttp::Naming::Promhttp),
+        Ok("otel") => Ok(promhttp::Naming::OpenTelemetry),
+        Ok(other) => Err(format!(
+            "PROMHTTP_NAMING={other:?} is not valid: `otel` or `promhttp`"
+        )),
+    }
+}

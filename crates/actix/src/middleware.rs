@@ -8,10 +8,13 @@ use std::task::{ready, Context, Poll};
 
 use actix_web::body::{BodySize, MessageBody};
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
+use actix_web::http::header::HeaderName;
 use actix_web::web::Bytes;
 use actix_web::Error;
 use pin_project_lite::pin_project;
-use promhttp_core::{HttpMethod, HttpMetrics, RequestGuard, TraceContext};
+use promhttp_core::{
+    BuiltinLabel, HttpMethod, HttpMetrics, RequestGuard, RequestLabel, TraceContext,
+};
 
 /// actix-web middleware that records the HTTP metrics of every request through the
 /// app or scope it wraps: `App::new().wrap(Metrics::new(&metrics))`.
@@ -26,6 +29,73 @@ use promhttp_core::{HttpMethod, HttpMetrics, RequestGuard, TraceContext};
 pub struct Metrics {
     metrics: HttpMetrics,
     trace: Option<TraceFn>,
+    /// The functions given to [`Metrics::label_with`], by label name.
+    label_fns: Vec<(String, LabelFn)>,
+}
+
+/// Reads a request label's value from the request.
+type LabelFn = Rc<dyn for<'a> Fn(&'a ServiceRequest) -> Option<&'a str>>;
+
+/// How one request label of the set is read.
+enum Reader {
+    Fn(LabelFn),
+    Scheme {
+        trust_forwarded_proto: bool,
+    },
+    Version,
+    /// No function given: every request is `other`.
+    Nothing,
+}
+
+impl Reader {
+    fn read<'a>(&self, req: &'a ServiceRequest) -> Option<&'a str> {
+        match self {
+            Self::Fn(read) => read(req),
+            Self::Scheme {
+                trust_forwarded_proto,
+            } => scheme(req, *trust_forwarded_proto),
+            Self::Version => version(req.version()),
+            Self::Nothing => None,
+        }
+    }
+}
+
+/// `http` or `https`: the first `X-Forwarded-Proto` value when trusted and
+/// present, else whether the server's listener is TLS. (Read directly:
+/// actix-web's `connection_info()` would also work out the host and the peer,
+/// allocating, on every request.)
+fn scheme(req: &ServiceRequest, trust_forwarded_proto: bool) -> Option<&'static str> {
+    const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+    let forwarded = trust_forwarded_proto
+        .then(|| req.headers().get(X_FORWARDED_PROTO))
+        .flatten();
+    let Some(value) = forwarded else {
+        return Some(if req.app_config().secure() {
+            "https"
+        } else {
+            "http"
+        });
+    };
+    let first = value.to_str().ok()?.split(',').next()?.trim();
+    if first.eq_ignore_ascii_case("https") {
+        Some("https")
+    } else if first.eq_ignore_ascii_case("http") {
+        Some("http")
+    } else {
+        None
+    }
+}
+
+/// `1.0`, `1.1`, `2` or `3`.
+fn version(version: actix_web::http::Version) -> Option<&'static str> {
+    use actix_web::http::Version as V;
+    match version {
+        V::HTTP_10 => Some("1.0"),
+        V::HTTP_11 => Some("1.1"),
+        V::HTTP_2 => Some("2"),
+        V::HTTP_3 => Some("3"),
+        _ => None,
+    }
 }
 
 /// Finds a request's trace.
@@ -36,6 +106,10 @@ impl std::fmt::Debug for Metrics {
         f.debug_struct("Metrics")
             .field("metrics", &self.metrics)
             .field("trace_with", &self.trace.is_some())
+            .field(
+                "label_with",
+                &self.label_fns.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -47,7 +121,71 @@ impl Metrics {
         Self {
             metrics: metrics.clone(),
             trace: None,
+            label_fns: Vec::new(),
         }
+    }
+
+    /// Reads the request label `name` (declared with
+    /// [`HttpMetricsBuilder::label`](promhttp_core::HttpMetricsBuilder::label))
+    /// from each request with `read`: a value that is not declared, or `None`,
+    /// is [`OTHER_LABEL_VALUE`](promhttp_core::OTHER_LABEL_VALUE). It runs once
+    /// per request as it enters, before routing (so the path's parameters are
+    /// not parsed yet), so keep it cheap. A function for a name the set does
+    /// not declare is never called; the built-in labels (`url_scheme`,
+    /// `protocol_version`) need none, and one given replaces the built-in
+    /// reading.
+    ///
+    /// ```
+    /// use actix_web::{http::header::HeaderName, App};
+    /// use promhttp_actix::Metrics;
+    /// use promhttp_core::{HttpMetrics, Registry};
+    ///
+    /// let metrics = HttpMetrics::builder()
+    ///     .registry(&Registry::new())
+    ///     .label("tier", ["free", "paid"])
+    ///     .build()?;
+    /// // A header name made once: `get("x-tier")` would build (and allocate)
+    /// // one on every request.
+    /// const X_TIER: HeaderName = HeaderName::from_static("x-tier");
+    /// let middleware = Metrics::new(&metrics).label_with("tier", |req| {
+    ///     req.headers().get(X_TIER).and_then(|v| v.to_str().ok())
+    /// });
+    /// let app = App::new().wrap(middleware);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn label_with(
+        mut self,
+        name: impl Into<String>,
+        read: impl for<'a> Fn(&'a ServiceRequest) -> Option<&'a str> + 'static,
+    ) -> Self {
+        let name = name.into();
+        self.label_fns.retain(|(n, _)| *n != name);
+        self.label_fns.push((name, Rc::new(read)));
+        self
+    }
+
+    /// How each of the set's request labels is read; `None` without any.
+    fn readers(&self) -> Option<Box<[Reader]>> {
+        let labels = self.metrics.labels();
+        if labels.is_empty() {
+            return None;
+        }
+        let reader = |label: &RequestLabel| {
+            if let Some((_, read)) = self.label_fns.iter().find(|(n, _)| n == label.name()) {
+                return Reader::Fn(Rc::clone(read));
+            }
+            match label.builtin() {
+                Some(BuiltinLabel::UrlScheme {
+                    trust_forwarded_proto,
+                }) => Reader::Scheme {
+                    trust_forwarded_proto,
+                },
+                Some(BuiltinLabel::ProtocolVersion) => Reader::Version,
+                _ => Reader::Nothing,
+            }
+        };
+        Some(labels.iter().map(reader).collect())
     }
 
     /// Finds each request's trace with `trace` instead of reading the
@@ -119,6 +257,7 @@ where
             exemplars: self.metrics.exemplars(),
             metrics: Rc::new(self.metrics.clone()),
             trace: self.trace.clone(),
+            labels: self.readers(),
         }))
     }
 }
@@ -137,6 +276,8 @@ pub struct MetricsMiddleware<S> {
     /// Whether the set keeps exemplars: only then is a trace looked for.
     exemplars: bool,
     trace: Option<TraceFn>,
+    /// How the set's request labels are read; `None` when it has none.
+    labels: Option<Box<[Reader]>>,
 }
 
 impl<S> std::fmt::Debug for MetricsMiddleware<S> {
@@ -180,6 +321,9 @@ where
         let mut guard = self
             .metrics
             .start_unrouted(method_of(req.method()), req.match_info().as_str());
+        if let (Some(readers), Some(guard)) = (&self.labels, guard.as_mut()) {
+            guard.set_labels(self.metrics.label_values(|i, _| readers.get(i)?.read(&req)));
+        }
         if self.exemplars {
             if let (Some(guard), Some(trace)) = (guard.as_mut(), self.trace(&req)) {
                 guard.set_trace(trace);

@@ -10,7 +10,9 @@ use axum::extract::MatchedPath;
 use http::{Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
-use promhttp_core::{HttpMethod, HttpMetrics, RequestGuard, RouteHandle, TraceContext};
+use promhttp_core::{
+    BuiltinLabel, HttpMethod, HttpMetrics, RequestGuard, RequestLabel, RouteHandle, TraceContext,
+};
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -32,6 +34,73 @@ use tower_service::Service;
 pub struct MetricsLayer {
     metrics: HttpMetrics,
     trace: Option<TraceFn>,
+    /// The functions given to [`MetricsLayer::label_with`], by label name.
+    label_fns: Vec<(String, LabelFn)>,
+}
+
+/// Reads a request label's value from the request's head.
+type LabelFn = Arc<dyn for<'a> Fn(&'a http::request::Parts) -> Option<&'a str> + Send + Sync>;
+
+/// How one request label of the set is read.
+#[derive(Clone)]
+enum Reader {
+    Fn(LabelFn),
+    Scheme {
+        trust_forwarded_proto: bool,
+    },
+    Version,
+    /// No function given: every request is `other`.
+    Nothing,
+}
+
+impl Reader {
+    fn read<'a>(&self, parts: &'a http::request::Parts) -> Option<&'a str> {
+        match self {
+            Self::Fn(read) => read(parts),
+            Self::Scheme {
+                trust_forwarded_proto,
+            } => scheme(parts, *trust_forwarded_proto),
+            Self::Version => version(parts.version),
+            Self::Nothing => None,
+        }
+    }
+}
+
+/// `http` or `https`: the URI's scheme where it has one (HTTP/2's
+/// `:scheme`), else the first `X-Forwarded-Proto` value when trusted, else
+/// `http` (a tower layer cannot see TLS terminated below it).
+fn scheme(parts: &http::request::Parts, trust_forwarded_proto: bool) -> Option<&'static str> {
+    let known = |s: &str| {
+        if s.eq_ignore_ascii_case("https") {
+            Some("https")
+        } else if s.eq_ignore_ascii_case("http") {
+            Some("http")
+        } else {
+            None
+        }
+    };
+    if let Some(scheme) = parts.uri.scheme_str() {
+        return known(scheme);
+    }
+    const X_FORWARDED_PROTO: http::HeaderName = http::HeaderName::from_static("x-forwarded-proto");
+    if trust_forwarded_proto {
+        if let Some(value) = parts.headers.get(X_FORWARDED_PROTO) {
+            let first = value.to_str().ok()?.split(',').next()?.trim();
+            return known(first);
+        }
+    }
+    Some("http")
+}
+
+/// `1.0`, `1.1`, `2` or `3`.
+fn version(version: http::Version) -> Option<&'static str> {
+    match version {
+        http::Version::HTTP_10 => Some("1.0"),
+        http::Version::HTTP_11 => Some("1.1"),
+        http::Version::HTTP_2 => Some("2"),
+        http::Version::HTTP_3 => Some("3"),
+        _ => None,
+    }
 }
 
 /// Finds a request's trace from its headers and extensions.
@@ -43,6 +112,10 @@ impl std::fmt::Debug for MetricsLayer {
         f.debug_struct("MetricsLayer")
             .field("metrics", &self.metrics)
             .field("trace_with", &self.trace.is_some())
+            .field(
+                "label_with",
+                &self.label_fns.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -54,7 +127,70 @@ impl MetricsLayer {
         Self {
             metrics: metrics.clone(),
             trace: None,
+            label_fns: Vec::new(),
         }
+    }
+
+    /// Reads the request label `name` (declared with
+    /// [`HttpMetricsBuilder::label`](promhttp_core::HttpMetricsBuilder::label))
+    /// from each request's head with `read`: a value that is not declared, or
+    /// `None`, is [`OTHER_LABEL_VALUE`](promhttp_core::OTHER_LABEL_VALUE). It
+    /// runs once per request as it enters, so keep it cheap. A function for a
+    /// name the set does not declare is never called; the built-in labels
+    /// (`url_scheme`, `protocol_version`) need none, and one given replaces
+    /// the built-in reading.
+    ///
+    /// ```
+    /// use axum::{routing::get, Router};
+    /// use promhttp_axum::MetricsLayer;
+    /// use promhttp_core::{HttpMetrics, Registry};
+    ///
+    /// let metrics = HttpMetrics::builder()
+    ///     .registry(&Registry::new())
+    ///     .label("tier", ["free", "paid"])
+    ///     .build()?;
+    /// // A header name made once: `get("x-tier")` would parse it on every
+    /// // request.
+    /// const X_TIER: http::HeaderName = http::HeaderName::from_static("x-tier");
+    /// let layer = MetricsLayer::new(&metrics).label_with("tier", |head| {
+    ///     head.headers.get(X_TIER).and_then(|v| v.to_str().ok())
+    /// });
+    /// let app: Router = Router::new().route("/", get(|| async { "hi" })).layer(layer);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn label_with(
+        mut self,
+        name: impl Into<String>,
+        read: impl for<'a> Fn(&'a http::request::Parts) -> Option<&'a str> + Send + Sync + 'static,
+    ) -> Self {
+        let name = name.into();
+        self.label_fns.retain(|(n, _)| *n != name);
+        self.label_fns.push((name, Arc::new(read)));
+        self
+    }
+
+    /// How each of the set's request labels is read; `None` without any.
+    fn readers(&self) -> Option<Box<[Reader]>> {
+        let labels = self.metrics.labels();
+        if labels.is_empty() {
+            return None;
+        }
+        let reader = |label: &RequestLabel| {
+            if let Some((_, read)) = self.label_fns.iter().find(|(n, _)| n == label.name()) {
+                return Reader::Fn(Arc::clone(read));
+            }
+            match label.builtin() {
+                Some(BuiltinLabel::UrlScheme {
+                    trust_forwarded_proto,
+                }) => Reader::Scheme {
+                    trust_forwarded_proto,
+                },
+                Some(BuiltinLabel::ProtocolVersion) => Reader::Version,
+                _ => Reader::Nothing,
+            }
+        };
+        Some(labels.iter().map(reader).collect())
     }
 
     /// Finds each request's trace with `trace` instead of reading the
@@ -111,6 +247,7 @@ impl<S> Layer<S> for MetricsLayer {
             state: Arc::new(State {
                 exemplars: self.metrics.exemplars(),
                 groups: self.metrics.groups_unmatched(),
+                labels: self.readers(),
                 metrics: self.metrics.clone(),
                 route: OnceLock::new(),
                 trace: self.trace.clone(),
@@ -135,6 +272,8 @@ struct State {
     exemplars: bool,
     /// Whether the set groups unmatched requests by path.
     groups: bool,
+    /// How the set's request labels are read; `None` when it has none.
+    labels: Option<Box<[Reader]>>,
     trace: Option<TraceFn>,
     /// axum's `Router::layer` wraps each route on its own, so one service (and its
     /// clones) nearly always sees one route: its handle is kept here and the
@@ -242,6 +381,19 @@ where
             method,
             req.uri().path(),
         );
+        let req = match (&self.state.labels, guard.as_mut()) {
+            (Some(readers), Some(guard)) => {
+                // The head alone, for the readers; moved back unchanged.
+                let (parts, body) = req.into_parts();
+                guard.set_labels(
+                    self.state
+                        .metrics
+                        .label_values(|i, _| readers.get(i)?.read(&parts)),
+                );
+                Request::from_parts(parts, body)
+            }
+            _ => req,
+        };
         if self.state.exemplars {
             if let (Some(guard), Some(trace)) = (
                 guard.as_mut(),

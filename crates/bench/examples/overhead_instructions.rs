@@ -12,21 +12,23 @@ use actix_web::{test as actix_test, App};
 use promhttp::{HttpMetrics, Registry};
 use promhttp_bench::{actix_app, actix_request, axum_app, axum_request, floor, PATHS};
 
-const AXUM: [&str; 6] = [
+const AXUM: [&str; 7] = [
     "axum/identity",
     "axum/body-watching",
     "axum/floor-clock",
     "axum/promhttp",
     "axum/promhttp-options",
+    "axum/promhttp-labels",
     "axum/bare",
 ];
-const ACTIX: [&str; 6] = [
+const ACTIX: [&str; 7] = [
     "actix/bare",
     "actix/body-watching",
     "actix/floor-clock",
     "actix/floor-clock-route",
     "actix/promhttp",
     "actix/promhttp-options",
+    "actix/promhttp-labels",
 ];
 
 fn main() {
@@ -54,6 +56,17 @@ fn main() {
         })
         .build()
         .unwrap();
+    // Request labels: one read by a function (from a header the mix does not
+    // send), and both built-ins.
+    let with_labels = HttpMetrics::builder()
+        .registry(&Registry::new())
+        .label("tier", ["free", "paid"])
+        .url_scheme_label(true)
+        .protocol_version_label()
+        .build()
+        .unwrap();
+    // Every request timed on the calibrated clock, as in a running service.
+    promhttp::calibrate_clock();
     let paths = || (0..count).map(|i| PATHS[i % PATHS.len()]);
     if let Some(framework) = variant.strip_prefix("axum/") {
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -69,6 +82,13 @@ fn main() {
             "promhttp-options" => {
                 axum_app().layer(promhttp::axum::MetricsLayer::new(&with_options))
             }
+            "promhttp-labels" => axum_app().layer(
+                promhttp::axum::MetricsLayer::new(&with_labels).label_with("tier", |head| {
+                    const X_TIER: axum::http::HeaderName =
+                        axum::http::HeaderName::from_static("x-tier");
+                    head.headers.get(X_TIER).and_then(|v| v.to_str().ok())
+                }),
+            ),
             other => panic!("no variant axum/{other}"),
         };
         let mut router = router.with_state(());
@@ -103,6 +123,13 @@ fn main() {
             "promhttp-options" => {
                 drive!(App::new().wrap(promhttp::actix::Metrics::new(&with_options)))
             }
+            "promhttp-labels" => drive!(App::new().wrap(
+                promhttp::actix::Metrics::new(&with_labels).label_with("tier", |req| {
+                    const X_TIER: actix_web::http::header::HeaderName =
+                        actix_web::http::header::HeaderName::from_static("x-tier");
+                    req.headers().get(X_TIER).and_then(|v| v.to_str().ok())
+                })
+            )),
             other => panic!("no variant actix/{other}"),
         }
     } else {

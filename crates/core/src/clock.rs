@@ -35,6 +35,24 @@ pub(crate) fn calibrate_in_background() {
     });
 }
 
+/// Calibrates the clock now, on the calling thread, if no thread has yet:
+/// for a program that would rather pay the few milliseconds (at most 200) at
+/// start-up than time its first requests on the OS clock, and for benchmarks.
+/// Returns at once when calibration is done; waits for it when another thread
+/// is calibrating.
+pub fn calibrate_clock() {
+    LazyLock::force(&EPOCH);
+    COUNTER.get_or_init(quanta::Clock::new);
+}
+
+/// Whether the clock is calibrated: requests that start from now on are timed
+/// on the time-stamp counter (or, where the CPU has none usable, on quanta's
+/// OS clock), not on `std::time::Instant`.
+#[must_use]
+pub fn clock_calibrated() -> bool {
+    COUNTER.get().is_some()
+}
+
 /// Now.
 #[inline]
 pub(crate) fn now() -> u64 {
@@ -119,6 +137,17 @@ mod tests {
     }
 
     const HOUR: u64 = 3_600_000_000_000;
+
+    #[test]
+    fn calibrating_on_the_calling_thread_puts_the_counter_in_use() {
+        calibrate_clock();
+        assert!(clock_calibrated());
+        let start = now();
+        assert_eq!(start & OS, 0, "read on the counter");
+        let (end, _) = since(start);
+        assert_eq!(end & OS, 0);
+        assert!(end >= start);
+    }
 
     #[test]
     fn a_span_is_measured_in_the_domain_it_started_in() {

@@ -32,8 +32,8 @@
 //!
 //! Everything here is also re-exported by the `promhttp` facade crate.
 
-#[cfg(feature = "exporter")]
 mod clock;
+#[cfg(feature = "exporter")]
 pub mod collect;
 pub mod encode;
 mod endpoint;
@@ -53,6 +53,7 @@ mod registry;
 pub mod source;
 mod trace;
 
+pub use clock::{calibrate_clock, clock_calibrated};
 pub use endpoint::{
     EndpointError, MetricsEndpoint, ScrapeFailure, ScrapePermit, ScrapeRequest,
     DEFAULT_COMPRESSION_THRESHOLD, DEFAULT_MAX_CONCURRENT_SCRAPES,
@@ -61,9 +62,10 @@ pub use exposition::{ContentType, Escaping, Format, NotAcceptable, ScrapeRespons
 pub use global::{default_registry, http_sets_elsewhere};
 pub use histogram::{BucketsError, DurationHistogram};
 pub use http::{
-    BuildError, EndedRequest, HttpMethod, HttpMetrics, HttpMetricsBuilder, RequestGuard,
-    RouteHandle, DEFAULT_BUCKETS, DEFAULT_MAX_SERIES, OVERFLOW_ROUTE, STATUS_CLIENT_CLOSED,
-    STATUS_PANICKED, UNMATCHED_ROUTE,
+    BuildError, BuiltinLabel, EndedRequest, HttpMethod, HttpMetrics, HttpMetricsBuilder,
+    LabelValues, Naming, RequestGuard, RequestLabel, RouteHandle, DEFAULT_BUCKETS,
+    DEFAULT_MAX_SERIES, OTHER_LABEL_VALUE, OVERFLOW_ROUTE, STATUS_CLIENT_CLOSED, STATUS_PANICKED,
+    UNMATCHED_ROUTE,
 };
 pub use native::{NativeError, NativeHistogram};
 pub use process::{set_process_metrics_enabled, ProcessCollector};

@@ -14,11 +14,29 @@ use crate::native::NativeHistogram;
 use crate::registry::{Registry, RegistryError};
 
 /// The label names the metric set writes itself.
-const OWN_LABELS: [&str; 4] = ["method", "route", "status", "le"];
+const OWN_LABELS: [&str; 8] = [
+    "method",
+    "route",
+    "status",
+    "le",
+    // The OpenTelemetry profile's.
+    "http_request_method",
+    "http_route",
+    "http_response_status_code",
+    "error_type",
+];
 
 /// The full family names of one metric set.
 #[derive(Clone)]
 pub(crate) struct Names {
+    /// Whether the set is named as OpenTelemetry's conventions say
+    /// ([`Naming::OpenTelemetry`]): no `requests_total`, the in-flight gauge by
+    /// method alone, `error_type` on 5xx series.
+    pub(crate) otel: bool,
+    /// The names of the method, route and status labels.
+    pub(crate) method_label: &'static str,
+    pub(crate) route_label: &'static str,
+    pub(crate) status_label: &'static str,
     pub(crate) requests: String,
     /// The sample name of `requests`, `<requests>_total`.
     pub(crate) requests_total: String,
@@ -61,7 +79,28 @@ pub struct HttpMetricsBuilder {
     exclude: Option<super::ExcludeFn>,
     groups: Option<(super::GroupFn, Vec<String>)>,
     initial: Vec<(super::HttpMethod, String, u16)>,
+    labels: Vec<super::RequestLabel>,
+    naming: Naming,
+    /// Whether [`buckets`](Self::buckets) was called.
+    buckets_given: bool,
     native: Option<NativeHistogram>,
+}
+
+/// The names and labels a metric set is served under; see
+/// [`HttpMetricsBuilder::naming`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Naming {
+    /// promhttp's: `http_server_requests_total{method,route,status}`,
+    /// `http_server_requests_in_flight`, `http_server_request_duration_seconds`.
+    #[default]
+    Promhttp,
+    /// OpenTelemetry's HTTP semantic conventions, as their Prometheus names:
+    /// `http_server_request_duration_seconds{http_request_method,http_route,
+    /// http_response_status_code,url_scheme}` with `error_type` on 5xx series,
+    /// `http_server_active_requests{http_request_method}`, no
+    /// `requests_total`.
+    OpenTelemetry,
 }
 
 impl Default for HttpMetricsBuilder {
@@ -79,6 +118,9 @@ impl Default for HttpMetricsBuilder {
             exclude: None,
             groups: None,
             initial: Vec::new(),
+            labels: Vec::new(),
+            naming: Naming::Promhttp,
+            buckets_given: false,
             native: None,
         }
     }
@@ -95,6 +137,7 @@ impl HttpMetricsBuilder {
     /// The upper bounds of the latency histogram, in seconds, strictly increasing.
     /// `+Inf` is always added. Defaults to [`DEFAULT_BUCKETS`].
     pub fn buckets(mut self, bounds: impl IntoIterator<Item = f64>) -> Self {
+        self.buckets_given = true;
         self.buckets = bounds.into_iter().collect();
         self
     }
@@ -145,7 +188,7 @@ impl HttpMetricsBuilder {
 
     /// Leaves out of the counts and the latency histogram every request for
     /// which `exclude` is true when it ends, judged by its method, route label
-    /// and status ([`EndedRequest`]): for example `|r| r.status == 404 &&
+    /// and status ([`EndedRequest`](super::EndedRequest)): for example `|r| r.status == 404 &&
     /// r.route == UNMATCHED_ROUTE` leaves out scanners' misses, `|r| r.method ==
     /// HttpMethod::Options` preflight requests. Beyond
     /// [`ignore_route`](Self::ignore_route), which leaves routes out entirely:
@@ -181,7 +224,7 @@ impl HttpMetricsBuilder {
     }
 
     /// Labels requests that matched no route by group instead of all as
-    /// [`UNMATCHED_ROUTE`]: `by` gets each such request's method and path and
+    /// [`UNMATCHED_ROUTE`](super::UNMATCHED_ROUTE): `by` gets each such request's method and path and
     /// names its group, which must be one of `groups`; `None`, or a name not
     /// declared, leaves it `unmatched`. So the label stays bounded whatever the
     /// function returns: at most the declared groups, plus `unmatched`. For
@@ -245,6 +288,86 @@ impl HttpMetricsBuilder {
         self
     }
 
+    /// Declares a label whose value the adapters read from each request, and
+    /// the values it may take: a request whose value is none of them (or that
+    /// has none) gets [`OTHER_LABEL_VALUE`](super::OTHER_LABEL_VALUE), so the
+    /// label has at most `values` and `other`, whatever clients send. The
+    /// function that reads a request's value is given to the adapter
+    /// (`MetricsLayer::label_with` in axum, `Metrics::label_with` in
+    /// actix-web); without one, every request is `other`.
+    ///
+    /// The label goes on `requests_total` and the latency histogram, after
+    /// `status`; not on the in-flight gauge. All request labels of a set
+    /// together may have at most 64 combinations of values (`other`
+    /// included): `(values + 1)` multiplied over the labels. Every combination
+    /// counts against [`max_series`](Self::max_series) like a route.
+    pub fn label<V: Into<String>>(
+        mut self,
+        name: impl Into<String>,
+        values: impl IntoIterator<Item = V>,
+    ) -> Self {
+        self.labels.push(super::RequestLabel {
+            name: name.into(),
+            values: values.into_iter().map(Into::into).collect(),
+            builtin: None,
+        });
+        self
+    }
+
+    /// Serves the set under OpenTelemetry's HTTP semantic conventions instead of
+    /// promhttp's names ([`Naming::OpenTelemetry`]), as the OpenTelemetry
+    /// Prometheus exporter would name them, for dashboards and alerts written
+    /// against the conventions:
+    ///
+    /// | promhttp | OpenTelemetry profile |
+    /// |---|---|
+    /// | `http_server_requests_total{method,route,status}` | none: the histogram's `_count` |
+    /// | `http_server_requests_in_flight` (`{method,route}` in axum) | `http_server_active_requests{http_request_method}` |
+    /// | `http_server_request_duration_seconds{method,route,status}` | `http_server_request_duration_seconds{http_request_method,http_route,http_response_status_code,url_scheme}`, and `error_type` (the status) on 5xx series |
+    ///
+    /// `url_scheme` is declared as by [`url_scheme_label(false)`](Self::url_scheme_label)
+    /// unless it is declared already. Without [`buckets`](Self::buckets), the
+    /// buckets are the conventions' advisory ones: [`DEFAULT_BUCKETS`](super::DEFAULT_BUCKETS)
+    /// with a `0` bound first. Unknown methods are `_OTHER`, as in the
+    /// conventions; routes nothing matched stay `unmatched`, so every series
+    /// has an `http_route`. The prefix, request labels, constant labels, limits
+    /// and the overflow counter work as with promhttp's names.
+    ///
+    /// Where it differs from the conventions: `http_server_active_requests`
+    /// has no `url_scheme` (the in-flight gauges carry no request labels), and
+    /// a request cancelled before it was answered keeps status `499` rather
+    /// than having no status code. `network_protocol_version` is not written;
+    /// [`protocol_version_label`](Self::protocol_version_label) adds it as
+    /// `protocol_version`.
+    pub fn naming(mut self, naming: Naming) -> Self {
+        self.naming = naming;
+        self
+    }
+
+    /// Declares the built-in request label `url_scheme` (`http`, `https`),
+    /// read by the adapters: from the request's URI where it has a scheme
+    /// (HTTP/2), from actix-web's knowledge of TLS, and from the
+    /// `X-Forwarded-Proto` header only when `trust_forwarded_proto` is true,
+    /// for a service behind a proxy that sets it (clients can send it too).
+    /// A request none of these tell is `http`.
+    pub fn url_scheme_label(mut self, trust_forwarded_proto: bool) -> Self {
+        self.labels.push(
+            super::BuiltinLabel::UrlScheme {
+                trust_forwarded_proto,
+            }
+            .declare(),
+        );
+        self
+    }
+
+    /// Declares the built-in request label `protocol_version`: `1.0`, `1.1`,
+    /// `2` or `3`, read by the adapters from the request.
+    pub fn protocol_version_label(mut self) -> Self {
+        self.labels
+            .push(super::BuiltinLabel::ProtocolVersion.declare());
+        self
+    }
+
     /// Labels `status` with the class of the code, `1xx` to `5xx`, instead of
     /// the code itself (default off): at most five values, so at most five
     /// series per method and route, for dashboards that only ever sum by class.
@@ -298,7 +421,21 @@ impl HttpMetricsBuilder {
     /// # Errors
     /// A [`BuildError`] naming the bad input and the rule it breaks, or the metric
     /// name already taken in the registry.
-    pub fn build(self) -> Result<HttpMetrics, BuildError> {
+    pub fn build(mut self) -> Result<HttpMetrics, BuildError> {
+        if self.naming == Naming::OpenTelemetry {
+            if !self.buckets_given {
+                // The conventions' advisory bounds: ours, with 0 first.
+                self.buckets.insert(0, 0.0);
+            }
+            if !self.labels.iter().any(|l| l.name == "url_scheme") {
+                self.labels.push(
+                    super::BuiltinLabel::UrlScheme {
+                        trust_forwarded_proto: false,
+                    }
+                    .declare(),
+                );
+            }
+        }
         let prefix = match self.prefix.as_deref() {
             None | Some("") => String::new(),
             Some(given) => {
@@ -371,14 +508,69 @@ impl HttpMetricsBuilder {
                 });
             }
         }
+        for (i, label) in self.labels.iter().enumerate() {
+            let invalid = |reason| BuildError::InvalidRequestLabel {
+                name: label.name.clone(),
+                reason,
+            };
+            names::check_label_name(&label.name).map_err(invalid)?;
+            if OWN_LABELS.contains(&label.name.as_str())
+                || self.const_labels.iter().any(|(n, _)| *n == label.name)
+                || self.labels[..i].iter().any(|l| l.name == label.name)
+            {
+                return Err(invalid(
+                    "taken by promhttp, a constant label or another request label",
+                ));
+            }
+            if label.values.is_empty() {
+                return Err(invalid("a request label needs at least one value"));
+            }
+            for (j, value) in label.values.iter().enumerate() {
+                if value.is_empty() || value == super::OTHER_LABEL_VALUE {
+                    return Err(invalid(
+                        "values may be neither empty nor `other`, which promhttp adds",
+                    ));
+                }
+                if label.values[..j].contains(value) {
+                    return Err(invalid("a value may be declared only once"));
+                }
+            }
+        }
+        if super::labels::combinations(&self.labels) > super::labels::MAX_COMBINATIONS {
+            return Err(BuildError::InvalidRequestLabel {
+                name: self
+                    .labels
+                    .last()
+                    .map(|l| l.name.clone())
+                    .unwrap_or_default(),
+                reason: "the request labels have more than 64 combinations of values",
+            });
+        }
         // Never waits: the calibration runs on a thread of its own, and
         // requests are timed on the OS clock until it is done.
         crate::clock::calibrate_in_background();
         let registry = self.registry.unwrap_or_else(|| default_registry().clone());
+        let otel = self.naming == Naming::OpenTelemetry;
         let names = Names {
+            otel,
+            method_label: if otel {
+                "http_request_method"
+            } else {
+                "method"
+            },
+            route_label: if otel { "http_route" } else { "route" },
+            status_label: if otel {
+                "http_response_status_code"
+            } else {
+                "status"
+            },
             requests: format!("{prefix}http_server_requests"),
             requests_total: format!("{prefix}http_server_requests_total"),
-            in_flight: format!("{prefix}http_server_requests_in_flight"),
+            in_flight: if otel {
+                format!("{prefix}http_server_active_requests")
+            } else {
+                format!("{prefix}http_server_requests_in_flight")
+            },
             duration: format!("{prefix}http_server_request_duration_seconds"),
             overflow: format!("{prefix}promhttp_series_overflow"),
         };
@@ -391,6 +583,7 @@ impl HttpMetricsBuilder {
                 self.native,
             )
             .with_status_classes(self.status_classes)
+            .with_other_labels(super::labels::combination(&self.labels, |_, _| None).0)
             .with_exclude(self.exclude),
         );
         // Each unmatched group is a route of the table, under its name: found
@@ -424,30 +617,39 @@ impl HttpMetricsBuilder {
             ignored: self.ignored,
             routes,
             groups,
+            labels: self.labels,
         });
         let metrics = HttpMetrics {
             shared: Arc::clone(&shared),
             registry: registry.clone(),
         };
+        // Each initial series in every combination of the request labels.
+        let combinations = super::labels::combinations(&shared.labels);
         for (method, route, status) in &self.initial {
             let handle = metrics.route(Some(route));
             if handle.entry.ignored {
                 continue;
             }
-            let created = handle
-                .entry
-                .method(*method)
-                .is_some_and(|series| series.initialize(*status));
+            let created = handle.entry.method(*method).is_some_and(|series| {
+                (0..combinations)
+                    .all(|labels| series.initialize(*status, u16::try_from(labels).unwrap_or(0)))
+            });
             if !created || handle.entry.overflow {
                 return Err(BuildError::InitialSeriesOverLimit {
-                    series: self.initial.len(),
+                    series: self.initial.len() * combinations,
                     max_series: self.max_series,
                 });
             }
         }
         drop(metrics);
+        // The OpenTelemetry profile has no `requests_total`.
+        let requests = if otel {
+            Vec::new()
+        } else {
+            MetricType::Counter.sample_names(&names.requests)
+        };
         let taken = [
-            MetricType::Counter.sample_names(&names.requests),
+            requests,
             MetricType::Gauge.sample_names(&names.in_flight),
             MetricType::Histogram.sample_names(&names.duration),
             MetricType::Counter.sample_names(&names.overflow),
@@ -493,6 +695,14 @@ pub enum BuildError {
     InvalidGroup {
         /// The group as given.
         group: String,
+        /// The rule it breaks.
+        reason: &'static str,
+    },
+    /// A request label's name is invalid or taken, its values are empty,
+    /// repeated or `other`, or the labels have too many combinations.
+    InvalidRequestLabel {
+        /// The label's name.
+        name: String,
         /// The rule it breaks.
         reason: &'static str,
     },
@@ -545,6 +755,9 @@ impl fmt::Display for BuildError {
                 "{series} initial series asked for, more than the series limit of {max_series} \
                  allows (raise max_series or initialise fewer)"
             ),
+            Self::InvalidRequestLabel { name, reason } => {
+                write!(f, "invalid request label {name:?}: {reason}")
+            }
             Self::InvalidGroup { group, reason } => {
                 write!(f, "invalid unmatched group {group:?}: {reason}")
             }

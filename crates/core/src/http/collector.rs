@@ -4,13 +4,21 @@
 use std::sync::atomic::Ordering::{Acquire, Relaxed};
 use std::sync::{Arc, Mutex};
 
-use super::series::{RouteEntry, SeriesReading, STATUS_INVALID, STATUS_OVERFLOW};
+use super::builder::Names;
+use super::series::{RouteEntry, SeriesReading, STATUS_BITS, STATUS_INVALID, STATUS_OVERFLOW};
 use super::{HttpMethod, Shared, OVERFLOW_ROUTE};
 use crate::encode::{Chain, Descriptor, Encoder, HistogramExtras, LabelSet};
 use crate::family::{Exemplar, MetricType};
 use crate::native::NativeRow;
 use crate::registry::Source;
 use crate::trace::Stored;
+
+/// The status bits of a series key.
+const STATUS_MASK: u16 = (1 << STATUS_BITS) - 1;
+
+/// The OpenTelemetry profile's HELP texts: the conventions' descriptions.
+const OTEL_DURATION_HELP: &str = "Duration of HTTP server requests.";
+const OTEL_ACTIVE_HELP: &str = "Number of active HTTP server requests.";
 
 /// HELP texts, written once: they are also the docs of the metric table.
 pub(crate) const REQUESTS_HELP: &str =
@@ -67,20 +75,31 @@ struct Row {
 /// The labels of one series: method, route and status as the set has them, then
 /// the constant labels.
 struct Labels<'a> {
+    names: &'a Names,
     method: HttpMethod,
     route: Option<&'a str>,
     status: Option<&'a str>,
+    /// The request labels and the combination of their values.
+    request: Option<(&'a [super::RequestLabel], u16)>,
+    /// OpenTelemetry's `error_type`: on 5xx series in that profile.
+    error_type: Option<&'a str>,
     consts: &'a [(String, String)],
 }
 
 impl LabelSet for Labels<'_> {
     fn visit(&self, f: &mut dyn FnMut(&str, &str)) {
-        f("method", self.method.as_str());
+        f(self.names.method_label, self.method.as_str());
         if let Some(route) = self.route {
-            f("route", route);
+            f(self.names.route_label, route);
         }
         if let Some(status) = self.status {
-            f("status", status);
+            f(self.names.status_label, status);
+        }
+        if let Some(error_type) = self.error_type {
+            f("error_type", error_type);
+        }
+        if let Some((labels, combination)) = self.request {
+            super::labels::visit(labels, usize::from(combination), f);
         }
         for (k, v) in self.consts {
             f(k, v);
@@ -190,6 +209,18 @@ impl HttpCollector {
         };
         let consts = shared.const_labels.as_slice();
         let names = &shared.names;
+        // Whether a row has OpenTelemetry's `error_type` (its status): a 5xx
+        // series, in that profile; not the overflow series.
+        let is_error = |row: &Row| {
+            names.otel
+                && row.route.is_some()
+                && (500..600).contains(&(row.series.status & STATUS_MASK))
+        };
+        // The overflow series has none: it holds requests of every value.
+        let request_labels = |row: &Row| {
+            (row.route.is_some() && !shared.labels.is_empty())
+                .then(|| (shared.labels.as_slice(), row.series.status >> STATUS_BITS))
+        };
         let mut status = itoa::Buffer::new();
         let width = shared.bounds.nanos.len() + 1;
         let clock = Anchor::now();
@@ -209,78 +240,130 @@ impl HttpCollector {
                 .collect::<Vec<_>>()
         };
 
-        out.family(&Descriptor::new(
-            &names.requests,
-            MetricType::Counter,
-            REQUESTS_HELP,
-        ));
-        for row in &scratch.rows {
-            let labels = Labels {
-                method: row.method,
-                route: Some(route_of(row.route)),
-                status: Some(status_text(
-                    row.series.status,
-                    limits.status_classes,
-                    &mut status,
-                )),
-                consts,
-            };
-            // The counter's exemplar: the latest of its series, for one request.
-            let latest = scratch
-                .exemplars
-                .get(row.series.at..row.series.at + width)
-                .unwrap_or(&[])
-                .iter()
-                .flatten()
-                .max_by_key(|s| s.at)
-                .map(|s| clock.exemplar(s, 1.0));
-            #[allow(clippy::cast_precision_loss)]
-            out.counter(
-                &labels,
-                row.series.count as f64,
-                created(&row.series),
-                latest.as_ref(),
-            );
+        if !names.otel {
+            out.family(&Descriptor::new(
+                &names.requests,
+                MetricType::Counter,
+                REQUESTS_HELP,
+            ));
+            for row in &scratch.rows {
+                let labels = Labels {
+                    names,
+                    method: row.method,
+                    route: Some(route_of(row.route)),
+                    status: Some(status_text(
+                        row.series.status & STATUS_MASK,
+                        limits.status_classes,
+                        &mut status,
+                    )),
+                    request: request_labels(row),
+                    error_type: None,
+                    consts,
+                };
+                // The counter's exemplar: the latest of its series, for one request.
+                let latest = scratch
+                    .exemplars
+                    .get(row.series.at..row.series.at + width)
+                    .unwrap_or(&[])
+                    .iter()
+                    .flatten()
+                    .max_by_key(|s| s.at)
+                    .map(|s| clock.exemplar(s, 1.0));
+                #[allow(clippy::cast_precision_loss)]
+                out.counter(
+                    &labels,
+                    row.series.count as f64,
+                    created(&row.series),
+                    latest.as_ref(),
+                );
+            }
         }
 
-        out.family(&Descriptor::new(
-            &names.in_flight,
-            MetricType::Gauge,
-            IN_FLIGHT_HELP,
-        ));
-        for &(route, method, value) in &scratch.in_flight {
-            let labels = Labels {
-                method,
-                route: route.map(|at| route_of(Some(at))),
-                status: None,
-                consts,
-            };
-            #[allow(clippy::cast_precision_loss)]
-            out.gauge(&labels, value as f64);
-        }
-        if folded_in_flight > 0 {
-            let labels = Labels {
-                method: HttpMethod::Other,
-                route: Some(OVERFLOW_ROUTE),
-                status: None,
-                consts,
-            };
-            #[allow(clippy::cast_precision_loss)]
-            out.gauge(&labels, limits.overflow_in_flight.load(Acquire) as f64);
+        if names.otel {
+            // By method alone: the conventions' active requests have no route.
+            out.family(&Descriptor::new(
+                &names.in_flight,
+                MetricType::Gauge,
+                OTEL_ACTIVE_HELP,
+            ));
+            let mut by_method = [None::<i64>; HttpMethod::ALL.len()];
+            for &(_, method, value) in &scratch.in_flight {
+                let sum = &mut by_method[method.index()];
+                *sum = Some(sum.unwrap_or(0) + value);
+            }
+            if folded_in_flight > 0 {
+                let sum = &mut by_method[HttpMethod::Other.index()];
+                *sum = Some(sum.unwrap_or(0) + limits.overflow_in_flight.load(Acquire));
+            }
+            for (method, value) in HttpMethod::ALL.into_iter().zip(by_method) {
+                let Some(value) = value else { continue };
+                let labels = Labels {
+                    names,
+                    method,
+                    route: None,
+                    status: None,
+                    request: None,
+                    error_type: None,
+                    consts,
+                };
+                #[allow(clippy::cast_precision_loss)]
+                out.gauge(&labels, value as f64);
+            }
+        } else {
+            out.family(&Descriptor::new(
+                &names.in_flight,
+                MetricType::Gauge,
+                IN_FLIGHT_HELP,
+            ));
+            for &(route, method, value) in &scratch.in_flight {
+                let labels = Labels {
+                    names,
+                    method,
+                    route: route.map(|at| route_of(Some(at))),
+                    status: None,
+                    request: None,
+                    error_type: None,
+                    consts,
+                };
+                #[allow(clippy::cast_precision_loss)]
+                out.gauge(&labels, value as f64);
+            }
+            if folded_in_flight > 0 {
+                let labels = Labels {
+                    names,
+                    method: HttpMethod::Other,
+                    route: Some(OVERFLOW_ROUTE),
+                    status: None,
+                    request: None,
+                    error_type: None,
+                    consts,
+                };
+                #[allow(clippy::cast_precision_loss)]
+                out.gauge(&labels, limits.overflow_in_flight.load(Acquire) as f64);
+            }
         }
 
+        let duration_help = if names.otel {
+            OTEL_DURATION_HELP
+        } else {
+            DURATION_HELP
+        };
         out.family(
-            &Descriptor::new(&names.duration, MetricType::Histogram, DURATION_HELP).unit("seconds"),
+            &Descriptor::new(&names.duration, MetricType::Histogram, duration_help).unit("seconds"),
         );
         for row in &scratch.rows {
+            let status = status_text(
+                row.series.status & STATUS_MASK,
+                limits.status_classes,
+                &mut status,
+            );
             let labels = Labels {
+                names,
                 method: row.method,
                 route: Some(route_of(row.route)),
-                status: Some(status_text(
-                    row.series.status,
-                    limits.status_classes,
-                    &mut status,
-                )),
+                status: Some(status),
+                request: request_labels(row),
+                error_type: is_error(row).then_some(status),
                 consts,
             };
             let r = &row.series;
@@ -318,6 +401,9 @@ impl HttpCollector {
             (names.in_flight.as_str(), folded_in_flight),
             (names.duration.as_str(), folded_requests),
         ] {
+            if names.otel && metric == names.requests_total {
+                continue;
+            }
             let metric = [("metric", metric)];
             #[allow(clippy::cast_precision_loss)]
             out.counter(

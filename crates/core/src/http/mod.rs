@@ -2,6 +2,7 @@
 
 mod builder;
 mod collector;
+mod labels;
 mod routes;
 mod series;
 #[cfg(test)]
@@ -10,7 +11,8 @@ mod tests;
 use std::fmt;
 use std::sync::Arc;
 
-pub use builder::{BuildError, HttpMetricsBuilder};
+pub use builder::{BuildError, HttpMetricsBuilder, Naming};
+pub use labels::{BuiltinLabel, LabelValues, RequestLabel, OTHER_LABEL_VALUE};
 
 /// The predicate of [`HttpMetricsBuilder::exclude`].
 #[derive(Clone)]
@@ -228,6 +230,8 @@ pub(crate) struct Shared {
     pub(crate) created_samples: bool,
     /// The grouping of unmatched requests, and each group's entry.
     pub(crate) groups: Option<(GroupFn, Vec<Arc<RouteEntry>>)>,
+    /// The labels read from each request, in declaration order.
+    pub(crate) labels: Vec<RequestLabel>,
 }
 
 impl fmt::Debug for HttpMetrics {
@@ -328,6 +332,47 @@ impl HttpMetrics {
         }
     }
 
+    /// The labels the adapters read from each request
+    /// ([`HttpMetricsBuilder::label`] and the built-ins), in declaration order.
+    #[must_use]
+    #[inline]
+    pub fn labels(&self) -> &[RequestLabel] {
+        &self.shared.labels
+    }
+
+    /// One request's values of [`labels`](Self::labels): `value` gets each
+    /// label's index and declaration and reads the request's value, which
+    /// becomes [`OTHER_LABEL_VALUE`] when it is `None` or not declared. Give
+    /// the result to [`RequestGuard::set_labels`].
+    ///
+    /// ```
+    /// use promhttp_core::{Format, HttpMethod, HttpMetrics, Registry};
+    ///
+    /// let registry = Registry::new();
+    /// let metrics = HttpMetrics::builder()
+    ///     .registry(&registry)
+    ///     .label("tier", ["free", "paid"])
+    ///     .build()?;
+    /// let header = Some("gold"); // what this request says
+    /// let values = metrics.label_values(|_, _| header);
+    /// let mut request = metrics.route(Some("/")).start(HttpMethod::Get).unwrap();
+    /// request.set_labels(values);
+    /// request.set_status(200);
+    /// drop(request);
+    /// let text = registry.encode(Format::Text)?;
+    /// assert!(text.contains(
+    ///     "http_server_requests_total{method=\"GET\",route=\"/\",status=\"200\",tier=\"other\"} 1\n"
+    /// ));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn label_values<'r>(
+        &self,
+        value: impl FnMut(usize, &RequestLabel) -> Option<&'r str>,
+    ) -> LabelValues {
+        labels::combination(&self.shared.labels, value)
+    }
+
     /// Whether unmatched requests are grouped
     /// ([`HttpMetricsBuilder::group_unmatched`]): the adapters then give
     /// [`unmatched_route`](Self::unmatched_route) the path of each.
@@ -423,6 +468,7 @@ impl RouteHandle {
             status: None,
             status_if_unfinished: STATUS_CLIENT_CLOSED,
             trace: None,
+            labels: entry.limits.other_labels,
         })
     }
 }
@@ -476,6 +522,7 @@ impl HttpMetrics {
             status: None,
             status_if_unfinished: STATUS_CLIENT_CLOSED,
             trace: None,
+            labels: limits.other_labels,
         })
     }
 }
@@ -528,6 +575,8 @@ pub struct RequestGuard {
     status_if_unfinished: u16,
     /// The request's trace, for the exemplars.
     trace: Option<TraceContext>,
+    /// The combination of its request labels' values.
+    labels: u16,
 }
 
 /// The in-flight gauge a request raised when it started.
@@ -576,6 +625,14 @@ impl RequestGuard {
     #[inline]
     pub fn set_trace(&mut self, trace: TraceContext) {
         self.trace = Some(trace);
+    }
+
+    /// Sets the values of the set's request labels
+    /// ([`HttpMetrics::label_values`]). Without it, each is
+    /// [`OTHER_LABEL_VALUE`].
+    #[inline]
+    pub fn set_labels(&mut self, values: LabelValues) {
+        self.labels = values.0;
     }
 
     /// Sets the status the request will be recorded with.
@@ -654,7 +711,7 @@ impl Drop for RequestGuard {
             Gauge::Route | Gauge::Method => entry.method(self.method),
         };
         match series {
-            Some(series) => series.count(status, nanos, exemplar),
+            Some(series) => series.count(status, self.labels, nanos, exemplar),
             None => limits.observe_overflow(nanos, exemplar),
         }
     }

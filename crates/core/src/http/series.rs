@@ -34,6 +34,16 @@ use crate::trace::{ExemplarSlot, Stored, TraceContext};
 
 const INLINE_STATUSES: usize = 16;
 
+/// A series' key: its status key (below 1,000) in the low 10 bits, the
+/// combination of its request labels' values above.
+#[inline]
+pub(crate) fn series_key(status: u16, labels: u16) -> u16 {
+    status | (labels << STATUS_BITS)
+}
+
+/// The bits of a series key that hold the status.
+pub(crate) const STATUS_BITS: u16 = 10;
+
 /// The status key of the overflow series: shown as `status="overflow"`.
 pub(crate) const STATUS_OVERFLOW: u16 = 0;
 /// The status key of a request given a status outside `100..=999`: shown as
@@ -67,6 +77,9 @@ pub(crate) struct Limits {
     pub(crate) status_classes: bool,
     /// Requests left out of the counts when they end.
     pub(crate) exclude: Option<super::ExcludeFn>,
+    /// The combination of request label values that is `other` for every
+    /// label: a request's until an adapter sets them.
+    pub(crate) other_labels: u16,
     /// Native buckets, when the series keep them.
     pub(crate) native: Option<NativeHistogram>,
     /// When the set was built, in seconds since the Unix epoch: the start of
@@ -121,6 +134,7 @@ impl Limits {
             exemplars,
             status_classes: false,
             exclude: None,
+            other_labels: 0,
             native,
             built: unix_millis(),
             overflow_since: AtomicU64::new(0),
@@ -140,6 +154,12 @@ impl Limits {
     /// Labels `status` with the class instead of the code.
     pub(crate) fn with_status_classes(mut self, on: bool) -> Self {
         self.status_classes = on;
+        self
+    }
+
+    /// Sets the combination that is `other` for every request label.
+    pub(crate) fn with_other_labels(mut self, other: u16) -> Self {
+        self.other_labels = other;
         self
     }
 
@@ -388,15 +408,21 @@ impl MethodRef<'_> {
 
     /// Creates the series of `status` with nothing counted, as a pre-initialised
     /// series; `false` past the series limit.
-    pub(crate) fn initialize(&self, status: u16) -> bool {
-        self.with_series(self.limits.status_key(status), |_| {})
+    pub(crate) fn initialize(&self, status: u16, labels: u16) -> bool {
+        self.with_series(series_key(self.limits.status_key(status), labels), |_| {})
     }
 
     /// Counts an ended request: call it after its in-flight gauge went down (see
     /// the module docs).
     #[inline]
-    pub(crate) fn count(&self, status: u16, nanos: u64, exemplar: Option<(&TraceContext, u64)>) {
-        let status = self.limits.status_key(status);
+    pub(crate) fn count(
+        &self,
+        status: u16,
+        labels: u16,
+        nanos: u64,
+        exemplar: Option<(&TraceContext, u64)>,
+    ) {
+        let status = series_key(self.limits.status_key(status), labels);
         let bounds = &self.limits.bounds_ns;
         if !self.with_series(status, |series| series.observe(bounds, nanos, exemplar)) {
             self.limits.observe_overflow(nanos, exemplar);
@@ -607,7 +633,7 @@ mod tests {
             for status in 100..140u16 {
                 method.request_started();
                 method.series.request_ended();
-                method.count(status, u64::from(status) % 30, None);
+                method.count(status, 0, u64::from(status) % 30, None);
             }
             let mut seen = Vec::new();
             entry.methods[0]
