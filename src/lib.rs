@@ -17,8 +17,8 @@
 //!
 //! | feature | default | what it adds |
 //! |---|---|---|
-//! | `axum` | | [`axum`] (the `promhttp-axum` crate): `MetricsLayer` for axum and any tower HTTP service, `metrics_handler` |
-//! | `actix` | | [`actix`] (the `promhttp-actix` crate): the `Metrics` middleware for actix-web, `metrics_handler` |
+//! | `axum` | | `promhttp::axum` (the `promhttp-axum` crate): `MetricsLayer` for axum and any tower HTTP service, `metrics_handler` |
+//! | `actix` | | `promhttp::actix` (the `promhttp-actix` crate): the `Metrics` middleware for actix-web, `metrics_handler` |
 //! | `prometheus-client` | yes | `Registry::register` of `prometheus-client` metrics and collectors, served in every format (compiles the OpenMetrics reader that carries them) |
 //! | `exporter` | | the exporter toolkit: `collect`, `poller`, the metric types of `source` (implies `parse`) |
 //! | `parse` | | the readers of OpenMetrics and text 0.0.4 (`parse`), `MetricFamily::validate`, `FamilySource::write` |

@@ -2,9 +2,10 @@
 //! middleware, one route.
 //!
 //! ```no_run
+//! # mod promhttp { pub mod actix { pub use promhttp_actix::*; } pub use promhttp_core::*; }
 //! use actix_web::{web, App, HttpServer};
-//! use promhttp_actix::Metrics;
-//! use promhttp_core::HttpMetrics;
+//! use promhttp::actix::Metrics;
+//! use promhttp::HttpMetrics;
 //!
 //! async fn user() -> &'static str { "ok" }
 //!

@@ -136,9 +136,10 @@ impl Metrics {
     /// reading.
     ///
     /// ```
+    /// # mod promhttp { pub mod actix { pub use promhttp_actix::*; } pub use promhttp_core::*; }
     /// use actix_web::{http::header::HeaderName, App};
-    /// use promhttp_actix::Metrics;
-    /// use promhttp_core::{HttpMetrics, Registry};
+    /// use promhttp::actix::Metrics;
+    /// use promhttp::{HttpMetrics, Registry};
     ///
     /// let metrics = HttpMetrics::builder()
     ///     .registry(&Registry::new())
@@ -207,9 +208,10 @@ impl Metrics {
     /// middleware cannot disagree.
     ///
     /// ```no_run
+    /// # mod promhttp { pub mod actix { pub use promhttp_actix::*; } pub use promhttp_core::*; }
     /// use actix_web::{web, App, HttpServer};
-    /// use promhttp_actix::Metrics;
-    /// use promhttp_core::HttpMetrics;
+    /// use promhttp::actix::Metrics;
+    /// use promhttp::HttpMetrics;
     ///
     /// # async fn run() -> std::io::Result<()> {
     /// let metrics = HttpMetrics::builder().ignore_route("/metrics").build().unwrap();

@@ -46,10 +46,11 @@ pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// process stops.
 ///
 /// ```no_run
+/// # mod promhttp { pub mod actix { pub use promhttp_actix::*; } pub use promhttp_core::*; }
 /// # async fn run() -> std::io::Result<()> {
-/// let registry = promhttp_core::Registry::new();
+/// let registry = promhttp::Registry::new();
 /// // Beside the app's own server, on an internal port:
-/// actix_web::rt::spawn(promhttp_actix::serve("127.0.0.1:9100".parse().unwrap(), &registry));
+/// actix_web::rt::spawn(promhttp::actix::serve("127.0.0.1:9100".parse().unwrap(), &registry));
 /// # Ok(()) }
 /// ```
 ///

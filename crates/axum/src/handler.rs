@@ -34,12 +34,13 @@ pub fn metrics_handler_with(registry: Registry) -> impl ScrapeHandler {
 /// concurrency limit and timeout.
 ///
 /// ```no_run
+/// # mod promhttp { pub mod axum { pub use promhttp_axum::*; } pub use promhttp_core::*; }
 /// use axum::{routing::get, Router};
-/// use promhttp_core::{MetricsEndpoint, Registry};
+/// use promhttp::{MetricsEndpoint, Registry};
 ///
 /// let registry = Registry::new();
 /// let endpoint = MetricsEndpoint::new(&registry).bearer_token("s3cret").unwrap();
-/// let app: Router = Router::new().route("/metrics", get(promhttp_axum::metrics_endpoint(endpoint)));
+/// let app: Router = Router::new().route("/metrics", get(promhttp::axum::metrics_endpoint(endpoint)));
 /// ```
 ///
 /// Encoding runs on tokio's blocking pool, so it never stalls the runtime. A

@@ -141,9 +141,10 @@ impl MetricsLayer {
     /// the built-in reading.
     ///
     /// ```
+    /// # mod promhttp { pub mod axum { pub use promhttp_axum::*; } pub use promhttp_core::*; }
     /// use axum::{routing::get, Router};
-    /// use promhttp_axum::MetricsLayer;
-    /// use promhttp_core::{HttpMetrics, Registry};
+    /// use promhttp::axum::MetricsLayer;
+    /// use promhttp::{HttpMetrics, Registry};
     ///
     /// let metrics = HttpMetrics::builder()
     ///     .registry(&Registry::new())
@@ -215,9 +216,10 @@ impl MetricsLayer {
     /// layer cannot disagree.
     ///
     /// ```no_run
+    /// # mod promhttp { pub mod axum { pub use promhttp_axum::*; } pub use promhttp_core::*; }
     /// use axum::{routing::get, Router};
-    /// use promhttp_axum::MetricsLayer;
-    /// use promhttp_core::{HttpMetrics, Registry};
+    /// use promhttp::axum::MetricsLayer;
+    /// use promhttp::{HttpMetrics, Registry};
     ///
     /// let registry = Registry::new();
     /// let layer = MetricsLayer::new(&HttpMetrics::builder().registry(&registry).build()?);

@@ -2,9 +2,10 @@
 //! [tower](https://docs.rs/tower) HTTP service: one layer, one route.
 //!
 //! ```no_run
+//! # mod promhttp { pub mod axum { pub use promhttp_axum::*; } pub use promhttp_core::*; }
 //! use axum::{routing::get, Router};
-//! use promhttp_axum::MetricsLayer;
-//! use promhttp_core::HttpMetrics;
+//! use promhttp::axum::MetricsLayer;
+//! use promhttp::HttpMetrics;
 //!
 //! async fn user() -> &'static str { "ok" }
 //!

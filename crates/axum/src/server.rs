@@ -24,11 +24,12 @@ pub const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// `404` elsewhere. For keeping metrics off the public listener.
 ///
 /// ```no_run
+/// # mod promhttp { pub mod axum { pub use promhttp_axum::*; } pub use promhttp_core::*; }
 /// use std::time::Duration;
-/// use promhttp_axum::MetricsServer;
+/// use promhttp::axum::MetricsServer;
 ///
 /// # async fn run() -> std::io::Result<()> {
-/// let registry = promhttp_core::Registry::new();
+/// let registry = promhttp::Registry::new();
 /// let server = MetricsServer::new(&registry).header_read_timeout(Duration::from_secs(5));
 /// tokio::spawn(server.serve("127.0.0.1:9100".parse().unwrap()));
 /// # Ok(()) }
@@ -141,13 +142,14 @@ impl MetricsServer {
 /// own listener too.
 ///
 /// ```no_run
+/// # mod promhttp { pub mod axum { pub use promhttp_axum::*; } pub use promhttp_core::*; }
 /// use std::time::Duration;
 /// use axum::{routing::get, Router};
 ///
 /// # async fn run() -> std::io::Result<()> {
 /// let app = Router::new().route("/", get(|| async { "hello" }));
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
-/// promhttp_axum::serve_app(listener, app, Duration::from_secs(5)).await
+/// promhttp::axum::serve_app(listener, app, Duration::from_secs(5)).await
 /// # }
 /// ```
 ///
@@ -216,10 +218,11 @@ async fn accept(
 /// `404` elsewhere, with the default limits of [`MetricsServer`] (which see).
 ///
 /// ```no_run
+/// # mod promhttp { pub mod axum { pub use promhttp_axum::*; } pub use promhttp_core::*; }
 /// # async fn run() -> std::io::Result<()> {
-/// let registry = promhttp_core::Registry::new();
+/// let registry = promhttp::Registry::new();
 /// // Beside the app's own server, on an internal port:
-/// tokio::spawn(promhttp_axum::serve("127.0.0.1:9100".parse().unwrap(), &registry));
+/// tokio::spawn(promhttp::axum::serve("127.0.0.1:9100".parse().unwrap(), &registry));
 /// # Ok(()) }
 /// ```
 ///

@@ -8,10 +8,11 @@
 //! samples:
 //!
 //! ```
+//! # mod promhttp { pub use promhttp_core::*; }
 //! use std::time::Duration;
-//! use promhttp_core::collect::Families;
-//! use promhttp_core::family::MetricFamily;
-//! use promhttp_core::{Format, Registry};
+//! use promhttp::collect::Families;
+//! use promhttp::family::MetricFamily;
+//! use promhttp::{Format, Registry};
 //!
 //! let registry = Registry::new();
 //! registry

@@ -167,8 +167,9 @@ const SERVED_FAMILY: &str = "promhttp_metric_handler_requests";
 /// encoding may take.
 ///
 /// ```
+/// # mod promhttp { pub use promhttp_core::*; }
 /// use std::time::Duration;
-/// use promhttp_core::{MetricsEndpoint, Registry};
+/// use promhttp::{MetricsEndpoint, Registry};
 ///
 /// let registry = Registry::new();
 /// let endpoint = MetricsEndpoint::new(&registry)
@@ -179,7 +180,7 @@ const SERVED_FAMILY: &str = "promhttp_metric_handler_requests";
 /// assert_eq!(endpoint.scrape("GET", None, None).status, 401);
 /// let ok = endpoint.scrape("GET", None, Some(b"Bearer s3cret"));
 /// assert_eq!(ok.status, 200);
-/// # Ok::<(), promhttp_core::EndpointError>(())
+/// # Ok::<(), promhttp::EndpointError>(())
 /// ```
 ///
 /// Credentials are compared in constant time with respect to their content.

@@ -85,7 +85,8 @@ impl ContentType {
     /// The `Content-Type` header value.
     ///
     /// ```
-    /// use promhttp_core::{ContentType, Escaping, Format};
+    /// # mod promhttp { pub use promhttp_core::*; }
+    /// use promhttp::{ContentType, Escaping, Format};
     /// let answer = ContentType { format: Format::TextV1, escaping: Some(Escaping::AllowUtf8) };
     /// assert_eq!(answer.header(), "text/plain; version=1.0.0; charset=utf-8; escaping=allow-utf-8");
     /// ```
@@ -113,12 +114,13 @@ impl ContentType {
     /// `escaping` parameter of the range that chose the format is stated back.
     ///
     /// ```
-    /// use promhttp_core::{ContentType, Escaping, Format};
+    /// # mod promhttp { pub use promhttp_core::*; }
+    /// use promhttp::{ContentType, Escaping, Format};
     /// // What Prometheus 3 sends by default.
     /// let prometheus_3 = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1";
     /// let answer = ContentType::negotiate(Some(prometheus_3.as_bytes()))?;
     /// assert_eq!(answer, ContentType { format: Format::OpenMetrics, escaping: Some(Escaping::AllowUtf8) });
-    /// # Ok::<(), promhttp_core::NotAcceptable>(())
+    /// # Ok::<(), promhttp::NotAcceptable>(())
     /// ```
     ///
     /// # Errors
@@ -200,7 +202,8 @@ impl Format {
     /// [`ContentType::negotiate`].
     ///
     /// ```
-    /// use promhttp_core::Format;
+    /// # mod promhttp { pub use promhttp_core::*; }
+    /// use promhttp::Format;
     /// // What Prometheus 2.x sends.
     /// let prometheus = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
     /// assert_eq!(Format::negotiate(Some(prometheus.as_bytes())), Ok(Format::OpenMetrics));

@@ -8,8 +8,9 @@
 //! right sample names; [`MetricFamily::validate`] checks a family built by hand.
 //!
 //! ```
-//! use promhttp_core::encode::encode_families;
-//! use promhttp_core::family::MetricFamily;
+//! # mod promhttp { pub use promhttp_core::*; }
+//! use promhttp::encode::encode_families;
+//! use promhttp::family::MetricFamily;
 //!
 //! let mut pods = MetricFamily::gauge("pod_energy_joules", "Energy used by the pod.");
 //! pods.add_gauge([("pod", "web-1")], 12.5);
@@ -26,7 +27,7 @@
 //!         "# EOF\n",
 //!     ),
 //! );
-//! # Ok::<(), promhttp_core::family::FamilyError>(())
+//! # Ok::<(), promhttp::family::FamilyError>(())
 //! ```
 
 use std::fmt;

@@ -25,8 +25,9 @@ use prometheus_client::metrics::MetricType;
 /// It encodes through `prometheus-client` and registers like its metrics:
 ///
 /// ```
+/// # mod promhttp { pub use promhttp_core::*; }
 /// use std::time::Duration;
-/// use promhttp_core::{DurationHistogram, Format, Registry};
+/// use promhttp::{DurationHistogram, Format, Registry};
 ///
 /// let registry = Registry::new();
 /// let latency = DurationHistogram::new([0.1, 1.0])?;

@@ -10,7 +10,8 @@
 //! need none of them (the `promhttp` facade turns on `prometheus-client` only).
 //!
 //! ```
-//! use promhttp_core::{Format, HttpMethod, HttpMetrics, Registry};
+//! # mod promhttp { pub use promhttp_core::*; }
+//! use promhttp::{Format, HttpMethod, HttpMetrics, Registry};
 //!
 //! let registry = Registry::new();
 //! let metrics = HttpMetrics::builder().registry(&registry).buckets([0.5]).build()?;

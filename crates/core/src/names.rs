@@ -3,7 +3,8 @@
 //! [`MetricFamily::validate`](crate::family::MetricFamily::validate) applies them.
 //!
 //! ```
-//! use promhttp_core::names::{check_label_name, check_metric_name};
+//! # mod promhttp { pub use promhttp_core::*; }
+//! use promhttp::names::{check_label_name, check_metric_name};
 //!
 //! assert!(check_metric_name("http_requests").is_ok());
 //! assert!(check_metric_name("http-requests").is_err());

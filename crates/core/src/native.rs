@@ -18,7 +18,8 @@ use std::sync::OnceLock;
 /// the next, the zero bucket's width and the most buckets a scrape shows.
 ///
 /// ```
-/// use promhttp_core::NativeHistogram;
+/// # mod promhttp { pub use promhttp_core::*; }
+/// use promhttp::NativeHistogram;
 ///
 /// let native = NativeHistogram::new();            // factor 1.1, at most 160 buckets
 /// assert_eq!(native.schema(), 3);                 // buckets grow by 2^(1/8) = 1.09

@@ -2,11 +2,12 @@
 //! result is what scrapes see.
 //!
 //! ```
+//! # mod promhttp { pub use promhttp_core::*; }
 //! use std::time::Duration;
-//! use promhttp_core::collect::Families;
-//! use promhttp_core::family::MetricFamily;
-//! use promhttp_core::poller::Poller;
-//! use promhttp_core::{Format, Registry};
+//! use promhttp::collect::Families;
+//! use promhttp::family::MetricFamily;
+//! use promhttp::poller::Poller;
+//! use promhttp::{Format, Registry};
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -32,7 +32,8 @@ use crate::names;
 /// - encoding in both Prometheus text formats, see [`Registry::encode`].
 ///
 /// ```
-/// use promhttp_core::{Format, Registry};
+/// # mod promhttp { pub use promhttp_core::*; }
+/// use promhttp::{Format, Registry};
 /// use prometheus_client::metrics::counter::Counter;
 ///
 /// let registry = Registry::new();

@@ -13,8 +13,9 @@
 //! Each is a cheap-to-clone handle: keep one to update, register another.
 //!
 //! ```
-//! use promhttp_core::source::{StateSet, SyncedGaugeFamily};
-//! use promhttp_core::{Format, Registry};
+//! # mod promhttp { pub use promhttp_core::*; }
+//! use promhttp::source::{StateSet, SyncedGaugeFamily};
+//! use promhttp::{Format, Registry};
 //!
 //! let registry = Registry::new();
 //! let health = StateSet::new(["healthy", "unhealthy"]);

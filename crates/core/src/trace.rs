@@ -14,7 +14,8 @@ use std::sync::atomic::{fence, AtomicU64, Ordering};
 /// exemplar carries.
 ///
 /// ```
-/// use promhttp_core::TraceContext;
+/// # mod promhttp { pub use promhttp_core::*; }
+/// use promhttp::TraceContext;
 ///
 /// let header = b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 /// let trace = TraceContext::from_traceparent(header).unwrap();

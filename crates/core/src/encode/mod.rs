@@ -15,8 +15,9 @@
 //! `_count` and `_created`.
 //!
 //! ```
-//! use promhttp_core::encode::{Bucket, Descriptor, Dialect, Encoder};
-//! use promhttp_core::family::MetricType;
+//! # mod promhttp { pub use promhttp_core::*; }
+//! use promhttp::encode::{Bucket, Descriptor, Dialect, Encoder};
+//! use promhttp::family::MetricType;
 //!
 //! let mut out = Encoder::new(Dialect::OpenMetrics);
 //! out.family(&Descriptor::new("jobs", MetricType::Counter, "Jobs done."));

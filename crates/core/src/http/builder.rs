@@ -51,7 +51,8 @@ pub(crate) struct Names {
 /// as a [`BuildError`]; nothing is registered unless it succeeds.
 ///
 /// ```
-/// use promhttp_core::{HttpMetrics, Registry};
+/// # mod promhttp { pub use promhttp_core::*; }
+/// use promhttp::{HttpMetrics, Registry};
 ///
 /// let registry = Registry::new();
 /// let metrics = HttpMetrics::builder()
@@ -62,7 +63,7 @@ pub(crate) struct Names {
 ///     .registry(&registry)
 ///     .build()?;
 /// # let _ = metrics;
-/// # Ok::<(), promhttp_core::BuildError>(())
+/// # Ok::<(), promhttp::BuildError>(())
 /// ```
 #[derive(Debug, Clone)]
 #[must_use]
@@ -197,7 +198,8 @@ impl HttpMetricsBuilder {
     /// thread that ends it, so keep it cheap; a second call replaces the first.
     ///
     /// ```
-    /// use promhttp_core::{Format, HttpMethod, HttpMetrics, Registry};
+    /// # mod promhttp { pub use promhttp_core::*; }
+    /// use promhttp::{Format, HttpMethod, HttpMetrics, Registry};
     ///
     /// let registry = Registry::new();
     /// let metrics = HttpMetrics::builder()
@@ -262,7 +264,8 @@ impl HttpMetricsBuilder {
     /// skipped. Calls add up.
     ///
     /// ```
-    /// use promhttp_core::{Format, HttpMethod, HttpMetrics, Registry};
+    /// # mod promhttp { pub use promhttp_core::*; }
+    /// use promhttp::{Format, HttpMethod, HttpMetrics, Registry};
     ///
     /// let registry = Registry::new();
     /// let _metrics = HttpMetrics::builder()

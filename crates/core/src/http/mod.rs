@@ -118,7 +118,8 @@ impl HttpMethod {
     /// Classifies a method token. Methods are case-sensitive: `get` is `_OTHER`.
     ///
     /// ```
-    /// use promhttp_core::HttpMethod;
+    /// # mod promhttp { pub use promhttp_core::*; }
+    /// use promhttp::HttpMethod;
     /// assert_eq!(HttpMethod::from_token("PATCH").as_str(), "PATCH");
     /// assert_eq!(HttpMethod::from_token("PROPFIND").as_str(), "_OTHER");
     /// assert_eq!(HttpMethod::from_token("get").as_str(), "_OTHER");
@@ -184,7 +185,8 @@ impl fmt::Display for HttpMethod {
 /// number read once per scrape, so they agree in every exposition.
 ///
 /// ```
-/// use promhttp_core::{Format, HttpMethod, HttpMetrics, Registry};
+/// # mod promhttp { pub use promhttp_core::*; }
+/// use promhttp::{Format, HttpMethod, HttpMetrics, Registry};
 ///
 /// let registry = Registry::new();
 /// let metrics = HttpMetrics::builder()
@@ -306,7 +308,8 @@ impl HttpMetrics {
     /// request's path as received. Without groups it is `route(None)`.
     ///
     /// ```
-    /// use promhttp_core::{HttpMethod, HttpMetrics, Registry};
+    /// # mod promhttp { pub use promhttp_core::*; }
+    /// use promhttp::{HttpMethod, HttpMetrics, Registry};
     ///
     /// let metrics = HttpMetrics::builder()
     ///     .registry(&Registry::new())
@@ -346,7 +349,8 @@ impl HttpMetrics {
     /// the result to [`RequestGuard::set_labels`].
     ///
     /// ```
-    /// use promhttp_core::{Format, HttpMethod, HttpMetrics, Registry};
+    /// # mod promhttp { pub use promhttp_core::*; }
+    /// use promhttp::{Format, HttpMethod, HttpMetrics, Registry};
     ///
     /// let registry = Registry::new();
     /// let metrics = HttpMetrics::builder()
@@ -487,7 +491,8 @@ impl HttpMetrics {
     /// runs and is left out of the counts by [`RequestGuard::set_route`].
     ///
     /// ```
-    /// use promhttp_core::{Format, HttpMethod, HttpMetrics, Registry};
+    /// # mod promhttp { pub use promhttp_core::*; }
+    /// use promhttp::{Format, HttpMethod, HttpMetrics, Registry};
     ///
     /// let registry = Registry::new();
     /// let metrics = HttpMetrics::builder().registry(&registry).build()?;
@@ -546,8 +551,9 @@ pub const STATUS_PANICKED: u16 = 500;
 /// An adapter's response future looks like this:
 ///
 /// ```
+/// # mod promhttp { pub use promhttp_core::*; }
 /// use std::{future::Future, pin::Pin, task::{ready, Context, Poll}};
-/// use promhttp_core::RequestGuard;
+/// use promhttp::RequestGuard;
 ///
 /// struct ResponseFuture<F> { inner: Pin<Box<F>>, guard: Option<RequestGuard> }
 ///

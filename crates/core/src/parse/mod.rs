@@ -14,8 +14,9 @@
 //! broken. No input makes these functions panic.
 //!
 //! ```
-//! use promhttp_core::family::MetricType;
-//! use promhttp_core::parse::{parse_openmetrics, Rule};
+//! # mod promhttp { pub use promhttp_core::*; }
+//! use promhttp::family::MetricType;
+//! use promhttp::parse::{parse_openmetrics, Rule};
 //!
 //! let families = parse_openmetrics(concat!(
 //!     "# TYPE jobs counter\n",
@@ -31,7 +32,7 @@
 //!
 //! let err = parse_openmetrics("# TYPE jobs counter\njobs 3\n# EOF\n").unwrap_err();
 //! assert_eq!((err.line(), err.column(), err.rule()), (2, 1, Rule::SampleName));
-//! # Ok::<(), promhttp_core::parse::ParseError>(())
+//! # Ok::<(), promhttp::parse::ParseError>(())
 //! ```
 
 mod lex;
@@ -56,7 +57,8 @@ use crate::family::MetricFamily;
 /// specification says. Timestamps are seconds since the Unix epoch.
 ///
 /// ```
-/// use promhttp_core::parse::{parse_openmetrics, Rule};
+/// # mod promhttp { pub use promhttp_core::*; }
+/// use promhttp::parse::{parse_openmetrics, Rule};
 ///
 /// let err = parse_openmetrics("up 1\n").unwrap_err();
 /// assert_eq!(err.rule(), Rule::MissingEof);
@@ -93,13 +95,14 @@ pub fn parse_openmetrics(text: &str) -> Result<Vec<MetricFamily>, ParseError> {
 ///   summaries. The format sets no rules on the values themselves.
 ///
 /// ```
-/// use promhttp_core::parse::parse_text;
+/// # mod promhttp { pub use promhttp_core::*; }
+/// use promhttp::parse::parse_text;
 ///
 /// let families = parse_text("# TYPE jobs_total counter\njobs_total{q=\"a\"} 3 1700000000123\n")?;
 /// assert_eq!(families[0].name, "jobs");
 /// assert_eq!(families[0].samples[0].name, "jobs_total");
 /// assert_eq!(families[0].samples[0].timestamp, Some(1_700_000_000.123));
-/// # Ok::<(), promhttp_core::parse::ParseError>(())
+/// # Ok::<(), promhttp::parse::ParseError>(())
 /// ```
 ///
 /// [`MetricType::Unknown`]: crate::family::MetricType::Unknown
@@ -116,7 +119,8 @@ pub fn parse_text(text: &str) -> Result<Vec<MetricFamily>, ParseError> {
 /// 0.0.4. Parameters other than `version` (`charset`, ...) are ignored.
 ///
 /// ```
-/// use promhttp_core::parse::{parse, Rule};
+/// # mod promhttp { pub use promhttp_core::*; }
+/// use promhttp::parse::{parse, Rule};
 ///
 /// let om = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 /// assert_eq!(parse(Some(om), "up 1\n# EOF\n")?.len(), 1);
@@ -124,7 +128,7 @@ pub fn parse_text(text: &str) -> Result<Vec<MetricFamily>, ParseError> {
 /// assert_eq!(parse(Some("text/plain; version=0.0.4"), "up 1\n")?.len(), 1);
 /// assert_eq!(parse(Some(om), "up 1\n").unwrap_err().rule(), Rule::MissingEof);
 /// assert_eq!(parse(Some("application/json"), "{}").unwrap_err().rule(), Rule::ContentType);
-/// # Ok::<(), promhttp_core::parse::ParseError>(())
+/// # Ok::<(), promhttp::parse::ParseError>(())
 /// ```
 ///
 /// # Errors
@@ -144,7 +148,8 @@ pub fn parse(content_type: Option<&str>, body: &str) -> Result<Vec<MetricFamily>
 /// without an error.
 ///
 /// ```
-/// use promhttp_core::parse::{openmetrics_families, Rule};
+/// # mod promhttp { pub use promhttp_core::*; }
+/// use promhttp::parse::{openmetrics_families, Rule};
 ///
 /// let mut families = openmetrics_families("a 1\nb 2\n# EOF\n");
 /// assert_eq!(families.next().unwrap()?.name, "a");
@@ -157,7 +162,7 @@ pub fn parse(content_type: Option<&str>, body: &str) -> Result<Vec<MetricFamily>
 /// assert_eq!(families.next().unwrap()?.name, "a");
 /// assert_eq!(families.next().unwrap().unwrap_err().rule(), Rule::FamilyRepeated);
 /// assert!(families.next().is_none());
-/// # Ok::<(), promhttp_core::parse::ParseError>(())
+/// # Ok::<(), promhttp::parse::ParseError>(())
 /// ```
 #[must_use]
 pub fn openmetrics_families(text: &str) -> Families<'_> {
@@ -229,7 +234,8 @@ impl<'a> Families<'a> {
     /// checks across pieces need: repeated series, interleaved metrics).
     ///
     /// ```
-    /// use promhttp_core::parse::text_families;
+    /// # mod promhttp { pub use promhttp_core::*; }
+    /// use promhttp::parse::text_families;
     ///
     /// let text = "# TYPE m gauge\nm{i=\"1\"} 1\nm{i=\"2\"} 2\nm{i=\"3\"} 3\nup 1\n";
     /// let pieces: Vec<_> = text_families(text).in_pieces(2).collect::<Result<_, _>>()?;
@@ -238,7 +244,7 @@ impl<'a> Families<'a> {
     ///     .map(|p| (p.family.name.as_str(), p.family.samples.len(), p.first, p.last))
     ///     .collect();
     /// assert_eq!(shape, [("m", 2, true, false), ("m", 1, false, true), ("up", 1, true, true)]);
-    /// # Ok::<(), promhttp_core::parse::ParseError>(())
+    /// # Ok::<(), promhttp::parse::ParseError>(())
     /// ```
     #[must_use]
     pub fn in_pieces(mut self, max_samples: usize) -> Pieces<'a> {

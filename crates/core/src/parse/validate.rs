@@ -221,6 +221,7 @@ impl MetricFamily {
 
 /// The set of series fingerprints [`MetricFamily::quick_check`] fills, kept from
 /// one check to the next for its allocation.
+#[cfg(any(feature = "exporter", test))]
 pub(crate) type Fingerprints = HashSet<u64, BuildHasherDefault<Prehashed>>;
 
 impl MetricFamily {
@@ -233,6 +234,7 @@ impl MetricFamily {
     /// `true` only where `validate` passes; `false` for a family that breaks a
     /// rule and for any other shape, which `validate` then decides (and words
     /// the error). `seen` is scratch space, cleared first.
+    #[cfg(any(feature = "exporter", test))]
     pub(crate) fn quick_check(&self, seen: &mut Fingerprints) -> bool {
         let t = self.metric_type;
         if !matches!(

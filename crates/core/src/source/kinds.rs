@@ -190,8 +190,9 @@ fn check_label(name: &str) -> Result<(), LabelError> {
 /// past the old value between two reads).
 ///
 /// ```
+/// # mod promhttp { pub use promhttp_core::*; }
 /// use std::time::{Duration, UNIX_EPOCH};
-/// use promhttp_core::source::{MirroredCounter, Mirrored};
+/// use promhttp::source::{MirroredCounter, Mirrored};
 ///
 /// let launched = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
 /// let requests = MirroredCounter::new();
@@ -201,7 +202,7 @@ fn check_label(name: &str) -> Result<(), LabelError> {
 /// assert_eq!(requests.get(), 3.0);
 /// assert!(requests.set(-1.0, None).is_err()); // refused, nothing changes
 /// assert_eq!(requests.get(), 3.0);
-/// # Ok::<(), promhttp_core::source::MirrorError>(())
+/// # Ok::<(), promhttp::source::MirrorError>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct MirroredCounter {
