@@ -191,18 +191,13 @@ fn check(registry: &Registry, sent: u64, at_a_fifth: [usize; 3]) {
         .label_values()
         .all(|v| !v.contains('?') && !v.contains(".env") && !v.contains("wp-admin")));
     // The request label: the declared value the flood sends, and `other`.
-    let tiers: std::collections::BTreeSet<&str> = m
-        .samples("http_server_requests_total")
-        .filter_map(|s| s.labels.get("tier").map(String::as_str))
-        .collect();
-    assert_eq!(tiers.into_iter().collect::<Vec<_>>(), ["other", "paid"]);
-    // Routes are the templates, the declared group and promhttp's own.
-    let routes: std::collections::BTreeSet<&str> = m
-        .samples("http_server_requests_total")
-        .map(|s| s.labels["route"].as_str())
-        .collect();
     assert_eq!(
-        routes.into_iter().collect::<Vec<_>>(),
+        m.distinct("http_server_requests_total", "tier"),
+        ["other", "paid"]
+    );
+    // Routes are the templates, the declared group and promhttp's own.
+    assert_eq!(
+        m.distinct("http_server_requests_total", "route"),
         [
             "/status/{code}",
             "/users/{id}",
@@ -233,11 +228,7 @@ async fn random_requests_through_axum_keep_series_bounded() {
             }),
         )
         .route("/users/{id}", get(|| async { "user" }))
-        .layer(
-            promhttp::axum::MetricsLayer::new(&metrics).label_with("tier", |head| {
-                head.headers.get("x-tier").and_then(|v| v.to_str().ok())
-            }),
-        )
+        .layer(common::axum_layer_with_tier(&metrics))
         .with_state(());
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     for i in 0..REQUESTS {
@@ -268,11 +259,7 @@ async fn random_requests_through_actix_keep_series_bounded() {
     let metrics = flood.metrics.clone();
     let app = actix_test::init_service(
         App::new()
-            .wrap(
-                promhttp::actix::Metrics::new(&metrics).label_with("tier", |req| {
-                    req.headers().get("x-tier").and_then(|v| v.to_str().ok())
-                }),
-            )
+            .wrap(common::actix_middleware_with_tier(&metrics))
             .route(
                 "/status/{code}",
                 web::route().to(|code: web::Path<u16>| async move {

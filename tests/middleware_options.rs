@@ -110,12 +110,8 @@ async fn status_classes_label_the_class_in_both_adapters() {
         assert_eq!(count("/gone", "4xx"), 1.0, "{adapter}");
         assert_eq!(count("/busy", "5xx"), 2.0, "{adapter}");
         // No series keeps a code.
-        let statuses: std::collections::BTreeSet<&str> = m
-            .samples("http_server_requests_total")
-            .map(|s| s.labels["status"].as_str())
-            .collect();
         assert_eq!(
-            statuses.into_iter().collect::<Vec<_>>(),
+            m.distinct("http_server_requests_total", "status"),
             ["2xx", "4xx", "5xx"],
             "{adapter}"
         );
@@ -183,12 +179,8 @@ async fn excluded_requests_are_left_out_in_both_adapters() {
     };
     for (adapter, registry) in both(builder).await {
         let m = scrape(&registry);
-        let routes: std::collections::BTreeSet<&str> = m
-            .samples("http_server_requests_total")
-            .map(|s| s.labels["route"].as_str())
-            .collect();
         assert_eq!(
-            routes.into_iter().collect::<Vec<_>>(),
+            m.distinct("http_server_requests_total", "route"),
             ["/busy", "/empty", "/gone", "/ok"],
             "{adapter}: no unmatched series"
         );
@@ -429,11 +421,7 @@ async fn labelled(trust_forwarded_proto: bool) -> [(&'static str, Registry); 2] 
     let app: Router = Router::new()
         .route("/ok", get(status(200)))
         .route("/gone", get(status(404)))
-        .layer(
-            promhttp::axum::MetricsLayer::new(&metrics).label_with("tier", |head| {
-                head.headers.get("x-tier").and_then(|v| v.to_str().ok())
-            }),
-        );
+        .layer(common::axum_layer_with_tier(&metrics));
     for (path, tier, proto, version) in LABELLED {
         let mut req = Request::get(path).version(version);
         if let Some(tier) = tier {
@@ -457,11 +445,7 @@ async fn labelled(trust_forwarded_proto: bool) -> [(&'static str, Registry); 2] 
         .run_until(async {
             let app = actix_test::init_service(
                 App::new()
-                    .wrap(
-                        promhttp::actix::Metrics::new(&metrics).label_with("tier", |req| {
-                            req.headers().get("x-tier").and_then(|v| v.to_str().ok())
-                        }),
-                    )
+                    .wrap(common::actix_middleware_with_tier(&metrics))
                     .route(
                         "/ok",
                         web::get().to(|| async { HttpResponse::Ok().finish() }),
@@ -545,12 +529,8 @@ async fn request_labels_take_declared_values_or_other_in_both_adapters() {
     // Untrusted, `X-Forwarded-Proto` is not believed.
     for (adapter, registry) in labelled(false).await {
         let m = scrape(&registry);
-        let schemes: std::collections::BTreeSet<&str> = m
-            .samples("http_server_requests_total")
-            .map(|s| s.labels["url_scheme"].as_str())
-            .collect();
         assert_eq!(
-            schemes.into_iter().collect::<Vec<_>>(),
+            m.distinct("http_server_requests_total", "url_scheme"),
             ["http"],
             "{adapter}"
         );

@@ -540,6 +540,16 @@ fn labels_match(sample: &Sample, labels: &[(&str, &str)]) -> bool {
 
 impl Exposition {
     /// Every sample called `name`.
+    /// The distinct values of `label` on the samples named `name`, sorted;
+    /// samples without the label are skipped.
+    pub fn distinct<'a>(&'a self, name: &'a str, label: &str) -> Vec<&'a str> {
+        let values: std::collections::BTreeSet<&str> = self
+            .samples(name)
+            .filter_map(|s| s.labels.get(label).map(String::as_str))
+            .collect();
+        values.into_iter().collect()
+    }
+
     pub fn samples<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a Sample> + 'a {
         self.families
             .iter()
@@ -1126,4 +1136,27 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// The `x-tier` header's value: the request label `tier` of the tests.
+const X_TIER: axum::http::HeaderName = axum::http::HeaderName::from_static("x-tier");
+
+/// promhttp's axum layer recording into `metrics`, reading the request label
+/// `tier` from the `x-tier` header.
+pub fn axum_layer_with_tier(metrics: &promhttp::HttpMetrics) -> promhttp::axum::MetricsLayer {
+    promhttp::axum::MetricsLayer::new(metrics).label_with("tier", |head| {
+        head.headers.get(X_TIER).and_then(|v| v.to_str().ok())
+    })
+}
+
+/// promhttp's actix-web middleware recording into `metrics`, reading the
+/// request label `tier` from the `x-tier` header.
+pub fn actix_middleware_with_tier(metrics: &promhttp::HttpMetrics) -> promhttp::actix::Metrics {
+    const ACTIX_X_TIER: actix_web::http::header::HeaderName =
+        actix_web::http::header::HeaderName::from_static("x-tier");
+    promhttp::actix::Metrics::new(metrics).label_with("tier", |req| {
+        req.headers()
+            .get(ACTIX_X_TIER)
+            .and_then(|v| v.to_str().ok())
+    })
 }

@@ -13,7 +13,7 @@ use actix_web::web::Bytes;
 use actix_web::Error;
 use pin_project_lite::pin_project;
 use promhttp_core::{
-    BuiltinLabel, HttpMethod, HttpMetrics, RequestGuard, RequestLabel, TraceContext,
+    BuiltinLabel, HttpMethod, HttpMetrics, LabelReader, RequestGuard, TraceContext,
 };
 
 /// actix-web middleware that records the HTTP metrics of every request through the
@@ -36,27 +36,15 @@ pub struct Metrics {
 /// Reads a request label's value from the request.
 type LabelFn = Rc<dyn for<'a> Fn(&'a ServiceRequest) -> Option<&'a str>>;
 
-/// How one request label of the set is read.
-enum Reader {
-    Fn(LabelFn),
-    Scheme {
-        trust_forwarded_proto: bool,
-    },
-    Version,
-    /// No function given: every request is `other`.
-    Nothing,
-}
-
-impl Reader {
-    fn read<'a>(&self, req: &'a ServiceRequest) -> Option<&'a str> {
-        match self {
-            Self::Fn(read) => read(req),
-            Self::Scheme {
-                trust_forwarded_proto,
-            } => scheme(req, *trust_forwarded_proto),
-            Self::Version => version(req.version()),
-            Self::Nothing => None,
-        }
+/// Reads one request label's value from a request.
+fn read<'a>(reader: &LabelReader<LabelFn>, req: &'a ServiceRequest) -> Option<&'a str> {
+    match reader {
+        LabelReader::Given(read) => read(req),
+        LabelReader::Builtin(BuiltinLabel::UrlScheme {
+            trust_forwarded_proto,
+        }) => scheme(req, *trust_forwarded_proto),
+        LabelReader::Builtin(BuiltinLabel::ProtocolVersion) => version(req.version()),
+        _ => None,
     }
 }
 
@@ -66,23 +54,10 @@ impl Reader {
 /// allocating, on every request.)
 fn scheme(req: &ServiceRequest, trust_forwarded_proto: bool) -> Option<&'static str> {
     const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
-    let forwarded = trust_forwarded_proto
-        .then(|| req.headers().get(X_FORWARDED_PROTO))
-        .flatten();
-    let Some(value) = forwarded else {
-        return Some(if req.app_config().secure() {
-            "https"
-        } else {
-            "http"
-        });
-    };
-    let first = value.to_str().ok()?.split(',').next()?.trim();
-    if first.eq_ignore_ascii_case("https") {
-        Some("https")
-    } else if first.eq_ignore_ascii_case("http") {
-        Some("http")
-    } else {
-        None
+    match req.headers().get(X_FORWARDED_PROTO) {
+        Some(value) if trust_forwarded_proto => BuiltinLabel::forwarded_scheme(value.as_bytes()),
+        _ if req.app_config().secure() => Some("https"),
+        _ => Some("http"),
     }
 }
 
@@ -166,29 +141,6 @@ impl Metrics {
         self
     }
 
-    /// How each of the set's request labels is read; `None` without any.
-    fn readers(&self) -> Option<Box<[Reader]>> {
-        let labels = self.metrics.labels();
-        if labels.is_empty() {
-            return None;
-        }
-        let reader = |label: &RequestLabel| {
-            if let Some((_, read)) = self.label_fns.iter().find(|(n, _)| n == label.name()) {
-                return Reader::Fn(Rc::clone(read));
-            }
-            match label.builtin() {
-                Some(BuiltinLabel::UrlScheme {
-                    trust_forwarded_proto,
-                }) => Reader::Scheme {
-                    trust_forwarded_proto,
-                },
-                Some(BuiltinLabel::ProtocolVersion) => Reader::Version,
-                _ => Reader::Nothing,
-            }
-        };
-        Some(labels.iter().map(reader).collect())
-    }
-
     /// Finds each request's trace with `trace` instead of reading the
     /// `traceparent` header: for a trace that an earlier middleware put in the
     /// request's extensions, or a header of another propagation format. It runs
@@ -259,7 +211,7 @@ where
             exemplars: self.metrics.exemplars(),
             metrics: Rc::new(self.metrics.clone()),
             trace: self.trace.clone(),
-            labels: self.readers(),
+            labels: self.metrics.label_readers(&self.label_fns),
         }))
     }
 }
@@ -279,7 +231,7 @@ pub struct MetricsMiddleware<S> {
     exemplars: bool,
     trace: Option<TraceFn>,
     /// How the set's request labels are read; `None` when it has none.
-    labels: Option<Box<[Reader]>>,
+    labels: Option<Box<[LabelReader<LabelFn>]>>,
 }
 
 impl<S> std::fmt::Debug for MetricsMiddleware<S> {
@@ -324,7 +276,10 @@ where
             .metrics
             .start_unrouted(method_of(req.method()), req.match_info().as_str());
         if let (Some(readers), Some(guard)) = (&self.labels, guard.as_mut()) {
-            guard.set_labels(self.metrics.label_values(|i, _| readers.get(i)?.read(&req)));
+            guard.set_labels(
+                self.metrics
+                    .label_values(|i, _| read(readers.get(i)?, &req)),
+            );
         }
         if self.exemplars {
             if let (Some(guard), Some(trace)) = (guard.as_mut(), self.trace(&req)) {

@@ -11,7 +11,7 @@ use http::{Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use promhttp_core::{
-    BuiltinLabel, HttpMethod, HttpMetrics, RequestGuard, RequestLabel, RouteHandle, TraceContext,
+    BuiltinLabel, HttpMethod, HttpMetrics, LabelReader, RequestGuard, RouteHandle, TraceContext,
 };
 use tower_layer::Layer;
 use tower_service::Service;
@@ -41,28 +41,15 @@ pub struct MetricsLayer {
 /// Reads a request label's value from the request's head.
 type LabelFn = Arc<dyn for<'a> Fn(&'a http::request::Parts) -> Option<&'a str> + Send + Sync>;
 
-/// How one request label of the set is read.
-#[derive(Clone)]
-enum Reader {
-    Fn(LabelFn),
-    Scheme {
-        trust_forwarded_proto: bool,
-    },
-    Version,
-    /// No function given: every request is `other`.
-    Nothing,
-}
-
-impl Reader {
-    fn read<'a>(&self, parts: &'a http::request::Parts) -> Option<&'a str> {
-        match self {
-            Self::Fn(read) => read(parts),
-            Self::Scheme {
-                trust_forwarded_proto,
-            } => scheme(parts, *trust_forwarded_proto),
-            Self::Version => version(parts.version),
-            Self::Nothing => None,
-        }
+/// Reads one request label's value from a request's head.
+fn read<'a>(reader: &LabelReader<LabelFn>, parts: &'a http::request::Parts) -> Option<&'a str> {
+    match reader {
+        LabelReader::Given(read) => read(parts),
+        LabelReader::Builtin(BuiltinLabel::UrlScheme {
+            trust_forwarded_proto,
+        }) => scheme(parts, *trust_forwarded_proto),
+        LabelReader::Builtin(BuiltinLabel::ProtocolVersion) => version(parts.version),
+        _ => None,
     }
 }
 
@@ -70,26 +57,14 @@ impl Reader {
 /// `:scheme`), else the first `X-Forwarded-Proto` value when trusted, else
 /// `http` (a tower layer cannot see TLS terminated below it).
 fn scheme(parts: &http::request::Parts, trust_forwarded_proto: bool) -> Option<&'static str> {
-    let known = |s: &str| {
-        if s.eq_ignore_ascii_case("https") {
-            Some("https")
-        } else if s.eq_ignore_ascii_case("http") {
-            Some("http")
-        } else {
-            None
-        }
-    };
-    if let Some(scheme) = parts.uri.scheme_str() {
-        return known(scheme);
-    }
     const X_FORWARDED_PROTO: http::HeaderName = http::HeaderName::from_static("x-forwarded-proto");
-    if trust_forwarded_proto {
-        if let Some(value) = parts.headers.get(X_FORWARDED_PROTO) {
-            let first = value.to_str().ok()?.split(',').next()?.trim();
-            return known(first);
-        }
+    if let Some(scheme) = parts.uri.scheme_str() {
+        return BuiltinLabel::forwarded_scheme(scheme.as_bytes());
     }
-    Some("http")
+    match parts.headers.get(X_FORWARDED_PROTO) {
+        Some(value) if trust_forwarded_proto => BuiltinLabel::forwarded_scheme(value.as_bytes()),
+        _ => Some("http"),
+    }
 }
 
 /// `1.0`, `1.1`, `2` or `3`.
@@ -171,29 +146,6 @@ impl MetricsLayer {
         self
     }
 
-    /// How each of the set's request labels is read; `None` without any.
-    fn readers(&self) -> Option<Box<[Reader]>> {
-        let labels = self.metrics.labels();
-        if labels.is_empty() {
-            return None;
-        }
-        let reader = |label: &RequestLabel| {
-            if let Some((_, read)) = self.label_fns.iter().find(|(n, _)| n == label.name()) {
-                return Reader::Fn(Arc::clone(read));
-            }
-            match label.builtin() {
-                Some(BuiltinLabel::UrlScheme {
-                    trust_forwarded_proto,
-                }) => Reader::Scheme {
-                    trust_forwarded_proto,
-                },
-                Some(BuiltinLabel::ProtocolVersion) => Reader::Version,
-                _ => Reader::Nothing,
-            }
-        };
-        Some(labels.iter().map(reader).collect())
-    }
-
     /// Finds each request's trace with `trace` instead of reading the
     /// `traceparent` header: for a trace that an earlier layer put in the
     /// request's extensions, or a header of another propagation format. It runs
@@ -249,7 +201,7 @@ impl<S> Layer<S> for MetricsLayer {
             state: Arc::new(State {
                 exemplars: self.metrics.exemplars(),
                 groups: self.metrics.groups_unmatched(),
-                labels: self.readers(),
+                labels: self.metrics.label_readers(&self.label_fns),
                 metrics: self.metrics.clone(),
                 route: OnceLock::new(),
                 trace: self.trace.clone(),
@@ -275,7 +227,7 @@ struct State {
     /// Whether the set groups unmatched requests by path.
     groups: bool,
     /// How the set's request labels are read; `None` when it has none.
-    labels: Option<Box<[Reader]>>,
+    labels: Option<Box<[LabelReader<LabelFn>]>>,
     trace: Option<TraceFn>,
     /// axum's `Router::layer` wraps each route on its own, so one service (and its
     /// clones) nearly always sees one route: its handle is kept here and the
@@ -390,7 +342,7 @@ where
                 guard.set_labels(
                     self.state
                         .metrics
-                        .label_values(|i, _| readers.get(i)?.read(&parts)),
+                        .label_values(|i, _| read(readers.get(i)?, &parts)),
                 );
                 Request::from_parts(parts, body)
             }

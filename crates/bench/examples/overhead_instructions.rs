@@ -47,15 +47,7 @@ fn main() {
     let registry = Registry::new();
     let metrics = HttpMetrics::builder().registry(&registry).build().unwrap();
     // As in the overhead table: the options on, none of them acting on the mix.
-    let with_options = HttpMetrics::builder()
-        .registry(&Registry::new())
-        .status_classes(true)
-        .exclude(|r| r.status == 404 && r.route == promhttp::UNMATCHED_ROUTE)
-        .group_unmatched(["static"], |_, path| {
-            path.starts_with("/assets/").then_some("static")
-        })
-        .build()
-        .unwrap();
+    let with_options = promhttp_bench::with_options(&Registry::new());
     // Request labels: one read by a function (from a header the mix does not
     // send), and both built-ins.
     let with_labels = HttpMetrics::builder()

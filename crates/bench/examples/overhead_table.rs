@@ -60,15 +60,7 @@ fn main() {
     // The options that shape the labels, all on; none of them excludes or
     // groups a request of the mix, so the work measured is their checks.
     let options_registry = Registry::new();
-    let with_options = HttpMetrics::builder()
-        .registry(&options_registry)
-        .status_classes(true)
-        .exclude(|r| r.status == 404 && r.route == promhttp::UNMATCHED_ROUTE)
-        .group_unmatched(["static"], |_, path| {
-            path.starts_with("/assets/").then_some("static")
-        })
-        .build()
-        .unwrap();
+    let with_options = promhttp_bench::with_options(&options_registry);
     let (peer_layer, _handle) = axum_prometheus::PrometheusMetricLayer::pair();
     let mut axum: Vec<(&str, Router)> = vec![
         ("bare", axum_app()),

@@ -62,6 +62,26 @@ impl http_body::Body for Forwarding {
     }
 }
 
+/// promhttp's HTTP metric set in `registry` with the options that shape the
+/// labels all on (`status_classes`, an `exclude` predicate,
+/// `group_unmatched`), none of which acts on [`PATHS`]: what the benches
+/// measure is their checks.
+///
+/// # Panics
+/// Never: the options are valid.
+#[must_use]
+pub fn with_options(registry: &promhttp::Registry) -> promhttp::HttpMetrics {
+    promhttp::HttpMetrics::builder()
+        .registry(registry)
+        .status_classes(true)
+        .exclude(|r| r.status == 404 && r.route == promhttp::UNMATCHED_ROUTE)
+        .group_unmatched(["static"], |_, path| {
+            path.starts_with("/assets/").then_some("static")
+        })
+        .build()
+        .expect("valid options")
+}
+
 /// Polls a future that never waits on I/O to completion, with no runtime.
 pub fn run<F: Future>(fut: F) -> F::Output {
     let mut fut = pin!(fut);

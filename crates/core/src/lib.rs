@@ -64,7 +64,7 @@ pub use global::{default_registry, http_sets_elsewhere};
 pub use histogram::{BucketsError, DurationHistogram};
 pub use http::{
     BuildError, BuiltinLabel, EndedRequest, HttpMethod, HttpMetrics, HttpMetricsBuilder,
-    LabelValues, Naming, RequestGuard, RequestLabel, RouteHandle, DEFAULT_BUCKETS,
+    LabelReader, LabelValues, Naming, RequestGuard, RequestLabel, RouteHandle, DEFAULT_BUCKETS,
     DEFAULT_MAX_SERIES, OTHER_LABEL_VALUE, OVERFLOW_ROUTE, STATUS_CLIENT_CLOSED, STATUS_PANICKED,
     UNMATCHED_ROUTE,
 };

@@ -221,6 +221,16 @@ impl HttpCollector {
             (row.route.is_some() && !shared.labels.is_empty())
                 .then(|| (shared.labels.as_slice(), row.series.status >> STATUS_BITS))
         };
+        // The labels of an in-flight gauge: no status, no request labels.
+        let gauge_labels = |method, route| Labels {
+            names,
+            method,
+            route,
+            status: None,
+            request: None,
+            error_type: None,
+            consts,
+        };
         let mut status = itoa::Buffer::new();
         let width = shared.bounds.nanos.len() + 1;
         let clock = Anchor::now();
@@ -297,15 +307,7 @@ impl HttpCollector {
             }
             for (method, value) in HttpMethod::ALL.into_iter().zip(by_method) {
                 let Some(value) = value else { continue };
-                let labels = Labels {
-                    names,
-                    method,
-                    route: None,
-                    status: None,
-                    request: None,
-                    error_type: None,
-                    consts,
-                };
+                let labels = gauge_labels(method, None);
                 #[allow(clippy::cast_precision_loss)]
                 out.gauge(&labels, value as f64);
             }
@@ -316,28 +318,12 @@ impl HttpCollector {
                 IN_FLIGHT_HELP,
             ));
             for &(route, method, value) in &scratch.in_flight {
-                let labels = Labels {
-                    names,
-                    method,
-                    route: route.map(|at| route_of(Some(at))),
-                    status: None,
-                    request: None,
-                    error_type: None,
-                    consts,
-                };
+                let labels = gauge_labels(method, route.map(|at| route_of(Some(at))));
                 #[allow(clippy::cast_precision_loss)]
                 out.gauge(&labels, value as f64);
             }
             if folded_in_flight > 0 {
-                let labels = Labels {
-                    names,
-                    method: HttpMethod::Other,
-                    route: Some(OVERFLOW_ROUTE),
-                    status: None,
-                    request: None,
-                    error_type: None,
-                    consts,
-                };
+                let labels = gauge_labels(HttpMethod::Other, Some(OVERFLOW_ROUTE));
                 #[allow(clippy::cast_precision_loss)]
                 out.gauge(&labels, limits.overflow_in_flight.load(Acquire) as f64);
             }

@@ -95,6 +95,55 @@ impl BuiltinLabel {
     }
 }
 
+impl BuiltinLabel {
+    /// The `url_scheme` an `X-Forwarded-Proto` header's value names: its
+    /// first comma-separated value, `http` or `https` in any case; `None` for
+    /// anything else.
+    #[must_use]
+    pub fn forwarded_scheme(value: &[u8]) -> Option<&'static str> {
+        let first = value.split(|&b| b == b',').next()?.trim_ascii();
+        if first.eq_ignore_ascii_case(b"https") {
+            Some("https")
+        } else if first.eq_ignore_ascii_case(b"http") {
+            Some("http")
+        } else {
+            None
+        }
+    }
+}
+
+/// How an adapter reads one request label of a set, from
+/// [`HttpMetrics::label_readers`](crate::HttpMetrics::label_readers).
+#[derive(Debug, Clone)]
+pub enum LabelReader<F> {
+    /// With the function given for the label.
+    Given(F),
+    /// As the adapter reads this built-in label.
+    Builtin(BuiltinLabel),
+    /// Not at all: no function was given, so every request is `other`.
+    Nothing,
+}
+
+/// For each label of `labels`, how it is read: the function `given` for its
+/// name, else the built-in reading, else nothing.
+pub(crate) fn readers<F: Clone>(
+    labels: &[RequestLabel],
+    given: &[(String, F)],
+) -> Box<[LabelReader<F>]> {
+    labels
+        .iter()
+        .map(|label| {
+            if let Some((_, read)) = given.iter().find(|(name, _)| *name == label.name) {
+                LabelReader::Given(read.clone())
+            } else if let Some(builtin) = label.builtin {
+                LabelReader::Builtin(builtin)
+            } else {
+                LabelReader::Nothing
+            }
+        })
+        .collect()
+}
+
 /// One request's values of the set's request labels, from
 /// [`HttpMetrics::label_values`](crate::HttpMetrics::label_values), for
 /// [`RequestGuard::set_labels`](crate::RequestGuard::set_labels).
@@ -152,6 +201,46 @@ mod tests {
             },
             BuiltinLabel::ProtocolVersion.declare(),
         ]
+    }
+
+    #[test]
+    fn a_forwarded_scheme_is_its_first_value_in_any_case() {
+        for (value, want) in [
+            (&b"https"[..], Some("https")),
+            (b"HTTP", Some("http")),
+            (b" Https , http", Some("https")),
+            (b"http,https", Some("http")),
+            (b"gopher", None),
+            (b"", None),
+            (b"httpsx", None),
+        ] {
+            assert_eq!(BuiltinLabel::forwarded_scheme(value), want, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn each_label_is_read_by_its_function_else_its_builtin() {
+        let mut labels = declared();
+        labels.push(
+            BuiltinLabel::UrlScheme {
+                trust_forwarded_proto: true,
+            }
+            .declare(),
+        );
+        let given = [("url_scheme".to_owned(), 7), ("nothing".to_owned(), 9)];
+        let readers = readers(&labels, &given);
+        assert!(
+            matches!(readers[0], LabelReader::Nothing),
+            "tenant: none given"
+        );
+        assert!(matches!(
+            readers[1],
+            LabelReader::Builtin(BuiltinLabel::ProtocolVersion)
+        ));
+        assert!(
+            matches!(readers[2], LabelReader::Given(7)),
+            "a function wins"
+        );
     }
 
     #[test]

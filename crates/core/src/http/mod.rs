@@ -12,7 +12,7 @@ use std::fmt;
 use std::sync::Arc;
 
 pub use builder::{BuildError, HttpMetricsBuilder, Naming};
-pub use labels::{BuiltinLabel, LabelValues, RequestLabel, OTHER_LABEL_VALUE};
+pub use labels::{BuiltinLabel, LabelReader, LabelValues, RequestLabel, OTHER_LABEL_VALUE};
 
 /// The predicate of [`HttpMetricsBuilder::exclude`].
 #[derive(Clone)]
@@ -375,6 +375,15 @@ impl HttpMetrics {
         value: impl FnMut(usize, &RequestLabel) -> Option<&'r str>,
     ) -> LabelValues {
         labels::combination(&self.shared.labels, value)
+    }
+
+    /// How an adapter reads each of [`labels`](Self::labels), in order: with
+    /// the function in `given` under the label's name, else as the built-in
+    /// it is, else not at all (`other`). `None` when the set has no request
+    /// labels, so an adapter keeps nothing and reads nothing per request.
+    #[must_use]
+    pub fn label_readers<F: Clone>(&self, given: &[(String, F)]) -> Option<Box<[LabelReader<F>]>> {
+        (!self.shared.labels.is_empty()).then(|| labels::readers(&self.shared.labels, given))
     }
 
     /// Whether unmatched requests are grouped
