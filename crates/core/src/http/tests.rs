@@ -727,3 +727,191 @@ fn native_histograms_are_kept_only_when_asked_for() {
         .unwrap();
     assert_eq!(native.shared.limits.native.map(|n| n.schema()), Some(1));
 }
+
+/// One finished request through `metrics` on `route`.
+fn finish(metrics: &HttpMetrics, route: RouteHandle, method: HttpMethod, status: u16) {
+    let mut guard = route.start(method).unwrap();
+    guard.set_status(status);
+}
+
+#[test]
+fn unmatched_requests_go_to_the_group_the_function_names_if_declared() {
+    let registry = Registry::new();
+    let metrics = set(&registry)
+        .group_unmatched(["static", "docs"], |method, path| {
+            if method == HttpMethod::Post {
+                Some("docs")
+            } else if path.starts_with("/docs/") {
+                Some("docs")
+            } else if path.starts_with("/assets/") {
+                Some("static")
+            } else {
+                Some(path)
+            }
+        })
+        .build()
+        .unwrap();
+    assert!(metrics.groups_unmatched());
+    let label = |method, path| metrics.unmatched_route(method, path).label().to_owned();
+    assert_eq!(label(HttpMethod::Get, "/docs/a"), "docs");
+    assert_eq!(label(HttpMethod::Get, "/assets/a"), "static");
+    assert_eq!(
+        label(HttpMethod::Post, "/assets/a"),
+        "docs",
+        "the method counts"
+    );
+    assert_eq!(label(HttpMethod::Get, "/other"), UNMATCHED_ROUTE);
+    // A group is a route of the set: the same handle by its name.
+    assert!(metrics
+        .unmatched_route(HttpMethod::Get, "/docs/x")
+        .is_for(Some("docs")));
+    finish(
+        &metrics,
+        metrics.unmatched_route(HttpMethod::Get, "/docs/x"),
+        HttpMethod::Get,
+        404,
+    );
+    let text = scrape(&registry);
+    assert!(text
+        .contains("http_server_requests_total{method=\"GET\",route=\"docs\",status=\"404\"} 1\n"));
+
+    // Without groups: always `unmatched`.
+    let plain = set(&Registry::new()).build().unwrap();
+    assert!(!plain.groups_unmatched());
+    assert!(plain
+        .unmatched_route(HttpMethod::Get, "/docs/a")
+        .is_for(None));
+}
+
+#[test]
+fn statuses_are_keyed_by_code_class_or_invalid() {
+    for (classes, status, label) in [
+        (false, 99, "invalid"),
+        (false, 100, "100"),
+        (false, 999, "999"),
+        (false, 1000, "invalid"),
+        (true, 100, "1xx"),
+        (true, 204, "2xx"),
+        (true, 599, "5xx"),
+        (true, 0, "invalid"),
+    ] {
+        let registry = Registry::new();
+        let metrics = set(&registry).status_classes(classes).build().unwrap();
+        finish(&metrics, metrics.route(Some("/")), HttpMethod::Get, status);
+        let text = scrape(&registry);
+        let want = format!(
+            "http_server_requests_total{{method=\"GET\",route=\"/\",status=\"{label}\"}} 1\n"
+        );
+        assert!(text.contains(&want), "{classes} {status}:\n{text}");
+    }
+}
+
+#[test]
+fn exclusion_sees_the_code_and_the_route_label() {
+    let registry = Registry::new();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = std::sync::Arc::clone(&seen);
+    let metrics = set(&registry)
+        .status_classes(true)
+        .exclude(move |r| {
+            log.lock()
+                .unwrap()
+                .push((r.method, r.route.to_owned(), r.status));
+            r.status == 204
+        })
+        .build()
+        .unwrap();
+    finish(&metrics, metrics.route(Some("/a")), HttpMethod::Put, 204);
+    finish(&metrics, metrics.route(Some("/a")), HttpMethod::Put, 200);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            (HttpMethod::Put, "/a".to_owned(), 204),
+            (HttpMethod::Put, "/a".to_owned(), 200)
+        ]
+    );
+    let text = scrape(&registry);
+    assert!(
+        text.contains("http_server_requests_total{method=\"PUT\",route=\"/a\",status=\"2xx\"} 1\n")
+    );
+}
+
+#[test]
+fn request_labels_are_other_until_set() {
+    let registry = Registry::new();
+    let metrics = set(&registry)
+        .label("tier", ["free", "paid"])
+        .label("zone", ["a"])
+        .build()
+        .unwrap();
+    assert_eq!(metrics.labels().len(), 2);
+    assert_eq!(metrics.labels()[0].values(), ["free", "paid"]);
+    finish(&metrics, metrics.route(Some("/")), HttpMethod::Get, 200);
+    let mut guard = metrics.route(Some("/")).start(HttpMethod::Get).unwrap();
+    guard.set_labels(metrics.label_values(|i, label| {
+        assert_eq!(label.name(), ["tier", "zone"][i]);
+        [Some("paid"), Some("a")][i]
+    }));
+    guard.set_status(200);
+    drop(guard);
+    let text = scrape(&registry);
+    for want in [
+        "{method=\"GET\",route=\"/\",status=\"200\",tier=\"other\",zone=\"other\"} 1\n",
+        "{method=\"GET\",route=\"/\",status=\"200\",tier=\"paid\",zone=\"a\"} 1\n",
+    ] {
+        assert!(
+            text.contains(&format!("http_server_requests_total{want}")),
+            "{want}\n{text}"
+        );
+    }
+    let unlabelled = set(&Registry::new()).build().unwrap();
+    assert!(unlabelled.labels().is_empty());
+    assert!(unlabelled.label_readers::<u8>(&[]).is_none());
+    assert_eq!(metrics.label_readers::<u8>(&[]).map(|r| r.len()), Some(2));
+}
+
+#[test]
+fn the_opentelemetry_profile_names_labels_and_sums_in_flight_by_method() {
+    let registry = Registry::new();
+    let metrics = set(&registry)
+        .naming(Naming::OpenTelemetry)
+        .build()
+        .unwrap();
+    finish(&metrics, metrics.route(Some("/a")), HttpMethod::Get, 503);
+    finish(&metrics, metrics.route(Some("/a")), HttpMethod::Get, 200);
+    let a = metrics.route(Some("/a")).start(HttpMethod::Get).unwrap();
+    let b = metrics.route(Some("/b")).start(HttpMethod::Get).unwrap();
+    let c = metrics.start_unrouted(HttpMethod::Get, "/c").unwrap();
+    let text = scrape(&registry);
+    assert!(!text.contains("http_server_requests_total"), "{text}");
+    assert!(text.contains("# TYPE http_server_active_requests gauge\n"));
+    assert!(
+        text.contains("http_server_active_requests{http_request_method=\"GET\"} 3\n"),
+        "{text}"
+    );
+    assert!(text.contains(
+        "http_server_request_duration_seconds_count{http_request_method=\"GET\",http_route=\"/a\",\
+         http_response_status_code=\"503\",error_type=\"503\",url_scheme=\"other\"} 1\n"
+    ), "{text}");
+    assert!(text.contains(
+        "http_server_request_duration_seconds_count{http_request_method=\"GET\",http_route=\"/a\",\
+         http_response_status_code=\"200\",url_scheme=\"other\"} 1\n"
+    ), "{text}");
+    // The conventions' bounds, 0 first, unless given: here one was given.
+    assert!(text.contains("le=\"3600.0\""));
+    assert!(!text.contains("le=\"0.0\""));
+    drop((a, b, c));
+    let text = scrape(&registry);
+    assert!(text.contains("http_server_active_requests{http_request_method=\"GET\"} 0\n"));
+    // Without buckets given, the advisory ones.
+    let registry = Registry::new();
+    let _otel = HttpMetrics::builder()
+        .registry(&registry)
+        .naming(Naming::OpenTelemetry)
+        .initial_series([(HttpMethod::Get, "/")], [200])
+        .build()
+        .unwrap();
+    let text = scrape(&registry);
+    assert!(text.contains("le=\"0.0\""), "{text}");
+    assert!(text.contains("le=\"0.005\""));
+}
