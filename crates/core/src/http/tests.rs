@@ -729,7 +729,7 @@ fn native_histograms_are_kept_only_when_asked_for() {
 }
 
 /// One finished request through `metrics` on `route`.
-fn finish(metrics: &HttpMetrics, route: RouteHandle, method: HttpMethod, status: u16) {
+fn finish(route: RouteHandle, method: HttpMethod, status: u16) {
     let mut guard = route.start(method).unwrap();
     guard.set_status(status);
 }
@@ -739,9 +739,7 @@ fn unmatched_requests_go_to_the_group_the_function_names_if_declared() {
     let registry = Registry::new();
     let metrics = set(&registry)
         .group_unmatched(["static", "docs"], |method, path| {
-            if method == HttpMethod::Post {
-                Some("docs")
-            } else if path.starts_with("/docs/") {
+            if method == HttpMethod::Post || path.starts_with("/docs/") {
                 Some("docs")
             } else if path.starts_with("/assets/") {
                 Some("static")
@@ -766,7 +764,6 @@ fn unmatched_requests_go_to_the_group_the_function_names_if_declared() {
         .unmatched_route(HttpMethod::Get, "/docs/x")
         .is_for(Some("docs")));
     finish(
-        &metrics,
         metrics.unmatched_route(HttpMethod::Get, "/docs/x"),
         HttpMethod::Get,
         404,
@@ -797,7 +794,7 @@ fn statuses_are_keyed_by_code_class_or_invalid() {
     ] {
         let registry = Registry::new();
         let metrics = set(&registry).status_classes(classes).build().unwrap();
-        finish(&metrics, metrics.route(Some("/")), HttpMethod::Get, status);
+        finish(metrics.route(Some("/")), HttpMethod::Get, status);
         let text = scrape(&registry);
         let want = format!(
             "http_server_requests_total{{method=\"GET\",route=\"/\",status=\"{label}\"}} 1\n"
@@ -821,8 +818,8 @@ fn exclusion_sees_the_code_and_the_route_label() {
         })
         .build()
         .unwrap();
-    finish(&metrics, metrics.route(Some("/a")), HttpMethod::Put, 204);
-    finish(&metrics, metrics.route(Some("/a")), HttpMethod::Put, 200);
+    finish(metrics.route(Some("/a")), HttpMethod::Put, 204);
+    finish(metrics.route(Some("/a")), HttpMethod::Put, 200);
     assert_eq!(
         *seen.lock().unwrap(),
         [
@@ -846,7 +843,7 @@ fn request_labels_are_other_until_set() {
         .unwrap();
     assert_eq!(metrics.labels().len(), 2);
     assert_eq!(metrics.labels()[0].values(), ["free", "paid"]);
-    finish(&metrics, metrics.route(Some("/")), HttpMethod::Get, 200);
+    finish(metrics.route(Some("/")), HttpMethod::Get, 200);
     let mut guard = metrics.route(Some("/")).start(HttpMethod::Get).unwrap();
     guard.set_labels(metrics.label_values(|i, label| {
         assert_eq!(label.name(), ["tier", "zone"][i]);
@@ -877,8 +874,8 @@ fn the_opentelemetry_profile_names_labels_and_sums_in_flight_by_method() {
         .naming(Naming::OpenTelemetry)
         .build()
         .unwrap();
-    finish(&metrics, metrics.route(Some("/a")), HttpMethod::Get, 503);
-    finish(&metrics, metrics.route(Some("/a")), HttpMethod::Get, 200);
+    finish(metrics.route(Some("/a")), HttpMethod::Get, 503);
+    finish(metrics.route(Some("/a")), HttpMethod::Get, 200);
     let a = metrics.route(Some("/a")).start(HttpMethod::Get).unwrap();
     let b = metrics.route(Some("/b")).start(HttpMethod::Get).unwrap();
     let c = metrics.start_unrouted(HttpMethod::Get, "/c").unwrap();
