@@ -912,3 +912,36 @@ fn the_opentelemetry_profile_names_labels_and_sums_in_flight_by_method() {
     assert!(text.contains("le=\"0.0\""), "{text}");
     assert!(text.contains("le=\"0.005\""));
 }
+
+#[test]
+fn in_the_opentelemetry_profile_the_overflow_in_flight_is_an_other_method() {
+    let registry = Registry::new();
+    let metrics = set(&registry)
+        .naming(Naming::OpenTelemetry)
+        .max_series(1)
+        .build()
+        .unwrap();
+    let a = metrics.route(Some("/a")).start(HttpMethod::Get).unwrap();
+    let b = metrics.route(Some("/b")).start(HttpMethod::Get).unwrap();
+    let active = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.starts_with("http_server_active_requests{"))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(
+        active(&scrape(&registry)),
+        [
+            "http_server_active_requests{http_request_method=\"GET\"} 1",
+            "http_server_active_requests{http_request_method=\"_OTHER\"} 1",
+        ]
+    );
+    drop((a, b));
+    assert_eq!(
+        active(&scrape(&registry)),
+        [
+            "http_server_active_requests{http_request_method=\"GET\"} 0",
+            "http_server_active_requests{http_request_method=\"_OTHER\"} 0",
+        ]
+    );
+}
