@@ -241,6 +241,13 @@ mod tests {
             matches!(readers[2], LabelReader::Given(7)),
             "a function wins"
         );
+        // What an adapter sees of each declaration.
+        assert_eq!(labels[0].builtin(), None);
+        assert_eq!(labels[1].builtin(), Some(BuiltinLabel::ProtocolVersion));
+        assert_eq!(labels[1].name(), "protocol_version");
+        assert_eq!(labels[1].values(), ["1.0", "1.1", "2", "3"]);
+        assert_eq!(labels[2].name(), "url_scheme");
+        assert_eq!(labels[2].values(), ["http", "https"]);
     }
 
     #[test]
