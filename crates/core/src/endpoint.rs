@@ -350,7 +350,7 @@ impl MetricsEndpoint {
     /// ([`http_sets_elsewhere`](crate::http_sets_elsewhere)): its answers would
     /// silently lack the request metrics.
     pub async fn respond(&self, request: &ScrapeRequest<'_>) -> ScrapeResponse {
-        if self.inner.registry.same_as(crate::default_registry()) {
+        if crate::global::is_default(&self.inner.registry) {
             crate::global::check_default_served();
         }
         let permit = match self.admit(request.authorization) {

@@ -4,17 +4,12 @@
 //! [`HttpMetrics::default`]: crate::HttpMetrics::default
 
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
-use std::sync::LazyLock;
+use std::sync::OnceLock;
 
 use crate::process::ProcessCollector;
 use crate::registry::Registry;
 
-static DEFAULT_REGISTRY: LazyLock<Registry> = LazyLock::new(|| {
-    let registry = Registry::new();
-    // An empty registry has room for the process metrics, so this cannot fail.
-    let _ = ProcessCollector::register_with(&registry, true);
-    registry
-});
+static DEFAULT_REGISTRY: OnceLock<Registry> = OnceLock::new();
 
 /// The process registry, created on first use, with the process metrics
 /// (`process_cpu_seconds_total`, `process_resident_memory_bytes`, ...; see
@@ -25,7 +20,21 @@ static DEFAULT_REGISTRY: LazyLock<Registry> = LazyLock::new(|| {
 /// `metrics_handler` serves it. Tests and libraries that want isolation create their
 /// own [`Registry`] instead.
 pub fn default_registry() -> &'static Registry {
-    &DEFAULT_REGISTRY
+    DEFAULT_REGISTRY.get_or_init(|| {
+        let registry = Registry::new();
+        // An empty registry has room for the process metrics, so this cannot fail.
+        let _ = ProcessCollector::register_with(&registry, true);
+        registry
+    })
+}
+
+/// Whether `registry` is the process registry, without creating the process
+/// registry (and its process metrics) when nothing has used it yet: then
+/// `registry` cannot be it.
+pub(crate) fn is_default(registry: &Registry) -> bool {
+    DEFAULT_REGISTRY
+        .get()
+        .is_some_and(|default| default.same_as(registry))
 }
 
 /// Whether an HTTP metric set was built into the process registry.
@@ -37,7 +46,7 @@ static WARNED: AtomicBool = AtomicBool::new(false);
 
 /// Notes where an HTTP metric set was built, for [`check_default_served`].
 pub(crate) fn note_http_set(registry: &Registry) {
-    if registry.same_as(default_registry()) {
+    if is_default(registry) {
         HTTP_SET_IN_DEFAULT.store(true, Relaxed);
     } else {
         HTTP_SET_ELSEWHERE.store(true, Relaxed);

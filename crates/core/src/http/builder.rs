@@ -33,16 +33,41 @@ pub(crate) struct Names {
     /// ([`Naming::OpenTelemetry`]): no `requests_total`, the in-flight gauge by
     /// method alone, `error_type` on 5xx series.
     pub(crate) otel: bool,
-    /// The names of the method, route and status labels.
-    pub(crate) method_label: &'static str,
-    pub(crate) route_label: &'static str,
-    pub(crate) status_label: &'static str,
     pub(crate) requests: String,
     /// The sample name of `requests`, `<requests>_total`.
     pub(crate) requests_total: String,
     pub(crate) in_flight: String,
     pub(crate) duration: String,
     pub(crate) overflow: String,
+}
+
+impl Names {
+    /// The name of the method label.
+    pub(crate) fn method_label(&self) -> &'static str {
+        if self.otel {
+            "http_request_method"
+        } else {
+            "method"
+        }
+    }
+
+    /// The name of the route label.
+    pub(crate) fn route_label(&self) -> &'static str {
+        if self.otel {
+            "http_route"
+        } else {
+            "route"
+        }
+    }
+
+    /// The name of the status label.
+    pub(crate) fn status_label(&self) -> &'static str {
+        if self.otel {
+            "http_response_status_code"
+        } else {
+            "status"
+        }
+    }
 }
 
 /// Configures an [`HttpMetrics`] set; made by [`HttpMetrics::builder`].
@@ -556,17 +581,6 @@ impl HttpMetricsBuilder {
         let otel = self.naming == Naming::OpenTelemetry;
         let names = Names {
             otel,
-            method_label: if otel {
-                "http_request_method"
-            } else {
-                "method"
-            },
-            route_label: if otel { "http_route" } else { "route" },
-            status_label: if otel {
-                "http_response_status_code"
-            } else {
-                "status"
-            },
             requests: format!("{prefix}http_server_requests"),
             requests_total: format!("{prefix}http_server_requests_total"),
             in_flight: if otel {
@@ -622,12 +636,9 @@ impl HttpMetricsBuilder {
             groups,
             labels: self.labels,
         });
-        let metrics = HttpMetrics {
-            shared: Arc::clone(&shared),
-            registry: registry.clone(),
-        };
+        let metrics = HttpMetrics { shared, registry };
         // Each initial series in every combination of the request labels.
-        let combinations = super::labels::combinations(&shared.labels);
+        let combinations = super::labels::combinations(&metrics.shared.labels);
         for (method, route, status) in &self.initial {
             let handle = metrics.route(Some(route));
             if handle.entry.ignored {
@@ -644,7 +655,6 @@ impl HttpMetricsBuilder {
                 });
             }
         }
-        drop(metrics);
         // The OpenTelemetry profile has no `requests_total`.
         let requests = if otel {
             Vec::new()
@@ -660,9 +670,10 @@ impl HttpMetricsBuilder {
         .concat();
         // The registry owns the collector, which owns the series: the metrics stay
         // exposed for as long as the registry lives, whoever else holds a handle.
-        registry.add_source(taken, Arc::new(HttpCollector::new(Arc::clone(&shared))))?;
-        crate::global::note_http_set(&registry);
-        Ok(HttpMetrics { shared, registry })
+        let collector = HttpCollector::new(Arc::clone(&metrics.shared));
+        metrics.registry.add_source(taken, Arc::new(collector))?;
+        crate::global::note_http_set(&metrics.registry);
+        Ok(metrics)
     }
 }
 

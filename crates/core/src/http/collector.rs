@@ -5,16 +5,13 @@ use std::sync::atomic::Ordering::{Acquire, Relaxed};
 use std::sync::{Arc, Mutex};
 
 use super::builder::Names;
-use super::series::{RouteEntry, SeriesReading, STATUS_BITS, STATUS_INVALID, STATUS_OVERFLOW};
+use super::series::{RouteEntry, SeriesReading, STATUS_INVALID, STATUS_OVERFLOW};
 use super::{HttpMethod, Shared, OVERFLOW_ROUTE};
 use crate::encode::{Chain, Descriptor, Encoder, HistogramExtras, LabelSet};
 use crate::family::{Exemplar, MetricType};
 use crate::native::NativeRow;
 use crate::registry::Source;
 use crate::trace::Stored;
-
-/// The status bits of a series key.
-const STATUS_MASK: u16 = (1 << STATUS_BITS) - 1;
 
 /// The OpenTelemetry profile's HELP texts: the conventions' descriptions.
 const OTEL_DURATION_HELP: &str = "Duration of HTTP server requests.";
@@ -88,12 +85,12 @@ struct Labels<'a> {
 
 impl LabelSet for Labels<'_> {
     fn visit(&self, f: &mut dyn FnMut(&str, &str)) {
-        f(self.names.method_label, self.method.as_str());
+        f(self.names.method_label(), self.method.as_str());
         if let Some(route) = self.route {
-            f(self.names.route_label, route);
+            f(self.names.route_label(), route);
         }
         if let Some(status) = self.status {
-            f(self.names.status_label, status);
+            f(self.names.status_label(), status);
         }
         if let Some(error_type) = self.error_type {
             f("error_type", error_type);
@@ -212,14 +209,12 @@ impl HttpCollector {
         // Whether a row has OpenTelemetry's `error_type` (its status): a 5xx
         // series, in that profile; not the overflow series.
         let is_error = |row: &Row| {
-            names.otel
-                && row.route.is_some()
-                && (500..600).contains(&(row.series.status & STATUS_MASK))
+            names.otel && row.route.is_some() && (500..600).contains(&row.series.status())
         };
         // The overflow series has none: it holds requests of every value.
         let request_labels = |row: &Row| {
             (row.route.is_some() && !shared.labels.is_empty())
-                .then(|| (shared.labels.as_slice(), row.series.status >> STATUS_BITS))
+                .then(|| (shared.labels.as_slice(), row.series.labels()))
         };
         // The labels of an in-flight gauge: no status, no request labels.
         let gauge_labels = |method, route| Labels {
@@ -262,7 +257,7 @@ impl HttpCollector {
                     method: row.method,
                     route: Some(route_of(row.route)),
                     status: Some(status_text(
-                        row.series.status & STATUS_MASK,
+                        row.series.status(),
                         limits.status_classes,
                         &mut status,
                     )),
@@ -338,11 +333,7 @@ impl HttpCollector {
             &Descriptor::new(&names.duration, MetricType::Histogram, duration_help).unit("seconds"),
         );
         for row in &scratch.rows {
-            let status = status_text(
-                row.series.status & STATUS_MASK,
-                limits.status_classes,
-                &mut status,
-            );
+            let status = status_text(row.series.status(), limits.status_classes, &mut status);
             let labels = Labels {
                 names,
                 method: row.method,

@@ -1,8 +1,6 @@
 //! Labels from the request: declared with their values, chosen per request by
 //! the adapters, bounded by construction.
 
-use std::fmt;
-
 /// The value of a request label that a request's value is not one of the
 /// declared ones (or that nothing could be read for).
 pub const OTHER_LABEL_VALUE: &str = "other";
@@ -14,21 +12,11 @@ pub(crate) const MAX_COMBINATIONS: usize = 64;
 /// A label whose value the adapters read from each request, declared on the
 /// builder with [`HttpMetricsBuilder::label`](crate::HttpMetricsBuilder::label)
 /// or one of the built-ins.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestLabel {
     pub(crate) name: String,
     pub(crate) values: Vec<String>,
     pub(crate) builtin: Option<BuiltinLabel>,
-}
-
-impl fmt::Debug for RequestLabel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RequestLabel")
-            .field("name", &self.name)
-            .field("values", &self.values)
-            .field("builtin", &self.builtin)
-            .finish()
-    }
 }
 
 impl RequestLabel {
@@ -93,9 +81,7 @@ impl BuiltinLabel {
             builtin: Some(self),
         }
     }
-}
 
-impl BuiltinLabel {
     /// The `url_scheme` an `X-Forwarded-Proto` header's value names: its
     /// first comma-separated value, `http` or `https` in any case; `None` for
     /// anything else.

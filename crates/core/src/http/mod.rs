@@ -18,8 +18,7 @@ pub use labels::{BuiltinLabel, LabelReader, LabelValues, RequestLabel, OTHER_LAB
 #[derive(Clone)]
 pub(crate) struct ExcludeFn(pub(crate) Arc<dyn Fn(&EndedRequest<'_>) -> bool + Send + Sync>);
 
-/// The grouping of [`HttpMetricsBuilder::group_unmatched`]: the function,
-/// and the route entry of each declared group.
+/// The function of [`HttpMetricsBuilder::group_unmatched`].
 #[derive(Clone)]
 pub(crate) struct GroupFn(pub(crate) Arc<GroupBy>);
 

@@ -42,7 +42,7 @@ pub(crate) fn series_key(status: u16, labels: u16) -> u16 {
 }
 
 /// The bits of a series key that hold the status.
-pub(crate) const STATUS_BITS: u16 = 10;
+const STATUS_BITS: u16 = 10;
 
 /// The status key of the overflow series: shown as `status="overflow"`.
 pub(crate) const STATUS_OVERFLOW: u16 = 0;
@@ -576,12 +576,26 @@ impl Series {
 /// a scrape, from `at`.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SeriesReading {
+    /// The series' key ([`series_key`]): read its parts with
+    /// [`status`](Self::status) and [`labels`](Self::labels).
     pub(crate) status: u16,
     pub(crate) at: usize,
     pub(crate) count: u64,
     pub(crate) sum_seconds: f64,
     /// When the series started.
     pub(crate) created: f64,
+}
+
+impl SeriesReading {
+    /// The status key of the series (without its request labels).
+    pub(crate) fn status(&self) -> u16 {
+        self.status & ((1 << STATUS_BITS) - 1)
+    }
+
+    /// The combination of the series' request label values.
+    pub(crate) fn labels(&self) -> u16 {
+        self.status >> STATUS_BITS
+    }
 }
 
 #[cfg(test)]
