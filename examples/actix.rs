@@ -56,6 +56,10 @@ async fn main() -> std::io::Result<()> {
     let metrics = HttpMetrics::builder()
         // `PROMHTTP_NAMING=otel`: OpenTelemetry's names and labels.
         .naming(config::naming().map_err(std::io::Error::other)?)
+        // `PROMHTTP_BODY_SIZES=1`: request and response body size histograms;
+        // `PROMHTTP_FIRST_BYTE=1`: the time-to-first-byte histogram.
+        .body_sizes(config::switch("PROMHTTP_BODY_SIZES").map_err(std::io::Error::other)?)
+        .time_to_first_byte(config::switch("PROMHTTP_FIRST_BYTE").map_err(std::io::Error::other)?)
         .ignore_route("/metrics")
         // A sampled W3C `traceparent` header leaves its trace as an exemplar.
         .exemplars(true)

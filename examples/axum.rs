@@ -56,6 +56,10 @@ async fn main() -> std::io::Result<()> {
     let metrics = HttpMetrics::builder()
         // `PROMHTTP_NAMING=otel`: OpenTelemetry's names and labels.
         .naming(config::naming().map_err(std::io::Error::other)?)
+        // `PROMHTTP_BODY_SIZES=1`: request and response body size histograms;
+        // `PROMHTTP_FIRST_BYTE=1`: the time-to-first-byte histogram.
+        .body_sizes(config::switch("PROMHTTP_BODY_SIZES").map_err(std::io::Error::other)?)
+        .time_to_first_byte(config::switch("PROMHTTP_FIRST_BYTE").map_err(std::io::Error::other)?)
         .exemplars(true)
         // Native histograms for scrapers that ask for protobuf (Prometheus with
         // `--enable-feature=native-histograms`); classic buckets for the rest.

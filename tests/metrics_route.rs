@@ -107,3 +107,66 @@ fn the_demos_serve_opentelemetry_names_with_promhttp_naming_otel() {
         );
     }
 }
+
+#[test]
+fn the_demos_record_body_sizes_with_promhttp_body_sizes() {
+    for name in ["axum", "actix"] {
+        let (_demo, line) = common::start_example(
+            name,
+            &[
+                ("BIND", "127.0.0.1:0"),
+                ("PROMHTTP_BODY_SIZES", "1"),
+                ("PROMHTTP_FIRST_BYTE", "true"),
+            ],
+            &[],
+        );
+        let addr = common::served_addr(&line);
+        let res = common::http(addr, "POST", "/echo", &[], &[b'e'; 3_000]).unwrap();
+        assert_eq!((res.status, res.body.len()), (200, 3_000), "{name}");
+        let echo = [("method", "POST"), ("route", "/echo"), ("status", "200")];
+        let m = common::wait_until("the echo to be counted", common::HANG, || {
+            let m = common::scrape_parsed(addr);
+            m.get("http_server_requests_total", &echo)
+                .map(|_| m)
+                .ok_or_else(|| "not yet".to_owned())
+        });
+        for family in [
+            "http_server_request_body_size_bytes",
+            "http_server_response_body_size_bytes",
+        ] {
+            assert_eq!(
+                m.value(&format!("{family}_sum"), &echo),
+                3_000.0,
+                "{name} {family}"
+            );
+        }
+        assert_eq!(
+            m.value("http_server_time_to_first_byte_seconds_count", &echo),
+            1.0,
+            "{name}"
+        );
+        common::check_outputs(addr);
+    }
+    // Off by default; a value that is neither is refused, naming the variable.
+    for name in ["axum", "actix"] {
+        let (_demo, line) = common::start_example(name, &[("BIND", "127.0.0.1:0")], &[]);
+        let m = common::scrape_parsed(common::served_addr(&line));
+        assert!(
+            m.family("http_server_request_body_size_bytes").is_none(),
+            "{name}"
+        );
+        let out = std::process::Command::new(common::example_binary(name))
+            .env("BIND", "127.0.0.1:0")
+            .env("PROMHTTP_BODY_SIZES", "yes")
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{name}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("PROMHTTP_BODY_SIZES=")
+                && stderr.contains("yes")
+                && stderr.contains("is not valid: `1` (or `true`) turns it on"),
+            "{name}: {stderr}"
+        );
+    }
+}

@@ -620,11 +620,35 @@ fn initial_series_cover_every_combination_of_the_request_labels() {
 /// as their Prometheus names: name, type, unit, and the label names every
 /// series carries. `error_type` is conditionally required (a request that
 /// ended in an error: here a 5xx), checked apart.
-const OTEL_TABLE: [(&str, &str, &str, &[&str]); 2] = [
+const OTEL_TABLE: [(&str, &str, &str, &[&str]); 4] = [
     (
         "http_server_request_duration_seconds",
         "histogram",
         "seconds",
+        &[
+            "http_request_method",
+            "http_response_status_code",
+            "http_route",
+            "url_scheme",
+        ],
+    ),
+    // `http.server.request.body.size` and `http.server.response.body.size`,
+    // unit `By`: with body sizes on.
+    (
+        "http_server_request_body_size_bytes",
+        "histogram",
+        "bytes",
+        &[
+            "http_request_method",
+            "http_response_status_code",
+            "http_route",
+            "url_scheme",
+        ],
+    ),
+    (
+        "http_server_response_body_size_bytes",
+        "histogram",
+        "bytes",
         &[
             "http_request_method",
             "http_response_status_code",
@@ -646,6 +670,7 @@ async fn the_opentelemetry_profile_serves_the_conventions_names_in_both_adapters
         HttpMetrics::builder()
             .registry(&r)
             .naming(promhttp::Naming::OpenTelemetry)
+            .body_sizes(true)
     })
     .await
     {
@@ -657,6 +682,8 @@ async fn the_opentelemetry_profile_serves_the_conventions_names_in_both_adapters
             [
                 "http_server_active_requests",
                 "http_server_request_duration_seconds",
+                "http_server_request_body_size_bytes",
+                "http_server_response_body_size_bytes",
                 "promhttp_series_overflow"
             ],
             "{adapter}: no requests_total"

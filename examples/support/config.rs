@@ -40,3 +40,17 @@ pub(crate) fn naming() -> Result<promhttp::Naming, String> {
         )),
     }
 }
+
+/// An on/off switch from the environment: `1` or `true` turns it on, `0`,
+/// `false` or unset leaves it off; anything else is an error naming the
+/// variable.
+#[allow(dead_code, reason = "only the two HTTP demos read switches")]
+pub(crate) fn switch(name: &str) -> Result<bool, String> {
+    match std::env::var(name).as_deref().map(str::trim) {
+        Err(_) | Ok("0" | "false" | "") => Ok(false),
+        Ok("1" | "true") => Ok(true),
+        Ok(other) => Err(format!(
+            "{name}={other:?} is not valid: `1` (or `true`) turns it on, `0` (or `false`) off"
+        )),
+    }
+}

@@ -7,13 +7,15 @@ use std::rc::Rc;
 use std::task::{ready, Context, Poll};
 
 use actix_web::body::{BodySize, MessageBody};
-use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
+use actix_web::dev::{forward_ready, Payload, Service, ServiceRequest, ServiceResponse, Transform};
+use actix_web::error::PayloadError;
 use actix_web::http::header::HeaderName;
 use actix_web::web::Bytes;
-use actix_web::Error;
+use actix_web::{Error, HttpMessage};
+use futures_util::Stream;
 use pin_project_lite::pin_project;
 use promhttp_core::{
-    BuiltinLabel, HttpMethod, HttpMetrics, LabelReader, RequestGuard, TraceContext,
+    BodyCounter, BuiltinLabel, HttpMethod, HttpMetrics, LabelReader, RequestGuard, TraceContext,
 };
 
 /// actix-web middleware that records the HTTP metrics of every request through the
@@ -209,6 +211,7 @@ where
         ready(Ok(MetricsMiddleware {
             service,
             exemplars: self.metrics.exemplars(),
+            body_sizes: self.metrics.body_sizes(),
             metrics: Rc::new(self.metrics.clone()),
             trace: self.trace.clone(),
             labels: self.metrics.label_readers(&self.label_fns),
@@ -229,6 +232,8 @@ pub struct MetricsMiddleware<S> {
     metrics: Rc<HttpMetrics>,
     /// Whether the set keeps exemplars: only then is a trace looked for.
     exemplars: bool,
+    /// Whether the set records body sizes: only then is the payload wrapped.
+    body_sizes: bool,
     trace: Option<TraceFn>,
     /// How the set's request labels are read; `None` when it has none.
     labels: Option<Box<[LabelReader<LabelFn>]>>,
@@ -269,7 +274,7 @@ where
 
     forward_ready!(service);
 
-    fn call(&self, req: ServiceRequest) -> Self::Future {
+    fn call(&self, mut req: ServiceRequest) -> Self::Future {
         // The path as the router will match it: an ignored route without
         // parameters is left out here, before it raises any gauge.
         let mut guard = self
@@ -281,6 +286,9 @@ where
                     .label_values(|i, _| read(readers.get(i)?, &req)),
             );
         }
+        if let (true, Some(guard)) = (self.body_sizes, guard.as_mut()) {
+            count_payload(&mut req, guard);
+        }
         if self.exemplars {
             if let (Some(guard), Some(trace)) = (guard.as_mut(), self.trace(&req)) {
                 guard.set_trace(trace);
@@ -291,6 +299,49 @@ where
             guard,
             metrics: Rc::clone(&self.metrics),
         }
+    }
+}
+
+/// Wraps the request's payload so that the guard gets its size: `0` for a
+/// request without one, else a counter of the bytes the service reads.
+fn count_payload(req: &mut ServiceRequest, guard: &mut RequestGuard) {
+    match req.take_payload() {
+        Payload::None => guard.set_request_body_size(0),
+        payload => match guard.count_request_body() {
+            Some(counter) => req.set_payload(Payload::Stream {
+                payload: Box::pin(CountedPayload {
+                    inner: payload,
+                    counter,
+                }),
+            }),
+            None => req.set_payload(payload),
+        },
+    }
+}
+
+pin_project! {
+    /// A request payload that counts the bytes the service reads of it.
+    struct CountedPayload {
+        #[pin]
+        inner: Payload,
+        counter: BodyCounter,
+    }
+}
+
+impl Stream for CountedPayload {
+    type Item = Result<Bytes, PayloadError>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.project();
+        let chunk = ready!(this.inner.poll_next(cx));
+        if let Some(Ok(bytes)) = &chunk {
+            this.counter.add(bytes.len() as u64);
+        }
+        Poll::Ready(chunk)
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.inner.size_hint()
     }
 }
 
@@ -363,6 +414,7 @@ where
         Poll::Ready(match result {
             Ok(response) => {
                 let guard = guard.map(|mut guard| {
+                    guard.response_started();
                     let request = response.request();
                     if let Some(route) = routed_pattern(request) {
                         guard.set_route(this.metrics.route(Some(&route)));
@@ -378,7 +430,10 @@ where
                 // actix-web turns the error into a response with this status. The
                 // request it belonged to is gone: its route is not known.
                 let status = err.as_response_error().status_code().as_u16();
-                drop(guard.map(|g| g.with_status(status)));
+                drop(guard.map(|mut g| {
+                    g.response_started();
+                    g.with_status(status)
+                }));
                 Err(err)
             }
         })
@@ -431,7 +486,10 @@ impl<B: MessageBody> MessageBody for ResponseBody<B> {
         } = self;
         match inner.try_into_bytes() {
             Ok(bytes) => {
-                drop(guard);
+                drop(guard.map(|mut g| {
+                    g.add_response_bytes(bytes.len() as u64);
+                    g
+                }));
                 Ok(bytes)
             }
             Err(inner) => Err(Self {
@@ -448,6 +506,9 @@ impl<B: MessageBody> MessageBody for ResponseBody<B> {
     ) -> Poll<Option<Result<Bytes, Self::Error>>> {
         let this = self.project();
         let chunk = ready!(this.inner.poll_next(cx));
+        if let (Some(Ok(bytes)), Some(guard)) = (&chunk, this.guard.as_mut()) {
+            guard.add_response_bytes(bytes.len() as u64);
+        }
         let ended = match (&chunk, this.remaining) {
             (Some(Ok(bytes)), Some(remaining)) => {
                 // A body of known length has ended once all of it was read, even

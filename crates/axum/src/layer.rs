@@ -9,9 +9,11 @@ use std::task::{ready, Context, Poll};
 use axum::extract::MatchedPath;
 use http::{Request, Response};
 use http_body::{Body, Frame, SizeHint};
+use hyper::body::Buf;
 use pin_project_lite::pin_project;
 use promhttp_core::{
-    BuiltinLabel, HttpMethod, HttpMetrics, LabelReader, RequestGuard, RouteHandle, TraceContext,
+    BodyCounter, BuiltinLabel, HttpMethod, HttpMetrics, LabelReader, RequestGuard, RouteHandle,
+    TraceContext,
 };
 use tower_layer::Layer;
 use tower_service::Service;
@@ -30,6 +32,15 @@ use tower_service::Service;
 /// ([`TraceContext::current`], feature `opentelemetry`), else its W3C
 /// `traceparent` header's (sampled traces only); or what the function given to
 /// [`MetricsLayer::trace_with`] finds.
+///
+/// When the set records body sizes
+/// ([`HttpMetricsBuilder::body_sizes`](promhttp_core::HttpMetricsBuilder::body_sizes)),
+/// the layer counts the request body's bytes as the service reads them by
+/// wrapping the body, which keeps its type only for axum's own
+/// [`axum::body::Body`]: what every axum `Router` layer sees, and what
+/// `axum::serve` hands a service. Around a tower service with another request
+/// body type, request sizes are not recorded (the response sizes are), and a
+/// warning says so once.
 #[derive(Clone)]
 pub struct MetricsLayer {
     metrics: HttpMetrics,
@@ -200,6 +211,7 @@ impl<S> Layer<S> for MetricsLayer {
             inner,
             state: Arc::new(State {
                 exemplars: self.metrics.exemplars(),
+                body_sizes: self.metrics.body_sizes(),
                 groups: self.metrics.groups_unmatched(),
                 labels: self.metrics.label_readers(&self.label_fns),
                 metrics: self.metrics.clone(),
@@ -224,6 +236,9 @@ struct State {
     metrics: HttpMetrics,
     /// Whether the set keeps exemplars: only then is a trace looked for.
     exemplars: bool,
+    /// Whether the set records body sizes: only then is the request body
+    /// wrapped.
+    body_sizes: bool,
     /// Whether the set groups unmatched requests by path.
     groups: bool,
     /// How the set's request labels are read; `None` when it has none.
@@ -263,6 +278,23 @@ impl State {
                     .and_then(|value| TraceContext::from_traceparent(value.as_bytes()))
             }),
         }
+    }
+
+    /// Sets the guard's request labels, read from the request's head.
+    #[inline(never)]
+    fn read_labels<B>(
+        &self,
+        req: Request<B>,
+        readers: &[LabelReader<LabelFn>],
+        guard: &mut RequestGuard,
+    ) -> Request<B> {
+        // The head alone, for the readers; moved back unchanged.
+        let (parts, body) = req.into_parts();
+        guard.set_labels(
+            self.metrics
+                .label_values(|i, _| read(readers.get(i)?, &parts)),
+        );
+        Request::from_parts(parts, body)
     }
 
     #[inline]
@@ -317,6 +349,7 @@ impl State {
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for MetricsService<S>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    ReqBody: 'static,
     ResBody: Body,
 {
     type Response = Response<ResponseBody<ResBody>>;
@@ -328,26 +361,22 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+    #[inline(never)]
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         let method = method_of(req.method());
         let mut guard = self.state.start(
             req.extensions().get::<MatchedPath>(),
             method,
             req.uri().path(),
         );
-        let req = match (&self.state.labels, guard.as_mut()) {
-            (Some(readers), Some(guard)) => {
-                // The head alone, for the readers; moved back unchanged.
-                let (parts, body) = req.into_parts();
-                guard.set_labels(
-                    self.state
-                        .metrics
-                        .label_values(|i, _| read(readers.get(i)?, &parts)),
-                );
-                Request::from_parts(parts, body)
+        if let Some(guard) = guard.as_mut() {
+            if let Some(readers) = &self.state.labels {
+                req = self.state.read_labels(req, readers, guard);
             }
-            _ => req,
-        };
+            if self.state.body_sizes {
+                count_request_body(req.body_mut(), guard);
+            }
+        }
         if self.state.exemplars {
             if let (Some(guard), Some(trace)) = (
                 guard.as_mut(),
@@ -391,7 +420,10 @@ where
         let guard = this.guard.take();
         Poll::Ready(match result {
             Ok(response) => {
-                let guard = guard.map(|g| g.with_status(response.status().as_u16()));
+                let guard = guard.map(|mut g| {
+                    g.response_started();
+                    g.with_status(response.status().as_u16())
+                });
                 Ok(response.map(|body| ResponseBody::new(body, guard)))
             }
             Err(err) => {
@@ -433,10 +465,81 @@ impl<B: Body> Body for ResponseBody<B> {
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let mut this = self.project();
         let frame = ready!(this.inner.as_mut().poll_frame(cx));
+        if let (Some(Ok(frame)), Some(guard)) = (&frame, this.guard.as_mut()) {
+            if let Some(data) = frame.data_ref() {
+                guard.add_response_bytes(data.remaining() as u64);
+            }
+        }
         // The end is also read off `is_end_stream` after a frame, because a server
         // stops polling a body of known length once it has all of it.
         if !matches!(frame, Some(Ok(_))) || this.inner.is_end_stream() {
             drop(this.guard.take());
+        }
+        Poll::Ready(frame)
+    }
+
+    #[inline]
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    #[inline]
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// Wraps the request body so that the guard gets its size: `0` for a body
+/// that is empty from the start, else a counter of the bytes the service
+/// reads. Only axum's [`axum::body::Body`] can be wrapped without changing the
+/// request's type; another body gets no request size, and a warning once.
+fn count_request_body<B: 'static>(body: &mut B, guard: &mut RequestGuard) {
+    let Some(body) = (body as &mut dyn std::any::Any).downcast_mut::<axum::body::Body>() else {
+        warn_uncounted_body::<B>();
+        return;
+    };
+    if body.is_end_stream() {
+        guard.set_request_body_size(0);
+        return;
+    }
+    if let Some(counter) = guard.count_request_body() {
+        let inner = std::mem::take(body);
+        *body = axum::body::Body::new(CountedBody { inner, counter });
+    }
+}
+
+#[cold]
+fn warn_uncounted_body<B>() {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tracing::warn!(
+            body = std::any::type_name::<B>(),
+            "promhttp: the metric set records body sizes, but this request body type cannot be \
+             counted without changing it; request sizes are not recorded (response sizes are). \
+             Use MetricsLayer inside an axum Router, or convert the body to axum::body::Body."
+        );
+    }
+}
+
+/// A request body that counts the bytes the service reads of it.
+struct CountedBody {
+    inner: axum::body::Body,
+    counter: BodyCounter,
+}
+
+impl Body for CountedBody {
+    type Data = axum::body::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let frame = ready!(Pin::new(&mut self.inner).poll_frame(cx));
+        if let Some(Ok(frame)) = &frame {
+            if let Some(data) = frame.data_ref() {
+                self.counter.add(data.len() as u64);
+            }
         }
         Poll::Ready(frame)
     }

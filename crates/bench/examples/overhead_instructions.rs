@@ -10,26 +10,42 @@
 
 use actix_web::{test as actix_test, App};
 use promhttp::{HttpMetrics, Registry};
-use promhttp_bench::{actix_app, actix_request, axum_app, axum_request, floor, PATHS};
+use promhttp_bench::{
+    actix_app, actix_request, actix_request_echo, axum_app, axum_request, axum_request_echo, floor,
+    PATHS,
+};
 
-const AXUM: [&str; 7] = [
+const AXUM: [&str; 12] = [
     "axum/identity",
     "axum/body-watching",
     "axum/floor-clock",
     "axum/promhttp",
     "axum/promhttp-options",
     "axum/promhttp-labels",
+    "axum/promhttp-sizes",
+    "axum/promhttp-first-byte",
     "axum/bare",
+    "axum/identity-echo",
+    "axum/promhttp-echo",
+    "axum/promhttp-sizes-echo",
 ];
-const ACTIX: [&str; 7] = [
+const ACTIX: [&str; 12] = [
     "actix/bare",
+    "actix/bare-echo",
     "actix/body-watching",
     "actix/floor-clock",
     "actix/floor-clock-route",
     "actix/promhttp",
     "actix/promhttp-options",
     "actix/promhttp-labels",
+    "actix/promhttp-sizes",
+    "actix/promhttp-first-byte",
+    "actix/promhttp-echo",
+    "actix/promhttp-sizes-echo",
 ];
+
+/// The body the `-echo` variants post to `/echo` (1 KiB), which echoes it.
+const ECHO: &[u8] = &[b'e'; 1024];
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -57,6 +73,23 @@ fn main() {
         .protocol_version_label()
         .build()
         .unwrap();
+    // Body sizes alone, and time to first byte alone.
+    let with_sizes = HttpMetrics::builder()
+        .registry(&Registry::new())
+        .body_sizes(true)
+        .build()
+        .unwrap();
+    let with_first_byte = HttpMetrics::builder()
+        .registry(&Registry::new())
+        .time_to_first_byte(true)
+        .build()
+        .unwrap();
+    // The `-echo` variants post a body instead of the GET mix.
+    let (framework_variant, echo) = match variant.strip_suffix("-echo") {
+        Some(v) => (v.to_owned(), true),
+        None => (variant.clone(), false),
+    };
+    let variant = framework_variant;
     // Every request timed on the calibrated clock, as in a running service.
     promhttp::calibrate_clock();
     let paths = || (0..count).map(|i| PATHS[i % PATHS.len()]);
@@ -74,6 +107,10 @@ fn main() {
             "promhttp-options" => {
                 axum_app().layer(promhttp::axum::MetricsLayer::new(&with_options))
             }
+            "promhttp-sizes" => axum_app().layer(promhttp::axum::MetricsLayer::new(&with_sizes)),
+            "promhttp-first-byte" => {
+                axum_app().layer(promhttp::axum::MetricsLayer::new(&with_first_byte))
+            }
             "promhttp-labels" => axum_app().layer(
                 promhttp::axum::MetricsLayer::new(&with_labels).label_with("tier", |head| {
                     const X_TIER: axum::http::HeaderName =
@@ -84,11 +121,20 @@ fn main() {
             other => panic!("no variant axum/{other}"),
         };
         let mut router = router.with_state(());
-        for path in PATHS {
-            axum_request(&mut router, path);
-        }
-        for path in paths() {
-            std::hint::black_box(axum_request(&mut router, path));
+        if echo {
+            for _ in PATHS {
+                axum_request_echo(&mut router, ECHO);
+            }
+            for _ in paths() {
+                std::hint::black_box(axum_request_echo(&mut router, ECHO));
+            }
+        } else {
+            for path in PATHS {
+                axum_request(&mut router, path);
+            }
+            for path in paths() {
+                std::hint::black_box(axum_request(&mut router, path));
+            }
         }
     } else if let Some(framework) = variant.strip_prefix("actix/") {
         let system = actix_web::rt::System::new();
@@ -97,11 +143,20 @@ fn main() {
             ($app:expr) => {{
                 let app = system.block_on(actix_test::init_service($app.configure(actix_app)));
                 system.block_on(async {
-                    for path in PATHS {
-                        actix_request(&app, path);
-                    }
-                    for path in paths() {
-                        std::hint::black_box(actix_request(&app, path));
+                    if echo {
+                        for _ in PATHS {
+                            actix_request_echo(&app, ECHO);
+                        }
+                        for _ in paths() {
+                            std::hint::black_box(actix_request_echo(&app, ECHO));
+                        }
+                    } else {
+                        for path in PATHS {
+                            actix_request(&app, path);
+                        }
+                        for path in paths() {
+                            std::hint::black_box(actix_request(&app, path));
+                        }
                     }
                 });
             }};
@@ -114,6 +169,10 @@ fn main() {
             "promhttp" => drive!(App::new().wrap(promhttp::actix::Metrics::new(&metrics))),
             "promhttp-options" => {
                 drive!(App::new().wrap(promhttp::actix::Metrics::new(&with_options)))
+            }
+            "promhttp-sizes" => drive!(App::new().wrap(promhttp::actix::Metrics::new(&with_sizes))),
+            "promhttp-first-byte" => {
+                drive!(App::new().wrap(promhttp::actix::Metrics::new(&with_first_byte)))
             }
             "promhttp-labels" => drive!(App::new().wrap(
                 promhttp::actix::Metrics::new(&with_labels).label_with("tier", |req| {

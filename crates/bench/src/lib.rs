@@ -165,12 +165,38 @@ pub fn axum_request(router: &mut Router, path: &str) -> usize {
     let req = Request::get(path).body(Body::empty()).unwrap();
     let res = run(router.call(req)).unwrap();
     assert!(res.status().is_success(), "{path}: {}", res.status());
-    let mut body = pin!(res.into_body());
+    axum_body_len(res.into_body())
+}
+
+/// Reads an axum response body to the end; its length.
+fn axum_body_len(body: Body) -> usize {
+    let mut body = pin!(body);
     let mut len = 0;
     while let Some(frame) = run(body.as_mut().frame()) {
         len += frame.unwrap().into_data().map_or(0, |d| d.len());
     }
     len
+}
+
+/// Reads an actix-web response body to the end; its length.
+fn actix_body_len<B: MessageBody>(body: B) -> usize {
+    let mut body = pin!(body);
+    let mut len = 0;
+    while let Some(chunk) = run(std::future::poll_fn(|cx| body.as_mut().poll_next(cx))) {
+        len += chunk
+            .unwrap_or_else(|_| panic!("the response body failed"))
+            .len();
+    }
+    len
+}
+
+/// `POST /echo` of `body` through `router`, the echo read to the end; its
+/// length.
+pub fn axum_request_echo(router: &mut Router, body: &'static [u8]) -> usize {
+    let req = Request::post("/echo").body(Body::from(body)).unwrap();
+    let res = run(router.call(req)).unwrap();
+    assert!(res.status().is_success(), "/echo: {}", res.status());
+    axum_body_len(res.into_body())
 }
 
 async fn actix_one(id: web::Path<String>) -> String {
@@ -232,14 +258,26 @@ where
     let req = actix_test::TestRequest::get().uri(path).to_request();
     let res = run(app.call(req)).unwrap();
     assert!(res.status().is_success(), "{path}: {}", res.status());
-    let mut body = pin!(res.into_body());
-    let mut len = 0;
-    while let Some(chunk) = run(std::future::poll_fn(|cx| body.as_mut().poll_next(cx))) {
-        len += chunk
-            .unwrap_or_else(|_| panic!("the response body failed"))
-            .len();
-    }
-    len
+    actix_body_len(res.into_body())
+}
+
+/// `POST /echo` of `body` through `app`, the echo read to the end; its length.
+pub fn actix_request_echo<S, B>(app: &S, body: &'static [u8]) -> usize
+where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: MessageBody,
+{
+    let req = actix_test::TestRequest::post()
+        .uri("/echo")
+        .set_payload(body)
+        .to_request();
+    let res = run(app.call(req)).unwrap();
+    assert!(res.status().is_success(), "/echo: {}", res.status());
+    actix_body_len(res.into_body())
 }
 
 /// The registries the render benchmarks encode: `n` histogram series labelled

@@ -249,6 +249,33 @@ impl Bounds {
         })
     }
 
+    /// Bounds in whole units (bytes) rather than seconds: recorded and shown
+    /// as they are.
+    pub(crate) fn units(bounds: Vec<u64>) -> Result<Self, BucketsError> {
+        #[allow(clippy::cast_precision_loss)]
+        let shown: Vec<f64> = bounds.iter().map(|&b| b as f64).collect();
+        if bounds.is_empty() {
+            return Err(BucketsError {
+                bounds: shown,
+                reason: "at least one bound is needed",
+            });
+        }
+        if bounds.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(BucketsError {
+                bounds: shown,
+                reason: "bounds must be strictly increasing",
+            });
+        }
+        Ok(Self {
+            texts: shown
+                .iter()
+                .map(|&b| crate::family::format_bound(b))
+                .collect(),
+            seconds: shown,
+            nanos: bounds.into(),
+        })
+    }
+
     /// The finite buckets of `counts` (per bucket, `+Inf` last, as
     /// [`CellsSnapshot::buckets`] holds them), cumulative, for the encoder.
     pub(crate) fn buckets<'a>(
@@ -450,6 +477,13 @@ impl Cells {
     /// `buckets`, and returns the count and the sum in seconds: a scrape reads
     /// every series into one buffer instead of one list each.
     pub(crate) fn read_into(&self, buckets: &mut Vec<u64>) -> (u64, f64) {
+        let (count, sum) = self.read_units_into(buckets);
+        (count, sum / 1e9)
+    }
+
+    /// As [`read_into`](Self::read_into), with the sum in the units observed
+    /// (bytes, for a size histogram).
+    pub(crate) fn read_units_into(&self, buckets: &mut Vec<u64>) -> (u64, f64) {
         let start = buckets.len();
         buckets.resize(start + self.buckets, 0);
         let mine = &mut buckets[start..];
@@ -463,7 +497,7 @@ impl Cells {
             let wraps = shard.get(self.buckets + 1).map_or(0, |c| c.load(Relaxed));
             sum_ns += wraps as f64 * 18_446_744_073_709_551_616.0 + sum as f64;
         }
-        (mine.iter().sum(), sum_ns / 1e9)
+        (mine.iter().sum(), sum_ns)
     }
 }
 

@@ -4,8 +4,8 @@ use std::fmt;
 use std::sync::Arc;
 
 use super::collector::HttpCollector;
-use super::series::{Limits, RouteEntry};
-use super::{HttpMetrics, Shared, DEFAULT_BUCKETS, DEFAULT_MAX_SERIES};
+use super::series::{ExtrasConfig, Limits, RouteEntry};
+use super::{HttpMetrics, Shared, DEFAULT_BODY_SIZE_BUCKETS, DEFAULT_BUCKETS, DEFAULT_MAX_SERIES};
 use crate::family::MetricType;
 use crate::global::default_registry;
 use crate::histogram::{Bounds, BucketsError};
@@ -39,6 +39,11 @@ pub(crate) struct Names {
     pub(crate) in_flight: String,
     pub(crate) duration: String,
     pub(crate) overflow: String,
+    /// The time to first byte, when kept.
+    pub(crate) first_byte: String,
+    /// The request and response body sizes, when kept.
+    pub(crate) request_size: String,
+    pub(crate) response_size: String,
 }
 
 impl Names {
@@ -110,6 +115,9 @@ pub struct HttpMetricsBuilder {
     /// Whether [`buckets`](Self::buckets) was called.
     buckets_given: bool,
     native: Option<NativeHistogram>,
+    /// The body size bounds, when body sizes are recorded.
+    body_sizes: Option<Vec<u64>>,
+    first_byte: bool,
 }
 
 /// The names and labels a metric set is served under; see
@@ -148,6 +156,8 @@ impl Default for HttpMetricsBuilder {
             naming: Naming::Promhttp,
             buckets_given: false,
             native: None,
+            body_sizes: None,
+            first_byte: false,
         }
     }
 }
@@ -432,6 +442,51 @@ impl HttpMetricsBuilder {
         self
     }
 
+    /// Records the size of every request body and response body, in bytes
+    /// (default off): `http_server_request_body_size_bytes` and
+    /// `http_server_response_body_size_bytes`, histograms with the labels of
+    /// the latency histogram, on [`DEFAULT_BODY_SIZE_BUCKETS`] unless
+    /// [`body_size_buckets`](Self::body_size_buckets) says otherwise.
+    ///
+    /// The sizes are the bytes actually transferred, not `Content-Length`: the
+    /// request body's bytes as the service read them (a body the service never
+    /// read is what it read of it, often 0), the response body's bytes as the
+    /// server took them. Both are recorded when the request is counted, so a
+    /// client gone mid-body is recorded with what was transferred until then.
+    /// The in-flight gauge and the counter are unchanged.
+    ///
+    /// The cost: one allocation per request that has a body (the shared
+    /// counter of its bytes; none for a request with no body) and two
+    /// histograms per series. See `BENCHMARKS.md`.
+    pub fn body_sizes(mut self, on: bool) -> Self {
+        self.body_sizes = match (on, self.body_sizes.take()) {
+            (false, _) => None,
+            (true, Some(bounds)) => Some(bounds),
+            (true, None) => Some(DEFAULT_BODY_SIZE_BUCKETS.to_vec()),
+        };
+        self
+    }
+
+    /// Records body sizes ([`body_sizes`](Self::body_sizes)) on these bucket
+    /// bounds, in bytes, strictly increasing (`+Inf` is always added).
+    pub fn body_size_buckets(mut self, bounds: impl IntoIterator<Item = u64>) -> Self {
+        self.body_sizes = Some(bounds.into_iter().collect());
+        self
+    }
+
+    /// Records each request's time to first byte (default off):
+    /// `http_server_time_to_first_byte_seconds`, a histogram with the labels
+    /// and buckets of the latency histogram, from the request entering the
+    /// service until its response's head was ready to be sent (the handler
+    /// returned). Beside the full duration, which ends with the response
+    /// body, it tells a slow handler from a slow download. A request that got
+    /// no response (cancelled, or its handler panicked) has no time to first
+    /// byte: the histogram's count is the requests that were answered.
+    pub fn time_to_first_byte(mut self, on: bool) -> Self {
+        self.first_byte = on;
+        self
+    }
+
     /// Registers into `registry` instead of the process registry.
     pub fn registry(mut self, registry: &Registry) -> Self {
         self.registry = Some(registry.clone());
@@ -500,6 +555,7 @@ impl HttpMetricsBuilder {
             }
         }
         let bounds = Bounds::new(self.buckets)?;
+        let size_bounds = self.body_sizes.map(Bounds::units).transpose()?;
         if self.max_series == 0 {
             return Err(BuildError::InvalidMaxSeries);
         }
@@ -590,6 +646,13 @@ impl HttpMetricsBuilder {
             },
             duration: format!("{prefix}http_server_request_duration_seconds"),
             overflow: format!("{prefix}promhttp_series_overflow"),
+            first_byte: format!("{prefix}http_server_time_to_first_byte_seconds"),
+            request_size: format!("{prefix}http_server_request_body_size_bytes"),
+            response_size: format!("{prefix}http_server_response_body_size_bytes"),
+        };
+        let extras = ExtrasConfig {
+            first_byte: self.first_byte,
+            size_bounds: size_bounds.as_ref().map(|b| Arc::clone(&b.nanos)),
         };
         let limits = Arc::new(
             Limits::new(
@@ -601,7 +664,8 @@ impl HttpMetricsBuilder {
             )
             .with_status_classes(self.status_classes)
             .with_other_labels(super::labels::combination(&self.labels, |_, _| None).0)
-            .with_exclude(self.exclude),
+            .with_exclude(self.exclude)
+            .with_extras(extras),
         );
         // Each unmatched group is a route of the table, under its name: found
         // by `route(Some(name))` too, and scraped with the others.
@@ -625,6 +689,7 @@ impl HttpMetricsBuilder {
             names: names.clone(),
             const_labels: self.const_labels,
             bounds,
+            size_bounds,
             ignored_paths: self
                 .ignored
                 .iter()
@@ -661,13 +726,20 @@ impl HttpMetricsBuilder {
         } else {
             MetricType::Counter.sample_names(&names.requests)
         };
-        let taken = [
+        let mut taken = [
             requests,
             MetricType::Gauge.sample_names(&names.in_flight),
             MetricType::Histogram.sample_names(&names.duration),
             MetricType::Counter.sample_names(&names.overflow),
         ]
         .concat();
+        if self.first_byte {
+            taken.extend(MetricType::Histogram.sample_names(&names.first_byte));
+        }
+        if metrics.shared.size_bounds.is_some() {
+            taken.extend(MetricType::Histogram.sample_names(&names.request_size));
+            taken.extend(MetricType::Histogram.sample_names(&names.response_size));
+        }
         // The registry owns the collector, which owns the series: the metrics stay
         // exposed for as long as the registry lives, whoever else holds a handle.
         let collector = HttpCollector::new(Arc::clone(&metrics.shared));

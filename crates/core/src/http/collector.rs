@@ -5,7 +5,9 @@ use std::sync::atomic::Ordering::{Acquire, Relaxed};
 use std::sync::{Arc, Mutex};
 
 use super::builder::Names;
-use super::series::{RouteEntry, SeriesReading, STATUS_INVALID, STATUS_OVERFLOW};
+use super::series::{
+    ExtrasReading, Part, RouteEntry, SeriesReading, STATUS_INVALID, STATUS_OVERFLOW,
+};
 use super::{HttpMethod, Shared, OVERFLOW_ROUTE};
 use crate::encode::{Chain, Descriptor, Encoder, HistogramExtras, LabelSet};
 use crate::family::{Exemplar, MetricType};
@@ -26,6 +28,11 @@ pub(crate) const OVERFLOW_HELP: &str =
     "Observations recorded in a family's overflow series because a new series would have passed the series limit.";
 pub(crate) const DURATION_HELP: &str =
     "Time from a request entering the service until its response body ended, in seconds.";
+pub(crate) const FIRST_BYTE_HELP: &str =
+    "Time from a request entering the service until its response's head was ready to be sent, in seconds.";
+pub(crate) const REQUEST_SIZE_HELP: &str = "Bytes of the request body that the service read.";
+pub(crate) const RESPONSE_SIZE_HELP: &str =
+    "Bytes of the response body that the service handed to the server.";
 
 pub(crate) struct HttpCollector {
     shared: Arc<Shared>,
@@ -67,6 +74,39 @@ struct Row {
     method: HttpMethod,
     series: SeriesReading,
     native: Option<NativeRow>,
+    /// Its extra histograms (time to first byte, body sizes), when kept.
+    extras: ExtrasReading,
+}
+
+impl Row {
+    /// The labels of the row's counter and histograms, with `status` its
+    /// status label:
+    /// OpenTelemetry's `error_type` on a 5xx series in that profile (not the
+    /// overflow series), and no request labels on the overflow series, which
+    /// holds requests of every value.
+    fn histogram_labels<'a>(
+        &self,
+        shared: &'a Shared,
+        routes: &'a [Arc<RouteEntry>],
+        status: &'a str,
+    ) -> Labels<'a> {
+        let routed = self.route.is_some();
+        Labels {
+            names: &shared.names,
+            method: self.method,
+            route: Some(
+                self.route
+                    .and_then(|at| routes.get(at))
+                    .map_or(OVERFLOW_ROUTE, |r| &r.route),
+            ),
+            status: Some(status),
+            request: (routed && !shared.labels.is_empty())
+                .then(|| (shared.labels.as_slice(), self.series.labels())),
+            error_type: (shared.names.otel && routed && (500..600).contains(&self.series.status()))
+                .then_some(status),
+            consts: &shared.const_labels,
+        }
+    }
 }
 
 /// The labels of one series: method, route and status as the set has them, then
@@ -149,11 +189,13 @@ impl HttpCollector {
                 series.for_each_series(|s| {
                     // Native buckets first: see `Series::read_native_into`.
                     let native = s.read_native_into(natives);
+                    let series = s.read_into(buckets);
                     rows.push(Row {
                         route: Some(at),
                         method,
-                        series: s.read_into(buckets),
+                        series,
                         native,
+                        extras: s.read_extras_into(buckets),
                     });
                     if keep {
                         exemplars.extend(s.exemplars());
@@ -165,6 +207,7 @@ impl HttpCollector {
         let limits = &shared.limits;
         let overflow_native = limits.overflow.read_native_into(natives);
         let mut overflow = limits.overflow.read_into(buckets);
+        let overflow_extras = limits.overflow.read_extras_into(buckets);
         overflow.created = limits.overflow_created().unwrap_or(limits.built);
         if keep {
             exemplars.extend(limits.overflow.exemplars());
@@ -175,6 +218,7 @@ impl HttpCollector {
                 method: HttpMethod::Other,
                 series: overflow,
                 native: overflow_native,
+                extras: overflow_extras,
             });
         }
 
@@ -206,16 +250,6 @@ impl HttpCollector {
         };
         let consts = shared.const_labels.as_slice();
         let names = &shared.names;
-        // Whether a row has OpenTelemetry's `error_type` (its status): a 5xx
-        // series, in that profile; not the overflow series.
-        let is_error = |row: &Row| {
-            names.otel && row.route.is_some() && (500..600).contains(&row.series.status())
-        };
-        // The overflow series has none: it holds requests of every value.
-        let request_labels = |row: &Row| {
-            (row.route.is_some() && !shared.labels.is_empty())
-                .then(|| (shared.labels.as_slice(), row.series.labels()))
-        };
         // The labels of an in-flight gauge: no status, no request labels.
         let gauge_labels = |method, route| Labels {
             names,
@@ -252,19 +286,9 @@ impl HttpCollector {
                 REQUESTS_HELP,
             ));
             for row in &scratch.rows {
-                let labels = Labels {
-                    names,
-                    method: row.method,
-                    route: Some(route_of(row.route)),
-                    status: Some(status_text(
-                        row.series.status(),
-                        limits.status_classes,
-                        &mut status,
-                    )),
-                    request: request_labels(row),
-                    error_type: None,
-                    consts,
-                };
+                // Our names: no `error_type`.
+                let status = status_text(row.series.status(), limits.status_classes, &mut status);
+                let labels = row.histogram_labels(shared, &scratch.routes, status);
                 // The counter's exemplar: the latest of its series, for one request.
                 let latest = scratch
                     .exemplars
@@ -334,15 +358,7 @@ impl HttpCollector {
         );
         for row in &scratch.rows {
             let status = status_text(row.series.status(), limits.status_classes, &mut status);
-            let labels = Labels {
-                names,
-                method: row.method,
-                route: Some(route_of(row.route)),
-                status: Some(status),
-                request: request_labels(row),
-                error_type: is_error(row).then_some(status),
-                consts,
-            };
+            let labels = row.histogram_labels(shared, &scratch.routes, status);
             let r = &row.series;
             let counts = scratch.buckets.get(r.at..r.at + width).unwrap_or(&[]);
             let buckets = shared.bounds.buckets(counts);
@@ -368,17 +384,73 @@ impl HttpCollector {
             }
         }
 
+        // The extra histograms: plain buckets, no exemplars.
+        let mut extra = |name: &str,
+                         help: &'static str,
+                         unit: &'static str,
+                         bounds: &crate::histogram::Bounds,
+                         part: fn(&ExtrasReading) -> Option<Part>| {
+            out.family(&Descriptor::new(name, MetricType::Histogram, help).unit(unit));
+            let width = bounds.nanos.len() + 1;
+            for row in &scratch.rows {
+                let Some(p) = part(&row.extras) else { continue };
+                let status = status_text(row.series.status(), limits.status_classes, &mut status);
+                let labels = row.histogram_labels(shared, &scratch.routes, status);
+                let counts = scratch.buckets.get(p.at..p.at + width).unwrap_or(&[]);
+                out.histogram(
+                    &labels,
+                    bounds.buckets(counts),
+                    p.count,
+                    Some(p.sum),
+                    created(&row.series),
+                );
+            }
+        };
+        if limits.extras.first_byte {
+            extra(
+                &names.first_byte,
+                FIRST_BYTE_HELP,
+                "seconds",
+                &shared.bounds,
+                |e| e.first_byte,
+            );
+        }
+        if let Some(bounds) = &shared.size_bounds {
+            extra(
+                &names.request_size,
+                REQUEST_SIZE_HELP,
+                "bytes",
+                bounds,
+                |e| e.request_size,
+            );
+            extra(
+                &names.response_size,
+                RESPONSE_SIZE_HELP,
+                "bytes",
+                bounds,
+                |e| e.response_size,
+            );
+        }
+
         out.family(&Descriptor::new(
             &names.overflow,
             MetricType::Counter,
             OVERFLOW_HELP,
         ));
-        for (metric, value) in [
-            (names.requests_total.as_str(), folded_requests),
-            (names.in_flight.as_str(), folded_in_flight),
-            (names.duration.as_str(), folded_requests),
+        let sizes = shared.size_bounds.is_some();
+        for (metric, value, kept) in [
+            (names.requests_total.as_str(), folded_requests, !names.otel),
+            (names.in_flight.as_str(), folded_in_flight, true),
+            (names.duration.as_str(), folded_requests, true),
+            (
+                names.first_byte.as_str(),
+                folded_requests,
+                limits.extras.first_byte,
+            ),
+            (names.request_size.as_str(), folded_requests, sizes),
+            (names.response_size.as_str(), folded_requests, sizes),
         ] {
-            if names.otel && metric == names.requests_total {
+            if !kept {
                 continue;
             }
             let metric = [("metric", metric)];

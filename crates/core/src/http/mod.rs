@@ -9,6 +9,7 @@ mod series;
 mod tests;
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 pub use builder::{BuildError, HttpMetricsBuilder, Naming};
@@ -58,7 +59,7 @@ pub struct EndedRequest<'a> {
 use crate::global::default_registry;
 use crate::registry::Registry;
 use crate::trace::TraceContext;
-use series::RouteEntry;
+use series::{Ended, RouteEntry};
 
 /// The `route` label value of a request that matched no route (a 404 fallback, a
 /// nested service, actix-web's default service).
@@ -79,6 +80,21 @@ pub const DEFAULT_MAX_SERIES: usize = 10_000;
 /// `http.server.request.duration`.
 pub const DEFAULT_BUCKETS: [f64; 14] = [
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
+
+/// The default body size buckets ([`HttpMetricsBuilder::body_sizes`]), in
+/// bytes: `0` (no body) and every power of ten up to a gigabyte.
+pub const DEFAULT_BODY_SIZE_BUCKETS: [u64; 10] = [
+    0,
+    100,
+    1_000,
+    10_000,
+    100_000,
+    1_000_000,
+    10_000_000,
+    100_000_000,
+    1_000_000_000,
+    10_000_000_000,
 ];
 
 /// A request method as it is recorded: the nine standard methods as they are,
@@ -172,13 +188,17 @@ impl fmt::Display for HttpMethod {
 /// latency histograms, registered in one [`Registry`].
 ///
 /// `HttpMetrics` is a handle (cloning it is cheap) that the framework adapters
-/// record into. It writes three families (names shown without prefix):
+/// record into. It writes three families, and up to three more when asked
+/// (names shown without prefix):
 ///
 /// | name | type | labels |
 /// |---|---|---|
 /// | `http_server_requests_total` | counter | `method`, `route`, `status` |
 /// | `http_server_requests_in_flight` | gauge | `method`, `route` (requests started from a [`RouteHandle`]); `method` (requests started with [`HttpMetrics::start_unrouted`]) |
 /// | `http_server_request_duration_seconds` | histogram | `method`, `route`, `status` |
+/// | `http_server_request_body_size_bytes` | histogram | as above; with [`HttpMetricsBuilder::body_sizes`] |
+/// | `http_server_response_body_size_bytes` | histogram | as above; with [`HttpMetricsBuilder::body_sizes`] |
+/// | `http_server_time_to_first_byte_seconds` | histogram | as above; with [`HttpMetricsBuilder::time_to_first_byte`] |
 ///
 /// `requests_total` and the histogram's `_count` (and its `+Inf` bucket) are one
 /// number read once per scrape, so they agree in every exposition.
@@ -218,6 +238,8 @@ pub(crate) struct Shared {
     pub(crate) names: builder::Names,
     pub(crate) const_labels: Vec<(String, String)>,
     pub(crate) bounds: crate::histogram::Bounds,
+    /// The body size bounds, when the set records body sizes.
+    pub(crate) size_bounds: Option<crate::histogram::Bounds>,
     pub(crate) ignored: Vec<String>,
     /// The ignored routes without parameters: a path equal to one of them is that
     /// route, which is how requests are left out before routing.
@@ -385,6 +407,23 @@ impl HttpMetrics {
         (!self.shared.labels.is_empty()).then(|| labels::readers(&self.shared.labels, given))
     }
 
+    /// Whether the set records request and response body sizes
+    /// ([`HttpMetricsBuilder::body_sizes`]): the adapters then count the
+    /// bytes of each body.
+    #[must_use]
+    #[inline]
+    pub fn body_sizes(&self) -> bool {
+        self.shared.limits.extras.size_bounds.is_some()
+    }
+
+    /// Whether the set records each request's time to first byte
+    /// ([`HttpMetricsBuilder::time_to_first_byte`]).
+    #[must_use]
+    #[inline]
+    pub fn time_to_first_byte(&self) -> bool {
+        self.shared.limits.extras.first_byte
+    }
+
     /// Whether unmatched requests are grouped
     /// ([`HttpMetricsBuilder::group_unmatched`]): the adapters then give
     /// [`unmatched_route`](Self::unmatched_route) the path of each.
@@ -481,6 +520,7 @@ impl RouteHandle {
             status_if_unfinished: STATUS_CLIENT_CLOSED,
             trace: None,
             labels: entry.limits.other_labels,
+            transfer: Transfer::new_if(&entry.limits.extras),
         })
     }
 }
@@ -536,6 +576,7 @@ impl HttpMetrics {
             status_if_unfinished: STATUS_CLIENT_CLOSED,
             trace: None,
             labels: limits.other_labels,
+            transfer: Transfer::new_if(&limits.extras),
         })
     }
 }
@@ -591,6 +632,76 @@ pub struct RequestGuard {
     trace: Option<TraceContext>,
     /// The combination of its request labels' values.
     labels: u16,
+    /// Its time to first byte and body sizes, when the set records either:
+    /// one allocation, shared with the request body's counter, so that a set
+    /// without them moves no more than a pointer per request.
+    transfer: Option<Arc<Transfer>>,
+}
+
+/// What one request transferred, and when its response started: written by
+/// its guard's owner and by its request body's counter, read once when it
+/// ends.
+#[derive(Debug)]
+struct Transfer {
+    /// Bytes of the request body read; [`Transfer::NONE`] until a size or a
+    /// counter is given.
+    request: AtomicU64,
+    response: AtomicU64,
+    /// Nanoseconds to the response's head; [`Transfer::NONE`] until then.
+    first_byte: AtomicU64,
+}
+
+impl Transfer {
+    const NONE: u64 = u64::MAX;
+
+    #[inline]
+    fn new_if(extras: &series::ExtrasConfig) -> Option<Arc<Self>> {
+        extras.any().then(Self::new)
+    }
+
+    #[cold]
+    fn new() -> Arc<Self> {
+        Arc::new(Self {
+            request: AtomicU64::new(Self::NONE),
+            response: AtomicU64::new(0),
+            first_byte: AtomicU64::new(Self::NONE),
+        })
+    }
+
+    /// Adds to a count only this request's guard writes.
+    fn add(count: &AtomicU64, bytes: u64) {
+        count.store(count.load(Relaxed).saturating_add(bytes), Relaxed);
+    }
+
+    fn ended(&self) -> Ended {
+        let known = |v: u64| (v != Self::NONE).then_some(v);
+        Ended {
+            first_byte: known(self.first_byte.load(Relaxed)),
+            request_bytes: known(self.request.load(Relaxed)),
+            response_bytes: self.response.load(Relaxed),
+        }
+    }
+}
+
+/// Counts the bytes of one request body as the service reads them
+/// ([`RequestGuard::count_request_body`]): the adapter's body wrapper adds
+/// every chunk it hands on, and the request's size is what it holds when the
+/// request ends. Cloning it shares the count.
+#[derive(Clone, Debug)]
+pub struct BodyCounter(Arc<Transfer>);
+
+impl BodyCounter {
+    /// Adds `bytes` read.
+    #[inline]
+    pub fn add(&self, bytes: u64) {
+        self.0.request.fetch_add(bytes, Relaxed);
+    }
+
+    /// The bytes counted so far.
+    #[must_use]
+    pub fn bytes(&self) -> u64 {
+        self.0.request.load(Relaxed)
+    }
 }
 
 /// The in-flight gauge a request raised when it started.
@@ -647,6 +758,60 @@ impl RequestGuard {
     #[inline]
     pub fn set_labels(&mut self, values: LabelValues) {
         self.labels = values.0;
+    }
+
+    /// Counts the request body's bytes with the counter returned, which the
+    /// adapter's body wrapper adds to as the service reads the body: the
+    /// request size recorded is what it holds when the request ends, so a
+    /// client gone mid-body is recorded with what arrived. `None` when the set
+    /// does not record body sizes ([`HttpMetricsBuilder::body_sizes`]).
+    ///
+    /// A request that was given neither this nor
+    /// [`set_request_body_size`](Self::set_request_body_size) has no request
+    /// size: it is left out of that histogram alone.
+    #[must_use]
+    pub fn count_request_body(&mut self) -> Option<BodyCounter> {
+        let transfer = self.transfer.as_ref()?;
+        self.entry.limits.extras.size_bounds.as_ref()?;
+        transfer.request.store(0, Relaxed);
+        Some(BodyCounter(Arc::clone(transfer)))
+    }
+
+    /// Sets the request body's size when it is known without counting: `0`
+    /// for a request that has no body.
+    #[inline]
+    pub fn set_request_body_size(&mut self, bytes: u64) {
+        if let Some(transfer) = &self.transfer {
+            transfer
+                .request
+                .store(bytes.min(Transfer::NONE - 1), Relaxed);
+        }
+    }
+
+    /// Adds `bytes` of the response body, handed to the server, to the
+    /// response size.
+    #[inline]
+    pub fn add_response_bytes(&mut self, bytes: u64) {
+        if let Some(transfer) = &self.transfer {
+            Transfer::add(&transfer.response, bytes);
+        }
+    }
+
+    /// Notes that the response's head is ready to be sent: the time from the
+    /// start to now is the request's time to first byte, recorded when it
+    /// ends if the set keeps it ([`HttpMetricsBuilder::time_to_first_byte`]).
+    /// A request that never gets here (cancelled, or its handler panicked) has
+    /// none.
+    #[inline]
+    pub fn response_started(&mut self) {
+        if let Some(transfer) = &self.transfer {
+            if self.entry.limits.extras.first_byte {
+                let nanos = crate::clock::since(self.start).1;
+                transfer
+                    .first_byte
+                    .store(nanos.min(Transfer::NONE - 1), Relaxed);
+            }
+        }
     }
 
     /// Sets the status the request will be recorded with.
@@ -720,13 +885,14 @@ impl Drop for RequestGuard {
                 return;
             }
         }
+        let ended = self.transfer.as_deref().map(Transfer::ended);
         let series = match self.gauge {
             Gauge::Overflow => None,
             Gauge::Route | Gauge::Method => entry.method(self.method),
         };
         match series {
-            Some(series) => series.count(status, self.labels, nanos, exemplar),
-            None => limits.observe_overflow(nanos, exemplar),
+            Some(series) => series.count(status, self.labels, nanos, exemplar, ended.as_ref()),
+            None => limits.observe_overflow(nanos, exemplar, ended.as_ref()),
         }
     }
 }

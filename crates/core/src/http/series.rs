@@ -82,6 +82,8 @@ pub(crate) struct Limits {
     pub(crate) other_labels: u16,
     /// Native buckets, when the series keep them.
     pub(crate) native: Option<NativeHistogram>,
+    /// The histograms each series keeps beside its latency.
+    pub(crate) extras: ExtrasConfig,
     /// When the set was built, in seconds since the Unix epoch: the start of
     /// its overflow counters.
     pub(crate) built: f64,
@@ -130,8 +132,9 @@ impl Limits {
     ) -> Self {
         Self {
             max_series,
-            overflow: Series::new(0, bounds_ns.len(), exemplars, native.as_ref()),
+            overflow: Series::new(0, bounds_ns.len(), exemplars, native.as_ref(), None),
             exemplars,
+            extras: ExtrasConfig::default(),
             status_classes: false,
             exclude: None,
             other_labels: 0,
@@ -149,6 +152,14 @@ impl Limits {
             warned: AtomicBool::new(false),
             name,
         }
+    }
+
+    /// Keeps the histograms `extras` asks for in every series, the overflow
+    /// series too.
+    pub(crate) fn with_extras(mut self, extras: ExtrasConfig) -> Self {
+        self.overflow.extras = Extras::new(&extras, self.bounds_ns.len());
+        self.extras = extras;
+        self
     }
 
     /// Labels `status` with the class instead of the code.
@@ -223,6 +234,7 @@ impl Limits {
             self.bounds_ns.len(),
             self.exemplars,
             self.native.as_ref(),
+            Extras::new(&self.extras, self.bounds_ns.len()),
         )
     }
 
@@ -255,9 +267,17 @@ impl Limits {
 
     /// Counts a request in the overflow series of `requests_total` and the
     /// histogram.
-    pub(crate) fn observe_overflow(&self, nanos: u64, exemplar: Option<(&TraceContext, u64)>) {
+    pub(crate) fn observe_overflow(
+        &self,
+        nanos: u64,
+        exemplar: Option<(&TraceContext, u64)>,
+        ended: Option<&Ended>,
+    ) {
         if self.overflow_since.load(Relaxed) == 0 {
             self.overflow_started_now();
+        }
+        if let Some(ended) = ended {
+            self.overflow.observe_extras(self, ended);
         }
         self.overflow.observe(&self.bounds_ns, nanos, exemplar);
         self.folded_requests.fetch_add(1, Relaxed);
@@ -421,11 +441,20 @@ impl MethodRef<'_> {
         labels: u16,
         nanos: u64,
         exemplar: Option<(&TraceContext, u64)>,
+        ended: Option<&Ended>,
     ) {
         let status = series_key(self.limits.status_key(status), labels);
-        let bounds = &self.limits.bounds_ns;
-        if !self.with_series(status, |series| series.observe(bounds, nanos, exemplar)) {
-            self.limits.observe_overflow(nanos, exemplar);
+        let limits = self.limits;
+        let counted = self.with_series(status, |series| {
+            // The extras first: a scrape that sees the request counted sees
+            // them too (the count is written with `Release`).
+            if let Some(ended) = ended {
+                series.observe_extras(limits, ended);
+            }
+            series.observe(&limits.bounds_ns, nanos, exemplar);
+        });
+        if !counted {
+            limits.observe_overflow(nanos, exemplar, ended);
         }
     }
 
@@ -508,16 +537,135 @@ pub(crate) struct Series {
     exemplars: Option<Box<[ExemplarSlot]>>,
     /// Native buckets, when the set keeps them.
     native: Option<Box<NativeCells>>,
+    /// The histograms kept beside the latency, when the set keeps any.
+    extras: Option<Box<Extras>>,
+}
+
+/// Which histograms a set keeps beside the latency of each series.
+#[derive(Clone, Default)]
+pub(crate) struct ExtrasConfig {
+    /// Time to the response's head, on the latency's bounds.
+    pub(crate) first_byte: bool,
+    /// Request and response body sizes, on these bounds (bytes).
+    pub(crate) size_bounds: Option<Arc<[u64]>>,
+}
+
+impl ExtrasConfig {
+    /// Whether any extra histogram is kept.
+    pub(crate) fn any(&self) -> bool {
+        self.first_byte || self.size_bounds.is_some()
+    }
+}
+
+/// The histograms one series keeps beside its latency.
+pub(crate) struct Extras {
+    first_byte: Option<Cells>,
+    request_size: Option<Cells>,
+    response_size: Option<Cells>,
+}
+
+impl Extras {
+    fn new(config: &ExtrasConfig, latency_bounds: usize) -> Option<Box<Self>> {
+        config.any().then(|| {
+            let sizes = config.size_bounds.as_ref().map(|b| b.len());
+            Box::new(Self {
+                first_byte: config.first_byte.then(|| Cells::new(latency_bounds)),
+                request_size: sizes.map(Cells::new),
+                response_size: sizes.map(Cells::new),
+            })
+        })
+    }
+}
+
+/// What a request ended with beside its duration, for the extra histograms.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Ended {
+    /// Nanoseconds from its start to its response's head; `None` when it got
+    /// no response.
+    pub(crate) first_byte: Option<u64>,
+    /// The bytes of its body the service read; `None` when the adapter could
+    /// not count them.
+    pub(crate) request_bytes: Option<u64>,
+    /// The bytes of its response body handed to the server.
+    pub(crate) response_bytes: u64,
+}
+
+/// One reading of a histogram whose bucket counts are in a scrape's shared
+/// buffer, from `at`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Part {
+    pub(crate) at: usize,
+    pub(crate) count: u64,
+    /// In the units observed: seconds for times, bytes for sizes.
+    pub(crate) sum: f64,
+}
+
+/// One reading of a series' extra histograms.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ExtrasReading {
+    pub(crate) first_byte: Option<Part>,
+    pub(crate) request_size: Option<Part>,
+    pub(crate) response_size: Option<Part>,
 }
 
 impl Series {
-    fn new(status: u16, bounds: usize, exemplars: bool, native: Option<&NativeHistogram>) -> Self {
+    fn new(
+        status: u16,
+        bounds: usize,
+        exemplars: bool,
+        native: Option<&NativeHistogram>,
+        extras: Option<Box<Extras>>,
+    ) -> Self {
         Self {
             status,
             created: unix_millis(),
             cells: Cells::new(bounds),
             exemplars: exemplars.then(|| (0..=bounds).map(|_| ExemplarSlot::default()).collect()),
             native: native.map(|config| Box::new(NativeCells::new(config))),
+            extras,
+        }
+    }
+
+    /// Counts what a request ended with in the extra histograms the series
+    /// keeps.
+    #[inline(never)]
+    fn observe_extras(&self, limits: &Limits, ended: &Ended) {
+        let Some(extras) = &self.extras else { return };
+        if let (Some(cells), Some(nanos)) = (&extras.first_byte, ended.first_byte) {
+            cells.observe(&limits.bounds_ns, nanos);
+        }
+        if let Some(bounds) = &limits.extras.size_bounds {
+            if let (Some(cells), Some(bytes)) = (&extras.request_size, ended.request_bytes) {
+                cells.observe(bounds, bytes);
+            }
+            if let Some(cells) = &extras.response_size {
+                cells.observe(bounds, ended.response_bytes);
+            }
+        }
+    }
+
+    /// Reads the extra histograms, appending their bucket counts to
+    /// `buckets`. Read after [`Series::read_into`]: every request counted
+    /// there is in them too.
+    pub(crate) fn read_extras_into(&self, buckets: &mut Vec<u64>) -> ExtrasReading {
+        let Some(extras) = &self.extras else {
+            return ExtrasReading::default();
+        };
+        let mut part = |cells: &Option<Cells>, seconds: bool| {
+            cells.as_ref().map(|cells| {
+                let at = buckets.len();
+                let (count, sum) = cells.read_units_into(buckets);
+                Part {
+                    at,
+                    count,
+                    sum: if seconds { sum / 1e9 } else { sum },
+                }
+            })
+        };
+        ExtrasReading {
+            first_byte: part(&extras.first_byte, true),
+            request_size: part(&extras.request_size, false),
+            response_size: part(&extras.response_size, false),
         }
     }
 
@@ -605,8 +753,8 @@ mod tests {
     #[test]
     fn a_series_reads_its_native_buckets_after_the_others() {
         let native = NativeHistogram::new();
-        let with = Series::new(200, 1, false, Some(&native));
-        let without = Series::new(200, 1, false, None);
+        let with = Series::new(200, 1, false, Some(&native), None);
+        let without = Series::new(200, 1, false, None, None);
         let mut buckets = vec![(0, 9)];
         assert!(without.read_native_into(&mut buckets).is_none());
         with.observe(&[10], 1_000_000, None);
@@ -621,14 +769,14 @@ mod tests {
         let limits = Limits::new(1, Arc::from([10u64]), "x".into(), false, None);
         assert_eq!(limits.overflow_created(), None);
         let before = (crate::family::unix_now() * 1000.0).floor() / 1000.0;
-        limits.observe_overflow(5, None);
+        limits.observe_overflow(5, None, None);
         let first = limits.overflow_created().unwrap();
         assert!(
             before <= first && first <= crate::family::unix_now(),
             "{first}"
         );
         // Later folds leave it.
-        limits.observe_overflow(7, None);
+        limits.observe_overflow(7, None, None);
         assert_eq!(limits.overflow_created(), Some(first));
     }
 
@@ -647,7 +795,7 @@ mod tests {
             for status in 100..140u16 {
                 method.request_started();
                 method.series.request_ended();
-                method.count(status, 0, u64::from(status) % 30, None);
+                method.count(status, 0, u64::from(status) % 30, None, None);
             }
             let mut seen = Vec::new();
             entry.methods[0]

@@ -945,3 +945,217 @@ fn in_the_opentelemetry_profile_the_overflow_in_flight_is_an_other_method() {
         ]
     );
 }
+
+/// The value of the one sample line that starts with `series` (name and
+/// labels, as written).
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' '))
+        .map(|v| v.parse().unwrap())
+}
+
+#[test]
+fn body_sizes_and_time_to_first_byte_are_counted_with_the_request() {
+    let registry = Registry::new();
+    let metrics = set(&registry)
+        .prefix("app")
+        .body_size_buckets([0, 10, 1000])
+        .time_to_first_byte(true)
+        .build()
+        .unwrap();
+    assert!(metrics.body_sizes() && metrics.time_to_first_byte());
+    let route = metrics.route(Some("/up"));
+
+    // Read while the body arrives, then answered with 7 bytes.
+    let mut a = route.start(HttpMethod::Post).unwrap();
+    let counter = a.count_request_body().unwrap();
+    counter.add(600);
+    a.response_started();
+    a.set_status(200);
+    a.add_response_bytes(3);
+    a.add_response_bytes(4);
+    counter.add(5);
+    drop(a);
+    // No body, no response body.
+    let mut b = route.start(HttpMethod::Post).unwrap();
+    b.set_request_body_size(0);
+    b.response_started();
+    drop(b.with_status(200));
+    // No size given: left out of the request size histogram alone; cancelled
+    // before its head: no time to first byte.
+    let c = route.start(HttpMethod::Post).unwrap();
+    drop(c);
+
+    let text = registry.encode(Format::OpenMetrics).unwrap();
+    let ok = "{method=\"POST\",route=\"/up\",status=\"200\"}";
+    let cancelled = "{method=\"POST\",route=\"/up\",status=\"499\"}";
+    let req = "app_http_server_request_body_size_bytes";
+    let res = "app_http_server_response_body_size_bytes";
+    let ttfb = "app_http_server_time_to_first_byte_seconds";
+    assert_eq!(sample(&text, &format!("{req}_count{ok}")), Some(2.0));
+    assert_eq!(sample(&text, &format!("{req}_sum{ok}")), Some(605.0));
+    let bucket = |name: &str, status: &str, le: &str| {
+        sample(
+            &text,
+            &format!(
+                "{name}_bucket{{method=\"POST\",route=\"/up\",status=\"{status}\",le=\"{le}\"}}"
+            ),
+        )
+    };
+    assert_eq!(bucket(req, "200", "0.0"), Some(1.0));
+    assert_eq!(bucket(req, "200", "10.0"), Some(1.0));
+    assert_eq!(bucket(req, "200", "1000.0"), Some(2.0));
+    assert_eq!(sample(&text, &format!("{res}_sum{ok}")), Some(7.0));
+    assert_eq!(bucket(res, "200", "0.0"), Some(1.0));
+    assert_eq!(bucket(res, "200", "10.0"), Some(2.0));
+    assert_eq!(sample(&text, &format!("{req}_count{cancelled}")), Some(0.0));
+    assert_eq!(sample(&text, &format!("{res}_count{cancelled}")), Some(1.0));
+    assert_eq!(bucket(res, "499", "0.0"), Some(1.0));
+    assert_eq!(sample(&text, &format!("{ttfb}_count{ok}")), Some(2.0));
+    assert_eq!(
+        sample(&text, &format!("{ttfb}_count{cancelled}")),
+        Some(0.0)
+    );
+    let first = sample(&text, &format!("{ttfb}_sum{ok}")).unwrap();
+    let whole = sample(
+        &text,
+        &format!("app_http_server_request_duration_seconds_sum{ok}"),
+    )
+    .unwrap();
+    assert!(0.0 < first && first <= whole, "{first} {whole}");
+    assert!(text.contains("# UNIT app_http_server_request_body_size_bytes bytes\n"));
+    assert!(text.contains("# TYPE app_http_server_time_to_first_byte_seconds histogram\n"));
+}
+
+#[test]
+fn past_the_limit_the_overflow_series_keeps_the_sizes_too() {
+    let registry = Registry::new();
+    let metrics = set(&registry)
+        .max_series(1)
+        .body_sizes(true)
+        .build()
+        .unwrap();
+    for route in ["/a", "/b"] {
+        let mut guard = metrics.route(Some(route)).start(HttpMethod::Get).unwrap();
+        guard.set_request_body_size(0);
+        guard.add_response_bytes(150);
+        drop(guard.with_status(200));
+    }
+    let text = registry.encode(Format::OpenMetrics).unwrap();
+    let of = |route: &str, status: &str| {
+        sample(
+            &text,
+            &format!(
+                "http_server_response_body_size_bytes_sum{{method=\"{}\",route=\"{route}\",status=\"{status}\"}}",
+                if route == "overflow" { "_OTHER" } else { "GET" }
+            ),
+        )
+    };
+    assert_eq!(of("/a", "200"), Some(150.0));
+    assert_eq!(of("overflow", "overflow"), Some(150.0));
+    assert!(text.contains(
+        "promhttp_series_overflow_total{metric=\"http_server_response_body_size_bytes\"} 1\n"
+    ));
+    assert!(!text.contains("http_server_time_to_first_byte_seconds"));
+}
+
+#[test]
+fn without_body_sizes_a_request_counter_is_not_kept() {
+    let registry = Registry::new();
+    let metrics = set(&registry).build().unwrap();
+    assert!(!metrics.body_sizes() && !metrics.time_to_first_byte());
+    let mut guard = metrics.route(Some("/")).start(HttpMethod::Get).unwrap();
+    assert!(guard.transfer.is_none(), "nothing allocated");
+    assert!(guard.count_request_body().is_none());
+    guard.response_started();
+    guard.add_response_bytes(3);
+    drop(guard.with_status(200));
+    let text = registry.encode(Format::OpenMetrics).unwrap();
+    assert!(!text.contains("body_size"), "{text}");
+    // Time to first byte alone: no request counter either.
+    let registry = Registry::new();
+    let metrics = set(&registry).time_to_first_byte(true).build().unwrap();
+    let mut guard = metrics.route(Some("/")).start(HttpMethod::Get).unwrap();
+    assert!(guard.count_request_body().is_none());
+    guard.response_started();
+    drop(guard.with_status(200));
+    let text = registry.encode(Format::OpenMetrics).unwrap();
+    assert!(!text.contains("body_size"), "{text}");
+    assert!(text.contains(
+        "http_server_time_to_first_byte_seconds_count{method=\"GET\",route=\"/\",status=\"200\"} 1\n"
+    ));
+}
+
+#[test]
+fn body_size_buckets_are_checked() {
+    for (bounds, reason) in [
+        (vec![], "at least one bound is needed"),
+        (vec![10, 10], "bounds must be strictly increasing"),
+        (vec![100, 10], "bounds must be strictly increasing"),
+    ] {
+        let err = set(&Registry::new())
+            .body_size_buckets(bounds.clone())
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(&err, BuildError::InvalidBuckets { reason: r, .. } if *r == reason),
+            "{bounds:?}: {err}"
+        );
+    }
+    // Turned off after the bounds were given: none of it.
+    let registry = Registry::new();
+    let metrics = set(&registry)
+        .body_size_buckets([1, 2])
+        .body_sizes(false)
+        .build()
+        .unwrap();
+    assert!(!metrics.body_sizes());
+    // Turned on after: the given bounds stay.
+    let registry = Registry::new();
+    let metrics = set(&registry)
+        .body_size_buckets([1, 2])
+        .body_sizes(true)
+        .build()
+        .unwrap();
+    let mut guard = metrics.route(Some("/")).start(HttpMethod::Get).unwrap();
+    guard.add_response_bytes(2);
+    drop(guard.with_status(200));
+    let text = registry.encode(Format::OpenMetrics).unwrap();
+    assert!(text.contains(
+        "http_server_response_body_size_bytes_bucket{method=\"GET\",route=\"/\",status=\"200\",le=\"2.0\"} 1\n"
+    ), "{text}");
+}
+
+#[test]
+#[cfg(feature = "prometheus-client")]
+fn the_new_families_take_their_names_in_the_registry() {
+    use prometheus_client::metrics::gauge::Gauge;
+    for (name, taken) in [
+        ("http_server_request_body_size_bytes_sum", "body sizes"),
+        ("http_server_response_body_size_bytes_count", "body sizes"),
+        (
+            "http_server_time_to_first_byte_seconds_bucket",
+            "first byte",
+        ),
+    ] {
+        let registry = Registry::new();
+        registry
+            .register(name, "taken", Gauge::<i64>::default())
+            .unwrap();
+        // Without the option the name is free; with it, a clash.
+        assert!(set(&registry).build().is_ok(), "{name}");
+        let registry = Registry::new();
+        registry
+            .register(name, "taken", Gauge::<i64>::default())
+            .unwrap();
+        let with = if taken == "body sizes" {
+            set(&registry).body_sizes(true)
+        } else {
+            set(&registry).time_to_first_byte(true)
+        };
+        assert!(
+            matches!(with.build(), Err(BuildError::Registry(_))),
+            "{name}"
+        );
+    }
+}
