@@ -82,11 +82,7 @@ fn download_and_leave(addr: SocketAddr, keep: usize) -> usize {
 fn assert_consistent(m: &Exposition) {
     m.assert_books_balanced();
     for s in m.samples(REQUESTS) {
-        let l: Vec<(&str, &str)> = s
-            .labels
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
+        let l = s.label_pairs();
         for family in [REQUEST_SIZE, RESPONSE_SIZE, FIRST_BYTE] {
             assert_eq!(
                 m.value(&format!("{family}_count"), &l),

@@ -161,6 +161,16 @@ pub struct Sample {
     pub exemplar: Option<Exemplar>,
 }
 
+impl Sample {
+    /// The labels as pairs, for [`Exposition::value`].
+    pub fn label_pairs(&self) -> Vec<(&str, &str)> {
+        self.labels
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect()
+    }
+}
+
 /// An exemplar of a [`Sample`].
 #[derive(Debug, Clone)]
 pub struct Exemplar {

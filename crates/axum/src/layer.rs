@@ -417,22 +417,33 @@ where
         let result = ready!(RequestGuard::poll_scope(this.guard, || inner
             .as_mut()
             .poll(cx)));
-        let guard = this.guard.take();
-        Poll::Ready(match result {
-            Ok(response) => {
-                let guard = guard.map(|mut g| {
-                    g.response_started();
-                    g.with_status(response.status().as_u16())
-                });
-                Ok(response.map(|body| ResponseBody::new(body, guard)))
-            }
-            Err(err) => {
-                // The service failed instead of answering: the connection is closed
-                // without a response, which counts as a server error.
-                drop(guard.map(|g| g.with_status(500)));
-                Err(err)
-            }
-        })
+        // The service failed instead of answering: the connection is closed
+        // without a response, which counts as a server error.
+        Poll::Ready(answered(result, this.guard.take(), 500))
+    }
+}
+
+/// Closes the books of a request whose service answered: the response's
+/// status, its body watched to its end; or `error_status` for a service that
+/// failed instead.
+#[inline]
+pub(crate) fn answered<B: Body, E>(
+    result: Result<Response<B>, E>,
+    guard: Option<RequestGuard>,
+    error_status: u16,
+) -> Result<Response<ResponseBody<B>>, E> {
+    match result {
+        Ok(response) => {
+            let guard = guard.map(|mut g| {
+                g.response_started();
+                g.with_status(response.status().as_u16())
+            });
+            Ok(response.map(|body| ResponseBody::new(body, guard)))
+        }
+        Err(err) => {
+            drop(guard.map(|g| g.with_status(error_status)));
+            Err(err)
+        }
     }
 }
 
@@ -447,7 +458,7 @@ pin_project! {
 }
 
 impl<B: Body> ResponseBody<B> {
-    fn new(inner: B, guard: Option<RequestGuard>) -> Self {
+    pub(crate) fn new(inner: B, guard: Option<RequestGuard>) -> Self {
         // A body that is empty from the start (HEAD, 204, 304) ends now: the server
         // may never poll it.
         let guard = guard.filter(|_| !inner.is_end_stream());
@@ -558,7 +569,7 @@ impl Body for CountedBody {
 /// The recorded method: comparisons of `http::Method` against its constants are
 /// integer compares, cheaper than matching on the method's text.
 #[inline]
-fn method_of(method: &http::Method) -> HttpMethod {
+pub(crate) fn method_of(method: &http::Method) -> HttpMethod {
     use http::Method as M;
     if *method == M::GET {
         HttpMethod::Get

@@ -53,12 +53,21 @@
 //! previous response, which `axum::serve` does not do: slow senders and idle
 //! connections cannot hold its sockets.
 //!
+//! # The requests a service sends
+//!
+//! [`ClientMetricsLayer`] wraps any tower HTTP client (a hyper client, a tonic
+//! channel) and records its requests into an
+//! [`HttpClientMetrics`](promhttp_core::HttpClientMetrics) set, by server
+//! address.
+//!
 //! [`MatchedPath`]: axum::extract::MatchedPath
 
+mod client;
 mod handler;
 mod layer;
 mod server;
 
+pub use client::{ClientMetricsLayer, ClientMetricsService, ClientResponseFuture};
 pub use handler::{
     metrics_endpoint, metrics_handler, metrics_handler_with, ScrapeFuture, ScrapeHandler,
 };

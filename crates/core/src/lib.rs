@@ -63,10 +63,11 @@ pub use exposition::{ContentType, Escaping, Format, NotAcceptable, ScrapeRespons
 pub use global::{default_registry, http_sets_elsewhere};
 pub use histogram::{BucketsError, DurationHistogram};
 pub use http::{
-    BodyCounter, BuildError, BuiltinLabel, EndedRequest, HttpMethod, HttpMetrics,
-    HttpMetricsBuilder, LabelReader, LabelValues, Naming, RequestGuard, RequestLabel, RouteHandle,
-    DEFAULT_BODY_SIZE_BUCKETS, DEFAULT_BUCKETS, DEFAULT_MAX_SERIES, OTHER_LABEL_VALUE,
-    OVERFLOW_ROUTE, STATUS_CLIENT_CLOSED, STATUS_PANICKED, UNMATCHED_ROUTE,
+    BodyCounter, BuildError, BuiltinLabel, EndedRequest, HttpClientMetrics,
+    HttpClientMetricsBuilder, HttpMethod, HttpMetrics, HttpMetricsBuilder, LabelReader,
+    LabelValues, Naming, RequestGuard, RequestLabel, RouteHandle, DEFAULT_BODY_SIZE_BUCKETS,
+    DEFAULT_BUCKETS, DEFAULT_MAX_SERIES, OTHER_LABEL_VALUE, OTHER_SERVER, OVERFLOW_ROUTE,
+    STATUS_CLIENT_CLOSED, STATUS_FAILED, STATUS_PANICKED, UNMATCHED_ROUTE,
 };
 pub use native::{NativeError, NativeHistogram};
 pub use process::{set_process_metrics_enabled, ProcessCollector};

@@ -33,6 +33,9 @@ pub(crate) struct Names {
     /// ([`Naming::OpenTelemetry`]): no `requests_total`, the in-flight gauge by
     /// method alone, `error_type` on 5xx series.
     pub(crate) otel: bool,
+    /// Whether the set is a client's ([`HttpClientMetrics`](super::HttpClientMetrics)):
+    /// `http_client_*` names, `server_address` for the route.
+    pub(crate) client: bool,
     pub(crate) requests: String,
     /// The sample name of `requests`, `<requests>_total`.
     pub(crate) requests_total: String,
@@ -58,7 +61,9 @@ impl Names {
 
     /// The name of the route label.
     pub(crate) fn route_label(&self) -> &'static str {
-        if self.otel {
+        if self.client {
+            "server_address"
+        } else if self.otel {
             "http_route"
         } else {
             "route"
@@ -118,6 +123,8 @@ pub struct HttpMetricsBuilder {
     /// The body size bounds, when body sizes are recorded.
     body_sizes: Option<Vec<u64>>,
     first_byte: bool,
+    /// A client's set: the server addresses it declares (empty: any).
+    pub(crate) client: Option<Vec<String>>,
 }
 
 /// The names and labels a metric set is served under; see
@@ -158,11 +165,21 @@ impl Default for HttpMetricsBuilder {
             native: None,
             body_sizes: None,
             first_byte: false,
+            client: None,
         }
     }
 }
 
 impl HttpMetricsBuilder {
+    /// A client's builder ([`HttpClientMetrics`](super::HttpClientMetrics)),
+    /// with no server declared yet.
+    pub(crate) fn for_client() -> Self {
+        Self {
+            client: Some(Vec::new()),
+            ..Self::default()
+        }
+    }
+
     /// Prefixes every metric name with `prefix_`: `shop` and `shop_` both give
     /// `shop_http_server_requests_total`. An empty prefix means none.
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
@@ -630,25 +647,50 @@ impl HttpMetricsBuilder {
                 reason: "the request labels have more than 64 combinations of values",
             });
         }
+        if let Some(addresses) = &mut self.client {
+            for i in 0..addresses.len() {
+                let address =
+                    super::client::normalize_address(&addresses[i]).map_err(|reason| {
+                        BuildError::InvalidServerAddress {
+                            address: addresses[i].clone(),
+                            reason,
+                        }
+                    })?;
+                if addresses[..i].contains(&address) {
+                    return Err(BuildError::InvalidServerAddress {
+                        address: addresses[i].clone(),
+                        reason: "an address may be declared only once",
+                    });
+                }
+                addresses[i] = address;
+            }
+        }
         // Never waits: the calibration runs on a thread of its own, and
         // requests are timed on the OS clock until it is done.
         crate::clock::calibrate_in_background();
         let registry = self.registry.unwrap_or_else(|| default_registry().clone());
         let otel = self.naming == Naming::OpenTelemetry;
+        let client = self.client.is_some();
+        let side = if client { "client" } else { "server" };
         let names = Names {
             otel,
-            requests: format!("{prefix}http_server_requests"),
-            requests_total: format!("{prefix}http_server_requests_total"),
+            client,
+            requests: format!("{prefix}http_{side}_requests"),
+            requests_total: format!("{prefix}http_{side}_requests_total"),
             in_flight: if otel {
-                format!("{prefix}http_server_active_requests")
+                format!("{prefix}http_{side}_active_requests")
             } else {
-                format!("{prefix}http_server_requests_in_flight")
+                format!("{prefix}http_{side}_requests_in_flight")
             },
-            duration: format!("{prefix}http_server_request_duration_seconds"),
-            overflow: format!("{prefix}promhttp_series_overflow"),
-            first_byte: format!("{prefix}http_server_time_to_first_byte_seconds"),
-            request_size: format!("{prefix}http_server_request_body_size_bytes"),
-            response_size: format!("{prefix}http_server_response_body_size_bytes"),
+            duration: format!("{prefix}http_{side}_request_duration_seconds"),
+            overflow: if client {
+                format!("{prefix}promhttp_client_series_overflow")
+            } else {
+                format!("{prefix}promhttp_series_overflow")
+            },
+            first_byte: format!("{prefix}http_{side}_time_to_first_byte_seconds"),
+            request_size: format!("{prefix}http_{side}_request_body_size_bytes"),
+            response_size: format!("{prefix}http_{side}_response_body_size_bytes"),
         };
         let extras = ExtrasConfig {
             first_byte: self.first_byte,
@@ -681,8 +723,36 @@ impl HttpMetricsBuilder {
                 .collect();
             (by, entries)
         });
+        // A client's declared servers are routes of the table too.
+        let servers: Vec<_> = self
+            .client
+            .iter()
+            .flatten()
+            .filter_map(|address| {
+                routes.get_or_insert(address, &limits, || {
+                    RouteEntry::new(address.as_str().into(), false, Arc::clone(&limits))
+                })
+            })
+            .collect();
+        if servers.len() < self.client.as_ref().map_or(0, Vec::len) {
+            return Err(BuildError::InvalidServerAddress {
+                address: self
+                    .client
+                    .as_ref()
+                    .and_then(|a| a.get(servers.len()))
+                    .cloned()
+                    .unwrap_or_default(),
+                reason: "more server addresses than the series limit allows",
+            });
+        }
+        let unmatched = if client {
+            super::OTHER_SERVER
+        } else {
+            super::UNMATCHED_ROUTE
+        };
         let shared = Arc::new(Shared {
-            unmatched: Arc::new(RouteEntry::unmatched(Arc::clone(&limits))),
+            unmatched: Arc::new(RouteEntry::unmatched(unmatched, Arc::clone(&limits))),
+            servers,
             overflow: Arc::new(RouteEntry::overflow(Arc::clone(&limits))),
             limits,
             created_samples: self.created_samples,
@@ -744,7 +814,9 @@ impl HttpMetricsBuilder {
         // exposed for as long as the registry lives, whoever else holds a handle.
         let collector = HttpCollector::new(Arc::clone(&metrics.shared));
         metrics.registry.add_source(taken, Arc::new(collector))?;
-        crate::global::note_http_set(&metrics.registry);
+        if !client {
+            crate::global::note_http_set(&metrics.registry);
+        }
         Ok(metrics)
     }
 }
@@ -800,6 +872,14 @@ pub enum BuildError {
         /// The limit, per family.
         max_series: usize,
     },
+    /// A client's server address is not `host:port`, is repeated, or there
+    /// are more than the series limit allows.
+    InvalidServerAddress {
+        /// The address as given.
+        address: String,
+        /// The rule it breaks.
+        reason: &'static str,
+    },
     /// The native histogram settings are unusable.
     InvalidNative {
         /// The rule they break.
@@ -843,6 +923,9 @@ impl fmt::Display for BuildError {
             ),
             Self::InvalidRequestLabel { name, reason } => {
                 write!(f, "invalid request label {name:?}: {reason}")
+            }
+            Self::InvalidServerAddress { address, reason } => {
+                write!(f, "invalid server address {address:?}: {reason}")
             }
             Self::InvalidGroup { group, reason } => {
                 write!(f, "invalid unmatched group {group:?}: {reason}")

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use super::builder::Names;
 use super::series::{
-    ExtrasReading, Part, RouteEntry, SeriesReading, STATUS_INVALID, STATUS_OVERFLOW,
+    ExtrasReading, Part, RouteEntry, SeriesReading, STATUS_ERROR, STATUS_INVALID, STATUS_OVERFLOW,
 };
 use super::{HttpMethod, Shared, OVERFLOW_ROUTE};
 use crate::encode::{Chain, Descriptor, Encoder, HistogramExtras, LabelSet};
@@ -28,6 +28,13 @@ pub(crate) const OVERFLOW_HELP: &str =
     "Observations recorded in a family's overflow series because a new series would have passed the series limit.";
 pub(crate) const DURATION_HELP: &str =
     "Time from a request entering the service until its response body ended, in seconds.";
+/// The client side's HELP texts.
+pub(crate) const CLIENT_REQUESTS_HELP: &str =
+    "Number of outgoing HTTP requests whose response ended or that failed, by method, server address and status code.";
+pub(crate) const CLIENT_IN_FLIGHT_HELP: &str =
+    "Number of outgoing HTTP requests sent and whose response has not ended yet.";
+pub(crate) const CLIENT_DURATION_HELP: &str =
+    "Time from an outgoing request being sent until its response body ended or it failed, in seconds.";
 pub(crate) const FIRST_BYTE_HELP: &str =
     "Time from a request entering the service until its response's head was ready to be sent, in seconds.";
 pub(crate) const REQUEST_SIZE_HELP: &str = "Bytes of the request body that the service read.";
@@ -283,7 +290,11 @@ impl HttpCollector {
             out.family(&Descriptor::new(
                 &names.requests,
                 MetricType::Counter,
-                REQUESTS_HELP,
+                if names.client {
+                    CLIENT_REQUESTS_HELP
+                } else {
+                    REQUESTS_HELP
+                },
             ));
             for row in &scratch.rows {
                 // Our names: no `error_type`.
@@ -334,7 +345,11 @@ impl HttpCollector {
             out.family(&Descriptor::new(
                 &names.in_flight,
                 MetricType::Gauge,
-                IN_FLIGHT_HELP,
+                if names.client {
+                    CLIENT_IN_FLIGHT_HELP
+                } else {
+                    IN_FLIGHT_HELP
+                },
             ));
             for &(route, method, value) in &scratch.in_flight {
                 let labels = gauge_labels(method, route.map(|at| route_of(Some(at))));
@@ -348,7 +363,9 @@ impl HttpCollector {
             }
         }
 
-        let duration_help = if names.otel {
+        let duration_help = if names.client {
+            CLIENT_DURATION_HELP
+        } else if names.otel {
             OTEL_DURATION_HELP
         } else {
             DURATION_HELP
@@ -506,6 +523,7 @@ fn status_text(status: u16, classes: bool, buffer: &mut itoa::Buffer) -> &str {
     match status {
         STATUS_OVERFLOW => OVERFLOW_ROUTE,
         STATUS_INVALID => "invalid",
+        STATUS_ERROR => "error",
         _ if classes => CLASSES[usize::from(status / 100) % 10],
         _ => buffer.format(status),
     }

@@ -1,6 +1,7 @@
 //! The HTTP server metric set that the framework adapters record into.
 
 mod builder;
+mod client;
 mod collector;
 mod labels;
 mod routes;
@@ -13,6 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 pub use builder::{BuildError, HttpMetricsBuilder, Naming};
+pub use client::{HttpClientMetrics, HttpClientMetricsBuilder, OTHER_SERVER};
 pub use labels::{BuiltinLabel, LabelReader, LabelValues, RequestLabel, OTHER_LABEL_VALUE};
 
 /// The predicate of [`HttpMetricsBuilder::exclude`].
@@ -52,7 +54,8 @@ pub struct EndedRequest<'a> {
     /// The status it ended with: the response's code (not its class, even with
     /// [`HttpMetricsBuilder::status_classes`]), [`STATUS_CLIENT_CLOSED`] for a
     /// request cancelled before it was answered, [`STATUS_PANICKED`] for a
-    /// handler that panicked.
+    /// handler that panicked, [`STATUS_FAILED`] for an outgoing request that
+    /// failed without a response.
     pub status: u16,
 }
 
@@ -255,6 +258,8 @@ pub(crate) struct Shared {
     pub(crate) groups: Option<(GroupFn, Vec<Arc<RouteEntry>>)>,
     /// The labels read from each request, in declaration order.
     pub(crate) labels: Vec<RequestLabel>,
+    /// A client's declared servers (empty: any, within the series limit).
+    pub(crate) servers: Vec<Arc<RouteEntry>>,
 }
 
 impl fmt::Debug for HttpMetrics {
@@ -584,6 +589,12 @@ impl HttpMetrics {
 /// The status recorded for a request whose response was never produced because the
 /// client went away (nginx's convention).
 pub const STATUS_CLIENT_CLOSED: u16 = 499;
+
+/// The status of an outgoing request that failed without a response
+/// (connection refused, a TLS or protocol error, a timeout inside the client):
+/// shown as `status="error"`. Give it to [`RequestGuard::set_status`]; the
+/// client layer does.
+pub const STATUS_FAILED: u16 = 2;
 
 /// The status recorded for a request whose handler panicked before it produced a
 /// response.

@@ -27,7 +27,9 @@ use std::sync::atomic::{
 };
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
-use super::{HttpMethod, OVERFLOW_ROUTE, UNMATCHED_ROUTE};
+#[cfg(doc)]
+use super::UNMATCHED_ROUTE;
+use super::{HttpMethod, OVERFLOW_ROUTE};
 use crate::histogram::Cells;
 use crate::native::{NativeCells, NativeHistogram, NativeRow};
 use crate::trace::{ExemplarSlot, Stored, TraceContext};
@@ -49,6 +51,9 @@ pub(crate) const STATUS_OVERFLOW: u16 = 0;
 /// The status key of a request given a status outside `100..=999`: shown as
 /// `status="invalid"`.
 pub(crate) const STATUS_INVALID: u16 = 1;
+/// The status key of an outgoing request that failed without a response
+/// ([`super::STATUS_FAILED`]): shown as `status="error"`.
+pub(crate) const STATUS_ERROR: u16 = 2;
 
 /// The series limit of one metric set, and where what exceeds it goes.
 pub(crate) struct Limits {
@@ -186,7 +191,9 @@ impl Limits {
     /// [`STATUS_INVALID`].
     #[inline]
     pub(crate) fn status_key(&self, status: u16) -> u16 {
-        if !(100..=999).contains(&status) {
+        if status == super::STATUS_FAILED {
+            STATUS_ERROR
+        } else if !(100..=999).contains(&status) {
             STATUS_INVALID
         } else if self.status_classes {
             status / 100 * 100
@@ -313,10 +320,12 @@ impl RouteEntry {
         }
     }
 
-    pub(crate) fn unmatched(limits: Arc<Limits>) -> Self {
+    /// The entry of requests that matched no route, shown as `label`
+    /// ([`UNMATCHED_ROUTE`] on the server side).
+    pub(crate) fn unmatched(label: &str, limits: Arc<Limits>) -> Self {
         Self {
             unmatched: true,
-            ..Self::new(UNMATCHED_ROUTE.into(), false, limits)
+            ..Self::new(label.into(), false, limits)
         }
     }
 

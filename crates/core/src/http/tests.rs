@@ -1159,3 +1159,66 @@ fn the_new_families_take_their_names_in_the_registry() {
         );
     }
 }
+
+#[test]
+fn a_failed_call_is_status_error_with_codes_or_classes() {
+    for classes in [false, true] {
+        let registry = Registry::new();
+        let metrics = set(&registry).status_classes(classes).build().unwrap();
+        let mut guard = metrics.route(Some("/")).start(HttpMethod::Get).unwrap();
+        guard.set_status(STATUS_FAILED);
+        drop(guard);
+        let text = registry.encode(Format::OpenMetrics).unwrap();
+        assert!(
+            text.contains(
+                "http_server_requests_total{method=\"GET\",route=\"/\",status=\"error\"} 1\n"
+            ),
+            "{classes}: {text}"
+        );
+    }
+}
+
+#[test]
+fn a_client_set_writes_client_names_and_server_addresses() {
+    let registry = Registry::new();
+    let client = HttpClientMetrics::builder()
+        .registry(&registry)
+        .prefix("app")
+        .server_addresses(["Up.Example:8080"])
+        .build()
+        .unwrap();
+    assert_eq!(client.server("UP.example", 8080).label(), "up.example:8080");
+    assert_eq!(client.server("up.example", 8081).label(), OTHER_SERVER);
+    assert_eq!(client.other_server().label(), OTHER_SERVER);
+    // A host longer than any host name is `other`, not a panic.
+    let long = "h".repeat(300);
+    assert_eq!(client.server(&long, 1).label(), OTHER_SERVER);
+    drop(
+        client
+            .start(HttpMethod::Get, "up.example", 8080)
+            .unwrap()
+            .with_status(200),
+    );
+    let text = scrape(&registry);
+    assert!(text.contains(
+        "app_http_client_requests_total{method=\"GET\",server_address=\"up.example:8080\",status=\"200\"} 1\n"
+    ), "{text}");
+    assert!(text.contains(
+        "app_http_client_requests_in_flight{method=\"GET\",server_address=\"up.example:8080\"} 0\n"
+    ), "{text}");
+    assert!(text
+        .contains("# HELP app_http_client_request_duration_seconds Time from an outgoing request"));
+    assert!(text.contains("app_promhttp_client_series_overflow_total{metric=\"app_http_client_requests_total\"} 0\n"), "{text}");
+    // Undeclared: every server within the limit.
+    let registry = Registry::new();
+    let any = HttpClientMetrics::builder()
+        .registry(&registry)
+        .max_series(1)
+        .build()
+        .unwrap();
+    assert_eq!(any.server("a", 1).label(), "a:1");
+    drop(any.start(HttpMethod::Get, "a", 1).unwrap().with_status(200));
+    drop(any.start(HttpMethod::Get, "b", 2).unwrap().with_status(200));
+    let text = registry.encode(Format::OpenMetrics).unwrap();
+    assert!(text.contains("server_address=\"overflow\""), "{text}");
+}
