@@ -31,8 +31,6 @@ use serde::Deserialize;
 #[allow(dead_code)]
 #[path = "support/config.rs"]
 mod config;
-#[path = "support/http_get.rs"]
-mod http_get;
 #[path = "support/serve.rs"]
 mod http_serve;
 #[path = "support/logging.rs"]
@@ -123,10 +121,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     logging::init();
     let args = Args::parse();
     let header_read_timeout = http_serve::header_read_timeout()?;
-    http_get::check_url(&args.url)?;
+    promhttp::fetch::check_url(&args.url)?;
 
     let registry = promhttp::default_registry();
     let (url, timeout) = (args.url.clone(), args.timeout);
+    // Each poll's latency and failures, by server: `http_client_*`.
+    let calls = promhttp::HttpClientMetrics::builder()
+        .registry(registry)
+        .build()?;
+    let fetch = promhttp::fetch::Fetch::new()
+        .timeout(timeout)
+        .metrics(&calls);
     let _poller = Poller::builder("energy_api")
         .registry(registry)
         .family(MetricFamily::gauge(
@@ -136,9 +141,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .interval(args.interval)
         .timeout(timeout)
         .spawn(move |mut out: Families| {
-            let url = url.clone();
+            let (url, fetch) = (url.clone(), fetch.clone());
             async move {
-                let answer: Answer = http_get::get_json(&url, timeout).await?;
+                let answer: Answer = fetch.get_json(&url).await?;
                 write(&answer, &mut out)?;
                 Ok(out)
             }

@@ -61,6 +61,7 @@ use futures_util::future::{BoxFuture, FutureExt, Shared};
 use http_body::{Frame, SizeHint};
 use promhttp::encode::{Dialect, Encoder};
 use promhttp::family::{MetricFamily, MetricType};
+use promhttp::fetch::{Fetch, FetchResponse};
 use promhttp::names::{check_label_name, check_metric_name};
 use promhttp::parse::Piece;
 use promhttp::{Format, MetricsEndpoint, Registry, ScrapePermit, ScrapeResponse};
@@ -69,8 +70,6 @@ use regex::Regex;
 #[allow(dead_code)]
 #[path = "support/config.rs"]
 mod config;
-#[path = "support/http_get.rs"]
-mod http_get;
 #[path = "support/serve.rs"]
 mod http_serve;
 #[path = "support/logging.rs"]
@@ -115,7 +114,7 @@ struct Args {
     #[arg(long, default_value_t = promhttp::DEFAULT_MAX_CONCURRENT_SCRAPES)]
     max_concurrent_scrapes: usize,
     /// The largest upstream body read, in bytes; a larger one gives `up 0`.
-    #[arg(long, default_value_t = http_get::MAX_BODY)]
+    #[arg(long, default_value_t = promhttp::fetch::DEFAULT_MAX_BODY)]
     max_upstream_bytes: usize,
     /// The largest answer served, in bytes (in each format); a larger one gives
     /// `up 0` instead.
@@ -391,7 +390,8 @@ impl Job {
 struct Relay {
     url: String,
     timeout: Duration,
-    max_upstream: usize,
+    /// How the upstream is fetched: `--timeout` and `--max-upstream-bytes`.
+    fetch: Fetch,
     max_answer: usize,
     rules: Rules,
     /// The flight scrapes join, while it is fetching: its number, and a weak
@@ -527,10 +527,18 @@ impl Relay {
         )
     }
 
-    async fn fetch(&self) -> Result<http_get::Response, String> {
-        let response = http_get::get_limited(&self.url, ACCEPT, self.timeout, self.max_upstream)
-            .await
-            .map_err(|e| e.to_string())?;
+    async fn fetch(&self) -> Result<FetchResponse, String> {
+        let response = self.fetch.get(&self.url, ACCEPT).await.map_err(|e| {
+            // The whole chain: `connection refused`, not only that it failed.
+            let mut reason = e.to_string();
+            let mut cause = std::error::Error::source(&e);
+            while let Some(c) = cause {
+                reason.push_str(": ");
+                reason.push_str(&c.to_string());
+                cause = c.source();
+            }
+            reason
+        })?;
         if response.status != 200 {
             return Err(format!("it answered HTTP {}", response.status));
         }
@@ -543,7 +551,7 @@ impl Relay {
     /// relabelled, checked and written into each dialect wanted. `Err` is why the
     /// upstream cannot be relayed; the answers are finished only once the whole
     /// body has been read without an error.
-    fn process(&self, response: http_get::Response, job: &Job) -> Result<Answers, String> {
+    fn process(&self, response: FetchResponse, job: &Job) -> Result<Answers, String> {
         let mut dropped = Dropped::default();
         let upstream_len = response.body.len();
         let content_type = response.content_type.as_deref();
@@ -870,7 +878,7 @@ fn positive_bytes(flag: &str, bytes: usize) -> Result<usize, String> {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     logging::init();
     let args = Args::parse();
-    http_get::check_url(&args.url)?;
+    promhttp::fetch::check_url(&args.url)?;
     let header_read_timeout = http_serve::header_read_timeout()?;
     let timeout = config::positive_seconds("--timeout", args.timeout)?;
     let send_timeout = config::positive_seconds("--send-timeout", args.send_timeout)?;
@@ -883,7 +891,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let relay = Arc::new(Relay {
         url: args.url.clone(),
         timeout,
-        max_upstream,
+        fetch: Fetch::new().timeout(timeout).max_body(max_upstream),
         max_answer,
         rules: Rules {
             exclude: args.exclude,

@@ -36,8 +36,6 @@ use config::{env_or, positive_seconds};
 
 #[path = "support/config.rs"]
 mod config;
-#[path = "support/http_get.rs"]
-mod http_get;
 #[path = "support/serve.rs"]
 mod http_serve;
 #[path = "support/logging.rs"]
@@ -112,9 +110,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         env_or("EXPORTER_PORT", 9877)?,
     );
     let url = format!("http://{app_host}:{app_port}/status");
-    http_get::check_url(&url)?;
+    promhttp::fetch::check_url(&url)?;
 
     let registry = promhttp::default_registry();
+    // Each poll's latency and failures, by server: `http_client_*`.
+    let calls = promhttp::HttpClientMetrics::builder()
+        .registry(registry)
+        .build()?;
+    let fetch = promhttp::fetch::Fetch::new()
+        .timeout(timeout)
+        .metrics(&calls);
     let mut poller = Poller::builder("app")
         .registry(registry)
         .interval(interval)
@@ -125,9 +130,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let status_url = url.clone();
     let _poller = poller.spawn(move |mut out: Families| {
-        let url = status_url.clone();
+        let (url, fetch) = (status_url.clone(), fetch.clone());
         async move {
-            let status: Status = http_get::get_json(&url, timeout).await?;
+            let status: Status = fetch.get_json(&url).await?;
             write(&status, &mut out)?;
             Ok(out)
         }

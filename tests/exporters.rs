@@ -415,6 +415,24 @@ fn api_poller_follows_the_pods_and_keeps_the_last_good_data() {
             assert_eq!(m.samples("pod_energy_consumed").count(), 3, "{what}");
         },
     );
+    // Every poll is a call in the client metrics, by its outcome: answers
+    // (200, and the 500), and failures without an answer (refused, timed out).
+    let m = common::scrape_parsed(addr);
+    let server = api.addr.to_string();
+    for status in ["200", "500", "error"] {
+        let calls = m
+            .get(
+                "http_client_requests_total",
+                &[
+                    ("method", "GET"),
+                    ("server_address", &server),
+                    ("status", status),
+                ],
+            )
+            .unwrap_or(0.0);
+        assert!(calls >= 1.0, "status {status}: {calls}");
+    }
+    assert!(m.family("http_client_request_duration_seconds").is_some());
 }
 
 /// The interval the `api_poller` example runs with by default: what it reports

@@ -40,6 +40,8 @@ pub mod encode;
 mod endpoint;
 mod exposition;
 pub mod family;
+#[cfg(feature = "fetch")]
+pub mod fetch;
 mod global;
 mod histogram;
 mod http;

@@ -26,6 +26,9 @@ const LAYERS: &[&[&str]] = &[
     &["histogram", "global"],
     // The HTTP metric set, the scrape endpoint, the pollers.
     &["http", "endpoint", "poller"],
+    // What records into the metric sets: the pollers' fetch (client metrics),
+    // the gRPC set (whose errors are the HTTP set's).
+    &["fetch", "grpc"],
 ];
 
 /// Edges within one layer that the design allows.

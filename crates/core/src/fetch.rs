@@ -1,0 +1,443 @@
+//! GET a URL for a poller (feature `fetch`): the request an exporter sends to
+//! its upstream on every poll, with a timeout over the whole exchange, a cap on
+//! the body, request headers, JSON decoding, errors that name the URL and
+//! their cause, and the call recorded in an [`HttpClientMetrics`] set.
+//!
+//! ```no_run
+//! # mod promhttp { pub use promhttp_core::*; }
+//! use std::time::Duration;
+//! use promhttp::fetch::Fetch;
+//! use promhttp::{HttpClientMetrics, Registry};
+//!
+//! #[derive(serde::Deserialize)]
+//! struct Status { current_requests: u64 }
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let registry = Registry::new();
+//! let calls = HttpClientMetrics::builder().registry(&registry).build()?;
+//! let fetch = Fetch::new()
+//!     .timeout(Duration::from_secs(5))
+//!     .header("authorization", "Bearer s3cret")?
+//!     .metrics(&calls);
+//! let status: Status = fetch.get_json("http://127.0.0.1:8080/status").await?;
+//! # let _ = status.current_requests;
+//! # Ok(()) }
+//! ```
+//!
+//! HTTP/1.1 over plain `http://`, one connection per request; host names are
+//! resolved by the system resolver. `https://` URLs are refused with a clear
+//! error for now.
+
+use std::error::Error as StdError;
+use std::fmt;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::{Request, Uri};
+use hyper_util::rt::TokioIo;
+
+use crate::http::{HttpClientMetrics, HttpMethod, RequestGuard, STATUS_FAILED};
+
+/// The default cap on a response body: 16 MiB.
+pub const DEFAULT_MAX_BODY: usize = 16 << 20;
+
+/// The default timeout over a whole exchange: 10 s.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How a poller GETs its upstream; cheap to clone, reusable for every poll.
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct Fetch {
+    timeout: Duration,
+    max_body: usize,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    metrics: Option<HttpClientMetrics>,
+}
+
+impl Default for Fetch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A whole response.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct FetchResponse {
+    /// Its status code.
+    pub status: u16,
+    /// Its `Content-Type`, if it had a readable one.
+    pub content_type: Option<String>,
+    /// Its body, read whole.
+    pub body: Bytes,
+}
+
+impl Fetch {
+    /// A fetch with [`DEFAULT_TIMEOUT`], [`DEFAULT_MAX_BODY`], no headers and
+    /// no metrics.
+    pub fn new() -> Self {
+        Self {
+            timeout: DEFAULT_TIMEOUT,
+            max_body: DEFAULT_MAX_BODY,
+            headers: Vec::new(),
+            metrics: None,
+        }
+    }
+
+    /// Gives up on an exchange (connecting, sending, the whole body) after
+    /// `timeout`.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Refuses a body larger than `bytes` rather than buffering it.
+    pub fn max_body(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
+    /// Sends this header with every request (`Authorization`, an API key).
+    ///
+    /// # Errors
+    /// A name or value that is not a valid header's, without the value in the
+    /// message (it may be a secret).
+    pub fn header(mut self, name: &str, value: &str) -> Result<Self, FetchError> {
+        let invalid = |what: &str| FetchError {
+            url: String::new(),
+            kind: FetchErrorKind::InvalidHeader,
+            detail: format!("invalid header {name:?}: {what}"),
+            source: None,
+        };
+        let name =
+            HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid("not a header name"))?;
+        let mut value = HeaderValue::from_str(value)
+            .map_err(|_| invalid("the value has characters a header cannot carry"))?;
+        value.set_sensitive(true);
+        self.headers.push((name, value));
+        Ok(self)
+    }
+
+    /// Records every request in `metrics`: its latency and status by server,
+    /// `status="error"` for one that failed without an answer (refused,
+    /// timed out).
+    pub fn metrics(mut self, metrics: &HttpClientMetrics) -> Self {
+        self.metrics = Some(metrics.clone());
+        self
+    }
+
+    /// GETs `url` as JSON (`Accept: application/json`): an answer other than
+    /// 200, or JSON that does not fit `T`, is an error.
+    ///
+    /// # Errors
+    /// As [`get`](Self::get); [`FetchErrorKind::Status`] for an answer other
+    /// than 200 and [`FetchErrorKind::Json`] for a body that does not decode.
+    pub async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+    ) -> Result<T, FetchError> {
+        let response = self.get(url, "application/json").await?;
+        if response.status != 200 {
+            return Err(FetchError {
+                url: url.to_owned(),
+                kind: FetchErrorKind::Status(response.status),
+                detail: format!("answered HTTP {}", response.status),
+                source: None,
+            });
+        }
+        serde_json::from_slice(&response.body).map_err(|e| FetchError {
+            url: url.to_owned(),
+            kind: FetchErrorKind::Json,
+            detail: "sent JSON of the wrong shape".to_owned(),
+            source: Some(Box::new(e)),
+        })
+    }
+
+    /// GETs `url` with `accept` as its `Accept` header and reads the whole
+    /// body. Any status is an answer; the caller judges it.
+    ///
+    /// # Errors
+    /// A [`FetchError`] naming the URL, what failed and its cause.
+    pub async fn get(&self, url: &str, accept: &str) -> Result<FetchResponse, FetchError> {
+        let error = |kind, detail: String, source: Option<Cause>| FetchError {
+            url: url.to_owned(),
+            kind,
+            detail,
+            source,
+        };
+        let uri = check_url(url)?;
+        let host = uri.host().unwrap_or_default().to_owned();
+        let port = uri.port_u16().unwrap_or(80);
+        let mut guard = self
+            .metrics
+            .as_ref()
+            .and_then(|m| m.start(HttpMethod::Get, &host, port));
+        let exchange = self.exchange(&uri, &host, port, accept, &mut guard);
+        let result = match tokio::time::timeout(self.timeout, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(error(
+                FetchErrorKind::Timeout,
+                format!("no complete answer within {:?}", self.timeout),
+                None,
+            )),
+        };
+        if let (Err(_), Some(guard)) = (&result, guard.as_mut()) {
+            // No status yet: no answer came.
+            if guard.status().is_none() {
+                guard.set_status(STATUS_FAILED);
+            }
+        }
+        result.map_err(|mut e| {
+            e.url = url.to_owned();
+            e
+        })
+    }
+
+    async fn exchange(
+        &self,
+        uri: &Uri,
+        host: &str,
+        port: u16,
+        accept: &str,
+        guard: &mut Option<RequestGuard>,
+    ) -> Result<FetchResponse, FetchError> {
+        let fail = |kind, detail: String, source: Cause| FetchError {
+            url: String::new(),
+            kind,
+            detail,
+            source: Some(source),
+        };
+        let stream = tokio::net::TcpStream::connect((host, port))
+            .await
+            .map_err(|e| {
+                fail(
+                    FetchErrorKind::Connect,
+                    format!("cannot connect to {host}:{port}"),
+                    Box::new(e),
+                )
+            })?;
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| {
+                fail(
+                    FetchErrorKind::Connect,
+                    format!("HTTP handshake with {host}:{port} failed"),
+                    Box::new(e),
+                )
+            })?;
+        let _driver = AbortOnDrop(tokio::spawn(connection));
+        let mut request = Request::get(uri.path_and_query().map_or("/", |p| p.as_str()))
+            .header(
+                hyper::header::HOST,
+                uri.authority().map_or("", |a| a.as_str()),
+            )
+            .header(hyper::header::ACCEPT, accept)
+            .body(Empty::<Bytes>::new())
+            .map_err(|e| {
+                fail(
+                    FetchErrorKind::InvalidUrl,
+                    "cannot build the request".to_owned(),
+                    Box::new(e),
+                )
+            })?;
+        for (name, value) in &self.headers {
+            request.headers_mut().append(name.clone(), value.clone());
+        }
+        let response = sender.send_request(request).await.map_err(|e| {
+            fail(
+                FetchErrorKind::Request,
+                "the request failed".to_owned(),
+                Box::new(e),
+            )
+        })?;
+        let status = response.status().as_u16();
+        if let Some(guard) = guard.as_mut() {
+            guard.set_status(status);
+            guard.response_started();
+        }
+        let content_type = response
+            .headers()
+            .get(hyper::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let too_large = || FetchError {
+            url: String::new(),
+            kind: FetchErrorKind::BodyTooLarge,
+            detail: format!("sent a body larger than {} bytes", self.max_body),
+            source: None,
+        };
+        let announced = response
+            .headers()
+            .get(hyper::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if announced.is_some_and(|n| n > self.max_body) {
+            return Err(too_large());
+        }
+        // One buffer of the announced size: the body is held once.
+        let mut body = Vec::with_capacity(announced.unwrap_or(64 << 10));
+        let mut incoming = response.into_body();
+        while let Some(frame) = incoming.frame().await {
+            let frame = frame.map_err(|e| {
+                fail(
+                    FetchErrorKind::Body,
+                    "reading the body failed".to_owned(),
+                    Box::new(e),
+                )
+            })?;
+            if let Ok(data) = frame.into_data() {
+                if body.len() + data.len() > self.max_body {
+                    return Err(too_large());
+                }
+                body.extend_from_slice(&data);
+            }
+        }
+        Ok(FetchResponse {
+            status,
+            content_type,
+            body: Bytes::from(body),
+        })
+    }
+}
+
+/// Checks that `url` is an `http://host[:port]/path` URL a [`Fetch`] can GET.
+///
+/// # Errors
+/// [`FetchErrorKind::InvalidUrl`] or [`FetchErrorKind::UnsupportedScheme`],
+/// naming the URL.
+pub fn check_url(url: &str) -> Result<Uri, FetchError> {
+    let invalid = |kind, detail: String, source: Option<Cause>| FetchError {
+        url: url.to_owned(),
+        kind,
+        detail,
+        source,
+    };
+    let uri: Uri = url.parse().map_err(|e| {
+        invalid(
+            FetchErrorKind::InvalidUrl,
+            "invalid URL".to_owned(),
+            Some(Box::new(e)),
+        )
+    })?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some("https") => {
+            return Err(invalid(
+                FetchErrorKind::UnsupportedScheme,
+                "https is not supported yet: only http://host[:port]/path".to_owned(),
+                None,
+            ))
+        }
+        _ => {
+            return Err(invalid(
+                FetchErrorKind::UnsupportedScheme,
+                "only http://host[:port]/path is supported".to_owned(),
+                None,
+            ))
+        }
+    }
+    if uri.host().is_none_or(str::is_empty) {
+        return Err(invalid(
+            FetchErrorKind::InvalidUrl,
+            "the URL has no host".to_owned(),
+            None,
+        ));
+    }
+    Ok(uri)
+}
+
+/// The cause of a [`FetchError`].
+type Cause = Box<dyn StdError + Send + Sync>;
+
+/// A task aborted when this is dropped: the connection of an exchange whose
+/// caller went away ends with it.
+struct AbortOnDrop(tokio::task::JoinHandle<Result<(), hyper::Error>>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Why a GET failed: the URL, what failed, and the cause
+/// ([`source`](StdError::source)), which a log of the whole chain shows
+/// (`connection refused`, the JSON error's line and column). Its `Debug` is
+/// that chain too, so that a `main` returning it prints words.
+pub struct FetchError {
+    url: String,
+    kind: FetchErrorKind,
+    detail: String,
+    source: Option<Cause>,
+}
+
+/// What kind of failure a [`FetchError`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FetchErrorKind {
+    /// The URL does not parse or has no host.
+    InvalidUrl,
+    /// The URL's scheme is not `http`.
+    UnsupportedScheme,
+    /// A header given to [`Fetch::header`] is not valid.
+    InvalidHeader,
+    /// No connection, or no HTTP handshake, with the server.
+    Connect,
+    /// The request failed after the connection was made.
+    Request,
+    /// No complete answer within the timeout.
+    Timeout,
+    /// The body failed while it was read.
+    Body,
+    /// The body was larger than the cap.
+    BodyTooLarge,
+    /// [`Fetch::get_json`]: an answer other than 200.
+    Status(u16),
+    /// [`Fetch::get_json`]: the body does not decode into the type.
+    Json,
+}
+
+impl FetchError {
+    /// The URL that was fetched (empty for [`FetchErrorKind::InvalidHeader`]).
+    #[must_use]
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// What kind of failure it is.
+    #[must_use]
+    pub fn kind(&self) -> FetchErrorKind {
+        self.kind
+    }
+}
+
+impl fmt::Display for FetchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.url.is_empty() {
+            f.write_str(&self.detail)
+        } else {
+            write!(f, "GET {}: {}", self.url, self.detail)
+        }
+    }
+}
+
+impl fmt::Debug for FetchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)?;
+        let mut cause = self.source();
+        while let Some(c) = cause {
+            write!(f, ": {c}")?;
+            cause = c.source();
+        }
+        Ok(())
+    }
+}
+
+impl StdError for FetchError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn StdError + 'static))
+    }
+}
