@@ -60,14 +60,23 @@
 //! [`HttpClientMetrics`](promhttp_core::HttpClientMetrics) set, by server
 //! address.
 //!
+//! # gRPC
+//!
+//! [`GrpcMetricsLayer`] records gRPC server metrics
+//! ([`promhttp_core::grpc`]) for tonic and any tower gRPC server.
+//!
 //! [`MatchedPath`]: axum::extract::MatchedPath
 
 mod client;
+mod grpc;
 mod handler;
 mod layer;
 mod server;
 
 pub use client::{ClientMetricsLayer, ClientMetricsService, ClientResponseFuture};
+pub use grpc::{
+    GrpcMetricsLayer, GrpcMetricsService, GrpcRequestBody, GrpcResponseBody, GrpcResponseFuture,
+};
 pub use handler::{
     metrics_endpoint, metrics_handler, metrics_handler_with, ScrapeFuture, ScrapeHandler,
 };

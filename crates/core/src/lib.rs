@@ -43,6 +43,7 @@ pub mod family;
 #[cfg(feature = "fetch")]
 pub mod fetch;
 mod global;
+pub mod grpc;
 mod histogram;
 mod http;
 pub mod names;

@@ -872,6 +872,14 @@ pub enum BuildError {
         /// The limit, per family.
         max_series: usize,
     },
+    /// A gRPC method's service or method name is empty, has a `/`, or is
+    /// declared twice.
+    InvalidGrpcMethod {
+        /// The method's path, `/service/method`.
+        method: String,
+        /// The rule it breaks.
+        reason: &'static str,
+    },
     /// A client's server address is not `host:port`, is repeated, or there
     /// are more than the series limit allows.
     InvalidServerAddress {
@@ -923,6 +931,9 @@ impl fmt::Display for BuildError {
             ),
             Self::InvalidRequestLabel { name, reason } => {
                 write!(f, "invalid request label {name:?}: {reason}")
+            }
+            Self::InvalidGrpcMethod { method, reason } => {
+                write!(f, "invalid gRPC method {method:?}: {reason}")
             }
             Self::InvalidServerAddress { address, reason } => {
                 write!(f, "invalid server address {address:?}: {reason}")

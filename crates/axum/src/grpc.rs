@@ -1,0 +1,352 @@
+//! gRPC through tower: [`GrpcMetricsLayer`], its [`GrpcMetricsService`],
+//! [`GrpcResponseFuture`], [`GrpcRequestBody`] and [`GrpcResponseBody`].
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use http::{HeaderMap, Request, Response};
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Bytes;
+use pin_project_lite::pin_project;
+use promhttp_core::grpc::{code, GrpcCall, GrpcMethod, GrpcMetrics, MessageCounter};
+use tower_layer::Layer;
+use tower_service::Service;
+
+/// A tower [`Layer`] that records gRPC server metrics
+/// ([`promhttp_core::grpc`]) for tonic and any tower gRPC server: add it
+/// with tonic's `Server::builder().layer(..)`.
+///
+/// A call's code is its `grpc-status`: from the response headers (a
+/// trailers-only response) or the trailers at the end of the body. Messages
+/// are counted from the gRPC length-prefixed frames of both bodies as they
+/// pass, without buffering one. A call that ends otherwise gets the code a
+/// client sees:
+///
+/// - the client cancels (the response future or body is dropped before the
+///   end): `Canceled`;
+/// - past the deadline its `grpc-timeout` header set: `DeadlineExceeded`, also
+///   when the server answered it `Canceled` itself (tonic's server answers an
+///   expired deadline `Cancelled`, "Timeout expired");
+/// - the handler panics: `Internal` (tonic's client sees the stream reset, as
+///   `Cancelled`; recorded so, a server's panic would pass for a client's
+///   cancel);
+/// - the response body ends without a status: `Internal`;
+/// - the service returns an error, or the body fails: `Unknown`.
+///
+/// ```
+/// # mod promhttp { pub mod axum { pub use promhttp_axum::*; } pub use promhttp_core::*; }
+/// use promhttp::axum::GrpcMetricsLayer;
+/// use promhttp::grpc::{GrpcMetrics, GrpcType};
+/// use promhttp::Registry;
+///
+/// let grpc = GrpcMetrics::builder()
+///     .registry(&Registry::new())
+///     .service("helloworld.Greeter", [("SayHello", GrpcType::Unary)])
+///     .build()?;
+/// let layer = GrpcMetricsLayer::new(&grpc);
+/// // tonic: Server::builder().layer(layer).add_service(GreeterServer::new(greeter))
+/// # let _ = layer;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct GrpcMetricsLayer {
+    metrics: GrpcMetrics,
+}
+
+impl GrpcMetricsLayer {
+    /// A layer recording into `metrics`.
+    #[must_use]
+    pub fn new(metrics: &GrpcMetrics) -> Self {
+        Self {
+            metrics: metrics.clone(),
+        }
+    }
+}
+
+impl<S> Layer<S> for GrpcMetricsLayer {
+    type Service = GrpcMetricsService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        GrpcMetricsService {
+            inner,
+            metrics: self.metrics.clone(),
+        }
+    }
+}
+
+/// The service made by [`GrpcMetricsLayer`].
+#[derive(Clone, Debug)]
+pub struct GrpcMetricsService<S> {
+    inner: S,
+    metrics: GrpcMetrics,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for GrpcMetricsService<S>
+where
+    S: Service<Request<GrpcRequestBody<ReqBody>>, Response = Response<ResBody>>,
+    ReqBody: Body<Data = Bytes>,
+    ResBody: Body<Data = Bytes>,
+{
+    type Response = Response<GrpcResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = GrpcResponseFuture<S::Future>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let mut call = self.metrics.start(req.uri().path());
+        if let Some(nanos) = req
+            .headers()
+            .get("grpc-timeout")
+            .and_then(|v| parse_timeout(v.as_bytes()))
+        {
+            call.set_deadline_nanos(nanos);
+        }
+        let method = call.method().clone();
+        let req = req.map(|inner| GrpcRequestBody {
+            inner,
+            counter: MessageCounter::default(),
+            method,
+        });
+        GrpcResponseFuture {
+            inner: self.inner.call(req),
+            call: Some(call),
+        }
+    }
+}
+
+/// A `grpc-timeout` value in nanoseconds: up to eight digits and a unit
+/// (`H`, `M`, `S`, `m`, `u`, `n`).
+fn parse_timeout(value: &[u8]) -> Option<u64> {
+    let (unit, digits) = value.split_last()?;
+    if digits.is_empty() || digits.len() > 8 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n: u64 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    let per: u64 = match unit {
+        b'H' => 3_600_000_000_000,
+        b'M' => 60_000_000_000,
+        b'S' => 1_000_000_000,
+        b'm' => 1_000_000,
+        b'u' => 1_000,
+        b'n' => 1,
+        _ => return None,
+    };
+    n.checked_mul(per)
+}
+
+/// The `grpc-status` of a header map, if it has one.
+fn status_of(headers: &HeaderMap) -> Option<u8> {
+    let value = headers.get("grpc-status")?.to_str().ok()?;
+    Some(value.trim().parse::<u8>().unwrap_or(code::UNKNOWN))
+}
+
+pin_project! {
+    /// The response future of [`GrpcMetricsService`].
+    pub struct GrpcResponseFuture<F> {
+        #[pin]
+        inner: F,
+        call: Option<GrpcCall>,
+    }
+}
+
+impl<F, B, E> Future for GrpcResponseFuture<F>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    B: Body<Data = Bytes>,
+{
+    type Output = Result<Response<GrpcResponseBody<B>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        // A panic while the service runs is `Internal`.
+        if let Some(call) = this.call.as_mut() {
+            call.set_code_if_unfinished(code::INTERNAL);
+        }
+        let polled = this.inner.poll(cx);
+        if let Some(call) = this.call.as_mut() {
+            call.set_code_if_unfinished(code::CANCELLED);
+        }
+        let result = ready!(polled);
+        let mut call = this.call.take();
+        Poll::Ready(match result {
+            Ok(response) => {
+                if let (Some(call), Some(status)) = (call.as_mut(), status_of(response.headers())) {
+                    // Trailers-only: the status came with the head.
+                    call.set_code(status);
+                }
+                Ok(response.map(|inner| GrpcResponseBody::new(inner, call)))
+            }
+            Err(err) => {
+                if let Some(call) = call.as_mut() {
+                    call.set_code(code::UNKNOWN);
+                }
+                Err(err)
+            }
+        })
+    }
+}
+
+pin_project! {
+    /// The request body of a call through [`GrpcMetricsService`]: counts the
+    /// messages the service reads.
+    pub struct GrpcRequestBody<B> {
+        #[pin]
+        inner: B,
+        counter: MessageCounter,
+        method: GrpcMethod,
+    }
+}
+
+impl<B: Body<Data = Bytes>> Body for GrpcRequestBody<B> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = self.project();
+        let frame = ready!(this.inner.poll_frame(cx));
+        if let Some(Ok(frame)) = &frame {
+            if let Some(data) = frame.data_ref() {
+                let messages = this.counter.feed(data);
+                if messages > 0 {
+                    this.method.messages_received(messages);
+                }
+            }
+        }
+        Poll::Ready(frame)
+    }
+
+    #[inline]
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    #[inline]
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+pin_project! {
+    /// The response body of a call through [`GrpcMetricsService`]: counts the
+    /// messages sent, reads the status from the trailers, and ends the call
+    /// when it ends or is dropped.
+    pub struct GrpcResponseBody<B> {
+        #[pin]
+        inner: B,
+        counter: MessageCounter,
+        call: Option<GrpcCall>,
+    }
+}
+
+impl<B: Body<Data = Bytes>> GrpcResponseBody<B> {
+    fn new(inner: B, mut call: Option<GrpcCall>) -> Self {
+        if inner.is_end_stream() {
+            // A head alone: the status was in it, or there is none.
+            if let Some(call) = call.as_mut() {
+                if call.code().is_none() {
+                    call.set_code(code::INTERNAL);
+                }
+            }
+            call = None;
+        }
+        Self {
+            inner,
+            counter: MessageCounter::default(),
+            call,
+        }
+    }
+}
+
+impl<B: Body<Data = Bytes>> Body for GrpcResponseBody<B> {
+    type Data = Bytes;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let mut this = self.project();
+        let frame = ready!(this.inner.as_mut().poll_frame(cx));
+        let ended = match &frame {
+            Some(Ok(frame)) => {
+                if let Some(call) = this.call.as_mut() {
+                    if let Some(data) = frame.data_ref() {
+                        let messages = this.counter.feed(data);
+                        if messages > 0 {
+                            call.method().messages_sent(messages);
+                        }
+                    } else if let Some(status) = frame.trailers_ref().and_then(status_of) {
+                        call.set_code(status);
+                    }
+                }
+                // The server stops polling a body that says it has ended.
+                this.inner.is_end_stream()
+            }
+            Some(Err(_)) => {
+                if let Some(call) = this.call.as_mut() {
+                    if call.code().is_none() {
+                        call.set_code(code::UNKNOWN);
+                    }
+                }
+                true
+            }
+            None => true,
+        };
+        if ended {
+            if let Some(mut call) = this.call.take() {
+                // An end without a status.
+                if call.code().is_none() {
+                    call.set_code(code::INTERNAL);
+                }
+            }
+        }
+        Poll::Ready(frame)
+    }
+
+    #[inline]
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    #[inline]
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_timeouts_are_read_in_every_unit() {
+        for (value, nanos) in [
+            (&b"1H"[..], Some(3_600_000_000_000)),
+            (b"2M", Some(120_000_000_000)),
+            (b"3S", Some(3_000_000_000)),
+            (b"50m", Some(50_000_000)),
+            (b"7u", Some(7_000)),
+            (b"99999999n", Some(99_999_999)),
+            (b"123456789S", None),
+            (b"10", None),
+            (b"S", None),
+            (b"1x", None),
+            (b"-1S", None),
+        ] {
+            assert_eq!(
+                parse_timeout(value),
+                nanos,
+                "{:?}",
+                std::str::from_utf8(value)
+            );
+        }
+    }
+}
