@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use common::{parse_openmetrics, Exposition};
 use futures_util::StreamExt;
-use promhttp::axum::GrpcMetricsLayer;
+use promhttp::axum::{GrpcClientMetricsLayer, GrpcMetricsLayer};
 use promhttp::grpc::{GrpcMetrics, GrpcType};
 use promhttp::{Format, Registry};
 use tonic::transport::{Channel, Server};
@@ -319,4 +319,155 @@ async fn the_grpc_example_serves_its_calls_on_its_metrics_listener() {
     tokio::task::spawn_blocking(move || common::check_outputs(metrics))
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn a_client_records_its_calls_and_messages_as_the_server_sees_them() {
+    let (server_registry, channel) = start().await;
+    let registry = Registry::new();
+    let calls = GrpcMetrics::client_builder()
+        .registry(&registry)
+        .service(echo::SERVICE, echo::METHODS)
+        .build()
+        .unwrap();
+    let layer = GrpcClientMetricsLayer::new(&calls, tonic::body::Body::new);
+    let mut grpc = tonic::client::Grpc::new(
+        tower::ServiceBuilder::new()
+            .layer(layer.clone())
+            .service(channel.clone()),
+    );
+    let code_of = |result: Result<_, tonic::Status>| match result {
+        Ok(_) => Code::Ok,
+        Err(status) => status.code(),
+    };
+    for (message, expected) in [("ok", Code::Ok), ("fail:5", Code::NotFound)] {
+        grpc.ready().await.unwrap();
+        let result = grpc
+            .unary(
+                tonic::Request::new(message.to_owned()),
+                path("Unary"),
+                echo::Text,
+            )
+            .await;
+        assert_eq!(code_of(result), expected);
+    }
+    grpc.ready().await.unwrap();
+    let replies: Vec<_> = grpc
+        .server_streaming(
+            tonic::Request::new("3".to_owned()),
+            path("ServerStream"),
+            echo::Text,
+        )
+        .await
+        .unwrap()
+        .into_inner()
+        .collect()
+        .await;
+    assert_eq!(replies.len(), 3);
+    grpc.ready().await.unwrap();
+    let messages = futures_util::stream::iter((0..4).map(|i| format!("m{i}")));
+    grpc.client_streaming(
+        tonic::Request::new(messages),
+        path("ClientStream"),
+        echo::Text,
+    )
+    .await
+    .unwrap();
+    grpc.ready().await.unwrap();
+    let messages = futures_util::stream::iter(["a".to_owned(), "b".to_owned()]);
+    let echoes: Vec<_> = grpc
+        .streaming(tonic::Request::new(messages), path("Bidi"), echo::Text)
+        .await
+        .unwrap()
+        .into_inner()
+        .collect()
+        .await;
+    assert_eq!(echoes.len(), 2);
+    // The client gives up on an endless stream after two replies.
+    grpc.ready().await.unwrap();
+    let mut stream = grpc
+        .server_streaming(
+            tonic::Request::new("forever".to_owned()),
+            path("ServerStream"),
+            echo::Text,
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    stream.next().await.unwrap().unwrap();
+    stream.next().await.unwrap().unwrap();
+    drop(stream);
+    // A server that is not there: the call never leaves.
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let nowhere = Channel::from_shared(format!("http://{closed}"))
+        .unwrap()
+        .connect_lazy();
+    let mut refused =
+        tonic::client::Grpc::new(tower::ServiceBuilder::new().layer(layer).service(nowhere));
+    let seen = match refused.ready().await {
+        Ok(()) => code_of(
+            refused
+                .unary(
+                    tonic::Request::new("ok".to_owned()),
+                    path("Unary"),
+                    echo::Text,
+                )
+                .await,
+        ),
+        Err(_) => Code::Unavailable,
+    };
+    assert_eq!(
+        seen,
+        Code::Unavailable,
+        "what tonic's client sees of a refused connection"
+    );
+
+    let client = common::eventually(
+        || scrape(&registry),
+        |m| m.sum("grpc_client_handled_total") == 7.0,
+    )
+    .await;
+    let server = settled(&server_registry, 6.0).await;
+    let client_handled = |kind: &str, method: &str, code: &str| {
+        let mut l = labels(kind, method);
+        l.push(("grpc_code", code));
+        client.value("grpc_client_handled_total", &l)
+    };
+    assert_eq!(client_handled("unary", "Unary", "OK"), 1.0);
+    assert_eq!(client_handled("unary", "Unary", "NotFound"), 1.0);
+    assert_eq!(client_handled("unary", "Unary", "Unavailable"), 1.0);
+    assert_eq!(client_handled("server_stream", "ServerStream", "OK"), 1.0);
+    assert_eq!(
+        client_handled("server_stream", "ServerStream", "Canceled"),
+        1.0
+    );
+    assert_eq!(client_handled("client_stream", "ClientStream", "OK"), 1.0);
+    assert_eq!(client_handled("bidi_stream", "Bidi", "OK"), 1.0);
+    // What one side sent, the other received: exactly, where both ends
+    // finished (the endless stream aside, which the server stops mid-way).
+    for (kind, method) in [
+        ("unary", "Unary"),
+        ("client_stream", "ClientStream"),
+        ("bidi_stream", "Bidi"),
+    ] {
+        let l = labels(kind, method);
+        assert_eq!(
+            client.value("grpc_client_msg_sent_total", &l),
+            server.value("grpc_server_msg_received_total", &l),
+            "{method}"
+        );
+        assert_eq!(
+            client.value("grpc_client_msg_received_total", &l),
+            server.value("grpc_server_msg_sent_total", &l),
+            "{method}"
+        );
+    }
+    let l = labels("client_stream", "ClientStream");
+    assert_eq!(client.value("grpc_client_msg_sent_total", &l), 4.0);
+    let l = labels("server_stream", "ServerStream");
+    assert_eq!(client.value("grpc_client_msg_sent_total", &l), 2.0);
+    assert!(client.value("grpc_client_msg_received_total", &l) >= 5.0);
 }

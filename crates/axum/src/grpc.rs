@@ -98,25 +98,155 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let mut call = self.metrics.start(req.uri().path());
-        if let Some(nanos) = req
-            .headers()
-            .get("grpc-timeout")
-            .and_then(|v| parse_timeout(v.as_bytes()))
-        {
-            call.set_deadline_nanos(nanos);
-        }
+        let call = start_call(&self.metrics, &req);
         let method = call.method().clone();
         let req = req.map(|inner| GrpcRequestBody {
             inner,
             counter: MessageCounter::default(),
             method,
+            client: false,
         });
         GrpcResponseFuture {
             inner: self.inner.call(req),
             call: Some(call),
+            client: false,
         }
     }
+}
+
+/// A tower [`Layer`] that records a gRPC client's calls into a client set
+/// ([`GrpcMetrics::client_builder`]): wrap a tonic `Channel`, and give the
+/// wrapped service to the generated client (`EchoClient::new(service)`) or
+/// `tonic::client::Grpc::new`.
+///
+/// The layer counts the messages the client sends by wrapping the request
+/// body, and a client's request must keep its body type: `rebox` turns the
+/// wrapped body back into it, `tonic::body::Body::new` for tonic (promhttp does
+/// not depend on tonic). The codes follow [`GrpcMetricsLayer`]'s rules, seen
+/// from the client: the status from the head or the trailers, `Canceled` for a
+/// call dropped before its end, `DeadlineExceeded` past its `grpc-timeout`,
+/// `Unavailable` for a call the transport could not send (connection refused).
+///
+/// ```
+/// # mod promhttp { pub mod axum { pub use promhttp_axum::*; } pub use promhttp_core::*; }
+/// use promhttp::axum::GrpcClientMetricsLayer;
+/// use promhttp::grpc::{GrpcMetrics, GrpcType};
+/// use promhttp::Registry;
+///
+/// let calls = GrpcMetrics::client_builder()
+///     .registry(&Registry::new())
+///     .service("helloworld.Greeter", [("SayHello", GrpcType::Unary)])
+///     .build()?;
+/// // With tonic: GrpcClientMetricsLayer::new(&calls, tonic::body::Body::new)
+/// let layer = GrpcClientMetricsLayer::new(&calls, |body: promhttp::axum::GrpcRequestBody<String>| {
+///     let _ = body;
+///     String::new()
+/// });
+/// # let _ = layer;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct GrpcClientMetricsLayer<F> {
+    metrics: GrpcMetrics,
+    rebox: F,
+}
+
+impl<F> std::fmt::Debug for GrpcClientMetricsLayer<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GrpcClientMetricsLayer")
+            .field("metrics", &self.metrics)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<F> GrpcClientMetricsLayer<F> {
+    /// A layer recording into `metrics`, a client's set, which turns the
+    /// wrapped request body back into the client's body type with `rebox`.
+    #[must_use]
+    pub fn new(metrics: &GrpcMetrics, rebox: F) -> Self {
+        Self {
+            metrics: metrics.clone(),
+            rebox,
+        }
+    }
+}
+
+impl<S, F: Clone> Layer<S> for GrpcClientMetricsLayer<F> {
+    type Service = GrpcClientMetricsService<S, F>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        GrpcClientMetricsService {
+            inner,
+            metrics: self.metrics.clone(),
+            rebox: self.rebox.clone(),
+        }
+    }
+}
+
+/// The service made by [`GrpcClientMetricsLayer`].
+#[derive(Clone)]
+pub struct GrpcClientMetricsService<S, F> {
+    inner: S,
+    metrics: GrpcMetrics,
+    rebox: F,
+}
+
+impl<S: std::fmt::Debug, F> std::fmt::Debug for GrpcClientMetricsService<S, F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GrpcClientMetricsService")
+            .field("inner", &self.inner)
+            .field("metrics", &self.metrics)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, F, ReqBody, ResBody> Service<Request<ReqBody>> for GrpcClientMetricsService<S, F>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    F: Fn(GrpcRequestBody<ReqBody>) -> ReqBody,
+    ResBody: Body<Data = Bytes>,
+{
+    type Response = Response<GrpcResponseBody<ResBody>>;
+    type Error = S::Error;
+    type Future = GrpcResponseFuture<S::Future>;
+
+    #[inline]
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
+        let call = start_call(&self.metrics, &req);
+        let method = call.method().clone();
+        let rebox = &self.rebox;
+        let req = req.map(|inner| {
+            rebox(GrpcRequestBody {
+                inner,
+                counter: MessageCounter::default(),
+                method,
+                client: true,
+            })
+        });
+        GrpcResponseFuture {
+            inner: self.inner.call(req),
+            call: Some(call),
+            client: true,
+        }
+    }
+}
+
+/// Starts recording the call `req` makes: its method from the path, its
+/// deadline from `grpc-timeout`.
+fn start_call<B>(metrics: &GrpcMetrics, req: &Request<B>) -> GrpcCall {
+    let mut call = metrics.start(req.uri().path());
+    if let Some(nanos) = req
+        .headers()
+        .get("grpc-timeout")
+        .and_then(|v| parse_timeout(v.as_bytes()))
+    {
+        call.set_deadline_nanos(nanos);
+    }
+    call
 }
 
 /// A `grpc-timeout` value in nanoseconds: up to eight digits and a unit
@@ -151,6 +281,9 @@ pin_project! {
         #[pin]
         inner: F,
         call: Option<GrpcCall>,
+        // A client's call: the response's messages are received, and an
+        // error is `Unavailable`.
+        client: bool,
     }
 }
 
@@ -179,11 +312,18 @@ where
                     // Trailers-only: the status came with the head.
                     call.set_code(status);
                 }
-                Ok(response.map(|inner| GrpcResponseBody::new(inner, call)))
+                let client = *this.client;
+                Ok(response.map(|inner| GrpcResponseBody::new(inner, call, client)))
             }
             Err(err) => {
                 if let Some(call) = call.as_mut() {
-                    call.set_code(code::UNKNOWN);
+                    // A server's service that fails resets the stream; a
+                    // client's transport that fails never reached the server.
+                    call.set_code(if *this.client {
+                        code::UNAVAILABLE
+                    } else {
+                        code::UNKNOWN
+                    });
                 }
                 Err(err)
             }
@@ -199,6 +339,8 @@ pin_project! {
         inner: B,
         counter: MessageCounter,
         method: GrpcMethod,
+        // A client's request: its messages are sent, not received.
+        client: bool,
     }
 }
 
@@ -214,9 +356,10 @@ impl<B: Body<Data = Bytes>> Body for GrpcRequestBody<B> {
         let frame = ready!(this.inner.poll_frame(cx));
         if let Some(Ok(frame)) = &frame {
             if let Some(data) = frame.data_ref() {
-                let messages = this.counter.feed(data);
-                if messages > 0 {
-                    this.method.messages_received(messages);
+                match (this.counter.feed(data), *this.client) {
+                    (0, _) => {}
+                    (messages, true) => this.method.messages_sent(messages),
+                    (messages, false) => this.method.messages_received(messages),
                 }
             }
         }
@@ -243,11 +386,13 @@ pin_project! {
         inner: B,
         counter: MessageCounter,
         call: Option<GrpcCall>,
+        // A client's response: its messages are received, not sent.
+        client: bool,
     }
 }
 
 impl<B: Body<Data = Bytes>> GrpcResponseBody<B> {
-    fn new(inner: B, mut call: Option<GrpcCall>) -> Self {
+    fn new(inner: B, mut call: Option<GrpcCall>, client: bool) -> Self {
         if inner.is_end_stream() {
             // A head alone: the status was in it, or there is none.
             if let Some(call) = call.as_mut() {
@@ -261,6 +406,7 @@ impl<B: Body<Data = Bytes>> GrpcResponseBody<B> {
             inner,
             counter: MessageCounter::default(),
             call,
+            client,
         }
     }
 }
@@ -279,9 +425,10 @@ impl<B: Body<Data = Bytes>> Body for GrpcResponseBody<B> {
             Some(Ok(frame)) => {
                 if let Some(call) = this.call.as_mut() {
                     if let Some(data) = frame.data_ref() {
-                        let messages = this.counter.feed(data);
-                        if messages > 0 {
-                            call.method().messages_sent(messages);
+                        match (this.counter.feed(data), *this.client) {
+                            (0, _) => {}
+                            (messages, true) => call.method().messages_received(messages),
+                            (messages, false) => call.method().messages_sent(messages),
                         }
                     } else if let Some(status) = frame.trailers_ref().and_then(status_of) {
                         call.set_code(status);

@@ -75,7 +75,8 @@ mod server;
 
 pub use client::{ClientMetricsLayer, ClientMetricsService, ClientResponseFuture};
 pub use grpc::{
-    GrpcMetricsLayer, GrpcMetricsService, GrpcRequestBody, GrpcResponseBody, GrpcResponseFuture,
+    GrpcClientMetricsLayer, GrpcClientMetricsService, GrpcMetricsLayer, GrpcMetricsService,
+    GrpcRequestBody, GrpcResponseBody, GrpcResponseFuture,
 };
 pub use handler::{
     metrics_endpoint, metrics_handler, metrics_handler_with, ScrapeFuture, ScrapeHandler,

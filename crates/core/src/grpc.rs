@@ -69,6 +69,8 @@ pub mod code {
     pub const UNKNOWN: u8 = 2;
     /// `DEADLINE_EXCEEDED`.
     pub const DEADLINE_EXCEEDED: u8 = 4;
+    /// `UNAVAILABLE`.
+    pub const UNAVAILABLE: u8 = 14;
     /// `INTERNAL`.
     pub const INTERNAL: u8 = 13;
 }
@@ -135,6 +137,8 @@ impl Method {
 }
 
 struct Shared {
+    /// Server or client names.
+    side: &'static Side,
     methods: Vec<Arc<Method>>,
     unknown: Arc<Method>,
     bounds: Bounds,
@@ -184,11 +188,31 @@ impl GrpcMetrics {
     /// Starts configuring a set.
     pub fn builder() -> GrpcMetricsBuilder {
         GrpcMetricsBuilder {
+            client: false,
             methods: Vec::new(),
             buckets: DEFAULT_GRPC_BUCKETS.to_vec(),
             const_labels: Vec::new(),
             registry: None,
         }
+    }
+
+    /// Starts configuring a client's set: the same series under
+    /// `grpc_client_*` (`grpc_client_started_total`,
+    /// `grpc_client_handled_total`, `grpc_client_handling_seconds`,
+    /// `grpc_client_msg_received_total`, `grpc_client_msg_sent_total`), as the
+    /// Go middleware names a client's, for the calls a service makes. A
+    /// server set and a client set share a registry.
+    pub fn client_builder() -> GrpcMetricsBuilder {
+        GrpcMetricsBuilder {
+            client: true,
+            ..Self::builder()
+        }
+    }
+
+    /// Whether this is a client's set ([`GrpcMetrics::client_builder`]).
+    #[must_use]
+    pub fn is_client(&self) -> bool {
+        std::ptr::eq(self.shared.side, &CLIENT)
     }
 
     /// The registry this set is registered in.
@@ -394,6 +418,8 @@ impl MessageCounter {
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct GrpcMetricsBuilder {
+    /// Whether the set is a client's (`grpc_client_*`).
+    client: bool,
     methods: Vec<(String, String, GrpcType)>,
     buckets: Vec<f64>,
     const_labels: Vec<(String, String)>,
@@ -517,13 +543,15 @@ impl GrpcMetricsBuilder {
             )),
             bounds,
             const_labels: self.const_labels,
+            side: if self.client { &CLIENT } else { &SERVER },
         });
+        let side = shared.side;
         let taken = [
-            MetricType::Counter.sample_names(STARTED),
-            MetricType::Counter.sample_names(HANDLED),
-            MetricType::Histogram.sample_names(HANDLING),
-            MetricType::Counter.sample_names(RECEIVED),
-            MetricType::Counter.sample_names(SENT),
+            MetricType::Counter.sample_names(side.started),
+            MetricType::Counter.sample_names(side.handled),
+            MetricType::Histogram.sample_names(side.handling),
+            MetricType::Counter.sample_names(side.received),
+            MetricType::Counter.sample_names(side.sent),
         ]
         .concat();
         registry.add_source(taken, Arc::new(GrpcCollector(Arc::clone(&shared))))?;
@@ -531,11 +559,45 @@ impl GrpcMetricsBuilder {
     }
 }
 
-const STARTED: &str = "grpc_server_started";
-const HANDLED: &str = "grpc_server_handled";
-const HANDLING: &str = "grpc_server_handling_seconds";
-const RECEIVED: &str = "grpc_server_msg_received";
-const SENT: &str = "grpc_server_msg_sent";
+/// The family names and HELP texts of one side.
+struct Side {
+    started: &'static str,
+    handled: &'static str,
+    handling: &'static str,
+    received: &'static str,
+    sent: &'static str,
+    help: [&'static str; 5],
+}
+
+const SERVER: Side = Side {
+    started: "grpc_server_started",
+    handled: "grpc_server_handled",
+    handling: "grpc_server_handling_seconds",
+    received: "grpc_server_msg_received",
+    sent: "grpc_server_msg_sent",
+    help: [
+        "Total number of RPCs started on the server.",
+        "Total number of RPCs completed on the server, regardless of success or failure.",
+        "Histogram of response latency (seconds) of gRPC that had been application-level handled by the server.",
+        "Total number of RPC stream messages received on the server.",
+        "Total number of gRPC stream messages sent by the server.",
+    ],
+};
+
+const CLIENT: Side = Side {
+    started: "grpc_client_started",
+    handled: "grpc_client_handled",
+    handling: "grpc_client_handling_seconds",
+    received: "grpc_client_msg_received",
+    sent: "grpc_client_msg_sent",
+    help: [
+        "Total number of RPCs started on the client.",
+        "Total number of RPCs completed by the client, regardless of success or failure.",
+        "Histogram of response latency (seconds) of the gRPC until it is finished by the application.",
+        "Total number of RPC stream messages received by the client.",
+        "Total number of gRPC stream messages sent by the client.",
+    ],
+};
 
 struct GrpcCollector(Arc<Shared>);
 
@@ -574,16 +636,12 @@ impl Source for GrpcCollector {
                 out.counter(&Chain(&m.labels, consts), value(m) as f64, None, None);
             }
         };
-        counter(
-            out,
-            STARTED,
-            "Total number of RPCs started on the server.",
-            |m| m.started.load(Relaxed),
-        );
+        let side = shared.side;
+        counter(out, side.started, side.help[0], |m| m.started.load(Relaxed));
         out.family(&Descriptor::new(
-            HANDLED,
+            side.handled,
             MetricType::Counter,
-            "Total number of RPCs completed on the server, regardless of success or failure.",
+            side.help[1],
         ));
         for (m, codes) in methods.iter().zip(&handled) {
             for (code, n) in GRPC_CODES.iter().zip(codes) {
@@ -598,12 +656,7 @@ impl Source for GrpcCollector {
             }
         }
         out.family(
-            &Descriptor::new(
-                HANDLING,
-                MetricType::Histogram,
-                "Histogram of response latency (seconds) of gRPC that had been application-level handled by the server.",
-            )
-            .unit("seconds"),
+            &Descriptor::new(side.handling, MetricType::Histogram, side.help[2]).unit("seconds"),
         );
         let width = shared.bounds.nanos.len() + 1;
         for (m, &(at, count, sum)) in methods.iter().zip(&histograms) {
@@ -616,18 +669,10 @@ impl Source for GrpcCollector {
                 None,
             );
         }
-        counter(
-            out,
-            RECEIVED,
-            "Total number of RPC stream messages received on the server.",
-            |m| m.received.load(Relaxed),
-        );
-        counter(
-            out,
-            SENT,
-            "Total number of gRPC stream messages sent by the server.",
-            |m| m.sent.load(Relaxed),
-        );
+        counter(out, side.received, side.help[3], |m| {
+            m.received.load(Relaxed)
+        });
+        counter(out, side.sent, side.help[4], |m| m.sent.load(Relaxed));
     }
 }
 
@@ -695,6 +740,33 @@ mod tests {
             !text.contains("grpc_service=\"unknown\""),
             "unknown shows once used"
         );
+    }
+
+    #[test]
+    fn a_client_set_writes_client_names_beside_a_server_set() {
+        let registry = Registry::new();
+        let server = GrpcMetrics::builder()
+            .registry(&registry)
+            .method("s", "m", GrpcType::Unary)
+            .build()
+            .unwrap();
+        let client = GrpcMetrics::client_builder()
+            .registry(&registry)
+            .method("s", "m", GrpcType::Unary)
+            .build()
+            .unwrap();
+        assert!(client.is_client() && !server.is_client());
+        let mut call = client.start("/s/m");
+        call.message_sent();
+        call.set_code(code::UNAVAILABLE);
+        drop(call);
+        let text = registry.encode(crate::Format::Text).unwrap();
+        assert!(text.contains("grpc_client_handled_total{grpc_type=\"unary\",grpc_service=\"s\",grpc_method=\"m\",grpc_code=\"Unavailable\"} 1\n"), "{text}");
+        assert!(text.contains("grpc_client_msg_sent_total{grpc_type=\"unary\",grpc_service=\"s\",grpc_method=\"m\"} 1\n"));
+        assert!(text.contains(
+            "# HELP grpc_client_started_total Total number of RPCs started on the client.\n"
+        ));
+        assert!(text.contains("grpc_server_started_total{grpc_type=\"unary\",grpc_service=\"s\",grpc_method=\"m\"} 0\n"));
     }
 
     #[test]
