@@ -20,7 +20,11 @@
 //!
 //! Two families are added: `up` (1 if the upstream was fetched and parsed, else 0)
 //! and `scrape_duration_seconds` (how long the whole scrape took: fetching,
-//! parsing, relabelling, checking and encoding). An upstream that is down,
+//! parsing, relabelling, checking and encoding); and the relay's own calls to
+//! the upstream, `http_client_requests_total`,
+//! `http_client_request_duration_seconds` and `http_client_requests_in_flight`
+//! (`promhttp::fetch` with `HttpClientMetrics`), which count every fetch, a
+//! fetch that several scrapes joined once. An upstream that is down,
 //! sends something unparsable or too large, or whose scrape takes longer than
 //! `--timeout` all told, gives `up 0` and one logged reason, never a 500 or a
 //! half-written body.
@@ -189,7 +193,9 @@ enum Cause {
 impl Cause {
     const fn describe(self) -> &'static str {
         match self {
-            Self::OwnName => "they would replace the relay's own `up` or `scrape_duration_seconds`",
+            Self::OwnName => {
+                "they would replace the relay's own `up`, `scrape_duration_seconds` or `http_client_*`"
+            }
             Self::Clash => "their names clash with an earlier family's",
             Self::Invalid => "they are invalid once relabelled",
             Self::NotANumber => "JSON values that are not numbers or booleans",
@@ -289,7 +295,11 @@ impl Rules {
         dropped: &mut Dropped,
     ) -> Option<Vec<String>> {
         let names = family.metric_type.sample_names(&family.name);
-        if let Some(own) = names.iter().find(|n| OWN_FAMILIES.contains(&n.as_str())) {
+        if let Some(own) = names.iter().find(|n| {
+            OWN_FAMILIES.contains(&n.as_str())
+                || n.starts_with("http_client_")
+                || n.starts_with("promhttp_client_")
+        }) {
             dropped.add(Cause::OwnName, || format!("`{own}`"));
             return None;
         }
@@ -390,8 +400,11 @@ impl Job {
 struct Relay {
     url: String,
     timeout: Duration,
-    /// How the upstream is fetched: `--timeout` and `--max-upstream-bytes`.
+    /// How the upstream is fetched: `--timeout` and `--max-upstream-bytes`,
+    /// each fetch recorded in `own`.
     fetch: Fetch,
+    /// The relay's own metrics: its calls to the upstream.
+    own: Registry,
     max_answer: usize,
     rules: Rules,
     /// The flight scrapes join, while it is fetching: its number, and a weak
@@ -692,6 +705,10 @@ impl Relay {
             "Whether the upstream was fetched, parsed and relayed whole (1) or not (0).",
             if up { 1.0 } else { 0.0 },
         );
+        // The relay's calls to the upstream.
+        if self.own.write_into(&mut encoder).is_err() {
+            tracing::warn!("the relay's own metrics could not be written");
+        }
         let mut body = encoder.finish();
         body.shrink_to_fit();
         Bytes::from(body)
@@ -888,10 +905,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Some(path) => read_renames(path)?,
         None => HashMap::new(),
     };
+    // The relay's calls to the upstream, labelled as everything it serves
+    // (`service` and the `--label`s).
+    let own = Registry::new();
+    let mut calls = promhttp::HttpClientMetrics::builder().registry(&own);
+    for (name, value) in std::iter::once(("service".to_owned(), args.service.clone()))
+        .chain(args.label.iter().cloned())
+    {
+        // A label the client families write themselves keeps their value.
+        if ["method", "server_address", "status", "le", "metric"].contains(&name.as_str()) {
+            tracing::warn!("--label {name}: not on the http_client_* families, which write `{name}` themselves");
+            continue;
+        }
+        calls = calls.const_label(name, value);
+    }
+    let calls = calls.build()?;
     let relay = Arc::new(Relay {
         url: args.url.clone(),
         timeout,
-        fetch: Fetch::new().timeout(timeout).max_body(max_upstream),
+        fetch: Fetch::new()
+            .timeout(timeout)
+            .max_body(max_upstream)
+            .metrics(&calls),
+        own,
         max_answer,
         rules: Rules {
             exclude: args.exclude,

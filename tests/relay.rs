@@ -5,6 +5,17 @@
 
 mod common;
 
+/// The families the relay adds to every answer, in order: its own two, and
+/// its calls to the upstream (`promhttp::fetch` with `HttpClientMetrics`).
+const RELAY_OWN: [&str; 6] = [
+    "scrape_duration_seconds",
+    "up",
+    "http_client_requests",
+    "http_client_requests_in_flight",
+    "http_client_request_duration_seconds",
+    "promhttp_client_series_overflow",
+];
+
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -128,6 +139,20 @@ fn relays_text_with_exclusions_labels_and_renames() {
     assert_eq!(m.value("legacy", &with(&[])), 7.0);
     assert_eq!(m.value("up", &with(&[])), 1.0);
     assert!(m.value("scrape_duration_seconds", &with(&[])) >= 0.0);
+    // The relay's own call to the upstream, the one fetch this scrape made,
+    // labelled as the rest.
+    let server = upstream.addr.to_string();
+    let mut call = vec![
+        ("method", "GET"),
+        ("server_address", server.as_str()),
+        ("status", "200"),
+    ];
+    call.extend(ours);
+    assert_eq!(m.value("http_client_requests_total", &call), 1.0);
+    assert_eq!(
+        m.value("http_client_request_duration_seconds_count", &call),
+        1.0
+    );
     for family in &m.families {
         for sample in &family.samples {
             assert_eq!(
@@ -268,10 +293,10 @@ fn every_upstream_failure_is_up_zero_in_a_whole_answer() {
         let m = common::parse_openmetrics(&res.text());
         assert_eq!(m.value("up", &foo), 0.0, "{what}");
         assert!(m.value("scrape_duration_seconds", &foo) >= 0.0);
+        let names: Vec<&str> = m.families.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(
-            m.families.len(),
-            2,
-            "{what}: only up and scrape_duration_seconds"
+            names, RELAY_OWN,
+            "{what}: only up, scrape_duration_seconds and the relay's calls"
         );
         common::check_outputs(addr);
         upstream.up();
@@ -837,7 +862,8 @@ fn answers_and_upstreams_past_their_caps_are_up_zero() {
         let (status, answer) = scrape(relay.addr);
         assert_eq!(status, 200);
         assert_eq!(value_of(&answer, "up"), 0.0, "{flag}");
-        assert!(answer.len() < 1000, "{flag}: {answer}");
+        // The relay's own families alone, not the upstream's 2,000.
+        assert!(answer.len() < 8_000, "{flag}: {answer}");
         let log = relay.stop();
         assert!(log.iter().any(|l| l.contains(reason)), "{flag}: {log:#?}");
     }
@@ -922,6 +948,12 @@ fn what_is_left_out_is_logged_once_per_fetch_and_cause() {
     let (_, answer) = scrape(relay.addr);
     assert_eq!(value_of(&answer, "up"), 1.0);
     let log = relay.stop();
+    // At start: `le` is not put on the relay's own call metrics, which have one.
+    assert!(
+        log[0].contains("--label le: not on the http_client_* families"),
+        "{log:#?}"
+    );
+    let log = &log[1..];
     assert_eq!(log.len(), 3, "one line per fetch and cause: {log:#?}");
     for expected in [
         "2000 left out: they are invalid once relabelled",
@@ -981,7 +1013,8 @@ fn a_large_family_is_relayed_a_piece_at_a_time_whole_or_not_at_all() {
         promhttp::parse::parse_text(&text).unwrap(),
     ] {
         let names: Vec<&str> = families.iter().map(|f| f.name.as_str()).collect();
-        assert_eq!(names, ["big", "after", "scrape_duration_seconds", "up"]);
+        assert_eq!(names[..2], ["big", "after"]);
+        assert_eq!(names[2..], RELAY_OWN);
         let big = &families[0];
         assert_eq!(big.samples.len(), SERIES);
         for (i, sample) in big.samples.iter().enumerate() {

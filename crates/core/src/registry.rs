@@ -292,6 +292,24 @@ impl Registry {
             .map(|mut spare| std::mem::take(&mut *spare))
             .unwrap_or_default();
         let mut encoder = Encoder::with_spare(format.dialect(), std::mem::take(out), spare);
+        self.write_into(&mut encoder)?;
+        let (bytes, spare) = encoder.finish_keeping();
+        *out = bytes;
+        if let Ok(mut slot) = self.inner.spare.try_lock() {
+            *slot = spare;
+        }
+        Ok(())
+    }
+
+    /// Writes every registered family into `encoder`, beside whatever else it
+    /// writes: for an answer composed of families from elsewhere and a
+    /// registry's (a relay's upstream and its own metrics). Finish the encoder
+    /// yourself.
+    ///
+    /// # Errors
+    /// As [`Registry::encode`]; what was written before the failure stays in
+    /// the encoder.
+    pub fn write_into(&self, encoder: &mut Encoder) -> Result<(), EncodeError> {
         // What is registered, copied out so that no lock is held while it runs.
         let state = self.read();
         #[cfg(feature = "prometheus-client")]
@@ -325,21 +343,16 @@ impl Registry {
             }
         }
         for source in &sources {
-            source.encode(&mut encoder);
+            source.encode(encoder);
         }
         #[cfg(feature = "exporter")]
         if !collectors.is_empty() {
             let collected = self.collect(&collectors);
-            collected.write(&collectors, &mut encoder);
+            collected.write(&collectors, encoder);
             // The last scrape to serve a run hands its samples back for reuse.
             if let Some(collected) = Arc::into_inner(collected) {
                 collect::recycle(&collectors, collected);
             }
-        }
-        let (bytes, spare) = encoder.finish_keeping();
-        *out = bytes;
-        if let Ok(mut slot) = self.inner.spare.try_lock() {
-            *slot = spare;
         }
         Ok(())
     }

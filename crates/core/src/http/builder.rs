@@ -14,11 +14,15 @@ use crate::native::NativeHistogram;
 use crate::registry::{Registry, RegistryError};
 
 /// The label names the metric set writes itself.
-const OWN_LABELS: [&str; 8] = [
+const OWN_LABELS: [&str; 10] = [
     "method",
     "route",
     "status",
     "le",
+    // The overflow counter's.
+    "metric",
+    // A client set's route.
+    "server_address",
     // The OpenTelemetry profile's.
     "http_request_method",
     "http_route",
@@ -561,7 +565,7 @@ impl HttpMetricsBuilder {
             if OWN_LABELS.contains(&name.as_str()) {
                 return Err(BuildError::InvalidLabelName {
                     name: name.clone(),
-                    reason: "`method`, `route`, `status` and `le` are written by promhttp itself",
+                    reason: "`method`, `route`, `status`, `le`, `metric` and `server_address` are written by promhttp itself",
                 });
             }
             if self.const_labels[..i].iter().any(|(n, _)| n == name) {
@@ -984,6 +988,15 @@ mod tests {
             (builder().const_label("__x", "x"), "reserved for Prometheus"),
             (
                 builder().const_label("route", "x"),
+                "written by promhttp itself",
+            ),
+            // The overflow counter's label, and a client set's route.
+            (
+                builder().const_label("metric", "x"),
+                "written by promhttp itself",
+            ),
+            (
+                builder().const_label("server_address", "x"),
                 "written by promhttp itself",
             ),
             (
