@@ -11,12 +11,15 @@
 //! - A probe connects to an RFC 867 daytime service every `PROBE_INTERVAL_SECONDS`
 //!   (default 5) and reads its answer: `probe_duration_seconds` (a histogram of
 //!   successful probes) and `probe_success` (1 or 0). The example starts a daytime
-//!   service of its own on loopback unless `DAYTIME_ADDR` names one.
-//! - A poller reads `{"launched": "<RFC 3339 time>", "requests": N}` from a
+//!   service of its own on loopback unless `DAYTIME_ADDR` names one
+//!   (`host:port`; a host name is resolved on every probe).
+//! - A poller reads `{"launched": "<time>", "requests": N}` from a
 //!   JSON-over-TCP service (connect, read to the end) and mirrors `requests` as the
 //!   counter `upstream_requests_total`, with `launched` as its `_created`; a count
 //!   that goes down, or a new launch time, is a reset. The example starts such a
-//!   service too unless `COUNTER_ADDR` names one.
+//!   service too unless `COUNTER_ADDR` names one. `launched` is an RFC 3339
+//!   time, or one without a time zone (`2020-11-04T17:57:42.448578`, as
+//!   Python's `datetime.isoformat()` writes a naive time), taken as UTC.
 //!
 //! `BIND` (default `127.0.0.1:3002`) is where `/metrics` is served.
 
@@ -144,7 +147,7 @@ async fn counter_service(listener: TcpListener) {
 }
 
 /// Connects to the daytime service and reads its answer to the end.
-async fn probe(addr: SocketAddr, timeout: Duration) -> Result<Duration, String> {
+async fn probe(addr: &str, timeout: Duration) -> Result<Duration, String> {
     let t0 = Instant::now();
     let exchange = async {
         let mut conn = TcpStream::connect(addr)
@@ -174,7 +177,7 @@ struct Count {
     requests: f64,
 }
 
-async fn read_count(addr: SocketAddr, timeout: Duration) -> Result<(f64, SystemTime), String> {
+async fn read_count(addr: &str, timeout: Duration) -> Result<(f64, SystemTime), String> {
     let exchange = async {
         let conn = TcpStream::connect(addr)
             .await
@@ -186,40 +189,61 @@ async fn read_count(addr: SocketAddr, timeout: Duration) -> Result<(f64, SystemT
             .map_err(|e| format!("reading from {addr}: {e}"))?;
         let count: Count =
             serde_json::from_slice(&body).map_err(|e| format!("{addr} sent invalid JSON: {e}"))?;
-        let launched = time::OffsetDateTime::parse(
-            &count.launched,
-            &time::format_description::well_known::Rfc3339,
-        )
-        .map_err(|e| {
-            format!(
-                "`launched` {:?} is not an RFC 3339 time: {e}",
-                count.launched
-            )
-        })?;
-        Ok((count.requests, SystemTime::from(launched)))
+        Ok((count.requests, launched_at(&count.launched)?))
     };
     tokio::time::timeout(timeout, exchange)
         .await
         .unwrap_or_else(|_| Err(format!("{addr} did not answer within {timeout:?}")))
 }
 
-/// The address in environment variable `name`, or a service of our own on loopback.
+/// When the counter service launched: an RFC 3339 time, or a time without a
+/// zone (Python's naive `isoformat()`, `2020-11-04T17:57:42.448578`), taken as
+/// UTC as the original exporter does.
+fn launched_at(text: &str) -> Result<SystemTime, String> {
+    use time::format_description::well_known::Rfc3339;
+    if let Ok(at) = time::OffsetDateTime::parse(text, &Rfc3339) {
+        return Ok(SystemTime::from(at));
+    }
+    let mut last = None;
+    for layout in [
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond]",
+        "[year]-[month]-[day]T[hour]:[minute]:[second]",
+    ] {
+        let naive =
+            time::format_description::parse_borrowed::<1>(layout).map_err(|e| e.to_string())?;
+        match time::PrimitiveDateTime::parse(text, &naive) {
+            Ok(at) => return Ok(SystemTime::from(at.assume_utc())),
+            Err(e) => last = Some(e),
+        }
+    }
+    let reason = last.map_or_else(String::new, |e| e.to_string());
+    Err(format!(
+        "`launched` {text:?} is neither an RFC 3339 time nor one without a zone: {reason}"
+    ))
+}
+
+/// The `host:port` in environment variable `name` (a host name is resolved
+/// when it is connected to), or a service of our own on loopback.
 async fn service_addr<F>(
     name: &str,
     serve: fn(TcpListener) -> F,
-) -> Result<SocketAddr, Box<dyn std::error::Error>>
+) -> Result<String, Box<dyn std::error::Error>>
 where
     F: std::future::Future<Output = ()> + Send + 'static,
 {
     if let Ok(addr) = std::env::var(name) {
-        return addr
-            .parse()
-            .map_err(|e| format!("{name}={addr:?} is not a socket address: {e}").into());
+        let valid = addr
+            .rsplit_once(':')
+            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+        if !valid {
+            return Err(format!("{name}={addr:?} is not host:port").into());
+        }
+        return Ok(addr);
     }
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(serve(listener));
-    Ok(addr)
+    Ok(addr.to_string())
 }
 
 #[tokio::main]
@@ -236,6 +260,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let metrics = Metrics::new()?;
     let daytime = service_addr("DAYTIME_ADDR", daytime_service).await?;
     let counter = service_addr("COUNTER_ADDR", counter_service).await?;
+    let (probed, mirrored) = (daytime.clone(), counter.clone());
 
     let (duration, success) = (
         metrics.probe_duration.clone(),
@@ -246,9 +271,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .interval(interval)
         .timeout(timeout + Duration::from_millis(100))
         .spawn(move |out: Families| {
-            let (duration, success) = (duration.clone(), success.clone());
+            let (duration, success, daytime) = (duration.clone(), success.clone(), probed.clone());
             async move {
-                match probe(daytime, timeout).await {
+                match probe(&daytime, timeout).await {
                     Ok(took) => {
                         duration.observe(took);
                         success.set(1);
@@ -268,9 +293,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .interval(interval)
         .timeout(timeout + Duration::from_millis(100))
         .spawn(move |out: Families| {
-            let mirror = mirror.clone();
+            let (mirror, counter) = (mirror.clone(), mirrored.clone());
             async move {
-                let (requests, launched) = read_count(counter, timeout).await?;
+                let (requests, launched) = read_count(&counter, timeout).await?;
                 mirror.set(requests, Some(launched))?;
                 Ok(out)
             }

@@ -44,10 +44,43 @@ mod logging;
 /// The app's `/status` document; every field is required, others are ignored.
 #[derive(Debug, Deserialize)]
 struct Status {
+    #[serde(deserialize_with = "number")]
     current_requests: f64,
+    #[serde(deserialize_with = "number")]
     pending_requests: f64,
+    #[serde(deserialize_with = "number")]
     total_uptime: f64,
     health: Health,
+}
+
+/// A number, or a string holding one (`"current_requests": "5"`), as apps
+/// written in languages that stringify numbers send them.
+fn number<'de, D: serde::Deserializer<'de>>(de: D) -> Result<f64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum NumberOrText {
+        Number(f64),
+        Text(String),
+    }
+    match NumberOrText::deserialize(de)? {
+        NumberOrText::Number(n) => Ok(n),
+        NumberOrText::Text(text) => text
+            .trim()
+            .parse()
+            .map_err(|_| serde::de::Error::custom(format!("{text:?} is not a number"))),
+    }
+}
+
+/// A poll's answer as a status: a 200, or a 503 whose body is a status (an
+/// app that reports itself unhealthy with 503, as load balancers expect, is
+/// still reporting).
+fn status_of(url: &str, response: &promhttp::fetch::FetchResponse) -> Result<Status, String> {
+    let parsed = serde_json::from_slice::<Status>(&response.body);
+    match (response.status, parsed) {
+        (200 | 503, Ok(status)) => Ok(status),
+        (200, Err(e)) => Err(format!("GET {url}: sent JSON of the wrong shape: {e}")),
+        (code, _) => Err(format!("GET {url}: answered HTTP {code}")),
+    }
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
@@ -132,7 +165,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let _poller = poller.spawn(move |mut out: Families| {
         let (url, fetch) = (status_url.clone(), fetch.clone());
         async move {
-            let status: Status = fetch.get_json(&url).await?;
+            let response = fetch.get(&url, "application/json").await?;
+            let status = status_of(&url, &response)?;
             write(&status, &mut out)?;
             Ok(out)
         }

@@ -116,10 +116,41 @@ fn status_sidecar_exports_the_status_and_survives_every_failure() {
             && m.get("app_health", &[("app_health", "healthy")]) == Some(0.0)
     });
 
+    // The original's inputs: a number sent as a string is a number; a 503
+    // whose body is a status (an app reporting itself unhealthy as load
+    // balancers expect) is a status, not a failed poll.
+    app.set(json(&STATUS.replace(
+        "\"current_requests\": 3",
+        "\"current_requests\": \"5\"",
+    )));
+    scrape_until(exporter, "a number sent as a string", |m| {
+        value(m, "app_requests_current") == Some(5.0)
+    });
+    let errors = value(&common::scrape_parsed(exporter), "app_poll_errors_total").unwrap();
+    app.set(Reply::Answer(
+        503,
+        "application/json",
+        STATUS
+            .replace("\"healthy\"", "\"unhealthy\"")
+            .replace("\"current_requests\": 3", "\"current_requests\": 0")
+            .into_bytes(),
+    ));
+    let m = scrape_until(exporter, "a 503 with an unhealthy status", |m| {
+        m.get("app_health", &[("app_health", "unhealthy")]) == Some(1.0)
+            && value(m, "app_requests_current") == Some(0.0)
+    });
+    assert_eq!(value(&m, "app_up"), Some(1.0));
+    assert_eq!(value(&m, "app_poll_errors_total"), Some(errors));
+    app.set(json(STATUS));
+
     let failures = vec![
         (
             "HTTP 500",
             Reply::Answer(500, "text/plain", b"oops".to_vec()),
+        ),
+        (
+            "HTTP 503 without a status",
+            Reply::Answer(503, "text/plain", b"down for maintenance".to_vec()),
         ),
         ("malformed JSON", json("{\"current_requests\": 3,")),
         (
@@ -307,6 +338,57 @@ fn app_registry_mirrors_resets_and_survives_bad_upstreams() {
         );
     }
     common::check_outputs(addr);
+}
+
+/// The inputs of the exporter app_registry ports: a daytime service named by
+/// host name (`DAYTIME_ADDR=localhost:11113` in the original's setup), and the
+/// article's own `launched` value, a time without a zone, taken as UTC.
+#[test]
+fn app_registry_takes_the_originals_host_names_and_naive_times() {
+    let daytime = TcpListener::bind("127.0.0.1:0").unwrap();
+    let daytime_port = daytime.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in daytime.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let _ = conn.write_all(b"Wednesday, December 2, 2026 16:00:00-UTC\n");
+        }
+    });
+    let counter =
+        CounterService::start(r#"{"launched": "2020-11-04T17:57:42.448578", "requests": 7}"#);
+    let daytime_addr = format!("localhost:{daytime_port}");
+    let counter_addr = format!("localhost:{}", counter.addr.port());
+    let (_app, line) = start_example(
+        "app_registry",
+        &[
+            ("BIND", "127.0.0.1:0"),
+            ("PROBE_INTERVAL_SECONDS", "0.1"),
+            ("DAYTIME_ADDR", &daytime_addr),
+            ("COUNTER_ADDR", &counter_addr),
+        ],
+        &[],
+    );
+    let addr = common::served_addr(&line);
+    let m = scrape_until(addr, "a probe and a mirror by host name", |m| {
+        value(m, "probe_success") == Some(1.0) && value(m, "upstream_requests_total") == Some(7.0)
+    });
+    assert_eq!(value(&m, "upstream_requests_total"), Some(7.0));
+    assert_eq!(
+        value(&m, "upstream_requests_created"),
+        Some(1_604_512_662.448_578)
+    );
+    assert_eq!(value(&m, "upstream_poll_errors_total"), Some(0.0));
+    // An address without a port is refused at start, naming the variable.
+    let out = std::process::Command::new(common::example_binary("app_registry"))
+        .env("BIND", "127.0.0.1:0")
+        .env("DAYTIME_ADDR", "localhost")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("DAYTIME_ADDR") && stderr.contains("is not host:port"),
+        "{stderr}"
+    );
 }
 
 // --- api_poller ------------------------------------------------------------------
