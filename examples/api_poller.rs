@@ -52,6 +52,16 @@ struct Args {
     /// Where to serve `/metrics`.
     #[arg(long, env = "BIND", default_value = "127.0.0.1:9878")]
     bind: SocketAddr,
+    /// A header sent with every poll, `Name: value`; repeatable.
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    headers: Vec<String>,
+    /// A file holding a bearer token, sent as `Authorization: Bearer <token>`.
+    #[arg(long, value_name = "PATH")]
+    bearer_token_file: Option<std::path::PathBuf>,
+    /// A bearer token, from the environment only (never on the command line,
+    /// where `ps` shows it).
+    #[arg(skip = std::env::var("API_BEARER_TOKEN").ok())]
+    bearer_token: Option<String>,
 }
 
 /// Parses `250ms`, `10s`, `1.5m`, `2h`.
@@ -129,9 +139,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let calls = promhttp::HttpClientMetrics::builder()
         .registry(registry)
         .build()?;
-    let fetch = promhttp::fetch::Fetch::new()
-        .timeout(timeout)
-        .metrics(&calls);
+    let fetch = config::with_headers(
+        promhttp::fetch::Fetch::new()
+            .timeout(timeout)
+            .metrics(&calls),
+        &args.headers,
+        args.bearer_token_file.as_deref(),
+        args.bearer_token.as_deref(),
+    )?;
     let _poller = Poller::builder("energy_api")
         .registry(registry)
         .family(MetricFamily::gauge(

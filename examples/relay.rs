@@ -117,6 +117,17 @@ struct Args {
     /// has been taken whole (or for `--send-timeout`). 0: no limit.
     #[arg(long, default_value_t = promhttp::DEFAULT_MAX_CONCURRENT_SCRAPES)]
     max_concurrent_scrapes: usize,
+    /// A header sent with every fetch of the upstream, `Name: value`;
+    /// repeatable.
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    headers: Vec<String>,
+    /// A file holding a bearer token, sent as `Authorization: Bearer <token>`.
+    #[arg(long, value_name = "PATH")]
+    bearer_token_file: Option<std::path::PathBuf>,
+    /// A bearer token, from the environment only (never on the command line,
+    /// where `ps` shows it).
+    #[arg(skip = std::env::var("RELAY_BEARER_TOKEN").ok())]
+    bearer_token: Option<String>,
     /// The largest upstream body read, in bytes; a larger one gives `up 0`.
     #[arg(long, default_value_t = promhttp::fetch::DEFAULT_MAX_BODY)]
     max_upstream_bytes: usize,
@@ -923,10 +934,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let relay = Arc::new(Relay {
         url: args.url.clone(),
         timeout,
-        fetch: Fetch::new()
-            .timeout(timeout)
-            .max_body(max_upstream)
-            .metrics(&calls),
+        fetch: config::with_headers(
+            Fetch::new()
+                .timeout(timeout)
+                .max_body(max_upstream)
+                .metrics(&calls),
+            &args.headers,
+            args.bearer_token_file.as_deref(),
+            args.bearer_token.as_deref(),
+        )?,
         own,
         max_answer,
         rules: Rules {

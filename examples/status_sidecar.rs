@@ -150,9 +150,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let calls = promhttp::HttpClientMetrics::builder()
         .registry(registry)
         .build()?;
-    let fetch = promhttp::fetch::Fetch::new()
-        .timeout(timeout)
-        .metrics(&calls);
+    // `APP_HEADERS`: `Name: value` headers, one per line; the bearer token
+    // from `APP_BEARER_TOKEN_FILE` or `APP_BEARER_TOKEN`.
+    let headers: Vec<String> = std::env::var("APP_HEADERS")
+        .map(|v| {
+            v.lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    let token_file = std::env::var_os("APP_BEARER_TOKEN_FILE").map(std::path::PathBuf::from);
+    let fetch = config::with_headers(
+        promhttp::fetch::Fetch::new()
+            .timeout(timeout)
+            .metrics(&calls),
+        &headers,
+        token_file.as_deref(),
+        std::env::var("APP_BEARER_TOKEN").ok().as_deref(),
+    )?;
     let mut poller = Poller::builder("app")
         .registry(registry)
         .interval(interval)

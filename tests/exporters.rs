@@ -617,3 +617,151 @@ fn api_poller_refuses_bad_durations_and_urls() {
         common::assert_refused("api_poller", &args, expected);
     }
 }
+
+// --- request headers -------------------------------------------------------------
+
+/// An upstream that answers `body` (JSON) only to requests carrying both
+/// `X-Api-Key: k1` and `Authorization: Bearer s3cret`, 401 to any other; it
+/// counts the requests it refused.
+fn guarded_upstream(body: &'static str) -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{BufRead, BufReader};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let refused = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = Arc::clone(&refused);
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { continue };
+            let mut reader = BufReader::new(conn.try_clone().unwrap());
+            let mut head = Vec::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                head.push(line.trim_end().to_ascii_lowercase());
+            }
+            let allowed = head.iter().any(|l| l == "x-api-key: k1")
+                && head.iter().any(|l| l == "authorization: bearer s3cret");
+            let (status, body) = if allowed {
+                ("200 OK", body)
+            } else {
+                counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                ("401 Unauthorized", "{}")
+            };
+            let mut conn = conn;
+            let _ = write!(
+                conn,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (addr, refused)
+}
+
+/// Every fetching example sends the headers it is given, and a bearer token
+/// from a file or the environment, never from its command line.
+#[test]
+fn fetching_examples_send_headers_and_a_bearer_token_kept_off_the_command_line() {
+    let dir = common::TempDir::new("bearer");
+    let token_file = dir.join("token");
+    std::fs::write(&token_file, "s3cret\n").unwrap();
+    let token_path = token_file.to_str().unwrap();
+
+    // api_poller: --header, and the token from a file, then from API_BEARER_TOKEN.
+    let (api, _) = guarded_upstream(PODS);
+    let url = format!("http://{api}/energy");
+    for (env, extra) in [
+        (vec![], vec!["--bearer-token-file", token_path]),
+        (vec![("API_BEARER_TOKEN", "s3cret")], vec![]),
+    ] {
+        let mut args = vec![
+            "--url",
+            &url,
+            "--interval",
+            "100ms",
+            "--bind",
+            "127.0.0.1:0",
+        ];
+        args.extend(["--header", "X-Api-Key: k1"]);
+        args.extend(extra);
+        let (_poller, line) = start_example("api_poller", &env, &args);
+        let addr = common::served_addr(&line);
+        let m = scrape_until(addr, "a poll with the headers", |m| {
+            value(m, "energy_api_up") == Some(1.0)
+        });
+        assert_eq!(pod(&m, "shop", "eu-1", "db", "pg-0"), Some(11.0));
+    }
+    // Without the token: refused upstream, the poll fails.
+    let (api, refused) = guarded_upstream(PODS);
+    let url = format!("http://{api}/energy");
+    let (_poller, line) = start_example(
+        "api_poller",
+        &[],
+        &[
+            "--url",
+            &url,
+            "--interval",
+            "100ms",
+            "--bind",
+            "127.0.0.1:0",
+            "--header",
+            "X-Api-Key: k1",
+        ],
+    );
+    let addr = common::served_addr(&line);
+    scrape_until(addr, "a refused poll", |m| {
+        value(m, "energy_api_poll_errors_total").is_some_and(|e| e >= 1.0)
+    });
+    assert!(refused.load(std::sync::atomic::Ordering::Relaxed) >= 1);
+    // A header that is not `Name: value` is refused at start.
+    common::assert_refused(
+        "api_poller",
+        &["--url", &url, "--header", "no colon here"],
+        "is not `Name: value`",
+    );
+
+    // status_sidecar: APP_HEADERS and APP_BEARER_TOKEN_FILE.
+    let (app, _) = guarded_upstream(STATUS);
+    let port = app.port().to_string();
+    let (_sidecar, line) = start_example(
+        "status_sidecar",
+        &[
+            ("APP_HOST", "127.0.0.1"),
+            ("APP_PORT", &port),
+            ("EXPORTER_HOST", "127.0.0.1"),
+            ("EXPORTER_PORT", "0"),
+            ("POLLING_INTERVAL_SECONDS", "0.1"),
+            ("APP_HEADERS", "X-Api-Key: k1"),
+            ("APP_BEARER_TOKEN_FILE", token_path),
+        ],
+        &[],
+    );
+    let addr = common::served_addr(&line);
+    let m = scrape_until(addr, "a sidecar poll with the headers", |m| {
+        value(m, "app_up") == Some(1.0)
+    });
+    assert_eq!(value(&m, "app_requests_current"), Some(3.0));
+
+    // relay: --header, and the token from RELAY_BEARER_TOKEN.
+    let (upstream, _) = guarded_upstream(r#"{"temperature": 21.5}"#);
+    let url = format!("http://{upstream}/metrics");
+    let (_relay, line) = start_example(
+        "relay",
+        &[("RELAY_BEARER_TOKEN", "s3cret")],
+        &[
+            "--service",
+            "foo",
+            "--url",
+            &url,
+            "--port",
+            "0",
+            "--header",
+            "X-Api-Key: k1",
+        ],
+    );
+    let m = common::scrape_parsed(common::served_addr(&line));
+    assert_eq!(m.value("up", &[("service", "foo")]), 1.0);
+    assert_eq!(m.value("temperature", &[("service", "foo")]), 21.5);
+}

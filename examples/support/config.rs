@@ -54,3 +54,42 @@ pub(crate) fn switch(name: &str) -> Result<bool, String> {
         )),
     }
 }
+
+/// Adds request headers to a poller's fetch: each `Name: value` of `headers`
+/// (repeatable `--header`), and `Authorization: Bearer <token>` with the token
+/// read from `token_file` or taken from `token`, the value of an environment
+/// variable, so that it never shows in `ps`. Errors name the header, never its
+/// value.
+#[allow(dead_code, reason = "only the fetching examples send headers")]
+pub(crate) fn with_headers(
+    mut fetch: promhttp::fetch::Fetch,
+    headers: &[String],
+    token_file: Option<&std::path::Path>,
+    token: Option<&str>,
+) -> Result<promhttp::fetch::Fetch, String> {
+    for header in headers {
+        let (name, value) = header
+            .split_once(':')
+            .ok_or_else(|| format!("--header {header:?} is not `Name: value`"))?;
+        fetch = fetch
+            .header(name.trim(), value.trim())
+            .map_err(|e| e.to_string())?;
+    }
+    let token = match (token_file, token) {
+        (Some(path), _) => Some(
+            std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read the bearer token file {}: {e}", path.display()))?
+                .trim()
+                .to_owned(),
+        ),
+        (None, Some(token)) => Some(token.trim().to_owned()),
+        (None, None) => None,
+    };
+    match token {
+        Some(token) if token.is_empty() => Err("the bearer token is empty".to_owned()),
+        Some(token) => fetch
+            .header("authorization", &format!("Bearer {token}"))
+            .map_err(|_| "the bearer token has characters a header cannot carry".to_owned()),
+        None => Ok(fetch),
+    }
+}
