@@ -40,7 +40,8 @@ mod logging;
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
-    /// The API to poll (plain http).
+    /// The API to poll: `http://` or `https://` (verified against Mozilla's
+    /// roots and `--ca-file`).
     #[arg(long, env = "API_URL")]
     url: String,
     /// Time between polls: a number with a unit, `ms`, `s`, `m` or `h`.
@@ -52,6 +53,10 @@ struct Args {
     /// Where to serve `/metrics`.
     #[arg(long, env = "BIND", default_value = "127.0.0.1:9878")]
     bind: SocketAddr,
+    /// A PEM file of CA certificates to trust for `https://`, beside
+    /// Mozilla's roots.
+    #[arg(long, env = "API_CA_FILE", value_name = "PATH")]
+    ca_file: Option<std::path::PathBuf>,
     /// A header sent with every poll, `Name: value`; repeatable.
     #[arg(long = "header", value_name = "NAME: VALUE")]
     headers: Vec<String>,
@@ -140,9 +145,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .registry(registry)
         .build()?;
     let fetch = config::with_headers(
-        promhttp::fetch::Fetch::new()
-            .timeout(timeout)
-            .metrics(&calls),
+        config::with_ca_file(
+            promhttp::fetch::Fetch::new()
+                .timeout(timeout)
+                .metrics(&calls),
+            args.ca_file.as_deref(),
+        )?,
         &args.headers,
         args.bearer_token_file.as_deref(),
         args.bearer_token.as_deref(),

@@ -117,6 +117,10 @@ struct Args {
     /// has been taken whole (or for `--send-timeout`). 0: no limit.
     #[arg(long, default_value_t = promhttp::DEFAULT_MAX_CONCURRENT_SCRAPES)]
     max_concurrent_scrapes: usize,
+    /// A PEM file of CA certificates to trust for an `https://` upstream,
+    /// beside Mozilla's roots.
+    #[arg(long, value_name = "PATH")]
+    ca_file: Option<std::path::PathBuf>,
     /// A header sent with every fetch of the upstream, `Name: value`;
     /// repeatable.
     #[arg(long = "header", value_name = "NAME: VALUE")]
@@ -935,10 +939,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         url: args.url.clone(),
         timeout,
         fetch: config::with_headers(
-            Fetch::new()
-                .timeout(timeout)
-                .max_body(max_upstream)
-                .metrics(&calls),
+            config::with_ca_file(
+                Fetch::new()
+                    .timeout(timeout)
+                    .max_body(max_upstream)
+                    .metrics(&calls),
+                args.ca_file.as_deref(),
+            )?,
             &args.headers,
             args.bearer_token_file.as_deref(),
             args.bearer_token.as_deref(),

@@ -142,7 +142,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         env_or("EXPORTER_HOST", "0.0.0.0".parse()?)?,
         env_or("EXPORTER_PORT", 9877)?,
     );
-    let url = format!("http://{app_host}:{app_port}/status");
+    // `APP_SCHEME=https` for an app that serves TLS, verified against
+    // Mozilla's roots and `APP_CA_FILE`.
+    let scheme: String = env_or("APP_SCHEME", "http".to_owned())?;
+    if scheme != "http" && scheme != "https" {
+        return Err(format!("APP_SCHEME={scheme:?} is not valid: `http` or `https`").into());
+    }
+    let url = format!("{scheme}://{app_host}:{app_port}/status");
     promhttp::fetch::check_url(&url)?;
 
     let registry = promhttp::default_registry();
@@ -161,10 +167,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .unwrap_or_default();
     let token_file = std::env::var_os("APP_BEARER_TOKEN_FILE").map(std::path::PathBuf::from);
+    let ca_file = std::env::var_os("APP_CA_FILE").map(std::path::PathBuf::from);
     let fetch = config::with_headers(
-        promhttp::fetch::Fetch::new()
-            .timeout(timeout)
-            .metrics(&calls),
+        config::with_ca_file(
+            promhttp::fetch::Fetch::new()
+                .timeout(timeout)
+                .metrics(&calls),
+            ca_file.as_deref(),
+        )?,
         &headers,
         token_file.as_deref(),
         std::env::var("APP_BEARER_TOKEN").ok().as_deref(),

@@ -603,7 +603,7 @@ fn api_poller_refuses_bad_durations_and_urls() {
             "99999999999999999999h",
             "not a positive duration",
         ),
-        ("--url", "https://example.com/", "only http://"),
+        ("--url", "ftp://example.com/", "only http:// and https://"),
         ("--url", "not a url", "invalid URL"),
     ] {
         let mut args = vec!["--bind", "127.0.0.1:0"];

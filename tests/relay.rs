@@ -330,8 +330,8 @@ fn bad_arguments_are_clear_errors() {
     }
     common::assert_refused(
         "relay",
-        &["--service", "foo", "--url", "https://example.com/metrics"],
-        "only http://",
+        &["--service", "foo", "--url", "ftp://example.com/metrics"],
+        "only http:// and https://",
     );
     let _ = std::fs::remove_file(rename);
 }

@@ -93,3 +93,16 @@ pub(crate) fn with_headers(
         None => Ok(fetch),
     }
 }
+
+/// Trusts the CA certificates of the PEM file `ca_file` for `https://`
+/// upstreams, beside Mozilla's roots.
+#[allow(dead_code, reason = "only the fetching examples verify upstreams")]
+pub(crate) fn with_ca_file(
+    fetch: promhttp::fetch::Fetch,
+    ca_file: Option<&std::path::Path>,
+) -> Result<promhttp::fetch::Fetch, String> {
+    match ca_file {
+        Some(path) => fetch.ca_file(path).map_err(|e| format!("{e:?}")),
+        None => Ok(fetch),
+    }
+}

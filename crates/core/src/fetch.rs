@@ -24,13 +24,20 @@
 //! # Ok(()) }
 //! ```
 //!
-//! HTTP/1.1 over plain `http://`, one connection per request; host names are
-//! resolved by the system resolver. `https://` URLs are refused with a clear
-//! error for now.
+//! HTTP/1.1, one connection per request; host names are resolved by the
+//! system resolver. `https://` is verified with rustls against Mozilla's root
+//! certificates (compiled in, `webpki-roots`) and any CA file given to
+//! [`Fetch::ca_file`]; a certificate that does not verify is an error naming
+//! why (`UnknownIssuer`, `NotValidForName`, an expired one).
 
 use std::error::Error as StdError;
 use std::fmt;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_rustls::rustls::{self, pki_types::pem::PemObject, pki_types::CertificateDer};
 
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
@@ -54,6 +61,9 @@ pub struct Fetch {
     max_body: usize,
     headers: Vec<(HeaderName, HeaderValue)>,
     metrics: Option<HttpClientMetrics>,
+    /// The TLS settings with the extra roots of [`Fetch::ca_file`]; `None`:
+    /// Mozilla's roots alone.
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 impl Default for Fetch {
@@ -83,7 +93,61 @@ impl Fetch {
             max_body: DEFAULT_MAX_BODY,
             headers: Vec::new(),
             metrics: None,
+            tls: None,
         }
+    }
+
+    /// Trusts the CA certificates in the PEM file at `path` for `https://`,
+    /// beside Mozilla's roots: for an upstream whose certificate an internal CA
+    /// signed.
+    ///
+    /// # Errors
+    /// [`FetchErrorKind::InvalidCa`] for a file that cannot be read, holds no
+    /// certificate, or one that is not a CA certificate rustls can use.
+    pub fn ca_file(mut self, path: impl AsRef<Path>) -> Result<Self, FetchError> {
+        let path = path.as_ref();
+        let invalid = |detail: String, source: Option<Cause>| FetchError {
+            url: String::new(),
+            kind: FetchErrorKind::InvalidCa,
+            detail,
+            source,
+        };
+        let certificates: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+            .map_err(|e| {
+                invalid(
+                    format!("cannot read the CA file {}", path.display()),
+                    Some(Box::new(e)),
+                )
+            })?
+            .collect::<Result<_, _>>()
+            .map_err(|e| {
+                invalid(
+                    format!("the CA file {} is not PEM certificates", path.display()),
+                    Some(Box::new(e)),
+                )
+            })?;
+        if certificates.is_empty() {
+            return Err(invalid(
+                format!("the CA file {} holds no certificate", path.display()),
+                None,
+            ));
+        }
+        let mut roots = mozilla_roots();
+        for certificate in certificates {
+            roots.add(certificate).map_err(|e| {
+                invalid(
+                    format!("a certificate in {} is not a usable CA", path.display()),
+                    Some(Box::new(e)),
+                )
+            })?;
+        }
+        self.tls = Some(Arc::new(client_config(roots).map_err(|e| {
+            invalid(
+                "the TLS settings cannot be made".to_owned(),
+                Some(Box::new(e)),
+            )
+        })?));
+        Ok(self)
     }
 
     /// Gives up on an exchange (connecting, sending, the whole body) after
@@ -169,12 +233,13 @@ impl Fetch {
         };
         let uri = check_url(url)?;
         let host = uri.host().unwrap_or_default().to_owned();
-        let port = uri.port_u16().unwrap_or(80);
+        let https = uri.scheme_str() == Some("https");
+        let port = uri.port_u16().unwrap_or(if https { 443 } else { 80 });
         let mut guard = self
             .metrics
             .as_ref()
             .and_then(|m| m.start(HttpMethod::Get, &host, port));
-        let exchange = self.exchange(&uri, &host, port, accept, &mut guard);
+        let exchange = self.exchange(&uri, (&host, port, https), accept, &mut guard);
         let result = match tokio::time::timeout(self.timeout, exchange).await {
             Ok(result) => result,
             Err(_) => Err(error(
@@ -198,8 +263,7 @@ impl Fetch {
     async fn exchange(
         &self,
         uri: &Uri,
-        host: &str,
-        port: u16,
+        (host, port, https): (&str, u16, bool),
         accept: &str,
         guard: &mut Option<RequestGuard>,
     ) -> Result<FetchResponse, FetchError> {
@@ -218,16 +282,6 @@ impl Fetch {
                     Box::new(e),
                 )
             })?;
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| {
-                fail(
-                    FetchErrorKind::Connect,
-                    format!("HTTP handshake with {host}:{port} failed"),
-                    Box::new(e),
-                )
-            })?;
-        let _driver = AbortOnDrop(tokio::spawn(connection));
         let mut request = Request::get(uri.path_and_query().map_or("/", |p| p.as_str()))
             .header(
                 hyper::header::HOST,
@@ -245,13 +299,38 @@ impl Fetch {
         for (name, value) in &self.headers {
             request.headers_mut().append(name.clone(), value.clone());
         }
-        let response = sender.send_request(request).await.map_err(|e| {
-            fail(
-                FetchErrorKind::Request,
-                "the request failed".to_owned(),
-                Box::new(e),
-            )
-        })?;
+        let (response, _driver) = if https {
+            let config = match &self.tls {
+                Some(config) => Arc::clone(config),
+                None => default_tls().map_err(|e| {
+                    fail(
+                        FetchErrorKind::Tls,
+                        "the TLS settings cannot be made".to_owned(),
+                        Box::new(e),
+                    )
+                })?,
+            };
+            let name = rustls::pki_types::ServerName::try_from(host.to_owned()).map_err(|e| {
+                fail(
+                    FetchErrorKind::InvalidUrl,
+                    format!("{host} is not a name a certificate can carry"),
+                    Box::new(e),
+                )
+            })?;
+            let tls = tokio_rustls::TlsConnector::from(config)
+                .connect(name, stream)
+                .await
+                .map_err(|e| {
+                    fail(
+                        FetchErrorKind::Tls,
+                        format!("TLS with {host}:{port} failed"),
+                        Box::new(e),
+                    )
+                })?;
+            send(tls, request, (host, port)).await?
+        } else {
+            send(stream, request, (host, port)).await?
+        };
         let status = response.status().as_u16();
         if let Some(guard) = guard.as_mut() {
             guard.set_status(status);
@@ -302,7 +381,8 @@ impl Fetch {
     }
 }
 
-/// Checks that `url` is an `http://host[:port]/path` URL a [`Fetch`] can GET.
+/// Checks that `url` is an `http://` or `https://` URL with a host, which a
+/// [`Fetch`] can GET.
 ///
 /// # Errors
 /// [`FetchErrorKind::InvalidUrl`] or [`FetchErrorKind::UnsupportedScheme`],
@@ -321,22 +401,12 @@ pub fn check_url(url: &str) -> Result<Uri, FetchError> {
             Some(Box::new(e)),
         )
     })?;
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") => {
-            return Err(invalid(
-                FetchErrorKind::UnsupportedScheme,
-                "https is not supported yet: only http://host[:port]/path".to_owned(),
-                None,
-            ))
-        }
-        _ => {
-            return Err(invalid(
-                FetchErrorKind::UnsupportedScheme,
-                "only http://host[:port]/path is supported".to_owned(),
-                None,
-            ))
-        }
+    if !matches!(uri.scheme_str(), Some("http" | "https")) {
+        return Err(invalid(
+            FetchErrorKind::UnsupportedScheme,
+            "only http:// and https:// URLs are supported".to_owned(),
+            None,
+        ));
     }
     if uri.host().is_none_or(str::is_empty) {
         return Err(invalid(
@@ -346,6 +416,67 @@ pub fn check_url(url: &str) -> Result<Uri, FetchError> {
         ));
     }
     Ok(uri)
+}
+
+/// Sends `request` over a new HTTP/1.1 connection on `io`: the response, and
+/// the connection's task, which ends when it is dropped.
+async fn send<T>(
+    io: T,
+    request: Request<Empty<Bytes>>,
+    (host, port): (&str, u16),
+) -> Result<(hyper::Response<hyper::body::Incoming>, AbortOnDrop), FetchError>
+where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let fail = |kind, detail: String, source: hyper::Error| FetchError {
+        url: String::new(),
+        kind,
+        detail,
+        source: Some(Box::new(source)),
+    };
+    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(|e| {
+            fail(
+                FetchErrorKind::Connect,
+                format!("HTTP handshake with {host}:{port} failed"),
+                e,
+            )
+        })?;
+    let driver = AbortOnDrop(tokio::spawn(connection));
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| fail(FetchErrorKind::Request, "the request failed".to_owned(), e))?;
+    Ok((response, driver))
+}
+
+/// Mozilla's root certificates, as `webpki-roots` compiles them in.
+fn mozilla_roots() -> rustls::RootCertStore {
+    rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    }
+}
+
+/// TLS settings trusting `roots`: ring's cipher suites, the safe protocol
+/// versions, HTTP/1.1 over ALPN.
+fn client_config(roots: rustls::RootCertStore) -> Result<rustls::ClientConfig, rustls::Error> {
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// The settings with Mozilla's roots alone, made once.
+fn default_tls() -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
+    static CONFIG: OnceLock<Result<Arc<rustls::ClientConfig>, rustls::Error>> = OnceLock::new();
+    CONFIG
+        .get_or_init(|| client_config(mozilla_roots()).map(Arc::new))
+        .clone()
 }
 
 /// The cause of a [`FetchError`].
@@ -378,12 +509,18 @@ pub struct FetchError {
 pub enum FetchErrorKind {
     /// The URL does not parse or has no host.
     InvalidUrl,
-    /// The URL's scheme is not `http`.
+    /// The URL's scheme is neither `http` nor `https`.
     UnsupportedScheme,
     /// A header given to [`Fetch::header`] is not valid.
     InvalidHeader,
     /// No connection, or no HTTP handshake, with the server.
     Connect,
+    /// The TLS handshake failed: the certificate did not verify (its issuer
+    /// is not trusted, it is not valid for the host, it expired) or the
+    /// server speaks no TLS.
+    Tls,
+    /// The CA file given to [`Fetch::ca_file`] is unusable.
+    InvalidCa,
     /// The request failed after the connection was made.
     Request,
     /// No complete answer within the timeout.
