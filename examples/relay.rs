@@ -18,15 +18,18 @@
 //! A family the upstream gave no help gets one saying it is relayed (so the
 //! output passes `promtool check metrics`).
 //!
-//! Two families are added: `up` (1 if the upstream was fetched and parsed, else 0)
-//! and `scrape_duration_seconds` (how long the whole scrape took: fetching,
-//! parsing, relabelling, checking and encoding); and the relay's own calls to
+//! Two families are added: `relay_upstream_up` (1 if the upstream was fetched
+//! and parsed, else 0) and `relay_scrape_duration_seconds` (how long the whole
+//! scrape took: fetching, parsing, relabelling, checking and encoding), named
+//! so that they never meet Prometheus' own `up` and `scrape_duration_seconds`
+//! of the relay's target (they were `up` and `scrape_duration_seconds` before,
+//! and `up == 0` matched both the relay and its upstream); and the relay's own calls to
 //! the upstream, `http_client_requests_total`,
 //! `http_client_request_duration_seconds` and `http_client_requests_in_flight`
 //! (`promhttp::fetch` with `HttpClientMetrics`), which count every fetch, a
 //! fetch that several scrapes joined once. An upstream that is down,
 //! sends something unparsable or too large, or whose scrape takes longer than
-//! `--timeout` all told, gives `up 0` and one logged reason, never a 500 or a
+//! `--timeout` all told, gives `relay_upstream_up 0` and one logged reason, never a 500 or a
 //! half-written body.
 //!
 //! # Under load and hostile upstreams
@@ -42,7 +45,7 @@
 //!   `--max-concurrent-scrapes`, `503` with `Retry-After`. A scrape counts until
 //!   its answer has been taken whole, or for `--send-timeout` at most.
 //! - The upstream's body is capped (`--max-upstream-bytes`) and so is the answer
-//!   (`--max-answer-bytes`): past either, `up 0` with the reason.
+//!   (`--max-answer-bytes`): past either, `relay_upstream_up 0` with the reason.
 //! - What is left out of an answer (excluded families aside) is logged as one
 //!   line per fetch and cause, with a count.
 
@@ -83,21 +86,31 @@ mod logging;
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
+    /// `start`, as the original exporter's command line has it; optional.
+    #[arg(value_parser = ["start"], hide_possible_values = true)]
+    command: Option<String>,
     /// The value of the `service` label added to every sample.
-    #[arg(long)]
+    #[arg(short = 's', long)]
     service: String,
-    /// The upstream's metrics URL (plain http).
-    #[arg(long)]
+    /// The upstream's metrics URL: `http://` or `https://`.
+    #[arg(short = 'u', long)]
     url: String,
     /// Port to serve `/metrics` on.
-    #[arg(long, default_value_t = 9999)]
+    #[arg(short = 'p', long, default_value_t = 9999)]
     port: u16,
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     bind: IpAddr,
-    /// A family to drop (repeatable).
+    /// A family to drop, by its name or one of its sample names
+    /// (`http_requests` or `http_requests_total`); repeatable.
     #[arg(long)]
     exclude: Vec<String>,
+    /// A regular expression of families to keep (repeatable): with it, only
+    /// families whose name one matches are relayed (`--exclude` still
+    /// applies). The `regex` crate has no look-around, so an allow-list is how
+    /// to say "all but".
+    #[arg(long)]
+    include_regex: Vec<Regex>,
     /// A regular expression of families to drop (repeatable; matched against the
     /// family name, e.g. `^go_.*`).
     #[arg(long)]
@@ -110,7 +123,7 @@ struct Args {
     #[arg(long)]
     rename: Option<PathBuf>,
     /// How long one scrape may take all told (fetching, parsing, relabelling,
-    /// checking and encoding), in seconds; past it, `up 0`.
+    /// checking and encoding), in seconds; past it, `relay_upstream_up 0`.
     #[arg(long, default_value_t = 5.0)]
     timeout: f64,
     /// Scrapes served at once; past it, `503`. A scrape counts until its answer
@@ -132,11 +145,11 @@ struct Args {
     /// where `ps` shows it).
     #[arg(skip = std::env::var("RELAY_BEARER_TOKEN").ok())]
     bearer_token: Option<String>,
-    /// The largest upstream body read, in bytes; a larger one gives `up 0`.
+    /// The largest upstream body read, in bytes; a larger one gives `relay_upstream_up 0`.
     #[arg(long, default_value_t = promhttp::fetch::DEFAULT_MAX_BODY)]
     max_upstream_bytes: usize,
     /// The largest answer served, in bytes (in each format); a larger one gives
-    /// `up 0` instead.
+    /// `relay_upstream_up 0` instead.
     #[arg(long, default_value_t = 64 << 20)]
     max_answer_bytes: usize,
     /// How long a scraper may take to read its answer, in seconds; past it the
@@ -182,7 +195,10 @@ fn read_renames(path: &PathBuf) -> Result<HashMap<String, String>, String> {
 
 /// The families the relay adds; an upstream family that would write one of these
 /// names is dropped.
-const OWN_FAMILIES: [&str; 2] = ["scrape_duration_seconds", "up"];
+/// Prefixed, so that they never meet Prometheus' own `up` and
+/// `scrape_duration_seconds` of the relay's target (before, `up == 0` matched
+/// both the relay and its upstream).
+const OWN_FAMILIES: [&str; 2] = ["relay_scrape_duration_seconds", "relay_upstream_up"];
 
 /// Samples in a piece of an upstream family: a family is parsed, relabelled,
 /// checked and written this many samples at a time, so that a scrape holds one
@@ -193,7 +209,7 @@ const PIECE_SAMPLES: usize = 4096;
 /// Why a family (or a JSON key) was left out of an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Cause {
-    /// It would write `up` or `scrape_duration_seconds`, which are the relay's.
+    /// It would write `relay_upstream_up` or `relay_scrape_duration_seconds`, which are the relay's.
     OwnName,
     /// Its name, or a sample name its type writes, is an earlier family's.
     Clash,
@@ -209,7 +225,7 @@ impl Cause {
     const fn describe(self) -> &'static str {
         match self {
             Self::OwnName => {
-                "they would replace the relay's own `up`, `scrape_duration_seconds` or `http_client_*`"
+                "they would replace the relay's own `relay_upstream_up`, `relay_scrape_duration_seconds` or `http_client_*`"
             }
             Self::Clash => "their names clash with an earlier family's",
             Self::Invalid => "they are invalid once relabelled",
@@ -244,15 +260,85 @@ impl Dropped {
 /// What to do to the upstream's families.
 struct Rules {
     exclude: Vec<String>,
+    include_regex: Vec<Regex>,
     exclude_regex: Vec<Regex>,
     labels: Vec<(String, String)>,
     renames: HashMap<String, String>,
+    /// The `--exclude` names and `--rename` keys some family matched, for the
+    /// warning about those that match nothing.
+    matched: Mutex<HashSet<String>>,
+    /// Whether that warning was given.
+    warned: AtomicBool,
 }
 
 impl Rules {
-    fn excluded(&self, name: &str) -> bool {
-        self.exclude.iter().any(|e| e == name)
-            || self.exclude_regex.iter().any(|r| r.is_match(name))
+    /// Whether `family` is left out: not matched by an `--include-regex`
+    /// given, or named by `--exclude` (as a family or one of its samples) or
+    /// an `--exclude-regex`.
+    fn excluded(&self, family: &MetricFamily) -> bool {
+        let name = family.name.as_str();
+        if !self.include_regex.is_empty() && !self.include_regex.iter().any(|r| r.is_match(name)) {
+            return true;
+        }
+        let samples = family.metric_type.sample_names(name);
+        let named = self
+            .exclude
+            .iter()
+            .find(|e| *e == name || samples.iter().any(|s| s == *e));
+        if let Some(named) = named {
+            self.matched(named);
+            return true;
+        }
+        self.exclude_regex.iter().any(|r| r.is_match(name))
+    }
+
+    /// Notes that an `--exclude` name or `--rename` key matched a family.
+    fn matched(&self, key: &str) {
+        let mut matched = self.matched.lock().unwrap_or_else(PoisonError::into_inner);
+        if !matched.contains(key) {
+            matched.insert(key.to_owned());
+        }
+    }
+
+    /// After the first whole fetch: a warning, once, for every `--exclude`
+    /// name and `--rename` key no family matched (a typo, or a name the
+    /// upstream does not have).
+    fn warn_unmatched(&self, url: &str) {
+        if self.warned.swap(true, Ordering::Relaxed) {
+            return;
+        }
+        let matched = self.matched.lock().unwrap_or_else(PoisonError::into_inner);
+        for name in &self.exclude {
+            if !matched.contains(name) {
+                tracing::warn!("{url}: --exclude {name}: no family of that name or sample name");
+            }
+        }
+        for old in self.renames.keys() {
+            if !matched.contains(old) {
+                tracing::warn!("{url}: --rename {old}: no family of that name or sample name");
+            }
+        }
+    }
+
+    /// The new family name for `family` by `--rename`: a key that is the
+    /// family's name, or one of its sample names (`http_requests_total
+    /// api_requests_total` renames the counter `http_requests` to
+    /// `api_requests`).
+    fn renamed(&self, family: &MetricFamily) -> Option<String> {
+        if let Some(new) = self.renames.get(&family.name) {
+            self.matched(&family.name);
+            return Some(new.clone());
+        }
+        for sample in family.metric_type.sample_names(&family.name) {
+            if let Some(new) = self.renames.get(&sample) {
+                self.matched(&sample);
+                let suffix = sample
+                    .strip_prefix(family.name.as_str())
+                    .unwrap_or_default();
+                return Some(new.strip_suffix(suffix).unwrap_or(new).to_owned());
+            }
+        }
+        None
     }
 
     /// Adds the relay's labels. An upstream label of the same name keeps its
@@ -274,7 +360,8 @@ impl Rules {
 
     /// Renames and labels one piece of a family in place.
     fn relabel(&self, family: &mut MetricFamily) {
-        if let Some(new) = self.renames.get(&family.name) {
+        if let Some(new) = self.renamed(family) {
+            let new = &new;
             for sample in &mut family.samples {
                 let suffix = sample
                     .name
@@ -445,7 +532,7 @@ fn work_thread() -> io::Result<tokio::sync::mpsc::Sender<Work>> {
         .name("relay-work".to_owned())
         .spawn(move || {
             while let Some(work) = queue.blocking_recv() {
-                // A flight whose work panicked answers `up 0`; the next is served.
+                // A flight whose work panicked answers `relay_upstream_up 0`; the next is served.
                 let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
             }
         })?;
@@ -627,7 +714,7 @@ impl Relay {
             } = piece?;
             if first {
                 kept = None;
-                if self.rules.excluded(&family.name) {
+                if self.rules.excluded(&family) {
                     continue;
                 }
                 self.rules.relabel(&mut family);
@@ -674,6 +761,7 @@ impl Relay {
             }
         }
         dropped.log(&self.url);
+        self.rules.warn_unmatched(&self.url);
         let took = job.started.elapsed();
         let mut answers = Answers::default();
         for (dialect, writer) in writers {
@@ -688,7 +776,7 @@ impl Relay {
         Ok(answers)
     }
 
-    /// `up 0` in every dialect wanted, and the reason logged once.
+    /// `relay_upstream_up 0` in every dialect wanted, and the reason logged once.
     fn failed(&self, wanted_bits: u8, started: Instant, reason: &str) -> Answers {
         tracing::warn!("upstream {} unusable: {reason}", self.url);
         let took = started.elapsed();
@@ -954,11 +1042,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         max_answer,
         rules: Rules {
             exclude: args.exclude,
+            include_regex: args.include_regex,
             exclude_regex: args.exclude_regex,
             labels: std::iter::once(("service".to_owned(), args.service))
                 .chain(args.label)
                 .collect(),
             renames,
+            matched: Mutex::default(),
+            warned: AtomicBool::new(false),
         },
         in_flight: Mutex::new(None),
         flights: AtomicU64::new(0),

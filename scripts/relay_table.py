@@ -158,8 +158,8 @@ def run(args, n):
                     errors.append(err)
                     continue
                 answer = max(answer, len(text.encode()))
-                durations.append(value(text, "scrape_duration_seconds"))
-                ups.append(value(text, "up"))
+                durations.append(value(text, "relay_scrape_duration_seconds"))
+                ups.append(value(text, "relay_upstream_up"))
         peak = status_kib(relay.pid, "VmHWM")
     finally:
         relay.kill()
@@ -204,7 +204,7 @@ def main():
     silent = f", after {args.silent} silent scrapers held {args.hold:g} s" if args.silent else ""
     print(f"relay {args.relay}, shape {args.shape}, {args.rounds} rounds of "
           f"{args.concurrency} scrape(s){silent}\n")
-    print("| series | upstream MB | answer MB | scrape s (median) | scrape_duration_seconds "
+    print("| series | upstream MB | answer MB | scrape s (median) | relay_scrape_duration_seconds "
           "| up | RSS before MB | peak RSS MB | (peak - before) / upstream |")
     print("|---|---|---|---|---|---|---|---|---|")
     for n in [int(s) for s in args.sizes.split(",")]:

@@ -762,6 +762,6 @@ fn fetching_examples_send_headers_and_a_bearer_token_kept_off_the_command_line()
         ],
     );
     let m = common::scrape_parsed(common::served_addr(&line));
-    assert_eq!(m.value("up", &[("service", "foo")]), 1.0);
+    assert_eq!(m.value("relay_upstream_up", &[("service", "foo")]), 1.0);
     assert_eq!(m.value("temperature", &[("service", "foo")]), 21.5);
 }

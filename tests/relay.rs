@@ -8,8 +8,8 @@ mod common;
 /// The families the relay adds to every answer, in order: its own two, and
 /// its calls to the upstream (`promhttp::fetch` with `HttpClientMetrics`).
 const RELAY_OWN: [&str; 6] = [
-    "scrape_duration_seconds",
-    "up",
+    "relay_scrape_duration_seconds",
+    "relay_upstream_up",
     "http_client_requests",
     "http_client_requests_in_flight",
     "http_client_request_duration_seconds",
@@ -137,8 +137,8 @@ fn relays_text_with_exclusions_labels_and_renames() {
     assert_eq!(m.value("rpc_seconds_count", &with(&[])), 5.0);
     assert_eq!(m.family("legacy").unwrap().kind, "unknown");
     assert_eq!(m.value("legacy", &with(&[])), 7.0);
-    assert_eq!(m.value("up", &with(&[])), 1.0);
-    assert!(m.value("scrape_duration_seconds", &with(&[])) >= 0.0);
+    assert_eq!(m.value("relay_upstream_up", &with(&[])), 1.0);
+    assert!(m.value("relay_scrape_duration_seconds", &with(&[])) >= 0.0);
     // The relay's own call to the upstream, the one fetch this scrape made,
     // labelled as the rest.
     let server = upstream.addr.to_string();
@@ -195,7 +195,7 @@ fn relays_openmetrics_and_json_by_content_type() {
         1.0
     );
     assert_eq!(m.value("temperature_celsius", &foo), 21.5);
-    assert_eq!(m.value("up", &foo), 1.0);
+    assert_eq!(m.value("relay_upstream_up", &foo), 1.0);
     let om = common::scrape_openmetrics(addr);
     assert!(om.contains("# UNIT temperature_celsius celsius\n"), "{om}");
     assert!(
@@ -206,7 +206,7 @@ fn relays_openmetrics_and_json_by_content_type() {
     upstream.set(Reply::Answer(
         200,
         "application/json",
-        br#"{"queue_depth": 3, "ready": true, "name": "x", "nested": {"a": 1}, "bad-name": 2, "up": 5}"#
+        br#"{"queue_depth": 3, "ready": true, "name": "x", "nested": {"a": 1}, "bad-name": 2, "relay_upstream_up": 5}"#
             .to_vec(),
     ));
     let m = common::scrape_parsed(addr);
@@ -214,8 +214,8 @@ fn relays_openmetrics_and_json_by_content_type() {
     assert_eq!(m.value("ready", &foo), 1.0);
     assert!(m.family("name").is_none() && m.family("nested").is_none());
     // The upstream's own `up` gives way to the relay's (one series, value 1).
-    assert_eq!(m.value("up", &foo), 1.0);
-    assert_eq!(m.samples("up").count(), 1);
+    assert_eq!(m.value("relay_upstream_up", &foo), 1.0);
+    assert_eq!(m.samples("relay_upstream_up").count(), 1);
 }
 
 #[test]
@@ -237,7 +237,7 @@ fn concurrent_scrapes_share_one_upstream_fetch() {
     );
     for body in &bodies {
         assert_eq!(
-            common::parse_openmetrics(body).value("up", &[("service", "foo")]),
+            common::parse_openmetrics(body).value("relay_upstream_up", &[("service", "foo")]),
             1.0
         );
     }
@@ -251,7 +251,10 @@ fn every_upstream_failure_is_up_zero_in_a_whole_answer() {
     let upstream = Upstream::start(text_reply(TEXT));
     let (_relay, addr) = start_relay(&upstream, &["--timeout", "0.3"]);
     let foo = [("service", "foo")];
-    assert_eq!(common::scrape_parsed(addr).value("up", &foo), 1.0);
+    assert_eq!(
+        common::scrape_parsed(addr).value("relay_upstream_up", &foo),
+        1.0
+    );
     let failures = [
         (
             "HTTP 500",
@@ -291,8 +294,8 @@ fn every_upstream_failure_is_up_zero_in_a_whole_answer() {
         .unwrap();
         assert_eq!(res.status, 200, "{what}");
         let m = common::parse_openmetrics(&res.text());
-        assert_eq!(m.value("up", &foo), 0.0, "{what}");
-        assert!(m.value("scrape_duration_seconds", &foo) >= 0.0);
+        assert_eq!(m.value("relay_upstream_up", &foo), 0.0, "{what}");
+        assert!(m.value("relay_scrape_duration_seconds", &foo) >= 0.0);
         let names: Vec<&str> = m.families.iter().map(|f| f.name.as_str()).collect();
         assert_eq!(
             names, RELAY_OWN,
@@ -597,7 +600,7 @@ fn a_sample_with_many_labels_is_relayed_whole_and_timed() {
     let upstream = Upstream::start(text_reply(&wide_sample(labels)));
     let (_relay, addr) = start_relay(&upstream, &["--timeout", "120"]);
     let (answer, took) = timed_scrape(addr);
-    assert_eq!(value_of(&answer, "up"), 1.0, "{answer}");
+    assert_eq!(value_of(&answer, "relay_upstream_up"), 1.0, "{answer}");
     let families = promhttp::parse::parse_openmetrics(&answer).unwrap();
     let one = families
         .iter()
@@ -613,7 +616,7 @@ fn a_sample_with_many_labels_is_relayed_whole_and_timed() {
     assert_eq!(one.label("l99999"), Some("v"));
     // The relay's own clock runs inside the scrape we timed. That it covers the
     // work, and not the fetch alone, is `the_timeout_covers_the_whole_scrape`'s.
-    let reported = value_of(&answer, "scrape_duration_seconds");
+    let reported = value_of(&answer, "relay_scrape_duration_seconds");
     assert!(
         reported <= took,
         "scrape_duration_seconds says {reported:.3} s of a {took:.3} s scrape"
@@ -637,9 +640,13 @@ fn the_timeout_covers_the_whole_scrape() {
     let (answer, took) = timed_scrape(relay.addr);
     // `up 0` because the work, not the fetch, overran (the log says which):
     // the timeout covers the work.
-    assert_eq!(value_of(&answer, "up"), 0.0, "the work overran the timeout");
+    assert_eq!(
+        value_of(&answer, "relay_upstream_up"),
+        0.0,
+        "the work overran the timeout"
+    );
     // Answered at the timeout, so the scrape's own duration runs into the work.
-    let reported = value_of(&answer, "scrape_duration_seconds");
+    let reported = value_of(&answer, "relay_scrape_duration_seconds");
     assert!(
         (1.0..=took).contains(&reported),
         "scrape_duration_seconds {reported} of a {took:.3} s scrape"
@@ -698,7 +705,7 @@ fn scrape_work_runs_off_the_async_workers() {
     let answer = scraper.join().unwrap();
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer:.200}");
     let body = &answer[answer.find("\r\n\r\n").unwrap() + 4..];
-    assert_eq!(value_of(body, "up"), 1.0);
+    assert_eq!(value_of(body, "relay_upstream_up"), 1.0);
     relay.stop();
 }
 
@@ -745,7 +752,7 @@ fn concurrent_scrapes_share_one_fetch_parse_and_answer() {
         .collect();
     assert_eq!(served.len(), 8);
     for answer in &served {
-        assert_eq!(value_of(answer, "up"), 1.0);
+        assert_eq!(value_of(answer, "relay_upstream_up"), 1.0);
         assert_eq!(*answer, served[0], "one answer for all");
     }
     assert_eq!(upstream.next(), Event::Taken);
@@ -861,7 +868,7 @@ fn answers_and_upstreams_past_their_caps_are_up_zero() {
         let relay = Logged::start(&url, &[flag, limit], &[]);
         let (status, answer) = scrape(relay.addr);
         assert_eq!(status, 200);
-        assert_eq!(value_of(&answer, "up"), 0.0, "{flag}");
+        assert_eq!(value_of(&answer, "relay_upstream_up"), 0.0, "{flag}");
         // The relay's own families alone, not the upstream's 2,000.
         assert!(answer.len() < 8_000, "{flag}: {answer}");
         let log = relay.stop();
@@ -870,7 +877,7 @@ fn answers_and_upstreams_past_their_caps_are_up_zero() {
     // Under both caps, the same upstream is relayed whole.
     let relay = Logged::start(&url, &[], &[]);
     let (_, answer) = scrape(relay.addr);
-    assert_eq!(value_of(&answer, "up"), 1.0);
+    assert_eq!(value_of(&answer, "relay_upstream_up"), 1.0);
     assert!(answer.len() > 4 * body.len());
     relay.stop();
 }
@@ -904,14 +911,14 @@ fn a_fetch_ends_with_its_scrapers_and_is_never_served_later() {
     upstream.answer(200, "g 2\n");
     let (_, answer) = later.join().unwrap();
     assert_eq!(value_of(&answer, "g"), 2.0);
-    assert_eq!(value_of(&answer, "up"), 1.0);
+    assert_eq!(value_of(&answer, "relay_upstream_up"), 1.0);
     assert_eq!(upstream.next(), Event::Taken);
     // And once it fails, the next scrape says so.
     let later = std::thread::spawn(move || scrape(addr));
     assert_eq!(upstream.next(), Event::Request);
     upstream.answer(500, "oops\n");
     let (_, answer) = later.join().unwrap();
-    assert_eq!(value_of(&answer, "up"), 0.0);
+    assert_eq!(value_of(&answer, "relay_upstream_up"), 0.0);
     relay.stop();
 }
 
@@ -929,7 +936,7 @@ fn what_is_left_out_is_logged_once_per_fetch_and_cause() {
             )
         })
         .collect();
-    body.push_str("# TYPE up gauge\nup 1\n");
+    body.push_str("# TYPE relay_upstream_up gauge\nrelay_upstream_up 1\n");
     let upstream = Upstream::start(text_reply(&body));
     let relay = Logged::start(
         &format!("http://{}/metrics", upstream.addr),
@@ -937,7 +944,7 @@ fn what_is_left_out_is_logged_once_per_fetch_and_cause() {
         &[],
     );
     let (_, answer) = scrape(relay.addr);
-    assert_eq!(value_of(&answer, "up"), 1.0);
+    assert_eq!(value_of(&answer, "relay_upstream_up"), 1.0);
     assert!(!answer.contains("f0"), "an invalid family was relayed");
     let bad_keys: Vec<String> = (0..1_000).map(|i| format!("\"bad-{i}\": 1")).collect();
     upstream.set(Reply::Answer(
@@ -946,7 +953,7 @@ fn what_is_left_out_is_logged_once_per_fetch_and_cause() {
         format!("{{{}}}", bad_keys.join(",")).into_bytes(),
     ));
     let (_, answer) = scrape(relay.addr);
-    assert_eq!(value_of(&answer, "up"), 1.0);
+    assert_eq!(value_of(&answer, "relay_upstream_up"), 1.0);
     let log = relay.stop();
     // At start: `le` is not put on the relay's own call metrics, which have one.
     assert!(
@@ -1023,7 +1030,7 @@ fn a_large_family_is_relayed_a_piece_at_a_time_whole_or_not_at_all() {
             assert_eq!(sample.value, i as f64);
         }
     }
-    assert_eq!(value_of(&answer, "up"), 1.0);
+    assert_eq!(value_of(&answer, "relay_upstream_up"), 1.0);
     // Held whole, the family and its checks cost about 45 times the body.
     let grown = peak.saturating_sub(base);
     let limit = 4 * body.len() + 2 * answer.len();
@@ -1038,5 +1045,81 @@ fn a_large_family_is_relayed_a_piece_at_a_time_whole_or_not_at_all() {
         log.iter()
             .any(|l| l.contains("2 left out: they are invalid once relabelled")),
         "{log:#?}"
+    );
+}
+
+/// The original relay's command line (`start`, `-s`, `-u`, `-p`); names given
+/// by a sample name (`http_requests_total`) as well as a family name; an
+/// allow-list; and a warning for a name that matches nothing.
+#[test]
+fn the_originals_command_line_sample_names_and_an_allow_list() {
+    let upstream = Upstream::start(text_reply(TEXT));
+    let url = format!("http://{}/metrics", upstream.addr);
+    let renames = std::env::temp_dir().join(format!("relay-sample-renames-{}", std::process::id()));
+    std::fs::write(
+        &renames,
+        "rpc_seconds_count latency_seconds_count\nnot_there x\n",
+    )
+    .unwrap();
+    let mut command = std::process::Command::new(common::example_binary("relay"));
+    command
+        .args(["start", "-s", "foo", "-u", &url, "-p", "0"])
+        .args([
+            "--exclude",
+            "http_requests_total",
+            "--exclude",
+            "typo_total",
+        ])
+        .args(["--include-regex", "^(http_|node_|rpc_|exclude_me)"])
+        .args(["--rename", renames.to_str().unwrap()])
+        .env("RUST_LOG", "warn")
+        .stderr(std::process::Stdio::piped());
+    let (mut relay, line) = common::start_and_read_line(&mut command);
+    let stderr = relay.0.stderr.take().unwrap();
+    let m = common::scrape_parsed(common::served_addr(&line));
+    let names: Vec<&str> = m.families.iter().map(|f| f.name.as_str()).collect();
+    // Excluded by its sample name; go_* and legacy not in the allow-list;
+    // rpc_seconds renamed by its `_count` sample name.
+    for gone in [
+        "http_requests",
+        "go_goroutines",
+        "go_gc_duration_seconds",
+        "legacy",
+        "rpc_seconds",
+    ] {
+        assert!(!names.contains(&gone), "{gone} relayed: {names:?}");
+    }
+    for kept in ["exclude_me", "node_load1", "latency_seconds"] {
+        assert!(names.contains(&kept), "{kept} missing: {names:?}");
+    }
+    assert_eq!(m.value("latency_seconds_count", &[("service", "foo")]), 5.0);
+    drop(relay);
+    let log: Vec<String> = {
+        use std::io::BufRead;
+        std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+            .collect()
+    };
+    for warned in [
+        "--exclude typo_total: no family",
+        "--rename not_there: no family",
+    ] {
+        assert!(
+            log.iter().any(|l| l.contains(warned)),
+            "no {warned:?} in {log:#?}"
+        );
+    }
+    assert!(
+        !log.iter()
+            .any(|l| l.contains("--exclude http_requests_total")),
+        "{log:#?}"
+    );
+    let _ = std::fs::remove_file(renames);
+    // Anything but `start` where the command goes is refused.
+    common::assert_refused(
+        "relay",
+        &["stop", "-s", "foo", "-u", &url],
+        "invalid value 'stop'",
     );
 }
