@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --example relay --features axum,exporter -- --service foo \
-//!     --url http://127.0.0.1:9100/metrics --port 9999 \
+//!     --url http://127.0.0.1:9880/metrics --port 9999 \
 //!     --exclude exclude_me --exclude-regex '^go_.*' --label team=core
 //! ```
 //!

@@ -155,7 +155,9 @@ const MALFORMED: [&[u8]; 6] = [
     b"10.0.0.1 - - [01/Jan/2024:00:00:00 +0000] \"GET / HTTP/1.1\" 600 12\n",
     b"10.0.0.1 - - [01/Jan/2024:00:00:00 +0000] \"GET / HTTP/1.1\" 200 lots\n",
     b"10.0.0.1 - - [01/Jan/2024:00:00:00 \xff\xfe] \"GET / HTTP/1.1\" 200 12\n",
-    b"10.0.0.1 - - [01/Jan/2024:00:00:00 +0000] \"GET / HTTP/1.1\" 200 12 \"-\"\n",
+    // No size: what follows the fields (a referer alone, say) is read past,
+    // but the fields themselves must all be there.
+    b"10.0.0.1 - - [01/Jan/2024:00:00:00 +0000] \"GET / HTTP/1.1\" 200\n",
 ];
 
 /// Writes an access log as a web server and logrotate would, keeping the books
@@ -395,6 +397,47 @@ fn a_user_regex_reads_its_own_format() {
     assert_eq!(m.value("http_requests_total", &other), 1.0);
     assert_eq!(m.value("http_response_bytes_total", &other), 0.0);
     assert_eq!(m.value("log_lines_malformed_total", &[]), 2.0);
+}
+
+/// A combined log with a trailing request-time field, as nginx's
+/// `$request_time` adds (`... 200 5 0.123`): read, not malformed, and the times
+/// served as a histogram.
+#[test]
+fn trailing_request_times_are_read_into_a_histogram() {
+    let dir = TempDir::new("access-log-times");
+    let log = dir.join("access.log");
+    std::fs::write(
+        &log,
+        "1.2.3.4 - - [01/Jan/2024:00:00:00 +0000] \"GET / HTTP/1.1\" 200 5 \"-\" \"curl/8\" 0.123\n\
+         1.2.3.4 - - [01/Jan/2024:00:00:01 +0000] \"GET / HTTP/1.1\" 200 7 \"-\" \"curl/8\" 2.5\n\
+         1.2.3.4 - - [01/Jan/2024:00:00:02 +0000] \"POST /x HTTP/1.1\" 201 0 0.004 extra=1\n\
+         1.2.3.4 - - [01/Jan/2024:00:00:03 +0000] \"GET / HTTP/1.1\" 200 1\n",
+    )
+    .unwrap();
+    let exporter = Exporter::start(&log, &["--from-start"]);
+    let m = exporter.wait_for_lines(4);
+    let get = [("method", "GET"), ("status", "200")];
+    let post = [("method", "POST"), ("status", "201")];
+    assert_eq!(m.value("log_lines_malformed_total", &[]), 0.0);
+    assert_eq!(m.value("http_requests_total", &get), 3.0);
+    assert_eq!(m.value("http_response_bytes_total", &get), 13.0);
+    // Two of the three GETs had a time; the histogram counts those.
+    assert_eq!(m.value("http_request_duration_seconds_count", &get), 2.0);
+    assert_eq!(m.value("http_request_duration_seconds_sum", &get), 2.623);
+    let le = |bound| [("method", "GET"), ("status", "200"), ("le", bound)];
+    assert_eq!(
+        m.value("http_request_duration_seconds_bucket", &le("0.25")),
+        1.0
+    );
+    assert_eq!(
+        m.value("http_request_duration_seconds_bucket", &le("2.5")),
+        2.0
+    );
+    assert_eq!(m.value("http_request_duration_seconds_count", &post), 1.0);
+    assert_eq!(
+        m.family("http_request_duration_seconds").unwrap().unit,
+        "seconds"
+    );
 }
 
 #[test]

@@ -16,6 +16,13 @@ const QUOTED: &str = r#""(?:[^"\\]|\\.)*""#;
 /// `""` count as `_OTHER`).
 const COMMON: &str = r#"^\S+ \S+ \S+ \[[^\]]*\] "(?P<method>[^\s"\\]*)(?:[^"\\]|\\.)*" (?P<status>\S+) (?P<bytes>\S+)"#;
 
+/// A request time after the standard fields: seconds, as nginx's
+/// `$request_time` and Apache's `%T` write them (`0.123`, `2`).
+const REQUEST_TIME: &str = r"(?: (?P<request_time>\d+(?:\.\d+)?))?";
+
+/// Anything after: fields a server's own log format adds.
+const TRAILING: &str = "(?: .*)?$";
+
 /// Which built-in format `--format` selects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub(crate) enum Builtin {
@@ -28,7 +35,7 @@ pub(crate) enum Builtin {
 }
 
 /// One request read from a line, its labels already bounded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Request {
     /// The method; anything but the nine standard ones is `_OTHER`.
     pub(crate) method: HttpMethod,
@@ -36,6 +43,8 @@ pub(crate) struct Request {
     pub(crate) status: u16,
     /// The response size; CLF's `-` is 0.
     pub(crate) bytes: u64,
+    /// The request time in seconds, when the line has one.
+    pub(crate) seconds: Option<f64>,
 }
 
 /// A compiled line format.
@@ -70,20 +79,22 @@ impl fmt::Display for FormatError {
 impl std::error::Error for FormatError {}
 
 impl LineFormat {
-    /// One of the built-in formats, matching whole lines.
+    /// One of the built-in formats, matching whole lines: their fields, then
+    /// an optional request time in seconds (a very common addition: nginx's
+    /// `$request_time`, Apache's `%T`), then anything (fields a server adds).
     pub(crate) fn builtin(which: Builtin) -> Self {
         let tail = match which {
-            Builtin::Common => "$".to_owned(),
-            Builtin::Combined => format!(" {QUOTED} {QUOTED}$"),
-            Builtin::Auto => format!("(?: {QUOTED} {QUOTED})?$"),
+            Builtin::Common => format!("{REQUEST_TIME}{TRAILING}"),
+            Builtin::Combined => format!(" {QUOTED} {QUOTED}{REQUEST_TIME}{TRAILING}"),
+            Builtin::Auto => format!("(?: {QUOTED} {QUOTED})?{REQUEST_TIME}{TRAILING}"),
         };
         let regex = Regex::new(&format!("{COMMON}{tail}")).expect("the built-in formats compile");
         Self { regex }
     }
 
-    /// A user's regex with the named groups `method`, `status` and `bytes`. It is
-    /// searched for anywhere in the line: anchor it with `^` and `$` to match whole
-    /// lines.
+    /// A user's regex with the named groups `method`, `status` and `bytes`, and
+    /// optionally `request_time` (seconds). It is searched for anywhere in the
+    /// line: anchor it with `^` and `$` to match whole lines.
     pub(crate) fn custom(pattern: &str) -> Result<Self, FormatError> {
         let regex = Regex::new(pattern).map_err(FormatError::Invalid)?;
         let missing: Vec<_> = REQUIRED_GROUPS
@@ -103,10 +114,15 @@ impl LineFormat {
         let line = std::str::from_utf8(line).ok()?;
         let caps = self.regex.captures(line)?;
         let group = |name| caps.name(name).map_or("", |m| m.as_str());
+        let seconds = match caps.name("request_time") {
+            Some(time) => Some(parse_seconds(time.as_str())?),
+            None => None,
+        };
         Some(Request {
             method: HttpMethod::from_token(group("method")),
             status: parse_status(group("status"))?,
             bytes: parse_bytes(group("bytes"))?,
+            seconds,
         })
     }
 }
@@ -118,6 +134,12 @@ fn parse_status(text: &str) -> Option<u16> {
     }
     let status = text.parse().ok()?;
     (100..=599).contains(&status).then_some(status)
+}
+
+/// A finite, non-negative number of seconds.
+fn parse_seconds(text: &str) -> Option<f64> {
+    let seconds: f64 = text.parse().ok()?;
+    (seconds.is_finite() && seconds >= 0.0).then_some(seconds)
 }
 
 /// ASCII digits that fit a `u64`, or `-` for none.
@@ -145,20 +167,63 @@ mod tests {
             method,
             status,
             bytes,
+            seconds: None,
         })
     }
 
     #[test]
-    fn common_reads_the_apache_example_and_refuses_combined() {
+    fn common_reads_the_apache_example_and_trailing_fields() {
         let common = LineFormat::builtin(Builtin::Common);
         assert_eq!(
             common.parse(CLF.as_bytes()),
             request(HttpMethod::Get, 200, 2326)
         );
+        // What follows the common fields is a server's own: read past.
         assert_eq!(
             common.parse(format!("{CLF}{COMBINED_TAIL}").as_bytes()),
-            None
+            request(HttpMethod::Get, 200, 2326)
         );
+    }
+
+    #[test]
+    fn a_trailing_request_time_is_read_in_seconds() {
+        let with_time = |seconds| {
+            Some(Request {
+                seconds: Some(seconds),
+                ..request(HttpMethod::Get, 200, 5).unwrap()
+            })
+        };
+        // The issue's line: a combined log with a trailing request time.
+        let line =
+            r#"1.2.3.4 - - [01/Jan/2024:00:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "curl/8" 0.123"#;
+        for which in [Builtin::Combined, Builtin::Auto] {
+            assert_eq!(
+                LineFormat::builtin(which).parse(line.as_bytes()),
+                with_time(0.123)
+            );
+        }
+        // ... and the common one, with whole seconds and more fields after.
+        let line = r#"1.2.3.4 - - [01/Jan/2024:00:00:00 +0000] "GET / HTTP/1.1" 200 5 2 upstream=10.0.0.9"#;
+        for which in [Builtin::Common, Builtin::Auto] {
+            assert_eq!(
+                LineFormat::builtin(which).parse(line.as_bytes()),
+                with_time(2.0)
+            );
+        }
+        // A trailing field that is not a time is only a field.
+        let line =
+            r#"1.2.3.4 - - [01/Jan/2024:00:00:00 +0000] "GET / HTTP/1.1" 200 5 host.example"#;
+        assert_eq!(
+            LineFormat::builtin(Builtin::Auto).parse(line.as_bytes()),
+            request(HttpMethod::Get, 200, 5)
+        );
+        // A custom format's `request_time` group, and a bad one.
+        let format = LineFormat::custom(
+            r"^(?P<method>\S+) (?P<status>\d+) (?P<bytes>\d+) (?P<request_time>\S+)$",
+        )
+        .unwrap();
+        assert_eq!(format.parse(b"GET 200 5 0.5"), with_time(0.5));
+        assert_eq!(format.parse(b"GET 200 5 soon"), None);
     }
 
     #[test]
@@ -178,7 +243,10 @@ mod tests {
         assert!(auto
             .parse(format!("{CLF}{COMBINED_TAIL}").as_bytes())
             .is_some());
-        assert_eq!(auto.parse(format!("{CLF} trailing").as_bytes()), None);
+        assert_eq!(
+            auto.parse(format!("{CLF} trailing").as_bytes()),
+            request(HttpMethod::Get, 200, 2326)
+        );
     }
 
     #[test]

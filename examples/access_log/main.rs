@@ -2,7 +2,7 @@
 //! serves request counts from it on `/metrics`.
 //!
 //! ```sh
-//! cargo run --example access_log --features axum,exporter -- --file access.log --port 9100
+//! cargo run --example access_log --features axum,exporter -- --file access.log --port 9880
 //! ```
 //!
 //! Lines in Common or Combined Log Format (or a `--regex` with the named groups
@@ -58,7 +58,7 @@ mod unix {
         #[arg(long)]
         file: PathBuf,
         /// The port to serve /metrics on (0 picks a free one).
-        #[arg(long, default_value_t = 9100)]
+        #[arg(long, default_value_t = 9880)]
         port: u16,
         /// The address to serve /metrics on.
         #[arg(long, default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]

@@ -52,12 +52,54 @@ const FAMILIES: [(&str, &str); 7] = [
     ),
 ];
 
+/// The request-time histogram, when the log has request times.
+const DURATION: (&str, &str) = (
+    "http_request_duration_seconds",
+    "Request times in the access log (the format's request-time field), by method and status",
+);
+
+/// The request times of one method and status, on [`promhttp::DEFAULT_BUCKETS`].
+#[derive(Debug, Default, Clone)]
+struct Times {
+    /// Per bucket, not cumulative; `+Inf` last.
+    buckets: [u64; promhttp::DEFAULT_BUCKETS.len() + 1],
+    sum: f64,
+    count: u64,
+}
+
+impl Times {
+    fn observe(&mut self, seconds: f64) {
+        let bucket = promhttp::DEFAULT_BUCKETS
+            .iter()
+            .position(|&bound| seconds <= bound)
+            .unwrap_or(promhttp::DEFAULT_BUCKETS.len());
+        self.buckets[bucket] += 1;
+        self.sum += seconds;
+        self.count += 1;
+    }
+
+    /// (bound, cumulative count) pairs, without `+Inf`.
+    fn cumulative(&self) -> Vec<(f64, u64)> {
+        let mut total = 0;
+        promhttp::DEFAULT_BUCKETS
+            .iter()
+            .zip(&self.buckets)
+            .map(|(&bound, &n)| {
+                total += n;
+                (bound, total)
+            })
+            .collect()
+    }
+}
+
 /// Everything counted so far. Every line read is either one request or malformed,
 /// so the lines read are not kept but summed from those two.
 #[derive(Debug, Default)]
 struct Counts {
     /// `(method, status)` (ten methods, statuses 100 to 599) -> `(requests, bytes)`.
     requests: BTreeMap<(HttpMethod, u16), (u64, u64)>,
+    /// `(method, status)` -> request times, for the lines that had one.
+    times: BTreeMap<(HttpMethod, u16), Times>,
     malformed: u64,
     rotations: u64,
     truncations: u64,
@@ -76,12 +118,18 @@ impl Counts {
                 *requests += 1;
                 // 16 EiB of responses would wrap; they stop there instead.
                 *bytes = bytes.saturating_add(request.bytes);
+                if let Some(seconds) = request.seconds {
+                    self.times
+                        .entry((request.method, request.status))
+                        .or_default()
+                        .observe(seconds);
+                }
             }
             None => self.malformed += 1,
         }
     }
 
-    /// Adds this snapshot to the seven declared families.
+    /// Adds this snapshot to the declared families.
     fn write(&self, out: &mut Families) -> Result<(), NotDeclared> {
         let [requests, bytes, lines, malformed, rotations, truncations, not_regular] =
             FAMILIES.map(|(name, _)| name);
@@ -93,6 +141,17 @@ impl Counts {
                 .add_counter(labels, count as f64, None);
             out.family(bytes)?.add_counter(labels, sum as f64, None);
             lines_read += count;
+        }
+        for (&(method, status), times) in &self.times {
+            let status = status.to_string();
+            let labels = [("method", method.as_str()), ("status", status.as_str())];
+            out.family(DURATION.0)?.add_histogram(
+                labels,
+                &times.cumulative(),
+                times.sum,
+                times.count,
+                None,
+            );
         }
         for (&kind, &count) in &self.not_regular {
             out.family(not_regular)?
@@ -130,6 +189,15 @@ impl Metrics {
             .fold(registry.collector(COLLECTOR), |builder, (name, help)| {
                 builder.family(MetricFamily::counter(*name, *help))
             })
+            // Series only for the lines that have a request time.
+            .family(
+                MetricFamily::new(
+                    DURATION.0,
+                    promhttp::family::MetricType::Histogram,
+                    DURATION.1,
+                )
+                .with_unit("seconds"),
+            )
             // Copying a few hundred numbers needs no thread or timeout.
             .inline()
             .register(move |out: &mut Families| Ok(snapshot.lock().write(out)?))?;
