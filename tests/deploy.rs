@@ -202,8 +202,10 @@ fn compose_file_mounts_the_config_and_provisions_grafana() {
         return common::skip_test(NO_PYYAML);
     };
     let services = &compose["services"];
-    for service in ["prometheus", "grafana"] {
-        let volumes = services[service]["volumes"].as_array().unwrap();
+    for (service, _) in services.as_object().unwrap() {
+        let Some(volumes) = services[service]["volumes"].as_array() else {
+            continue;
+        };
         for volume in volumes {
             let host = volume.as_str().unwrap().split(':').next().unwrap();
             assert!(
@@ -226,6 +228,71 @@ fn compose_file_mounts_the_config_and_provisions_grafana() {
         datasources["datasources"][0]["url"],
         "http://127.0.0.1:9090"
     );
+}
+
+/// The exporters the Compose file runs, started exactly as its command line
+/// and environment say (the log directory it mounts made a temporary one):
+/// each listens where a job of Prometheus' config scrapes it, and serves.
+#[test]
+fn compose_exporters_start_as_compose_runs_them_where_prometheus_scrapes() {
+    let Some(compose) = yaml("deploy/docker-compose.yml") else {
+        return common::skip_test(NO_PYYAML);
+    };
+    let jobs = scrape_jobs();
+    let dir = common::TempDir::new("deploy-compose");
+    let _ports = default_ports_lock();
+    let mut started = Vec::new();
+    for (service, spec) in compose["services"].as_object().unwrap() {
+        let Some(example) = spec["build"]["args"]["EXAMPLE"].as_str() else {
+            continue;
+        };
+        assert_eq!(
+            spec["build"]["dockerfile"], "deploy/Dockerfile",
+            "{service}"
+        );
+        assert_eq!(spec["network_mode"], "host", "{service}: reaches 127.0.0.1");
+        let command: Vec<String> = spec["command"]
+            .as_array()
+            .map(|c| {
+                c.iter()
+                    .map(|a| {
+                        a.as_str()
+                            .unwrap()
+                            .replace("/var/log/app", dir.path().to_str().unwrap())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let env: Vec<(String, String)> = spec["environment"]
+            .as_object()
+            .map(|e| {
+                e.iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let (running, line) = common::start_and_read_line(
+            Command::new(common::example_binary(example))
+                .args(&command)
+                .envs(env)
+                .env("RUST_LOG", "warn"),
+        );
+        assert!(line.contains("http://"), "{service}: {line:?}");
+        let bound = common::served_addr(&line);
+        let target = jobs
+            .iter()
+            .flat_map(|(_, targets)| targets)
+            .filter_map(|t| t.parse::<SocketAddr>().ok())
+            .find(|t| reaches(*t, bound))
+            .unwrap_or_else(|| panic!("{service} listens on {bound}: no job scrapes it"));
+        let res = common::http(target, "GET", "/metrics", &[], b"").unwrap();
+        assert_eq!(res.status, 200, "{service}");
+        assert!(!common::parse_text(&res.text()).families.is_empty());
+        started.push(example.to_owned());
+        drop(running);
+    }
+    started.sort();
+    assert_eq!(started, ["access_log", "app_registry"]);
 }
 
 #[test]

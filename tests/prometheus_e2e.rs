@@ -55,9 +55,21 @@ fn query_series(prometheus: SocketAddr, promql: &str) -> Result<usize, String> {
 /// Every query of the Grafana dashboard in `deploy/` runs against the scraped demos,
 /// with Grafana's variables filled in as Grafana would.
 fn check_dashboard(prometheus: SocketAddr, job: &str) {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/deploy/grafana/dashboards/promhttp-http.json"
+    let dashboard = check_panels(prometheus, "promhttp-http.json", job);
+    let variable = &dashboard["templating"]["list"][1]["definition"];
+    assert_eq!(variable, "label_values(http_server_requests_total, job)");
+    let target = "/api/v1/label/job/values?match[]=http_server_requests_total";
+    let res = common::http(prometheus, "GET", target, &[], b"").unwrap();
+    assert!(res.text().contains(&format!("\"{job}\"")), "{}", res.text());
+}
+
+/// Runs every query of the dashboard `file` (in `deploy/grafana/dashboards`)
+/// with `$job` filled in, until each returns a series (overflow panels
+/// aside); returns the dashboard.
+fn check_panels(prometheus: SocketAddr, file: &str, job: &str) -> serde_json::Value {
+    let path = format!(
+        "{}/deploy/grafana/dashboards/{file}",
+        env!("CARGO_MANIFEST_DIR")
     );
     let dashboard: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
@@ -84,11 +96,7 @@ fn check_dashboard(prometheus: SocketAddr, job: &str) {
             }
         }
     }
-    let variable = &dashboard["templating"]["list"][1]["definition"];
-    assert_eq!(variable, "label_values(http_server_requests_total, job)");
-    let target = "/api/v1/label/job/values?match[]=http_server_requests_total";
-    let res = common::http(prometheus, "GET", target, &[], b"").unwrap();
-    assert!(res.text().contains(&format!("\"{job}\"")), "{}", res.text());
+    dashboard
 }
 
 /// Polls `promql` until it returns `expected` or the deadline passes.
@@ -585,4 +593,44 @@ fn prometheus_scrapes_the_exporter_examples() {
             "{promql}"
         );
     }
+}
+
+/// The access-log dashboard in `deploy/`: every panel's query returns series
+/// from a real Prometheus scraping the access-log example.
+#[test]
+fn the_access_log_dashboard_queries_the_access_log_exporter() {
+    if !prometheus_installed() {
+        return;
+    }
+    let dir = common::TempDir::new("e2e-access-log-file");
+    let log = dir.join("access.log");
+    let line = |i: u32| {
+        format!(
+            "10.0.0.{i} - - [01/Jan/2024:00:00:00 +0000] \"GET /a HTTP/1.1\" 200 {i} \"-\" \"curl/8\" 0.0{i}\n"
+        )
+    };
+    std::fs::write(&log, (1..5).map(line).collect::<String>()).unwrap();
+    let (_exporter, started) = common::start_and_read_line(
+        Command::new(common::example_binary("access_log"))
+            .arg("--file")
+            .arg(&log)
+            .args(["--from-start", "--port", "0", "--poll-interval-ms", "50"]),
+    );
+    let addr = common::served_addr(&started);
+    let (_prometheus, prometheus) = start_prometheus("access-log", &[("access-log", addr)]);
+    // More lines while it scrapes, so that rates have something to show.
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+        for i in 5..9 {
+            std::thread::sleep(Duration::from_millis(700));
+            file.write_all(line(i).as_bytes()).unwrap();
+        }
+    });
+    let dashboard = check_panels(prometheus, "access-log.json", "access-log");
+    assert_eq!(
+        dashboard["templating"]["list"][1]["definition"],
+        "label_values(log_lines_read_total, job)"
+    );
+    writer.join().unwrap();
 }
