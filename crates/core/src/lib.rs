@@ -54,6 +54,8 @@ pub mod parse;
 pub mod poller;
 mod process;
 mod registry;
+#[cfg(feature = "exporter")]
+pub mod slo;
 pub mod source;
 mod trace;
 

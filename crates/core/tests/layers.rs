@@ -28,7 +28,7 @@ const LAYERS: &[&[&str]] = &[
     &["http", "endpoint", "poller"],
     // What records into the metric sets: the pollers' fetch (client metrics),
     // the gRPC set (whose errors are the HTTP set's).
-    &["fetch", "grpc"],
+    &["fetch", "grpc", "slo"],
 ];
 
 /// Edges within one layer that the design allows.
