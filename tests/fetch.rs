@@ -397,3 +397,64 @@ async fn the_api_poller_polls_an_https_api_with_a_ca_file() {
     .await
     .unwrap();
 }
+
+/// A push sends the registry as text 0.0.4 to the group's URL with the
+/// method the call says, and basic authentication when given.
+#[tokio::test]
+async fn a_push_sends_its_method_body_and_basic_auth() {
+    use std::sync::{Arc, Mutex};
+    /// Method, path, `Authorization` and body of each request seen.
+    type Seen = Vec<(String, String, Option<String>, String)>;
+    let seen: Arc<Mutex<Seen>> = Arc::default();
+    let record = Arc::clone(&seen);
+    let app = Router::new().fallback(move |req: axum::extract::Request| {
+        let record = Arc::clone(&record);
+        async move {
+            let (parts, body) = req.into_parts();
+            let body = axum::body::to_bytes(body, 1 << 20).await.unwrap();
+            record.lock().unwrap().push((
+                parts.method.to_string(),
+                parts.uri.path().to_owned(),
+                parts
+                    .headers
+                    .get("authorization")
+                    .map(|v| v.to_str().unwrap().to_owned()),
+                String::from_utf8(body.to_vec()).unwrap(),
+            ));
+            ""
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(axum::serve(listener, app).into_future());
+
+    let registry = Registry::new();
+    // Something to push: the client metrics, registered.
+    let _calls = HttpClientMetrics::builder()
+        .registry(&registry)
+        .build()
+        .unwrap();
+    let pusher = promhttp::push::Pusher::new(&format!("http://{addr}"), "job")
+        .unwrap()
+        .basic_auth("user", "pass")
+        .unwrap();
+    pusher.push(&registry).await.unwrap();
+    pusher.push_add(&registry).await.unwrap();
+    pusher.delete().await.unwrap();
+    let seen = seen.lock().unwrap();
+    let methods: Vec<&str> = seen.iter().map(|(m, ..)| m.as_str()).collect();
+    assert_eq!(methods, ["PUT", "POST", "DELETE"]);
+    for (_, path, auth, _) in seen.iter() {
+        assert_eq!(path, "/metrics/job@base64/am9i");
+        // base64("user:pass")
+        assert_eq!(auth.as_deref(), Some("Basic dXNlcjpwYXNz"));
+    }
+    assert!(
+        seen[0]
+            .3
+            .contains("# TYPE http_client_requests_total counter"),
+        "{}",
+        seen[0].3
+    );
+    assert!(seen[2].3.is_empty());
+}

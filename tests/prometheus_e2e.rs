@@ -144,17 +144,29 @@ fn start_prometheus_with(
     jobs: &[(String, SocketAddr, Option<&str>)],
     flags: &[&str],
 ) -> (Prometheus, SocketAddr) {
-    let dir = common::TempDir::new(&format!("e2e-{name}"));
-    let mut config =
-        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n".to_owned();
+    let mut scrape_configs = String::new();
     for (job, target, format) in jobs {
-        config.push_str(&format!(
+        scrape_configs.push_str(&format!(
             "  - job_name: {job}\n    static_configs:\n      - targets: ['{target}']\n"
         ));
         if let Some(format) = format {
-            config.push_str(&format!("    params:\n      format: [{format}]\n"));
+            scrape_configs.push_str(&format!("    params:\n      format: [{format}]\n"));
         }
     }
+    start_prometheus_config(name, &scrape_configs, flags)
+}
+
+/// Starts Prometheus with these `scrape_configs` (YAML, each entry indented
+/// two spaces), scraping every second, and `flags`.
+fn start_prometheus_config(
+    name: &str,
+    scrape_configs: &str,
+    flags: &[&str],
+) -> (Prometheus, SocketAddr) {
+    let dir = common::TempDir::new(&format!("e2e-{name}"));
+    let config = format!(
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n{scrape_configs}"
+    );
     std::fs::write(dir.join("prometheus.yml"), config).unwrap();
     // Prometheus cannot be told to pick its own port: a port found free may be
     // taken by the time it binds, so a start that fails to listen is retried.
@@ -633,4 +645,174 @@ fn the_access_log_dashboard_queries_the_access_log_exporter() {
         "label_values(log_lines_read_total, job)"
     );
     writer.join().unwrap();
+}
+
+/// Debian's Pushgateway on a free loopback port, its data in a temporary
+/// directory; `None` (reported) when it is not installed.
+fn start_pushgateway() -> Option<(Running, common::TempDir, SocketAddr)> {
+    if Command::new("prometheus-pushgateway")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        common::missing_tool(
+            "prometheus-pushgateway is not installed (Debian package `prometheus-pushgateway`)",
+        );
+        return None;
+    }
+    let dir = common::TempDir::new("e2e-pushgateway");
+    for _ in 0..5 {
+        let addr = free_addr();
+        let mut process = Running(
+            Command::new("prometheus-pushgateway")
+                .arg(format!("--web.listen-address={addr}"))
+                .arg(format!(
+                    "--persistence.file={}",
+                    dir.join("pushed").display()
+                ))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline && process.0.try_wait().unwrap().is_none() {
+            if common::http(addr, "GET", "/-/ready", &[], b"").is_ok_and(|r| r.status == 200) {
+                return Some((process, dir, addr));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    panic!("the Pushgateway did not start listening in five tries");
+}
+
+/// A batch job pushes to Debian's Pushgateway; Prometheus scrapes the gateway
+/// with `honor_labels` and PromQL returns the pushed values under the job and
+/// instance the job pushed; replace (PUT), add (POST) and delete behave as
+/// the gateway documents them; a push the gateway refuses is an error value
+/// with its words.
+#[test]
+fn a_batch_job_pushes_to_the_pushgateway_and_prometheus_reads_it() {
+    if !prometheus_installed() {
+        return;
+    }
+    let Some((_gateway, _dir, gateway)) = start_pushgateway() else {
+        return;
+    };
+    let url = format!("http://{gateway}");
+    // The example, as a cron job runs it.
+    let out = Command::new(common::example_binary("batch_push"))
+        .arg("250")
+        .env("PUSHGATEWAY_URL", &url)
+        .env("BATCH_INSTANCE", "nightly")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pushed = common::parse_text(
+        &common::http(gateway, "GET", "/metrics", &[], b"")
+            .unwrap()
+            .text(),
+    );
+    let group = [("instance", "nightly"), ("job", "batch_push")];
+    assert_eq!(pushed.value("batch_records_processed", &group), 250.0);
+
+    let (_prometheus, prometheus) = start_prometheus_config(
+        "pushgateway",
+        &format!(
+            "  - job_name: pushgateway\n    honor_labels: true\n    static_configs:\n      - targets: ['{gateway}']\n"
+        ),
+        &[],
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let promql = "batch_records_processed{job=\"batch_push\",instance=\"nightly\"}";
+    assert_eq!(
+        wait_for(prometheus, promql, 250.0, deadline),
+        Some(250.0),
+        "{promql}"
+    );
+
+    // The library's semantics, on the same gateway.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        use prometheus_client::metrics::counter::Counter;
+        use prometheus_client::metrics::gauge::Gauge;
+        let pusher = promhttp::push::Pusher::new(&url, "semantics")
+            .unwrap()
+            .grouping("path", "/var/db")
+            .unwrap();
+        let gauge = |name: &str, value: i64| {
+            let registry = promhttp::Registry::new();
+            let g = Gauge::<i64>::default();
+            g.set(value);
+            registry.register(name, "A pushed value.", g).unwrap();
+            registry
+        };
+        let read = || {
+            common::parse_text(
+                &common::http(gateway, "GET", "/metrics", &[], b"")
+                    .unwrap()
+                    .text(),
+            )
+        };
+        // The gateway adds an empty `instance` to a group without one.
+        let group = [("instance", ""), ("job", "semantics"), ("path", "/var/db")];
+        pusher.push(&gauge("first", 1)).await.unwrap();
+        pusher.push_add(&gauge("second", 2)).await.unwrap();
+        let m = read();
+        assert_eq!(m.value("first", &group), 1.0, "POST keeps the other names");
+        assert_eq!(m.value("second", &group), 2.0);
+        pusher.push(&gauge("third", 3)).await.unwrap();
+        let m = read();
+        assert!(m.get("first", &group).is_none(), "PUT replaces the group");
+        assert_eq!(m.value("third", &group), 3.0);
+        pusher.delete().await.unwrap();
+        assert!(
+            read().get("third", &group).is_none(),
+            "DELETE removes the group"
+        );
+
+        // A name pushed before as a gauge (`runs_total`), now as a counter's
+        // samples (the counter `runs` writes `runs_total`): refused.
+        promhttp::push::Pusher::new(&url, "gauges")
+            .unwrap()
+            .push(&gauge("runs_total", 1))
+            .await
+            .unwrap();
+        let registry = promhttp::Registry::new();
+        registry
+            .register("runs", "Now a counter.", Counter::<u64>::default())
+            .unwrap();
+        let err = promhttp::push::Pusher::new(&url, "counters")
+            .unwrap()
+            .push(&registry)
+            .await
+            .unwrap_err();
+        match &err {
+            promhttp::push::PushError::Refused {
+                status, message, ..
+            } => {
+                assert_eq!(*status, 400, "{err}");
+                assert!(message.contains("runs_total"), "{err}");
+            }
+            other => panic!("not refused: {other}"),
+        }
+        // No gateway there: a transport error, not a panic.
+        let closed = free_addr();
+        let err = promhttp::push::Pusher::new(&format!("http://{closed}"), "j")
+            .unwrap()
+            .push(&gauge("x", 1))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, promhttp::push::PushError::Transport(_)),
+            "{err}"
+        );
+    });
 }

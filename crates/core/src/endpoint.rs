@@ -622,7 +622,19 @@ fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
 }
 
 fn base64(input: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    base64_with(input, BASE64_STANDARD)
+}
+
+/// RFC 4648's base64 alphabet.
+pub(crate) const BASE64_STANDARD: &[u8; 64] =
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+/// RFC 4648's URL- and filename-safe alphabet.
+#[cfg(feature = "fetch")]
+pub(crate) const BASE64_URL_SAFE: &[u8; 64] =
+    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+/// RFC 4648 base64 of `input` with `alphabet`, padded with `=`.
+pub(crate) fn base64_with(input: &[u8], alphabet: &[u8; 64]) -> String {
     let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
     for chunk in input.chunks(3) {
         let b = [
@@ -633,7 +645,7 @@ fn base64(input: &[u8]) -> String {
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
             if i <= chunk.len() {
-                out.push(char::from(ALPHABET[(n >> shift) as usize & 63]));
+                out.push(char::from(alphabet[(n >> shift) as usize & 63]));
             } else {
                 out.push('=');
             }

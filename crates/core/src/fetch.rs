@@ -39,7 +39,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_rustls::rustls::{self, pki_types::pem::PemObject, pki_types::CertificateDer};
 
-use http_body_util::{BodyExt, Empty};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper::header::{HeaderName, HeaderValue};
 use hyper::{Request, Uri};
@@ -82,6 +82,15 @@ pub struct FetchResponse {
     pub content_type: Option<String>,
     /// Its body, read whole.
     pub body: Bytes,
+}
+
+/// A request other than a plain GET, for the toolkit's own users (the
+/// Pushgateway's PUT, POST and DELETE).
+pub(crate) struct Outgoing<'a> {
+    pub(crate) method: hyper::Method,
+    pub(crate) accept: &'a str,
+    pub(crate) content_type: Option<&'a str>,
+    pub(crate) body: Bytes,
 }
 
 impl Fetch {
@@ -225,6 +234,24 @@ impl Fetch {
     /// # Errors
     /// A [`FetchError`] naming the URL, what failed and its cause.
     pub async fn get(&self, url: &str, accept: &str) -> Result<FetchResponse, FetchError> {
+        self.send(
+            url,
+            Outgoing {
+                method: hyper::Method::GET,
+                accept,
+                content_type: None,
+                body: Bytes::new(),
+            },
+        )
+        .await
+    }
+
+    /// Sends `out` to `url` and reads the whole answer.
+    pub(crate) async fn send(
+        &self,
+        url: &str,
+        out: Outgoing<'_>,
+    ) -> Result<FetchResponse, FetchError> {
         let error = |kind, detail: String, source: Option<Cause>| FetchError {
             url: url.to_owned(),
             kind,
@@ -238,8 +265,8 @@ impl Fetch {
         let mut guard = self
             .metrics
             .as_ref()
-            .and_then(|m| m.start(HttpMethod::Get, &host, port));
-        let exchange = self.exchange(&uri, (&host, port, https), accept, &mut guard);
+            .and_then(|m| m.start(HttpMethod::from_token(out.method.as_str()), &host, port));
+        let exchange = self.exchange(&uri, (&host, port, https), out, &mut guard);
         let result = match tokio::time::timeout(self.timeout, exchange).await {
             Ok(result) => result,
             Err(_) => Err(error(
@@ -264,7 +291,7 @@ impl Fetch {
         &self,
         uri: &Uri,
         (host, port, https): (&str, u16, bool),
-        accept: &str,
+        out: Outgoing<'_>,
         guard: &mut Option<RequestGuard>,
     ) -> Result<FetchResponse, FetchError> {
         let fail = |kind, detail: String, source: Cause| FetchError {
@@ -282,20 +309,24 @@ impl Fetch {
                     Box::new(e),
                 )
             })?;
-        let mut request = Request::get(uri.path_and_query().map_or("/", |p| p.as_str()))
+        let mut builder = Request::builder()
+            .method(out.method)
+            .uri(uri.path_and_query().map_or("/", |p| p.as_str()))
             .header(
                 hyper::header::HOST,
                 uri.authority().map_or("", |a| a.as_str()),
             )
-            .header(hyper::header::ACCEPT, accept)
-            .body(Empty::<Bytes>::new())
-            .map_err(|e| {
-                fail(
-                    FetchErrorKind::InvalidUrl,
-                    "cannot build the request".to_owned(),
-                    Box::new(e),
-                )
-            })?;
+            .header(hyper::header::ACCEPT, out.accept);
+        if let Some(content_type) = out.content_type {
+            builder = builder.header(hyper::header::CONTENT_TYPE, content_type);
+        }
+        let mut request = builder.body(Full::new(out.body)).map_err(|e| {
+            fail(
+                FetchErrorKind::InvalidUrl,
+                "cannot build the request".to_owned(),
+                Box::new(e),
+            )
+        })?;
         for (name, value) in &self.headers {
             request.headers_mut().append(name.clone(), value.clone());
         }
@@ -422,7 +453,7 @@ pub fn check_url(url: &str) -> Result<Uri, FetchError> {
 /// the connection's task, which ends when it is dropped.
 async fn send<T>(
     io: T,
-    request: Request<Empty<Bytes>>,
+    request: Request<Full<Bytes>>,
     (host, port): (&str, u16),
 ) -> Result<(hyper::Response<hyper::body::Incoming>, AbortOnDrop), FetchError>
 where

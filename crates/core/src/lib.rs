@@ -53,6 +53,8 @@ pub mod parse;
 #[cfg(feature = "exporter")]
 pub mod poller;
 mod process;
+#[cfg(feature = "fetch")]
+pub mod push;
 mod registry;
 #[cfg(feature = "exporter")]
 pub mod slo;

@@ -29,6 +29,8 @@ const LAYERS: &[&[&str]] = &[
     // What records into the metric sets: the pollers' fetch (client metrics),
     // the gRPC set (whose errors are the HTTP set's).
     &["fetch", "grpc", "slo"],
+    // The Pushgateway client, on the fetch.
+    &["push"],
 ];
 
 /// Edges within one layer that the design allows.
