@@ -60,6 +60,7 @@ pub(crate) fn switch(name: &str) -> Result<bool, String> {
 /// read from `token_file` or taken from `token`, the value of an environment
 /// variable, so that it never shows in `ps`. Errors name the header, never its
 /// value.
+#[cfg(feature = "fetch")]
 #[allow(dead_code, reason = "only the fetching examples send headers")]
 pub(crate) fn with_headers(
     mut fetch: promhttp::fetch::Fetch,
@@ -96,6 +97,7 @@ pub(crate) fn with_headers(
 
 /// Trusts the CA certificates of the PEM file `ca_file` for `https://`
 /// upstreams, beside Mozilla's roots.
+#[cfg(feature = "fetch")]
 #[allow(dead_code, reason = "only the fetching examples verify upstreams")]
 pub(crate) fn with_ca_file(
     fetch: promhttp::fetch::Fetch,
