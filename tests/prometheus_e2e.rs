@@ -168,22 +168,39 @@ fn start_prometheus_config(
         "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n{scrape_configs}"
     );
     std::fs::write(dir.join("prometheus.yml"), config).unwrap();
-    // Prometheus cannot be told to pick its own port: a port found free may be
-    // taken by the time it binds, so a start that fails to listen is retried.
+    let config = dir.join("prometheus.yml");
+    let data = dir.join("data");
+    let (process, addr) = start_listening("Prometheus", "/-/healthy", |addr| {
+        let mut command = Command::new("prometheus");
+        command
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.tsdb.path={}", data.display()))
+            .arg(format!("--web.listen-address={addr}"))
+            .args(flags);
+        command
+    });
+    (
+        Prometheus {
+            _process: process,
+            _dir: dir,
+        },
+        addr,
+    )
+}
+
+/// Starts the server `command` makes for an address, on a free loopback
+/// port, and waits until `health` answers 200. Such a server cannot be told to
+/// pick its own port: a port found free may be taken by the time it binds, so
+/// a start that fails to listen is retried, five times.
+fn start_listening(
+    what: &str,
+    health: &str,
+    command: impl Fn(SocketAddr) -> Command,
+) -> (Running, SocketAddr) {
     for _ in 0..5 {
         let addr = free_addr();
         let mut process = Running(
-            Command::new("prometheus")
-                .arg(format!(
-                    "--config.file={}",
-                    dir.join("prometheus.yml").display()
-                ))
-                .arg(format!(
-                    "--storage.tsdb.path={}",
-                    dir.join("data").display()
-                ))
-                .arg(format!("--web.listen-address={addr}"))
-                .args(flags)
+            command(addr)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn()
@@ -191,19 +208,13 @@ fn start_prometheus_config(
         );
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline && process.0.try_wait().unwrap().is_none() {
-            if common::http(addr, "GET", "/-/healthy", &[], b"").is_ok_and(|r| r.status == 200) {
-                return (
-                    Prometheus {
-                        _process: process,
-                        _dir: dir,
-                    },
-                    addr,
-                );
+            if common::http(addr, "GET", health, &[], b"").is_ok_and(|r| r.status == 200) {
+                return (process, addr);
             }
             std::thread::sleep(Duration::from_millis(100));
         }
     }
-    panic!("Prometheus did not start listening in five tries");
+    panic!("{what} did not start listening in five tries");
 }
 
 #[test]
@@ -661,29 +672,15 @@ fn start_pushgateway() -> Option<(Running, common::TempDir, SocketAddr)> {
         return None;
     }
     let dir = common::TempDir::new("e2e-pushgateway");
-    for _ in 0..5 {
-        let addr = free_addr();
-        let mut process = Running(
-            Command::new("prometheus-pushgateway")
-                .arg(format!("--web.listen-address={addr}"))
-                .arg(format!(
-                    "--persistence.file={}",
-                    dir.join("pushed").display()
-                ))
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline && process.0.try_wait().unwrap().is_none() {
-            if common::http(addr, "GET", "/-/ready", &[], b"").is_ok_and(|r| r.status == 200) {
-                return Some((process, dir, addr));
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-    panic!("the Pushgateway did not start listening in five tries");
+    let pushed = dir.join("pushed");
+    let (process, addr) = start_listening("the Pushgateway", "/-/ready", |addr| {
+        let mut command = Command::new("prometheus-pushgateway");
+        command
+            .arg(format!("--web.listen-address={addr}"))
+            .arg(format!("--persistence.file={}", pushed.display()));
+        command
+    });
+    Some((process, dir, addr))
 }
 
 /// A batch job pushes to Debian's Pushgateway; Prometheus scrapes the gateway

@@ -98,14 +98,7 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let call = start_call(&self.metrics, &req);
-        let method = call.method().clone();
-        let req = req.map(|inner| GrpcRequestBody {
-            inner,
-            counter: MessageCounter::default(),
-            method,
-            client: false,
-        });
+        let (req, call) = start_call(&self.metrics, req, false);
         GrpcResponseFuture {
             inner: self.inner.call(req),
             call: Some(call),
@@ -216,17 +209,8 @@ where
     }
 
     fn call(&mut self, req: Request<ReqBody>) -> Self::Future {
-        let call = start_call(&self.metrics, &req);
-        let method = call.method().clone();
-        let rebox = &self.rebox;
-        let req = req.map(|inner| {
-            rebox(GrpcRequestBody {
-                inner,
-                counter: MessageCounter::default(),
-                method,
-                client: true,
-            })
-        });
+        let (req, call) = start_call(&self.metrics, req, true);
+        let req = req.map(&self.rebox);
         GrpcResponseFuture {
             inner: self.inner.call(req),
             call: Some(call),
@@ -235,9 +219,14 @@ where
     }
 }
 
-/// Starts recording the call `req` makes: its method from the path, its
-/// deadline from `grpc-timeout`.
-fn start_call<B>(metrics: &GrpcMetrics, req: &Request<B>) -> GrpcCall {
+/// Starts recording the call `req` makes (its method from the path, its
+/// deadline from `grpc-timeout`), and wraps its body to count the messages in
+/// it: received on a server, sent on a `client`.
+fn start_call<B>(
+    metrics: &GrpcMetrics,
+    req: Request<B>,
+    client: bool,
+) -> (Request<GrpcRequestBody<B>>, GrpcCall) {
     let mut call = metrics.start(req.uri().path());
     if let Some(nanos) = req
         .headers()
@@ -246,7 +235,14 @@ fn start_call<B>(metrics: &GrpcMetrics, req: &Request<B>) -> GrpcCall {
     {
         call.set_deadline_nanos(nanos);
     }
-    call
+    let method = call.method().clone();
+    let req = req.map(|inner| GrpcRequestBody {
+        inner,
+        counter: MessageCounter::default(),
+        method,
+        client,
+    });
+    (req, call)
 }
 
 /// A `grpc-timeout` value in nanoseconds: up to eight digits and a unit

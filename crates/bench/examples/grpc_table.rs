@@ -95,13 +95,7 @@ fn main() {
         }
         times[1].push(start.elapsed().as_nanos() as f64 / f64::from(per_round));
     }
-    let stats: Vec<(f64, f64)> = times
-        .iter_mut()
-        .map(|xs| {
-            xs.sort_by(f64::total_cmp);
-            (xs[xs.len() / 2], xs[0])
-        })
-        .collect();
+    let stats = promhttp_bench::median_and_fastest(&mut times);
     println!(
         "A unary call of test.Echo through tonic's Routes, in process, response read to its end; \
          {rounds} interleaved rounds of {per_round} calls per variant.\n"
