@@ -1123,3 +1123,47 @@ fn the_originals_command_line_sample_names_and_an_allow_list() {
         "invalid value 'stop'",
     );
 }
+
+/// An upstream counter named without `_total` in text 0.0.4 (`requests`) is
+/// served under that name in text, as Prometheus stores it when it scrapes the
+/// upstream itself, and as `requests_total` in OpenMetrics, which requires the
+/// suffix.
+#[test]
+fn a_text_counter_without_total_keeps_the_upstreams_name_in_text() {
+    let upstream = Upstream::start(text_reply(
+        "# HELP requests Requests served.\n# TYPE requests counter\n\
+         requests{code=\"200\"} 1027\nrequests{code=\"500\"} 3\n\
+         # TYPE jobs_total counter\njobs_total 4\n",
+    ));
+    let (_relay, addr) = start_relay(&upstream, &[]);
+    let text = common::scrape_text(addr);
+    for line in [
+        "# HELP requests Requests served.\n",
+        "# TYPE requests counter\n",
+        "requests{code=\"200\",service=\"foo\"} 1027\n",
+        "requests{code=\"500\",service=\"foo\"} 3\n",
+        "# TYPE jobs_total counter\n",
+        "jobs_total{service=\"foo\"} 4\n",
+    ] {
+        assert!(text.contains(line), "no {line:?} in\n{text}");
+    }
+    assert!(
+        !text.lines().any(|l| l.starts_with("requests_total")),
+        "{text}"
+    );
+    // Read back through both parsers (ours and Python's agree), the values
+    // are the upstream's.
+    let m = common::parse_text(&text);
+    assert_eq!(m.family("requests").unwrap().kind, "counter");
+    let code = |c| [("code", c), ("service", "foo")];
+    assert_eq!(m.value("requests_total", &code("200")), 1027.0);
+    assert_eq!(m.value("requests_total", &code("500")), 3.0);
+    let om = common::scrape_openmetrics(addr);
+    assert!(
+        om.contains("requests_total{code=\"200\",service=\"foo\"} 1027\n"),
+        "{om}"
+    );
+    let m = common::parse_openmetrics(&om);
+    assert_eq!(m.value("requests_total", &code("500")), 3.0);
+    assert_eq!(m.value("jobs_total", &[("service", "foo")]), 4.0);
+}

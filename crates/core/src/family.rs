@@ -214,6 +214,13 @@ pub struct MetricFamily {
     pub unit: Option<String>,
     /// The samples, in the order they are written.
     pub samples: Vec<Sample>,
+    /// For a counter that Prometheus text 0.0.4 exposed without `_total`
+    /// (`# TYPE requests counter`, then `requests 5`): text 0.0.4 and protobuf
+    /// write its name as it came, `requests`, and OpenMetrics, which requires the
+    /// suffix, writes `requests_total`. The samples are named with `_total` in the
+    /// model all the same, so nothing else treats such a counter differently. The
+    /// text parser sets it; only a counter may have it.
+    pub counter_without_total: bool,
 }
 
 impl MetricFamily {
@@ -225,6 +232,7 @@ impl MetricFamily {
             help: help.into(),
             unit: None,
             samples: Vec::new(),
+            counter_without_total: false,
         }
     }
 

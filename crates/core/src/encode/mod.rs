@@ -130,6 +130,7 @@ pub struct Descriptor<'a> {
     metric_type: MetricType,
     help: &'a str,
     unit: Option<&'a str>,
+    without_total: bool,
 }
 
 impl<'a> Descriptor<'a> {
@@ -143,7 +144,18 @@ impl<'a> Descriptor<'a> {
             metric_type,
             help,
             unit: None,
+            without_total: false,
         }
+    }
+
+    /// For a counter that text 0.0.4 names without `_total`
+    /// ([`MetricFamily::counter_without_total`](crate::family::MetricFamily::counter_without_total)):
+    /// text and protobuf write the name as given, OpenMetrics with `_total`
+    /// still. No effect on other types.
+    #[must_use]
+    pub const fn without_total(mut self) -> Self {
+        self.without_total = true;
+        self
     }
 
     /// The family's unit (the last part of its name).
@@ -308,7 +320,7 @@ impl Encoder {
         self.family_start = self.out.len();
         let d = descriptor;
         let written = match (self.dialect, d.metric_type) {
-            (Dialect::Text | Dialect::Protobuf, MetricType::Counter) => {
+            (Dialect::Text | Dialect::Protobuf, MetricType::Counter) if !d.without_total => {
                 format!("{}_total", d.name)
             }
             (Dialect::Text | Dialect::Protobuf, MetricType::Info) => format!("{}_info", d.name),

@@ -82,6 +82,9 @@ impl Encoder {
         if let Some(unit) = &family.unit {
             descriptor = descriptor.unit(unit);
         }
+        if family.counter_without_total {
+            descriptor = descriptor.without_total();
+        }
         self.family(&descriptor);
         self.write_samples(family);
     }

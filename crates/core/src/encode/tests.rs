@@ -858,3 +858,45 @@ fn protobuf_writes_native_buckets_as_spans_and_deltas() {
         assert_eq!(text.matches("_bucket").count(), 2, "{text}");
     }
 }
+
+/// A counter that text 0.0.4 names without `_total` keeps that name in text and
+/// protobuf (as Prometheus stores it from either), and gets the suffix that
+/// OpenMetrics requires; one named with `_total` is unchanged.
+#[test]
+fn a_text_counter_without_total_keeps_its_name_where_the_dialect_allows() {
+    let upstream = "# HELP requests Requests.\n# TYPE requests counter\n\
+                    requests{path=\"/\"} 5\nrequests{path=\"/a\"} 2\n\
+                    # TYPE jobs_total counter\njobs_total 3\n";
+    let parsed = crate::parse::parse_text(upstream).unwrap();
+    assert_eq!(parsed[0].name, "requests");
+    assert!(parsed[0].counter_without_total);
+    assert_eq!(parsed[0].samples[0].name, "requests_total");
+    assert_eq!(parsed[1].name, "jobs");
+    assert!(!parsed[1].counter_without_total);
+    parsed[0].validate().unwrap();
+    let write = |dialect| {
+        let mut out = Encoder::new(dialect);
+        for f in &parsed {
+            out.write_family(f);
+        }
+        out.finish()
+    };
+    assert_eq!(String::from_utf8(write(Dialect::Text)).unwrap(), upstream);
+    assert_eq!(
+        String::from_utf8(write(Dialect::OpenMetrics)).unwrap(),
+        "# HELP requests Requests.\n# TYPE requests counter\n\
+         requests_total{path=\"/\"} 5\nrequests_total{path=\"/a\"} 2\n\
+         # TYPE jobs counter\njobs_total 3\n# EOF\n"
+    );
+    let proto = families(&write(Dialect::Protobuf));
+    assert!(proto[0].starts_with("name:\"requests\" help:"), "{proto:?}");
+    assert!(proto[1].starts_with("name:\"jobs_total\" "), "{proto:?}");
+    // Read back, each dialect gives the same family.
+    let again = crate::parse::parse_text(std::str::from_utf8(&write(Dialect::Text)).unwrap());
+    assert_eq!(again.unwrap(), parsed);
+    // Only a counter may be so marked.
+    let mut gauge = MetricFamily::gauge("g", "");
+    gauge.counter_without_total = true;
+    let err = gauge.validate().unwrap_err().to_string();
+    assert!(err.contains("only a counter"), "{err}");
+}

@@ -84,7 +84,9 @@ pub fn parse_openmetrics(text: &str) -> Result<Vec<MetricFamily>, ParseError> {
 ///   the exposition names them `jobs_total` or `jobs` (as the Python
 ///   `prometheus_client` parser does): `# TYPE jobs_total counter` and
 ///   `# TYPE jobs counter` with samples `jobs_total` and `jobs` respectively both
-///   give a family `jobs` with samples `jobs_total`.
+///   give a family `jobs` with samples `jobs_total`. The second is marked
+///   [`counter_without_total`](crate::family::MetricFamily::counter_without_total),
+///   so that the encoder writes it back as `jobs` in text and protobuf.
 /// - `HELP` text escapes only `\\` and `\n`; label values `\\`, `\"` and `\n`. Other
 ///   escapes are errors, as in Prometheus' own parser.
 /// - Blank lines, comments and runs of spaces and tabs are allowed; the last line
@@ -387,6 +389,7 @@ impl Cutter {
     fn cut(&mut self, family: &mut MetricFamily) -> Piece {
         let mut piece = MetricFamily::new(&family.name, family.metric_type, &family.help);
         piece.unit.clone_from(&family.unit);
+        piece.counter_without_total = family.counter_without_total;
         piece.samples = std::mem::take(&mut family.samples);
         let first = self.given == 0;
         self.given += 1;

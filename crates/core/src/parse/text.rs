@@ -299,12 +299,14 @@ impl Parser {
 }
 
 /// Names a counter as the model does: the family without `_total`, its samples
-/// with it.
+/// with it; a counter written without the suffix is marked so that text and
+/// protobuf write it as it came.
 fn name_counter(family: &mut MetricFamily) {
     if family.metric_type == MetricType::Counter {
         match family.name.strip_suffix("_total") {
             Some(base) => family.name = base.to_owned(),
             None => {
+                family.counter_without_total = true;
                 for sample in &mut family.samples {
                     sample.name.push_str("_total");
                 }

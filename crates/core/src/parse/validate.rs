@@ -42,6 +42,12 @@ impl MetricFamily {
         if let Err(reason) = names::check_metric_name(&self.name) {
             return err(reason.to_owned());
         }
+        if self.counter_without_total && self.metric_type != MetricType::Counter {
+            return err(format!(
+                "only a counter may be written without `_total`, not a {}",
+                self.metric_type
+            ));
+        }
         if let Some(unit) = &self.unit {
             if unit.is_empty() || !self.name.ends_with(&format!("_{unit}")) {
                 return err(format!(
