@@ -8,6 +8,8 @@
 //! `$HEADER_READ_TIMEOUT_SECONDS` (default 5, actix-web's own default) of opening
 //! (`408` past it) and a kept-alive connection may idle as long between requests:
 //! that bounds slow senders (slowloris) and idle connections alike.
+//!
+//! `$PROMHTTP_MAX_SERIES` (default 10,000) caps the series per family: size it from `sample_limit`.
 
 #[path = "support/config.rs"]
 mod config;
@@ -60,6 +62,9 @@ async fn main() -> std::io::Result<()> {
         // `PROMHTTP_FIRST_BYTE=1`: the time-to-first-byte histogram.
         .body_sizes(config::switch("PROMHTTP_BODY_SIZES").map_err(std::io::Error::other)?)
         .time_to_first_byte(config::switch("PROMHTTP_FIRST_BYTE").map_err(std::io::Error::other)?)
+        // `PROMHTTP_MAX_SERIES`: the series limit per family (default 10,000),
+        // sized from the scraper's sample limit (README, Operations).
+        .max_series(config::max_series().map_err(std::io::Error::other)?)
         .ignore_route("/metrics")
         // A sampled W3C `traceparent` header leaves its trace as an exemplar.
         .exemplars(true)

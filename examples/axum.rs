@@ -1,13 +1,16 @@
 //! The demo service on axum: `cargo run --example axum --features axum`.
 //!
 //! Routes: `GET /`, `GET /users/{id}`, `POST /echo` (echoes the body), `GET /stream`
-//! (10 chunks over about one second) and `GET /metrics`. Listens on `$BIND`,
+//! (10 chunks over about one second), `GET /fail` (always a 500: the fault to
+//! try the SLO alerts with) and `GET /metrics`. Listens on `$BIND`,
 //! default `127.0.0.1:3000`.
 //!
 //! A connection must send a complete request head within
 //! `$HEADER_READ_TIMEOUT_SECONDS` (default 5) of opening or of its previous
 //! response, or it is closed: that bounds slow senders (slowloris) and idle
 //! kept-alive connections alike (see `support/serve.rs`).
+//!
+//! `$PROMHTTP_MAX_SERIES` (default 10,000) caps the series per family: size it from `sample_limit`.
 
 #[path = "support/config.rs"]
 mod config;
@@ -19,13 +22,20 @@ use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::Path;
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Router;
 use promhttp::axum::MetricsLayer;
 use promhttp::HttpMetrics;
 
 async fn index() -> &'static str {
-    "promhttp axum demo: try /users/42, POST /echo, /stream and /metrics\n"
+    "promhttp axum demo: try /users/42, POST /echo, /stream, /fail and /metrics\n"
+}
+
+/// A server error on purpose: what the SLO alerts page on
+/// (`deploy/prometheus/slo-rules.yml`).
+async fn fail() -> (StatusCode, &'static str) {
+    (StatusCode::INTERNAL_SERVER_ERROR, "a failure on purpose\n")
 }
 
 async fn user(Path(id): Path<String>) -> String {
@@ -60,6 +70,9 @@ async fn main() -> std::io::Result<()> {
         // `PROMHTTP_FIRST_BYTE=1`: the time-to-first-byte histogram.
         .body_sizes(config::switch("PROMHTTP_BODY_SIZES").map_err(std::io::Error::other)?)
         .time_to_first_byte(config::switch("PROMHTTP_FIRST_BYTE").map_err(std::io::Error::other)?)
+        // `PROMHTTP_MAX_SERIES`: the series limit per family (default 10,000),
+        // sized from the scraper's sample limit (README, Operations).
+        .max_series(config::max_series().map_err(std::io::Error::other)?)
         .exemplars(true)
         // Native histograms for scrapers that ask for protobuf (Prometheus with
         // `--enable-feature=native-histograms`); classic buckets for the rest.
@@ -72,6 +85,7 @@ async fn main() -> std::io::Result<()> {
         .route("/users/{id}", get(user))
         .route("/echo", post(echo))
         .route("/stream", get(stream))
+        .route("/fail", get(fail))
         .layer(layer.clone())
         // The registry the layer records into.
         .route("/metrics", get(layer.handler()))

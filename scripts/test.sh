@@ -23,7 +23,7 @@ status=$?
 echo
 install_hint() {
     echo "   To run them, install the tools as .ci/run does (Debian; see TESTING.md):"
-    echo "     apt-get install prometheus prometheus-pushgateway"
+    echo "     apt-get install prometheus prometheus-pushgateway prometheus-alertmanager victoria-metrics"
     echo "     python3 -m pip install 'prometheus_client==0.26.0' 'PyYAML>=6'"
 }
 # Lines: <test binary> TAB <test> TAB <kind> TAB <reason>; the kind is `test`

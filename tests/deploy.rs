@@ -14,34 +14,12 @@ fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
-/// Why the YAML files cannot be read whole.
-const NO_PYYAML: &str =
-    "PyYAML is not installed (pip install PyYAML, or Debian package python3-yaml)";
-
 /// The YAML file as JSON, read by PyYAML; `None` (after reporting) when missing.
 fn yaml(path: &str) -> Option<serde_json::Value> {
-    let out = Command::new("python3")
-        .args([
-            "-c",
-            "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
-        ])
-        .arg(repo(path))
-        .output();
-    match out {
-        Ok(out) if out.status.success() => Some(serde_json::from_slice(&out.stdout).unwrap()),
-        Ok(out) if String::from_utf8_lossy(&out.stderr).contains("No module named 'yaml'") => {
-            common::missing_tool(NO_PYYAML);
-            None
-        }
-        Ok(out) => panic!(
-            "{path} is not valid YAML: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ),
-        Err(_) => {
-            common::missing_tool("python3 is not installed");
-            None
-        }
-    }
+    common::python_yaml(
+        "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
+        &[repo(path).display().to_string()],
+    )
 }
 
 #[test]
@@ -130,15 +108,6 @@ fn reaches(target: SocketAddr, bound: SocketAddr) -> bool {
     target.port() == bound.port() && (target.ip() == bound.ip() || bound.ip().is_unspecified())
 }
 
-/// The examples listen on fixed ports with their defaults: one test at a time on
-/// this machine (another worktree's run included) holds them.
-fn default_ports_lock() -> std::fs::File {
-    let path = std::env::temp_dir().join("promhttp-default-ports.lock");
-    let file = std::fs::File::create(path).unwrap();
-    file.lock().unwrap();
-    file
-}
-
 #[test]
 fn prometheus_scrapes_every_example_where_it_listens_by_default() {
     let jobs = scrape_jobs();
@@ -153,7 +122,7 @@ fn prometheus_scrapes_every_example_where_it_listens_by_default() {
         })
         .collect();
     let dir = common::TempDir::new("deploy-defaults");
-    let _ports = default_ports_lock();
+    let _ports = common::default_ports_lock();
     let mut scraped_jobs = Vec::new();
     for (example, args) in examples(&dir.join("access.log")) {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -199,7 +168,7 @@ fn prometheus_scrapes_every_example_where_it_listens_by_default() {
 #[test]
 fn compose_file_mounts_the_config_and_provisions_grafana() {
     let Some(compose) = yaml("deploy/docker-compose.yml") else {
-        return common::skip_test(NO_PYYAML);
+        return common::skip_test(common::NO_PYYAML);
     };
     let services = &compose["services"];
     for (service, _) in services.as_object().unwrap() {
@@ -236,11 +205,11 @@ fn compose_file_mounts_the_config_and_provisions_grafana() {
 #[test]
 fn compose_exporters_start_as_compose_runs_them_where_prometheus_scrapes() {
     let Some(compose) = yaml("deploy/docker-compose.yml") else {
-        return common::skip_test(NO_PYYAML);
+        return common::skip_test(common::NO_PYYAML);
     };
     let jobs = scrape_jobs();
     let dir = common::TempDir::new("deploy-compose");
-    let _ports = default_ports_lock();
+    let _ports = common::default_ports_lock();
     let mut started = Vec::new();
     for (service, spec) in compose["services"].as_object().unwrap() {
         let Some(example) = spec["build"]["args"]["EXAMPLE"].as_str() else {
@@ -298,7 +267,7 @@ fn compose_exporters_start_as_compose_runs_them_where_prometheus_scrapes() {
 #[test]
 fn kubernetes_sidecar_runs_the_app_and_the_exporter_in_one_pod() {
     let Some(manifest) = yaml("deploy/kubernetes/sidecar.yaml") else {
-        return common::skip_test(NO_PYYAML);
+        return common::skip_test(common::NO_PYYAML);
     };
     assert_eq!(manifest["kind"], "Deployment");
     let template = &manifest["spec"]["template"];
@@ -328,7 +297,7 @@ fn kubernetes_sidecar_runs_the_app_and_the_exporter_in_one_pod() {
     );
     // The sidecar binary run with the manifest's environment polls the app's
     // port on its interval and serves on the port the pod declares.
-    let _ports = default_ports_lock();
+    let _ports = common::default_ports_lock();
     let (_sidecar, line) = common::start_and_read_line(
         std::process::Command::new(common::example_binary("status_sidecar"))
             .envs(env.iter().copied())

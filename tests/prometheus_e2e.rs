@@ -4,7 +4,7 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::{free_addr, Running};
@@ -163,18 +163,38 @@ fn start_prometheus_config(
     scrape_configs: &str,
     flags: &[&str],
 ) -> (Prometheus, SocketAddr) {
+    start_prometheus_full(name, "", "", scrape_configs, flags)
+}
+
+/// Starts Prometheus as [`start_prometheus_config`] does, with `global` (YAML
+/// indented two spaces: external labels) in its `global` section, `top` (YAML:
+/// rule files, alerting, remote write) at the top level of its config, and
+/// rules evaluated every second. With `--enable-feature=agent` among the
+/// `flags` it is an agent, storing into an agent's write-ahead log.
+fn start_prometheus_full(
+    name: &str,
+    global: &str,
+    top: &str,
+    scrape_configs: &str,
+    flags: &[&str],
+) -> (Prometheus, SocketAddr) {
     let dir = common::TempDir::new(&format!("e2e-{name}"));
     let config = format!(
-        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n{scrape_configs}"
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n{global}{top}scrape_configs:\n{scrape_configs}"
     );
+    let storage = if flags.contains(&"--enable-feature=agent") {
+        "--storage.agent.path"
+    } else {
+        "--storage.tsdb.path"
+    };
     std::fs::write(dir.join("prometheus.yml"), config).unwrap();
     let config = dir.join("prometheus.yml");
     let data = dir.join("data");
-    let (process, addr) = start_listening("Prometheus", "/-/healthy", |addr| {
+    let (process, addr) = common::start_listening("Prometheus", "/-/healthy", |addr| {
         let mut command = Command::new("prometheus");
         command
             .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", data.display()))
+            .arg(format!("{storage}={}", data.display()))
             .arg(format!("--web.listen-address={addr}"))
             .args(flags);
         command
@@ -186,35 +206,6 @@ fn start_prometheus_config(
         },
         addr,
     )
-}
-
-/// Starts the server `command` makes for an address, on a free loopback
-/// port, and waits until `health` answers 200. Such a server cannot be told to
-/// pick its own port: a port found free may be taken by the time it binds, so
-/// a start that fails to listen is retried, five times.
-fn start_listening(
-    what: &str,
-    health: &str,
-    command: impl Fn(SocketAddr) -> Command,
-) -> (Running, SocketAddr) {
-    for _ in 0..5 {
-        let addr = free_addr();
-        let mut process = Running(
-            command(addr)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline && process.0.try_wait().unwrap().is_none() {
-            if common::http(addr, "GET", health, &[], b"").is_ok_and(|r| r.status == 200) {
-                return (process, addr);
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-    panic!("{what} did not start listening in five tries");
 }
 
 #[test]
@@ -661,19 +652,12 @@ fn the_access_log_dashboard_queries_the_access_log_exporter() {
 /// Debian's Pushgateway on a free loopback port, its data in a temporary
 /// directory; `None` (reported) when it is not installed.
 fn start_pushgateway() -> Option<(Running, common::TempDir, SocketAddr)> {
-    if Command::new("prometheus-pushgateway")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        common::missing_tool(
-            "prometheus-pushgateway is not installed (Debian package `prometheus-pushgateway`)",
-        );
+    if !common::installed("prometheus-pushgateway", "prometheus-pushgateway") {
         return None;
     }
     let dir = common::TempDir::new("e2e-pushgateway");
     let pushed = dir.join("pushed");
-    let (process, addr) = start_listening("the Pushgateway", "/-/ready", |addr| {
+    let (process, addr) = common::start_listening("the Pushgateway", "/-/ready", |addr| {
         let mut command = Command::new("prometheus-pushgateway");
         command
             .arg(format!("--web.listen-address={addr}"))
@@ -698,16 +682,11 @@ fn a_batch_job_pushes_to_the_pushgateway_and_prometheus_reads_it() {
     };
     let url = format!("http://{gateway}");
     // The example, as a cron job runs it.
-    let out = Command::new(common::example_binary("batch_push"))
-        .arg("250")
-        .env("PUSHGATEWAY_URL", &url)
-        .env("BATCH_INSTANCE", "nightly")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    common::output_ok(
+        Command::new(common::example_binary("batch_push"))
+            .arg("250")
+            .env("PUSHGATEWAY_URL", &url)
+            .env("BATCH_INSTANCE", "nightly"),
     );
     let pushed = common::parse_text(
         &common::http(gateway, "GET", "/metrics", &[], b"")
@@ -812,4 +791,387 @@ fn a_batch_job_pushes_to_the_pushgateway_and_prometheus_reads_it() {
             "{err}"
         );
     });
+}
+
+/// An Alertmanager webhook receiver on loopback: each notification's JSON, in
+/// the order they arrive.
+struct Webhook {
+    addr: SocketAddr,
+    notifications: std::sync::mpsc::Receiver<serde_json::Value>,
+}
+
+fn start_webhook() -> Webhook {
+    use std::io::{BufRead, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, notifications) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0;
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+                if line.trim_end().is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = line.split_once(':') {
+                    if k.eq_ignore_ascii_case("content-length") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                line.clear();
+            }
+            let mut body = vec![0; length];
+            if reader.read_exact(&mut body).is_err() {
+                continue;
+            }
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            if let Ok(json) = serde_json::from_slice(&body) {
+                if tx.send(json).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    Webhook {
+        addr,
+        notifications,
+    }
+}
+
+/// Starts Debian's Alertmanager with `config`; `None` (reported) when it is
+/// not installed.
+fn start_alertmanager(config: &str) -> Option<(Running, common::TempDir, SocketAddr)> {
+    if !common::installed("prometheus-alertmanager", "prometheus-alertmanager") {
+        return None;
+    }
+    let dir = common::TempDir::new("e2e-alertmanager");
+    std::fs::write(dir.join("alertmanager.yml"), config).unwrap();
+    let (file, data) = (dir.join("alertmanager.yml"), dir.join("data"));
+    let (process, addr) = common::start_listening("Alertmanager", "/-/ready", |addr| {
+        let mut command = Command::new("prometheus-alertmanager");
+        command
+            .arg(format!("--config.file={}", file.display()))
+            .arg(format!("--storage.path={}", data.display()))
+            .arg(format!("--web.listen-address={addr}"))
+            // One instance, no gossip port to collide on.
+            .arg("--cluster.listen-address=");
+        command
+    });
+    Some((process, dir, addr))
+}
+
+/// Reads the webhook's notifications for at most `within`, until `done`
+/// holds for the long windows of the `demo-availability` page alerts seen
+/// with `status`; returns those windows and how many alerts other than pages
+/// arrived meanwhile.
+fn collect_pages(
+    hook: &Webhook,
+    status: &str,
+    within: Duration,
+    done: impl Fn(&std::collections::BTreeSet<String>) -> bool,
+) -> (std::collections::BTreeSet<String>, usize) {
+    let deadline = Instant::now() + within;
+    let mut seen = std::collections::BTreeSet::new();
+    let mut others = 0;
+    while !done(&seen) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let notification = hook.notifications.recv_timeout(left).unwrap_or_else(|_| {
+            panic!("only {seen:?} pages were {status} at the webhook after {within:?}")
+        });
+        others += notification["alerts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|a| a["labels"]["severity"] != "page")
+            .count();
+        for (window, state) in pages(&notification, "demo-availability") {
+            if state == status {
+                seen.insert(window);
+            }
+        }
+    }
+    (seen, others)
+}
+
+/// The page alerts of `notification` (`SloErrorBudgetBurn`, `severity=page`)
+/// for the objective `slo`, by their long window and status.
+fn pages(notification: &serde_json::Value, slo: &str) -> Vec<(String, String)> {
+    notification["alerts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|a| {
+            a["labels"]["alertname"] == "SloErrorBudgetBurn"
+                && a["labels"]["severity"] == "page"
+                && a["labels"]["slo"] == slo
+        })
+        .map(|a| {
+            (
+                a["labels"]["long_window"].as_str().unwrap_or("").to_owned(),
+                a["status"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The SLO rules of `deploy/` on a real Prometheus and Alertmanager: the demo
+/// is healthy (error ratio 0, every panel of the SLO dashboard answers, no
+/// alert), then fails one request in four for as long as it takes: the page
+/// reaches the pager's webhook through Alertmanager's routing, and resolves
+/// once good requests bring the error ratio under the page's thresholds.
+/// Tickets (routed elsewhere) never reach the pager.
+#[test]
+fn an_slo_outage_pages_through_alertmanager_and_resolves() {
+    if !prometheus_installed() {
+        return;
+    }
+    let hook = start_webhook();
+    let routing = format!(
+        "route:\n  receiver: tickets\n  group_by: [alertname, slo, long_window]\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 1h\n  routes:\n    - matchers: ['severity=\"page\"']\n      receiver: pager\nreceivers:\n  - name: tickets\n  - name: pager\n    webhook_configs:\n      - url: http://{}/page\n        send_resolved: true\n",
+        hook.addr
+    );
+    let Some((_alertmanager, _am_dir, alertmanager)) = start_alertmanager(&routing) else {
+        return;
+    };
+    let (_demo, demo) = start_example("axum");
+    let top = format!(
+        "rule_files:\n  - {}/deploy/prometheus/slo-rules.yml\nalerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ['{alertmanager}']\n",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let scrape =
+        format!("  - job_name: demo-axum\n    static_configs:\n      - targets: ['{demo}']\n");
+    let (_prometheus, prometheus) = start_prometheus_full("slo", "", &top, &scrape, &[]);
+
+    // Healthy: an error ratio of 0 (not none), every dashboard query answers.
+    // A series' first scraped value is no increase to rate(): the requests
+    // that made it are sent before a scrape, more after it.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    assert_eq!(
+        common::send_many(demo, "/users/1", 100).get(&200),
+        Some(&100)
+    );
+    let total = r#"sum(http_server_requests_total{job="demo-axum"})"#;
+    assert_eq!(wait_for(prometheus, total, 100.0, deadline), Some(100.0));
+    assert_eq!(
+        common::send_many(demo, "/users/1", 100).get(&200),
+        Some(&100)
+    );
+    let ratio = r#"slo:sli_error:ratio_rate5m{slo="demo-availability"}"#;
+    assert_eq!(
+        wait_for(prometheus, ratio, 0.0, deadline),
+        Some(0.0),
+        "{ratio}"
+    );
+    check_panels(prometheus, "slo.json", "demo-axum");
+
+    // The outage: one request in four fails, every two seconds, until paged.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let fault = {
+        let stop = std::sync::Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut failed = 0;
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                assert_eq!(
+                    common::http(demo, "GET", "/fail", &[], b"").unwrap().status,
+                    500
+                );
+                assert_eq!(common::send_many(demo, "/users/1", 3).get(&200), Some(&3));
+                failed += 1;
+                std::thread::sleep(Duration::from_secs(2));
+            }
+            failed
+        })
+    };
+    // The page alerts fire after their `for: 2m`; allow five minutes.
+    let (firing, mut tickets) = collect_pages(&hook, "firing", Duration::from_secs(300), |seen| {
+        !seen.is_empty()
+    });
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let failed = fault.join().unwrap();
+    assert!(failed > 0);
+    // Prometheus has it firing too, for the availability objective only.
+    let alerts = r#"count(ALERTS{alertname="SloErrorBudgetBurn",severity="page",alertstate="firing",slo="demo-availability"})"#;
+    assert!(
+        query(prometheus, alerts).is_some_and(|n| n >= 1.0),
+        "{alerts}"
+    );
+    let latency = r#"ALERTS{alertname="SloErrorBudgetBurn",slo="demo-latency"}"#;
+    assert_eq!(query_series(prometheus, latency), Ok(0), "{latency}");
+
+    // Recovery: enough good requests to bring the error ratio under both
+    // pages' thresholds (0.0144 and 0.006) well before the errors leave the
+    // windows; every page that fired is resolved at the webhook.
+    let good = common::send_many(demo, "/users/1", 25_000);
+    assert_eq!(good.get(&200), Some(&25_000), "{good:?}");
+    let (_, late_tickets) = collect_pages(&hook, "resolved", Duration::from_secs(120), |seen| {
+        firing.iter().all(|w| seen.contains(w))
+    });
+    tickets += late_tickets;
+    assert_eq!(tickets, 0, "a ticket reached the pager");
+}
+
+/// Runs an instant query on VictoriaMetrics: `(labels, value)` of each series.
+fn vm_query(vm: SocketAddr, promql: &str) -> Vec<(serde_json::Value, f64)> {
+    query_result(vm, promql)
+        .unwrap_or_else(|e| panic!("{promql}: {e}"))
+        .into_iter()
+        .map(|s| {
+            let value = s["value"][1].as_str().unwrap().parse().unwrap();
+            (s["metric"].clone(), value)
+        })
+        .collect()
+}
+
+/// Many instances: three demos, scraped by two Prometheus agents (one takes
+/// two, the other one) that remote-write into Debian's VictoriaMetrics. The
+/// requests sent are exactly `sum by (route) (increase(...))` there, summed
+/// over the instances, although one instance is restarted mid-run (its
+/// counters start again from 0); every series carries the scraper's `job`,
+/// `instance` and external `agent` labels and none that promhttp invented.
+#[test]
+fn many_instances_through_agents_into_a_remote_store_give_exact_totals() {
+    if !prometheus_installed() {
+        return;
+    }
+    if !common::installed("victoria-metrics", "victoria-metrics") {
+        return;
+    }
+    let store_dir = common::TempDir::new("e2e-victoria");
+    let data = store_dir.join("data");
+    let (_store, store) = common::start_listening("VictoriaMetrics", "/health", |addr| {
+        let mut command = Command::new("victoria-metrics");
+        command
+            .arg(format!("-httpListenAddr={addr}"))
+            .arg(format!("-storageDataPath={}", data.display()))
+            .arg("-retentionPeriod=1d")
+            // Answer with what was written a moment ago, not 30 s ago.
+            .arg("-search.latencyOffset=0s")
+            .arg("-search.disableCache");
+        command
+    });
+    let mut demos: Vec<(Running, SocketAddr)> = (0..3).map(|_| start_example("axum")).collect();
+    let addrs: Vec<SocketAddr> = demos.iter().map(|(_, a)| *a).collect();
+    let remote = format!(
+        "remote_write:\n  - url: http://{store}/api/v1/write\n    queue_config:\n      batch_send_deadline: 1s\n"
+    );
+    let job = |targets: &[SocketAddr]| {
+        let list: Vec<String> = targets.iter().map(|t| format!("'{t}'")).collect();
+        format!(
+            "  - job_name: demo\n    static_configs:\n      - targets: [{}]\n",
+            list.join(", ")
+        )
+    };
+    let agent = ["--enable-feature=agent"];
+    let (_a, _) = start_prometheus_full(
+        "agent-a",
+        "  external_labels:\n    agent: a\n",
+        &remote,
+        &job(&addrs[..2]),
+        &agent,
+    );
+    let (_b, _) = start_prometheus_full(
+        "agent-b",
+        "  external_labels:\n    agent: b\n",
+        &remote,
+        &job(&addrs[2..]),
+        &agent,
+    );
+
+    // Known traffic per instance and route, in two rounds around a restart.
+    let mut sent: std::collections::BTreeMap<&str, f64> = std::collections::BTreeMap::new();
+    let mut send = |addr: SocketAddr, target: &str, route: &'static str, status: u16, n: usize| {
+        let got = common::send_many(addr, target, n);
+        assert_eq!(got.get(&status), Some(&n), "{target}: {got:?}");
+        #[allow(clippy::cast_precision_loss)]
+        {
+            *sent.entry(route).or_default() += n as f64;
+        }
+    };
+    for (i, addr) in addrs.iter().enumerate() {
+        send(*addr, "/users/7", "/users/{id}", 200, 5 + i);
+        send(*addr, "/", "/", 200, 2);
+        send(*addr, "/fail", "/fail", 500, i + 1);
+    }
+    // Everything the third instance counted is in the store before it stops.
+    let third = format!(
+        "sum(http_server_requests_total{{instance=\"{}\"}})",
+        addrs[2]
+    );
+    let deadline = Instant::now() + Duration::from_secs(90);
+    assert_eq!(
+        wait_for(store, &third, 12.0, deadline),
+        Some(12.0),
+        "{third}"
+    );
+    drop(demos.pop());
+    let (restarted, _) = common::start_example("axum", &[("BIND", &addrs[2].to_string())], &[]);
+    // A reset shows only as a counter going down: the first scrape after the
+    // restart must find fewer requests than the last one before it (1 < 2 and
+    // 1 < 7), as it does when a process is scraped soon after it starts. A
+    // counter that climbs past its old value before that scrape hides its
+    // reset from increase() in any PromQL engine.
+    send(addrs[2], "/users/8", "/users/{id}", 200, 1);
+    send(addrs[2], "/", "/", 200, 1);
+    assert_eq!(
+        wait_for(store, &third, 2.0, deadline),
+        Some(2.0),
+        "{third} after the restart"
+    );
+    for addr in &addrs {
+        send(*addr, "/users/8", "/users/{id}", 200, 2);
+    }
+    send(addrs[2], "/", "/", 200, 3);
+
+    let totals = "sum by (route) (increase(http_server_requests_total{job=\"demo\"}[1h]))";
+    let expected: Vec<(String, f64)> = sent.iter().map(|(r, n)| ((*r).to_owned(), *n)).collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut got = Vec::new();
+    while Instant::now() < deadline {
+        got = vm_query(store, totals)
+            .into_iter()
+            .map(|(labels, v)| (labels["route"].as_str().unwrap_or("").to_owned(), v))
+            .collect();
+        got.sort_by(|a, b| a.0.cmp(&b.0));
+        if got == expected {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    assert_eq!(got, expected, "{totals}");
+    // The restarted instance's counters did start again: its raw sum is
+    // below what it served, and increase() alone gives the right total.
+    let raw = format!(
+        "sum(http_server_requests_total{{instance=\"{}\"}})",
+        addrs[2]
+    );
+    assert_eq!(vm_query(store, &raw)[0].1, 7.0, "{raw}");
+    // Each series: the scraper's labels and promhttp's own, nothing else.
+    let series = vm_query(store, "http_server_requests_total");
+    assert!(!series.is_empty());
+    for (labels, _) in &series {
+        let mut names: Vec<&str> = labels
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        names.sort_unstable();
+        assert_eq!(
+            names,
+            ["__name__", "agent", "instance", "job", "method", "route", "status"],
+            "{labels}"
+        );
+        let instance = labels["instance"].as_str().unwrap();
+        assert!(addrs.iter().any(|a| a.to_string() == instance), "{labels}");
+        let agent = if instance == addrs[2].to_string() {
+            "b"
+        } else {
+            "a"
+        };
+        assert_eq!(labels["agent"], agent, "{labels}");
+    }
+    drop(restarted);
 }

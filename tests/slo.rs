@@ -11,17 +11,9 @@ use std::process::Command;
 fn generate(dir: &common::TempDir, objectives: &str) -> std::path::PathBuf {
     let input = dir.join("objectives.txt");
     std::fs::write(&input, objectives).unwrap();
-    let out = Command::new(common::example_binary("slo_rules"))
-        .arg(&input)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = common::output_ok(Command::new(common::example_binary("slo_rules")).arg(&input));
     let rules = dir.join("rules.yml");
-    std::fs::write(&rules, &out.stdout).unwrap();
+    std::fs::write(&rules, out).unwrap();
     rules
 }
 
@@ -143,8 +135,74 @@ fn an_outage_pages_a_slow_burn_opens_a_ticket_and_health_fires_nothing() {
         )],
     );
     case(healthy, &[("2d", vec![])]);
+    // Healthy traffic with no 5xx series at all records an error ratio of 0,
+    // not no ratio, so that a dashboard shows a perfect service as such.
+    test.push_str(
+        "    promql_expr_test:\n      - expr: slo:sli_error:ratio_rate5m\n        eval_time: 1h\n        exp_samples:\n          - labels: 'slo:sli_error:ratio_rate5m{slo=\"api\"}'\n            value: 0\n",
+    );
     let file = dir.join("test.yml");
     std::fs::write(&file, test).unwrap();
     let (ok, report) = promtool(&["test", "rules", file.to_str().unwrap()]).unwrap();
     assert!(ok, "promtool test rules:\n{report}");
+}
+
+/// The rules and the dashboard in `deploy/` are what the example generates
+/// from `deploy/prometheus/slo-objectives.txt` today; the dashboard is JSON
+/// whose every query reads the objectives' recorded series or counters.
+#[test]
+fn the_deploy_rules_and_dashboard_are_generated_from_the_objectives() {
+    let repo = env!("CARGO_MANIFEST_DIR");
+    let objectives = format!("{repo}/deploy/prometheus/slo-objectives.txt");
+    for (flag, committed) in [
+        (None, "deploy/prometheus/slo-rules.yml"),
+        (Some("--dashboard"), "deploy/grafana/dashboards/slo.json"),
+    ] {
+        let generated = String::from_utf8(common::output_ok(
+            Command::new(common::example_binary("slo_rules"))
+                .args(flag)
+                .arg(&objectives),
+        ))
+        .unwrap();
+        let file = std::fs::read_to_string(format!("{repo}/{committed}")).unwrap();
+        assert!(
+            generated == file,
+            "{committed} is not what `cargo run --example slo_rules --features exporter -- {} deploy/prometheus/slo-objectives.txt` writes now: generate it again",
+            flag.unwrap_or("")
+        );
+    }
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{repo}/deploy/grafana/dashboards/slo.json")).unwrap(),
+    )
+    .unwrap();
+    let panels = dashboard["panels"].as_array().unwrap();
+    // Four panels for each of the two objectives.
+    assert_eq!(panels.len(), 8);
+    for slo in ["demo-availability", "demo-latency"] {
+        let burn = panels
+            .iter()
+            .find(|p| {
+                p["title"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with(&format!("{slo}: burn rate"))
+            })
+            .unwrap();
+        let exprs: Vec<&str> = burn["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["expr"].as_str().unwrap())
+            .collect();
+        // The burn rate is the recorded error ratio over the budget (0.1% or 1%).
+        let budget = if slo.ends_with("availability") {
+            "0.001"
+        } else {
+            "0.01"
+        };
+        assert_eq!(
+            exprs,
+            ["5m", "1h", "6h", "1d"]
+                .map(|w| format!("slo:sli_error:ratio_rate{w}{{slo=\"{slo}\"}} / {budget}")),
+        );
+    }
 }

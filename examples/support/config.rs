@@ -41,6 +41,23 @@ pub(crate) fn naming() -> Result<promhttp::Naming, String> {
     }
 }
 
+/// The series limit per family of the demos' HTTP metric set
+/// (`HttpMetricsBuilder::max_series`): `PROMHTTP_MAX_SERIES`, or
+/// [`promhttp::DEFAULT_MAX_SERIES`] when it is unset. Size it from the
+/// scraper's sample limit (the README's "Sizing the series cap against
+/// sample_limit"); a value that is not a positive whole number is an error
+/// naming the variable.
+#[allow(dead_code, reason = "only the two HTTP demos serve an HTTP metric set")]
+pub(crate) fn max_series() -> Result<usize, String> {
+    const NAME: &str = "PROMHTTP_MAX_SERIES";
+    match env_or(NAME, promhttp::DEFAULT_MAX_SERIES)? {
+        0 => Err(format!(
+            "{NAME}=0 is not valid: the series limit per family must be at least 1"
+        )),
+        n => Ok(n),
+    }
+}
+
 /// An on/off switch from the environment: `1` or `true` turns it on, `0`,
 /// `false` or unset leaves it off; anything else is an error naming the
 /// variable.

@@ -728,6 +728,150 @@ pub fn http(
     })
 }
 
+/// Why YAML files cannot be read whole.
+pub const NO_PYYAML: &str =
+    "PyYAML is not installed (pip install PyYAML, or Debian package python3-yaml)";
+
+/// Runs the Python `program` (which imports PyYAML and prints JSON) with
+/// `args`; its output, or `None` (after reporting) when python3 or PyYAML is
+/// missing.
+///
+/// # Panics
+/// When the program fails otherwise (a file that is not valid YAML).
+pub fn python_yaml(program: &str, args: &[String]) -> Option<serde_json::Value> {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(program)
+        .args(args)
+        .output();
+    match out {
+        Ok(out) if out.status.success() => Some(serde_json::from_slice(&out.stdout).unwrap()),
+        Ok(out) if String::from_utf8_lossy(&out.stderr).contains("No module named 'yaml'") => {
+            missing_tool(NO_PYYAML);
+            None
+        }
+        Ok(out) => panic!(
+            "python3 -c {program:?} {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(_) => {
+            missing_tool("python3 is not installed");
+            None
+        }
+    }
+}
+
+/// Whether the server `binary` (from the Debian package `package`) answers
+/// `--version`; reported as a missing tool when it does not.
+pub fn installed(binary: &str, package: &str) -> bool {
+    let there = Command::new(binary).arg("--version").output().is_ok();
+    if !there {
+        missing_tool(&format!(
+            "{binary} is not installed (Debian package `{package}`)"
+        ));
+    }
+    there
+}
+
+/// The standard output of `command`, which must succeed.
+///
+/// # Panics
+/// When it cannot start or fails; with its standard error.
+pub fn output_ok(command: &mut Command) -> Vec<u8> {
+    let out = command.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{command:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// Starts the server `command` makes for an address, on a free loopback
+/// port, and waits until `health` answers 200. Such a server cannot be told to
+/// pick its own port: a port found free may be taken by the time it binds, so
+/// a start that fails to listen is retried, five times.
+pub fn start_listening(
+    what: &str,
+    health: &str,
+    command: impl Fn(SocketAddr) -> Command,
+) -> (Running, SocketAddr) {
+    for _ in 0..5 {
+        let addr = free_addr();
+        let mut process = Running(
+            command(addr)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while std::time::Instant::now() < deadline && process.0.try_wait().unwrap().is_none() {
+            if http(addr, "GET", health, &[], b"").is_ok_and(|r| r.status == 200) {
+                return (process, addr);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    panic!("{what} did not start listening in five tries");
+}
+
+/// The examples listen on fixed ports with their defaults: one test at a time on
+/// this machine (another worktree's run included) holds them.
+pub fn default_ports_lock() -> std::fs::File {
+    let path = std::env::temp_dir().join("promhttp-default-ports.lock");
+    let file = std::fs::File::create(path).unwrap();
+    file.lock().unwrap();
+    file
+}
+
+/// Sends `GET target` `n` times over one kept-alive connection, each answer
+/// read whole (by its `Content-Length`) before the next request; returns how
+/// many answers had each status. Many requests without a connection each (and
+/// a port in `TIME_WAIT` each).
+///
+/// # Panics
+/// When the connection fails or an answer has no `Content-Length`.
+pub fn send_many(addr: SocketAddr, target: &str, n: usize) -> BTreeMap<u16, usize> {
+    use std::io::BufRead;
+    let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = std::io::BufReader::new(stream);
+    let request = format!("GET {target} HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    let mut statuses = BTreeMap::new();
+    for _ in 0..n {
+        writer.write_all(request.as_bytes()).unwrap();
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        let status: u16 = line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("bad status line {line:?}"));
+        let mut length = None;
+        loop {
+            line.clear();
+            reader.read_line(&mut line).unwrap();
+            let header = line.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = header.split_once(':') {
+                if k.eq_ignore_ascii_case("content-length") {
+                    length = v.trim().parse::<usize>().ok();
+                }
+            }
+        }
+        let mut body = vec![0; length.expect("an answer with a Content-Length")];
+        reader.read_exact(&mut body).unwrap();
+        *statuses.entry(status).or_default() += 1;
+    }
+    statuses
+}
+
 fn dechunk(mut data: &[u8]) -> std::io::Result<Vec<u8>> {
     let mut out = Vec::new();
     loop {
