@@ -944,7 +944,12 @@ struct Server {
     send_timeout: Duration,
 }
 
-async fn serve(server: Arc<Server>, method: Method, headers: HeaderMap) -> Response {
+async fn serve(
+    server: Arc<Server>,
+    method: Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Response {
     if method != Method::GET && method != Method::HEAD {
         return (
             StatusCode::METHOD_NOT_ALLOWED,
@@ -952,9 +957,15 @@ async fn serve(server: Arc<Server>, method: Method, headers: HeaderMap) -> Respo
         )
             .into_response();
     }
-    let format = match Format::negotiate(headers.get(header::ACCEPT).map(|v| v.as_bytes())) {
-        Ok(format) => format,
-        Err(e) => return (StatusCode::NOT_ACCEPTABLE, e.to_string()).into_response(),
+    // `?format=text` first, as at every promhttp endpoint: Prometheus cannot
+    // set `Accept`, but a job's `params` can ask for a format.
+    let format = match Format::from_query(uri.query()) {
+        Ok(Some(format)) => format,
+        Ok(None) => match Format::negotiate(headers.get(header::ACCEPT).map(|v| v.as_bytes())) {
+            Ok(format) => format,
+            Err(e) => return (StatusCode::NOT_ACCEPTABLE, e.to_string()).into_response(),
+        },
+        Err(e) => return (StatusCode::BAD_REQUEST, format!("{e}\n")).into_response(),
     };
     let permit = match server.endpoint.admit(None) {
         Ok(permit) => permit,
@@ -1064,7 +1075,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     });
     let app = axum::Router::new().route(
         "/metrics",
-        any(move |method: Method, headers: HeaderMap| serve(Arc::clone(&server), method, headers)),
+        any(
+            move |method: Method, uri: axum::http::Uri, headers: HeaderMap| {
+                serve(Arc::clone(&server), method, uri, headers)
+            },
+        ),
     );
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(args.bind, args.port)).await?;
     println!(

@@ -1175,3 +1175,56 @@ fn many_instances_through_agents_into_a_remote_store_give_exact_totals() {
     }
     drop(restarted);
 }
+
+/// The relay and an upstream whose text 0.0.4 counter has no `_total`
+/// (`requests`): Prometheus asks for OpenMetrics and stores `requests_total`;
+/// a job with `params: format: [text]` stores `requests`, the name it stores
+/// when it scrapes the upstream itself.
+#[test]
+fn prometheus_keeps_a_relayed_counters_text_name_when_its_job_asks_for_text() {
+    if !prometheus_installed() {
+        return;
+    }
+    let upstream = common::Upstream::start(common::Reply::Answer(
+        200,
+        "text/plain; version=0.0.4; charset=utf-8",
+        b"# TYPE requests counter\nrequests{code=\"200\"} 1027\n".to_vec(),
+    ));
+    let url = format!("http://{}/metrics", upstream.addr);
+    let (_relay, line) = common::start_example(
+        "relay",
+        &[],
+        &["--service", "foo", "--url", &url, "--port", "0"],
+    );
+    let relay = common::served_addr(&line);
+    let jobs = [
+        ("direct".to_owned(), upstream.addr, None),
+        ("relay_negotiated".to_owned(), relay, None),
+        ("relay_text".to_owned(), relay, Some("text")),
+    ];
+    let (_prometheus, prometheus) = start_prometheus_with("relay-names", &jobs, &[]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for (promql, expected) in [
+        (r#"requests{job="direct",code="200"}"#, 1027.0),
+        (
+            r#"requests{job="relay_text",code="200",service="foo"}"#,
+            1027.0,
+        ),
+        (
+            r#"requests_total{job="relay_negotiated",code="200",service="foo"}"#,
+            1027.0,
+        ),
+    ] {
+        assert_eq!(
+            wait_for(prometheus, promql, expected, deadline),
+            Some(expected),
+            "{promql}"
+        );
+    }
+    for absent in [
+        r#"requests_total{job="relay_text"}"#,
+        r#"requests{job="relay_negotiated"}"#,
+    ] {
+        assert_eq!(query_series(prometheus, absent), Ok(0), "{absent}");
+    }
+}

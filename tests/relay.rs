@@ -1166,4 +1166,33 @@ fn a_text_counter_without_total_keeps_the_upstreams_name_in_text() {
     let m = common::parse_openmetrics(&om);
     assert_eq!(m.value("requests_total", &code("500")), 3.0);
     assert_eq!(m.value("jobs_total", &[("service", "foo")]), 4.0);
+    // `?format=text` wins over an `Accept` that asks for OpenMetrics, as at
+    // every promhttp endpoint: how a Prometheus job (`params`) keeps the name.
+    let forced = common::http(
+        addr,
+        "GET",
+        "/metrics?format=text",
+        &[("Accept", common::PROMETHEUS_ACCEPT)],
+        b"",
+    )
+    .unwrap();
+    assert_eq!(forced.status, 200);
+    assert!(forced
+        .header("content-type")
+        .unwrap()
+        .starts_with("text/plain"));
+    assert!(
+        forced
+            .text()
+            .contains("requests{code=\"200\",service=\"foo\"} 1027\n"),
+        "{}",
+        forced.text()
+    );
+    let refused = common::http(addr, "GET", "/metrics?format=xml", &[], b"").unwrap();
+    assert_eq!(refused.status, 400);
+    assert!(
+        refused.text().contains("format=\"xml\""),
+        "{}",
+        refused.text()
+    );
 }

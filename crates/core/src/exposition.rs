@@ -541,6 +541,35 @@ impl Plan {
     }
 }
 
+/// A `format` query parameter that names none of the formats.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownFormat(String);
+
+impl std::fmt::Display for UnknownFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "format={:?} is not one of openmetrics, text, protobuf",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for UnknownFormat {}
+
+impl Format {
+    /// The format a URL's `format` query parameter names (`openmetrics`,
+    /// `text`, `protobuf`), which takes precedence over `Accept`: for scrapers
+    /// that cannot set that header (Prometheus' `params`, a browser). `None`
+    /// without the parameter; the first one counts.
+    ///
+    /// # Errors
+    /// A value that names none of them.
+    pub fn from_query(query: Option<&str>) -> Result<Option<Self>, UnknownFormat> {
+        forced_format(query).map_err(UnknownFormat)
+    }
+}
+
 /// The format a `format` query parameter names (`openmetrics`, `text`,
 /// `protobuf`), for scrapers that cannot set `Accept` (Prometheus' `params`, a
 /// browser); `Err` with the value when it names none of them.
@@ -943,6 +972,14 @@ mod tests {
         );
         assert_eq!(forced_format(Some("format")), Err(String::new()));
         assert_eq!(forced_format(Some("format=TEXT")), Err("TEXT".to_owned()));
+        assert_eq!(
+            Format::from_query(Some("x=1&format=protobuf")),
+            Ok(Some(Format::Protobuf))
+        );
+        assert_eq!(
+            Format::from_query(Some("format=xml")).unwrap_err().to_string(),
+            "format=\"xml\" is not one of openmetrics, text, protobuf"
+        );
     }
 
     #[test]

@@ -66,7 +66,7 @@ pub use endpoint::{
     EndpointError, MetricsEndpoint, ScrapeFailure, ScrapePermit, ScrapeRequest,
     DEFAULT_COMPRESSION_THRESHOLD, DEFAULT_MAX_CONCURRENT_SCRAPES,
 };
-pub use exposition::{ContentType, Escaping, Format, NotAcceptable, ScrapeResponse};
+pub use exposition::{ContentType, Escaping, Format, NotAcceptable, ScrapeResponse, UnknownFormat};
 pub use global::{default_registry, http_sets_elsewhere};
 pub use histogram::{BucketsError, DurationHistogram};
 pub use http::{
