@@ -977,7 +977,9 @@ mod tests {
             Ok(Some(Format::Protobuf))
         );
         assert_eq!(
-            Format::from_query(Some("format=xml")).unwrap_err().to_string(),
+            Format::from_query(Some("format=xml"))
+                .unwrap_err()
+                .to_string(),
             "format=\"xml\" is not one of openmetrics, text, protobuf"
         );
     }

@@ -285,73 +285,13 @@ pub fn rules_yaml(objectives: &[Objective]) -> Result<String, SloError> {
 pub fn dashboard_json(objectives: &[Objective]) -> Result<String, SloError> {
     check_names(objectives)?;
     let mut panels = Vec::new();
-    let mut id = 0;
-    let mut panel = |kind: &str,
-                     title: String,
-                     x: u32,
-                     y: u32,
-                     w: u32,
-                     unit: &str,
-                     extra: &str,
-                     targets: Vec<(String, String)>| {
-        id += 1;
-        let targets: Vec<String> = targets
-            .iter()
-            .enumerate()
-            .map(|(i, (expr, legend))| {
-                format!(
-                    r#"{{"refId": "{}", "expr": {}, "legendFormat": {}}}"#,
-                    char::from(b'A' + u8::try_from(i % 26).unwrap_or(0)),
-                    json_string(expr),
-                    json_string(legend)
-                )
-            })
-            .collect();
-        panels.push(format!(
-            r#"    {{
-      "id": {id},
-      "type": "{kind}",
-      "title": {title},
-      "datasource": {{"type": "prometheus", "uid": "${{datasource}}"}},
-      "gridPos": {{"x": {x}, "y": {y}, "w": {w}, "h": 8}},
-      "fieldConfig": {{"defaults": {{"unit": "{unit}"{extra}}}, "overrides": []}},
-      "targets": [{targets}]
-    }}"#,
-            title = json_string(&title),
-            targets = targets.join(", ")
-        ));
-    };
     for (row, o) in objectives.iter().enumerate() {
         let y = u32::try_from(row).unwrap_or(u32::MAX / 8).saturating_mul(8);
         let budget = fmt_number(1.0 - o.target);
         let window = format!("{}d", o.window_days);
         let ratio = o.error_ratio(&window);
-        let good = format!("1 - ({ratio})");
         let left = format!("1 - ({ratio}) / {budget}");
         let name = &o.name;
-        panel(
-            "stat",
-            format!(
-                "{name}: good requests over {window} (objective {})",
-                percent(o.target)
-            ),
-            0,
-            y,
-            5,
-            "percentunit",
-            r#", "decimals": 3"#,
-            vec![(good, String::new())],
-        );
-        panel(
-            "stat",
-            format!("{name}: error budget left over {window}"),
-            5,
-            y,
-            5,
-            "percentunit",
-            r#", "decimals": 1, "thresholds": {"mode": "absolute", "steps": [{"color": "red", "value": null}, {"color": "orange", "value": 0}, {"color": "green", "value": 0.25}]}"#,
-            vec![(left.clone(), String::new())],
-        );
         let burn = ["5m", "1h", "6h", "1d"]
             .iter()
             .map(|w| {
@@ -361,27 +301,59 @@ pub fn dashboard_json(objectives: &[Objective]) -> Result<String, SloError> {
                 )
             })
             .collect();
-        panel(
-            "timeseries",
-            format!("{name}: burn rate (1 spends the budget over {window}; pages at 14.4 and 6)"),
-            10,
-            y,
-            7,
-            "none",
-            r#", "custom": {"thresholdsStyle": {"mode": "line"}}, "thresholds": {"mode": "absolute", "steps": [{"color": "green", "value": null}, {"color": "orange", "value": 6}, {"color": "red", "value": 14.4}]}"#,
-            burn,
-        );
-        panel(
-            "timeseries",
-            format!("{name}: error budget left over time"),
-            17,
-            y,
-            7,
-            "percentunit",
-            "",
-            vec![(left, "budget left".to_owned())],
-        );
+        panels.extend([
+            Panel {
+                kind: "stat",
+                title: format!(
+                    "{name}: good requests over {window} (objective {})",
+                    percent(o.target)
+                ),
+                x: 0,
+                y,
+                w: 5,
+                unit: "percentunit",
+                extra: r#", "decimals": 3"#,
+                targets: vec![(format!("1 - ({ratio})"), String::new())],
+            },
+            Panel {
+                kind: "stat",
+                title: format!("{name}: error budget left over {window}"),
+                x: 5,
+                y,
+                w: 5,
+                unit: "percentunit",
+                extra: r#", "decimals": 1, "thresholds": {"mode": "absolute", "steps": [{"color": "red", "value": null}, {"color": "orange", "value": 0}, {"color": "green", "value": 0.25}]}"#,
+                targets: vec![(left.clone(), String::new())],
+            },
+            Panel {
+                kind: "timeseries",
+                title: format!(
+                    "{name}: burn rate (1 spends the budget over {window}; pages at 14.4 and 6)"
+                ),
+                x: 10,
+                y,
+                w: 7,
+                unit: "none",
+                extra: r#", "custom": {"thresholdsStyle": {"mode": "line"}}, "thresholds": {"mode": "absolute", "steps": [{"color": "green", "value": null}, {"color": "orange", "value": 6}, {"color": "red", "value": 14.4}]}"#,
+                targets: burn,
+            },
+            Panel {
+                kind: "timeseries",
+                title: format!("{name}: error budget left over time"),
+                x: 17,
+                y,
+                w: 7,
+                unit: "percentunit",
+                extra: "",
+                targets: vec![(left, "budget left".to_owned())],
+            },
+        ]);
     }
+    let panels: Vec<String> = panels
+        .iter()
+        .enumerate()
+        .map(|(i, p)| p.json(i + 1))
+        .collect();
     Ok(format!(
         r#"{{
   "uid": "promhttp-slo",
@@ -401,6 +373,58 @@ pub fn dashboard_json(objectives: &[Objective]) -> Result<String, SloError> {
 "#,
         panels.join(",\n")
     ))
+}
+
+/// One panel of the SLO dashboard.
+struct Panel {
+    kind: &'static str,
+    title: String,
+    x: u32,
+    y: u32,
+    w: u32,
+    unit: &'static str,
+    /// More of `fieldConfig.defaults`, JSON starting with a comma.
+    extra: &'static str,
+    /// Each query and its legend.
+    targets: Vec<(String, String)>,
+}
+
+impl Panel {
+    /// The panel as dashboard JSON, with this `id`.
+    fn json(&self, id: usize) -> String {
+        let targets: Vec<String> = self
+            .targets
+            .iter()
+            .enumerate()
+            .map(|(i, (expr, legend))| {
+                format!(
+                    r#"{{"refId": "{}", "expr": {}, "legendFormat": {}}}"#,
+                    char::from(b'A' + u8::try_from(i % 26).unwrap_or(0)),
+                    json_string(expr),
+                    json_string(legend)
+                )
+            })
+            .collect();
+        format!(
+            r#"    {{
+      "id": {id},
+      "type": "{kind}",
+      "title": {title},
+      "datasource": {{"type": "prometheus", "uid": "${{datasource}}"}},
+      "gridPos": {{"x": {x}, "y": {y}, "w": {w}, "h": 8}},
+      "fieldConfig": {{"defaults": {{"unit": "{unit}"{extra}}}, "overrides": []}},
+      "targets": [{targets}]
+    }}"#,
+            kind = self.kind,
+            title = json_string(&self.title),
+            x = self.x,
+            y = self.y,
+            w = self.w,
+            unit = self.unit,
+            extra = self.extra,
+            targets = targets.join(", ")
+        )
+    }
 }
 
 /// Refuses two objectives with one name.
