@@ -25,6 +25,7 @@ install_hint() {
     echo "   To run them, install the tools as .ci/run does (Debian; see TESTING.md):"
     echo "     apt-get install prometheus prometheus-pushgateway prometheus-alertmanager victoria-metrics"
     echo "     python3 -m pip install 'prometheus_client==0.26.0' 'PyYAML>=6'"
+    echo "     bash scripts/kubernetes-tools.sh   # Debian 13's promtool and prometheus, into .tools/"
 }
 # Lines: <test binary> TAB <test> TAB <kind> TAB <reason>; the kind is `test`
 # (a conformance test skipped whole), `check` (a test's cross-check skipped) or

@@ -5,17 +5,26 @@
 //! ports and paths the demo serves, and agree on a sample limit that covers the
 //! demo's HTTP metric set at the series cap its Deployment sets
 //! (`PROMHTTP_MAX_SERIES`, by the formula of tests/support/sizing.rs); the config
-//! passes `promtool check config`, and a real Prometheus relabels discovered
-//! pods to the demo's `http` port; the demo started with the container's
-//! environment serves its probes and its metrics where the manifests say.
+//! passes `promtool check config`, and a real Prometheus, discovering the
+//! Deployment's pods from a stand-in for the Kubernetes API, scrapes the demo's
+//! `http` port of each running replica and nothing else; the demo started with
+//! the container's environment serves its probes and its metrics where the
+//! manifests say.
+//!
+//! Debian 12's `promtool` and `prometheus` (2.42, which the other tests use)
+//! are built without Kubernetes discovery: these tests use Debian 13's (2.53),
+//! which `scripts/kubernetes-tools.sh` fetches into `.tools/` (see
+//! [`kubernetes_tools`]).
 
 mod common;
 #[path = "support/sizing.rs"]
 mod sizing;
 
-use std::net::SocketAddr;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -443,68 +452,57 @@ fn sample_limits_agree_and_cover_the_demo_at_its_series_cap() {
     );
 }
 
-/// A target as Kubernetes pod discovery would give it: the container port at
-/// `addr` of the pod `pod` in `namespace`, with the pod label `label`, the
-/// port's `port_name` and the pod's `phase`.
-fn discovered(
-    addr: SocketAddr,
-    (namespace, pod): (&str, &str),
-    label: (&str, &str),
-    port_name: &str,
-    phase: &str,
-) -> Value {
-    json!({
-        "targets": [addr.to_string()],
-        "labels": {
-            "__meta_kubernetes_namespace": namespace,
-            "__meta_kubernetes_pod_name": pod,
-            pod_label_meta(label.0): label.1,
-            "__meta_kubernetes_pod_container_port_name": port_name,
-            "__meta_kubernetes_pod_container_port_number": addr.port().to_string(),
-            "__meta_kubernetes_pod_phase": phase,
-        },
-    })
+/// A `promtool` and a `prometheus` built with Kubernetes service discovery.
+struct KubernetesTools {
+    promtool: PathBuf,
+    prometheus: PathBuf,
 }
 
-/// The plain config with its `kubernetes_sd_configs` replaced by these
-/// `static_configs` (targets carrying the meta labels discovery would give
-/// them) and its rule files made absolute paths, as YAML: what this Prometheus
-/// can load, whether or not it was built with Kubernetes discovery.
-fn with_targets(targets: &[Value]) -> Option<String> {
-    let program = "import json, os, sys, yaml\n\
-        path = sys.argv[1]\n\
-        config = yaml.safe_load(open(path))\n\
-        base = os.path.dirname(os.path.abspath(path))\n\
-        config['rule_files'] = [os.path.join(base, f) for f in config.get('rule_files') or []]\n\
-        replaced = 0\n\
-        for job in config['scrape_configs']:\n\
-        \x20   if job.pop('kubernetes_sd_configs', None) is not None:\n\
-        \x20       job['static_configs'] = json.loads(sys.argv[2])\n\
-        \x20       replaced += 1\n\
-        assert replaced == 1, replaced\n\
-        print(json.dumps(yaml.safe_dump(config)))";
-    let args = [
-        repo(PROMETHEUS).display().to_string(),
-        Value::from(targets.to_vec()).to_string(),
-    ];
-    common::python_yaml(program, &args).map(|v| v.as_str().unwrap().to_owned())
-}
+const NO_KUBERNETES_TOOLS: &str =
+    "no promtool and prometheus with Kubernetes discovery (Debian 12's are built without it: \
+     run scripts/kubernetes-tools.sh, which fetches Debian 13's into .tools/)";
 
-/// Whether promtool's complaint is only that it was built without Kubernetes
-/// discovery (Debian's promtool is).
-fn lacks_kubernetes_sd(report: &str) -> bool {
-    let errors: Vec<&str> = report
-        .lines()
-        .filter(|l| l.contains("not found in type"))
-        .collect();
-    !errors.is_empty()
-        && errors.iter().all(|l| {
-            l.contains("field kubernetes_sd_configs not found in type config.ScrapeConfig")
+/// The first of `$PROMHTTP_KUBERNETES_TOOLS` (a directory), `.tools/debian13/usr/bin`
+/// (where scripts/kubernetes-tools.sh puts them) and the `PATH` whose `promtool`
+/// accepts a `kubernetes_sd_configs` job and whose `prometheus` runs.
+fn kubernetes_tools() -> Option<&'static KubernetesTools> {
+    static TOOLS: OnceLock<Option<KubernetesTools>> = OnceLock::new();
+    TOOLS
+        .get_or_init(|| {
+            let dir = common::TempDir::new("kubernetes-tools");
+            let probe = dir.join("probe.yml");
+            std::fs::write(
+                &probe,
+                "scrape_configs:\n  - job_name: probe\n    kubernetes_sd_configs:\n      - role: pod\n",
+            )
+            .unwrap();
+            let mut dirs: Vec<Option<PathBuf>> = Vec::new();
+            if let Some(dir) = std::env::var_os("PROMHTTP_KUBERNETES_TOOLS") {
+                dirs.push(Some(dir.into()));
+            }
+            dirs.push(Some(repo(".tools/debian13/usr/bin")));
+            dirs.push(None);
+            dirs.into_iter().find_map(|dir| {
+                let tool = |name: &str| dir.as_ref().map_or_else(|| name.into(), |d| d.join(name));
+                let tools = KubernetesTools {
+                    promtool: tool("promtool"),
+                    prometheus: tool("prometheus"),
+                };
+                let (ok, _) = promtool_check_config(&tools.promtool, &probe)?;
+                let runs = Command::new(&tools.prometheus)
+                    .arg("--version")
+                    .output()
+                    .is_ok_and(|o| o.status.success());
+                (ok && runs).then_some(tools)
+            })
         })
+        .as_ref()
 }
 
-fn promtool_check_config(path: &Path) -> Option<(bool, String)> {
-    let out = Command::new("promtool")
+/// `promtool check config path`: whether it passed, and what it said; `None`
+/// when `promtool` cannot be run.
+fn promtool_check_config(promtool: &Path, path: &Path) -> Option<(bool, String)> {
+    let out = Command::new(promtool)
         .args(["check", "config"])
         .arg(path)
         .output()
@@ -517,117 +515,253 @@ fn promtool_check_config(path: &Path) -> Option<(bool, String)> {
     Some((out.status.success(), report))
 }
 
+/// The plain config as YAML, with `patch` merged into each of its
+/// `kubernetes_sd_configs` and its rule files made absolute paths, to be
+/// written anywhere.
+fn patched(patch: &Value) -> Option<String> {
+    let program = "import json, os, sys, yaml\n\
+        path = sys.argv[1]\n\
+        config = yaml.safe_load(open(path))\n\
+        base = os.path.dirname(os.path.abspath(path))\n\
+        config['rule_files'] = [os.path.join(base, f) for f in config.get('rule_files') or []]\n\
+        patched = 0\n\
+        for job in config['scrape_configs']:\n\
+        \x20   for sd in job.get('kubernetes_sd_configs') or []:\n\
+        \x20       sd.update(json.loads(sys.argv[2]))\n\
+        \x20       patched += 1\n\
+        assert patched == 1, patched\n\
+        print(json.dumps(yaml.safe_dump(config)))";
+    let args = [repo(PROMETHEUS).display().to_string(), patch.to_string()];
+    common::python_yaml(program, &args).map(|v| v.as_str().unwrap().to_owned())
+}
+
 #[test]
 fn prometheus_kubernetes_config_passes_promtool() {
-    let Some((ok, report)) = promtool_check_config(&repo(PROMETHEUS)) else {
-        return common::skip_test("promtool is not installed (Debian package `prometheus`)");
+    let Some(tools) = kubernetes_tools() else {
+        return common::skip_test(NO_KUBERNETES_TOOLS);
     };
-    if ok {
-        return;
-    }
-    // A promtool built without Kubernetes discovery refuses the job's
-    // `kubernetes_sd_configs` and nothing else: it checks all the rest (rule
-    // files, relabeling, limits) with the discovery replaced by static targets.
+    let (ok, report) = promtool_check_config(&tools.promtool, &repo(PROMETHEUS)).unwrap();
+    assert!(ok, "promtool check config {PROMETHEUS}:\n{report}");
     assert!(
-        lacks_kubernetes_sd(&report),
-        "promtool check config {PROMETHEUS}:\n{report}"
+        report.contains("SUCCESS") && report.contains("promhttp-alerts.yml"),
+        "promtool check config {PROMETHEUS} did not check its rule file:\n{report}"
     );
-    let Some(config) = with_targets(&[discovered(
-        common::free_addr(),
-        ("default", "promhttp-demo-0"),
-        ("app.kubernetes.io/name", "promhttp-demo"),
-        "http",
-        "Running",
-    )]) else {
+
+    // The discovery block is read, not passed over: the same file with a role
+    // that does not exist is refused, and the refusal names it.
+    let Some(config) = patched(&json!({ "role": "pods" })) else {
         return common::skip_test(common::NO_PYYAML);
     };
     let dir = common::TempDir::new("kubernetes-promtool");
     let path = dir.join("prometheus-kubernetes.yml");
     std::fs::write(&path, &config).unwrap();
-    let (ok, static_report) = promtool_check_config(&path).unwrap();
+    let (ok, report) = promtool_check_config(&tools.promtool, &path).unwrap();
     assert!(
-        ok,
-        "promtool check config, discovery replaced by static targets:\n{static_report}\n{config}"
-    );
-    eprintln!(
-        "NOTE: this promtool has no Kubernetes discovery ({}); {PROMETHEUS} was checked \
-         with its kubernetes_sd_configs replaced by static targets",
-        report
-            .lines()
-            .find(|l| l.contains("kubernetes_sd_configs"))
-            .unwrap_or("")
-            .trim()
+        !ok && report.contains("\"pods\""),
+        "promtool passed role `pods`:\n{report}\n{config}"
     );
 }
 
-/// Prometheus, relabeling targets that carry what pod discovery would give the
-/// demo's pods and others, scrapes the demo's `http` port of its running pods
-/// only, labelled with their namespace and pod.
-#[test]
-fn prometheus_relabels_discovered_pods_to_the_demos_http_port() {
-    if Command::new("prometheus")
-        .arg("--version")
-        .output()
-        .is_err()
-    {
-        return common::skip_test("prometheus is not installed (Debian package `prometheus`)");
+/// A stand-in for the Kubernetes API server, as much of it as pod discovery
+/// uses: `GET /api/v1/pods` lists `pods`, and a watch is answered and then held
+/// open with no event, as in a cluster where nothing changes. Every request
+/// target it was sent is kept, for the failure messages.
+struct ApiServer {
+    addr: SocketAddr,
+    requests: Arc<Mutex<Vec<String>>>,
+}
+
+impl ApiServer {
+    fn start(pods: &[Value]) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let list = json!({
+            "apiVersion": "v1",
+            "kind": "PodList",
+            "metadata": { "resourceVersion": "1" },
+            "items": pods,
+        })
+        .to_string();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&requests);
+        // The thread ends with the test binary: it serves until then.
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let (list, seen) = (list.clone(), Arc::clone(&seen));
+                std::thread::spawn(move || {
+                    let _ = Self::serve(stream, &list, &seen);
+                });
+            }
+        });
+        Self { addr, requests }
     }
+
+    /// Answers the requests of one connection (kept alive) until it closes.
+    fn serve(stream: TcpStream, list: &str, seen: &Mutex<Vec<String>>) -> std::io::Result<()> {
+        let mut reader = BufReader::new(stream.try_clone()?);
+        let mut writer = stream;
+        loop {
+            let mut head = String::new();
+            if reader.read_line(&mut head)? == 0 {
+                return Ok(());
+            }
+            loop {
+                let mut header = String::new();
+                if reader.read_line(&mut header)? == 0 {
+                    return Ok(());
+                }
+                if header.trim().is_empty() {
+                    break;
+                }
+            }
+            let target = head.split(' ').nth(1).unwrap_or_default().to_owned();
+            seen.lock().unwrap().push(target.clone());
+            let path = target.split('?').next().unwrap_or_default();
+            if path != "/api/v1/pods" {
+                let body = r#"{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404}"#;
+                write!(
+                    writer,
+                    "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                    body.len()
+                )?;
+            } else if target.contains("watch=true") {
+                writer.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+                )?;
+                writer.flush()?;
+                // No event until Prometheus hangs up.
+                std::io::copy(&mut reader, &mut std::io::sink())?;
+                return Ok(());
+            } else {
+                write!(
+                    writer,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{list}",
+                    list.len()
+                )?;
+            }
+            writer.flush()?;
+        }
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
+    }
+}
+
+/// A pod of `template` (a pod template's `metadata` and `spec`, as in a
+/// Deployment) named `namespace`/`name`, at `ip`, in `phase`.
+fn pod(template: &Value, (namespace, name): (&str, &str), ip: &str, phase: &str) -> Value {
+    let mut spec = template["spec"].clone();
+    spec["nodeName"] = json!("node-1");
+    json!({
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "uid": format!("uid-{namespace}-{name}"),
+            "resourceVersion": "1",
+            "labels": template["metadata"]["labels"],
+        },
+        "spec": spec,
+        "status": { "phase": phase, "podIP": ip, "hostIP": ip },
+    })
+}
+
+/// Prometheus built with Kubernetes discovery, given the plain config with
+/// only an `api_server` added, discovers the pods of the Deployment (its pod
+/// template verbatim, `replicas` of them, each the demo started with the
+/// container's environment on a loopback address of its own) among others,
+/// and scrapes exactly the demo's `http` port of its running pods, labelled
+/// with their namespace and pod, each scrape within the sample limit.
+#[test]
+fn prometheus_discovers_the_deployments_pods_and_scrapes_their_http_port() {
+    let Some(tools) = kubernetes_tools() else {
+        return common::skip_test(NO_KUBERNETES_TOOLS);
+    };
     let Some(f) = files() else {
         return common::skip_test(common::NO_PYYAML);
     };
-    let label = (
-        "app.kubernetes.io/name",
-        f.pod_labels()["app.kubernetes.io/name"].as_str().unwrap(),
+    let template = f.pod_template();
+    let container = f.demo_container();
+    let port = container_port(container, "http").unwrap();
+    let replicas = f.deployment["spec"]["replicas"].as_u64().unwrap();
+    assert!(replicas > 1, "{DEMO}: one replica");
+
+    // The demo's pods, each on an address of 127.0.0.0/8 of its own (as each
+    // pod has its IP) and the container's port.
+    let _ports = common::default_ports_lock();
+    let mut pods = Vec::new();
+    let mut demos = Vec::new();
+    let mut expected = Vec::new();
+    for i in 0..replicas {
+        let (name, ip) = (format!("promhttp-demo-{i}"), format!("127.0.0.{}", 11 + i));
+        pods.push(pod(template, ("shop", &name), &ip, "Running"));
+        assert!(env_value(container, "BIND").is_some(), "{DEMO}: no BIND");
+        let env = container["env"].as_array().unwrap().iter().map(|e| {
+            let name = e["name"].as_str().unwrap();
+            let value = e["value"].as_str().unwrap();
+            let value = if name == "BIND" {
+                format!("{ip}:{port}")
+            } else {
+                value.to_owned()
+            };
+            (name.to_owned(), value)
+        });
+        let (demo, line) = common::start_and_read_line(
+            Command::new(common::example_binary("axum"))
+                .envs(env)
+                .env("RUST_LOG", "warn"),
+        );
+        assert!(line.contains(&format!("http://{ip}:{port}/")), "{line}");
+        demos.push(demo);
+        expected.push((format!("{ip}:{port}"), name));
+    }
+    // A sidecar's port on the first pod, another app's pod and a finished
+    // pod of the demo: discovered, and dropped by the relabelling.
+    let mut with_sidecar = template.clone();
+    with_sidecar["spec"]["containers"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({
+            "name": "proxy",
+            "image": "proxy:1",
+            "ports": [{ "name": "admin", "containerPort": 9901, "protocol": "TCP" }],
+        }));
+    pods[0] = pod(
+        &with_sidecar,
+        ("shop", "promhttp-demo-0"),
+        "127.0.0.11",
+        "Running",
     );
-    let port_name = f.pod_monitor["spec"]["podMetricsEndpoints"][0]["port"]
-        .as_str()
-        .unwrap();
-    // Ports nothing listens on: the targets are listed whether or not they answer.
-    let (demo, other_port, other_app, finished) = (
-        common::free_addr(),
-        common::free_addr(),
-        common::free_addr(),
-        common::free_addr(),
-    );
-    let targets = [
-        discovered(
-            demo,
-            ("shop", "promhttp-demo-1"),
-            label,
-            port_name,
-            "Running",
-        ),
-        discovered(
-            other_port,
-            ("shop", "promhttp-demo-1"),
-            label,
-            "admin",
-            "Running",
-        ),
-        discovered(
-            other_app,
-            ("shop", "other-0"),
-            (label.0, "other"),
-            port_name,
-            "Running",
-        ),
-        discovered(
-            finished,
-            ("shop", "promhttp-demo-2"),
-            label,
-            port_name,
-            "Failed",
-        ),
+    let mut other = template.clone();
+    other["metadata"]["labels"]["app.kubernetes.io/name"] = json!("other");
+    pods.push(pod(&other, ("shop", "other-0"), "127.0.0.21", "Running"));
+    pods.push(pod(
+        template,
+        ("shop", "promhttp-demo-old"),
+        "127.0.0.22",
+        "Failed",
+    ));
+    let dropped_expected = [
+        "127.0.0.11:9901".to_owned(),
+        format!("127.0.0.21:{port}"),
+        format!("127.0.0.22:{port}"),
     ];
-    let Some(config) = with_targets(&targets) else {
+
+    let api = ApiServer::start(&pods);
+    let Some(config) = patched(&json!({ "api_server": format!("http://{}", api.addr) })) else {
         return common::skip_test(common::NO_PYYAML);
     };
-    let dir = common::TempDir::new("kubernetes-relabel");
+    let dir = common::TempDir::new("kubernetes-sd");
     std::fs::write(dir.join("prometheus.yml"), &config).unwrap();
-    let (_prometheus, addr) = start_prometheus(&dir);
+    let (_prometheus, addr) = start_prometheus(&tools.prometheus, &dir);
     let job = f.sd_job()["job_name"].as_str().unwrap();
-    let (active, dropped) =
-        common::wait_until("Prometheus' targets", Duration::from_secs(60), || {
+    // Each target is scraped within the job's interval (15 s) of discovery.
+    let (active, dropped) = common::wait_until(
+        "Prometheus to discover and scrape the pods",
+        Duration::from_secs(90),
+        || {
             let res = common::http(addr, "GET", "/api/v1/targets", &[], b"")
                 .map_err(|e| e.to_string())?;
             let body: Value = serde_json::from_str(&res.text()).map_err(|e| e.to_string())?;
@@ -639,39 +773,57 @@ fn prometheus_relabels_discovered_pods_to_the_demos_http_port() {
                 .as_array()
                 .cloned()
                 .unwrap_or_default();
-            if active.len() + dropped.len() < targets.len() {
-                return Err(format!("{body}"));
+            let scraped = active.iter().all(|t| t["health"] != "unknown");
+            if active.len() < expected.len()
+                || active.len() + dropped.len() < pods.len() + 1
+                || !scraped
+            {
+                return Err(format!(
+                    "{body}\nthe API server was asked: {:?}",
+                    api.requests()
+                ));
             }
             Ok((active, dropped))
-        });
-    let [target] = &active[..] else {
-        panic!("active targets: {active:#?}\n{config}");
-    };
-    let labels = &target["labels"];
-    assert_eq!(labels["instance"], demo.to_string(), "{target:#}");
-    assert_eq!(labels["job"], job, "{target:#}");
-    assert_eq!(labels["namespace"], "shop", "{target:#}");
-    assert_eq!(labels["pod"], "promhttp-demo-1", "{target:#}");
-    assert_eq!(
-        target["scrapeUrl"],
-        format!("http://{demo}/metrics"),
-        "{target:#}"
+        },
     );
+    let mut seen: Vec<(String, String)> = active
+        .iter()
+        .map(|t| {
+            let labels = &t["labels"];
+            assert_eq!(t["health"], "up", "{t:#}");
+            assert_eq!(t["lastError"], "", "{t:#}");
+            assert_eq!(labels["job"], job, "{t:#}");
+            assert_eq!(labels["namespace"], "shop", "{t:#}");
+            let instance = labels["instance"].as_str().unwrap().to_owned();
+            assert_eq!(
+                t["scrapeUrl"],
+                format!("http://{instance}/metrics"),
+                "{t:#}"
+            );
+            (instance, labels["pod"].as_str().unwrap().to_owned())
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(seen, expected, "active targets: {active:#?}");
     let mut dropped: Vec<&str> = dropped
         .iter()
         .map(|t| t["discoveredLabels"]["__address__"].as_str().unwrap())
         .collect();
     dropped.sort_unstable();
-    let mut expected = [other_port, other_app, finished].map(|a| a.to_string());
-    expected.sort_unstable();
-    assert_eq!(dropped, expected);
+    assert_eq!(
+        dropped,
+        dropped_expected,
+        "the API server was asked: {:?}",
+        api.requests()
+    );
+    drop(demos);
 }
 
-/// Starts Prometheus with `dir/prometheus.yml` on a free loopback port.
-fn start_prometheus(dir: &common::TempDir) -> (common::Running, SocketAddr) {
+/// Starts `prometheus` with `dir/prometheus.yml` on a free loopback port.
+fn start_prometheus(prometheus: &Path, dir: &common::TempDir) -> (common::Running, SocketAddr) {
     let (config, data) = (dir.join("prometheus.yml"), dir.join("data"));
     common::start_listening("Prometheus", "/-/ready", |addr| {
-        let mut command = Command::new("prometheus");
+        let mut command = Command::new(prometheus);
         command
             .arg(format!("--config.file={}", config.display()))
             .arg(format!("--storage.tsdb.path={}", data.display()))
