@@ -624,7 +624,7 @@ fn api_poller_refuses_bad_durations_and_urls() {
 /// `X-Api-Key: k1` and `Authorization: Bearer s3cret`, 401 to any other; it
 /// counts the requests it refused.
 fn guarded_upstream(body: &'static str) -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
-    use std::io::{BufRead, BufReader};
+    use std::io::BufReader;
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let refused = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -633,14 +633,11 @@ fn guarded_upstream(body: &'static str) -> (SocketAddr, Arc<std::sync::atomic::A
         for conn in listener.incoming() {
             let Ok(conn) = conn else { continue };
             let mut reader = BufReader::new(conn.try_clone().unwrap());
-            let mut head = Vec::new();
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-                head.push(line.trim_end().to_ascii_lowercase());
-            }
+            let head: Vec<String> = common::read_head(&mut reader)
+                .unwrap_or_default()
+                .iter()
+                .map(|l| l.to_ascii_lowercase())
+                .collect();
             let allowed = head.iter().any(|l| l == "x-api-key: k1")
                 && head.iter().any(|l| l == "authorization: bearer s3cret");
             let (status, body) = if allowed {

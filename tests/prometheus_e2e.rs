@@ -801,7 +801,7 @@ struct Webhook {
 }
 
 fn start_webhook() -> Webhook {
-    use std::io::{BufRead, Read, Write};
+    use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, notifications) = std::sync::mpsc::channel();
@@ -809,19 +809,14 @@ fn start_webhook() -> Webhook {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
             let mut reader = std::io::BufReader::new(stream.try_clone().unwrap());
-            let mut length = 0;
-            let mut line = String::new();
-            while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
-                if line.trim_end().is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = line.split_once(':') {
-                    if k.eq_ignore_ascii_case("content-length") {
-                        length = v.trim().parse().unwrap_or(0);
-                    }
-                }
-                line.clear();
-            }
+            let Some(head) = common::read_head(&mut reader) else {
+                continue;
+            };
+            let length = head
+                .iter()
+                .filter_map(|l| l.split_once(':'))
+                .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                .map_or(0, |(_, v)| v.trim().parse().unwrap_or(0));
             let mut body = vec![0; length];
             if reader.read_exact(&mut body).is_err() {
                 continue;

@@ -1127,6 +1127,24 @@ pub fn wait_until<T>(
     }
 }
 
+/// The head of the next HTTP/1.1 message on `reader`: its first line and its
+/// header lines, each without its line end; `None` when the connection closes
+/// or fails before the blank line that ends the head.
+pub fn read_head(reader: &mut impl BufRead) -> Option<Vec<String>> {
+    let mut head = Vec::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        let line = line.trim_end_matches(['\r', '\n']);
+        if line.is_empty() {
+            return Some(head);
+        }
+        head.push(line.to_owned());
+    }
+}
+
 /// What a scripted [`Upstream`] answers.
 #[derive(Debug, Clone)]
 pub enum Reply {
